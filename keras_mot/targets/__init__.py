@@ -1,0 +1,10 @@
+"""Deployment targets: `keras_mot.targets.get(name)`, `keras_mot.targets.register(target)`.
+
+Importing this package registers the built-in targets (one module per runtime family).
+"""
+
+from keras_mot.targets.registry import get, names, register
+from keras_mot.targets.target import ConverterSettings, Target
+from keras_mot.targets import tflite as _tflite  # noqa: F401  (registers the TFLite targets)
+
+__all__ = ["ConverterSettings", "Target", "get", "names", "register"]

@@ -1,0 +1,61 @@
+"""The `Target` record: what one deployment runtime accepts and prefers.
+
+A target is data, not behaviour. Lint, quantization-scheme defaults, the choice of sparsity
+pattern per layer and export all read it. Knowledge about a runtime lives in the tables of the
+module that defines the target (one module per runtime family), each entry citing its source.
+"""
+
+import dataclasses
+from typing import Mapping, Optional, Tuple
+
+
+@dataclasses.dataclass(frozen=True)
+class ConverterSettings:
+    """How `tf.lite.TFLiteConverter` is configured to produce this target's model.
+
+    Attributes:
+        supported_ops: names of `tf.lite.OpsSet` members (e.g. `("TFLITE_BUILTINS",)`).
+        optimizations: names of `tf.lite.Optimize` members (e.g. `("DEFAULT",)`).
+        quantize: `None` (float), `"int8"` (full integer), `"int16x8"`, `"dynamic"`
+            (dynamic-range weights) or `"float16"`.
+        sparsity: whether `Optimize.EXPERIMENTAL_SPARSITY` is requested.
+    """
+
+    supported_ops: Tuple[str, ...] = ("TFLITE_BUILTINS",)
+    optimizations: Tuple[str, ...] = ()
+    quantize: Optional[str] = None
+    sparsity: bool = False
+
+
+@dataclasses.dataclass(frozen=True)
+class Target:
+    """A deployment runtime described as data.
+
+    Attributes:
+        name: registry key, e.g. `"tflite_int8"`.
+        description: one line for humans.
+        kind: `"float"`, `"int8"` or `"int16x8"`: the numeric regime of the shipped model,
+            which decides the lint's verdict vocabulary.
+        scheme: name of the default `QuantScheme` (`None` for float targets).
+        converter: `ConverterSettings` used by export.
+        op_table: name of the op-compatibility table the lint uses.
+        sparsity: mapping of layer family -> sparsity pattern spec (read by `mot.prune`);
+            empty when the target exploits no sparsity.
+        min_sparsity: the fraction of zeros below which the runtime ignores sparsity.
+        references: sources the facts of this target come from.
+    """
+
+    name: str
+    description: str
+    kind: str = "float"
+    scheme: Optional[str] = None
+    converter: ConverterSettings = ConverterSettings()
+    op_table: str = "tflite_builtins"
+    sparsity: Mapping[str, object] = dataclasses.field(default_factory=dict)
+    min_sparsity: float = 0.0
+    references: Tuple[str, ...] = ()
+
+    @property
+    def is_integer(self):
+        """True when the shipped model computes in integers."""
+        return self.kind in ("int8", "int16x8")
