@@ -1,0 +1,102 @@
+"""`PruneSpec` (pattern + schedule), `SparsityRule` (a target's per-kind entry), `pattern_for`.
+
+Example:
+    >>> spec = PruneSpec(Block(4, 1), PolynomialDecay(0.0, 0.9, 0, 1000))
+    >>> PruneSpec.from_config(spec.get_config()) == spec
+    True
+"""
+
+import dataclasses
+from typing import Optional, Tuple
+
+import keras
+
+from keras_mot.errors import KerasMotError, format_error
+from keras_mot.sparsity.patterns import SparsityPattern
+from keras_mot.sparsity.schedules import PruningSchedule
+
+
+@keras.saving.register_keras_serializable(package="keras_mot")
+@dataclasses.dataclass(frozen=True)
+class PruneSpec:
+    """What pruning does to one layer: a `SparsityPattern` and a `PruningSchedule`.
+
+    The update frequency is the schedule's `frequency`.
+
+    Example:
+        >>> PruneSpec(Unstructured(), ConstantSparsity(0.5, 0))
+    """
+
+    pattern: SparsityPattern
+    schedule: PruningSchedule
+
+    def __post_init__(self):
+        if not isinstance(self.pattern, SparsityPattern):
+            raise KerasMotError(format_error(
+                "PruneSpec.pattern must be a SparsityPattern.", received=repr(self.pattern),
+                fix="Use Unstructured(), Block(rows, cols) or NofM(n, m)."))
+        if not isinstance(self.schedule, PruningSchedule):
+            raise KerasMotError(format_error(
+                "PruneSpec.schedule must be a pruning schedule.", received=repr(self.schedule),
+                fix="Use PolynomialDecay(...) or ConstantSparsity(...)."))
+
+    def get_config(self):
+        """Nested Keras-serialized pattern and schedule."""
+        return {"pattern": keras.saving.serialize_keras_object(self.pattern),
+                "schedule": keras.saving.serialize_keras_object(self.schedule)}
+
+    @classmethod
+    def from_config(cls, config):
+        """Rebuilds the spec from `get_config()`."""
+        return cls(keras.saving.deserialize_keras_object(config["pattern"]),
+                   keras.saving.deserialize_keras_object(config["schedule"]))
+
+
+@dataclasses.dataclass(frozen=True)
+class SparsityRule:
+    """A target's sparsity entry for one layer kind, with the shapes it applies to.
+
+    Attributes:
+        pattern: the pattern to use when the rule applies.
+        spatial: required spatial kernel size (e.g. `(1, 1)` for XNNPack's sparse 1x1 convs);
+            None = any.
+        source: file the fact comes from.
+        note: why (shown in reports).
+    """
+
+    pattern: SparsityPattern
+    spatial: Optional[Tuple[int, ...]] = None
+    source: str = ""
+    note: str = ""
+
+    def applies(self, weight_shape):
+        """True when a weight of `weight_shape` is pruned by this rule."""
+        if self.spatial is None:
+            return True
+        return tuple(int(s) for s in weight_shape[:len(self.spatial)]) == tuple(self.spatial)
+
+
+def pattern_for(target, kind, weight_shape):
+    """The pattern `target` prescribes for a `kind` weight of `weight_shape` (None = not pruned).
+
+    Args:
+        target: a target name or `keras_mot.targets.Target`.
+        kind: layer family ("dense", "conv", "depthwise", "conv_transpose", "einsum").
+        weight_shape: the Keras weight shape.
+
+    Example:
+        >>> pattern_for("tflite_sparse_fc", "dense", (512, 2048))
+        Block(rows=4, cols=1, pooling='avg')
+        >>> pattern_for("xnnpack_sparse", "conv", (3, 3, 16, 32)) is None
+        True
+    """
+    from keras_mot import targets  # lazy: targets import this package's tables
+
+    entry = targets.get(target).sparsity.get(kind)
+    if entry is None or isinstance(entry, SparsityPattern):
+        return entry
+    if isinstance(entry, SparsityRule):
+        return entry.pattern if entry.applies(weight_shape) else None
+    raise KerasMotError(format_error(
+        f"Target '{targets.get(target).name}' has a malformed sparsity entry for kind '{kind}'.",
+        received=repr(entry), fix="Use a SparsityPattern or a SparsityRule."))
