@@ -1,0 +1,126 @@
+"""The QAT benchmark protocol, shared by both sides so that they measure the same things.
+
+Each side (bench/peer/tfmot_qat.py in the tfmot venv, bench/ours/keras_mot_qat.py in the main
+environment) supplies its Keras module and three functions: how to quantize a trained float
+model, which callbacks QAT training needs, and how to convert the QAT model to int8 TFLite.
+Everything else — data, architecture, optimiser, epochs, timing and TFLite checks — is here.
+Like bench/common.py, this module imports neither keras_mot nor a Keras package.
+
+Example:
+    >>> result = run(keras, tf, Side("tfmot", quantize, callbacks, convert), Args(...))
+"""
+
+import argparse
+import dataclasses
+import time
+from typing import Callable
+
+import numpy as np
+
+import common
+
+FLOAT_LR = 1e-3
+QAT_LR = 1e-4
+N_CALIBRATION = 100  # training images: PTQ representative data and keras_mot's range calibration
+IMAGE_SIZE = (32, 32)
+
+
+@dataclasses.dataclass(frozen=True)
+class Side:
+    """What differs between the two sides of the QAT comparison.
+
+    Attributes:
+        name: "keras_mot" or "tfmot".
+        quantize: (float_model, x_calibration) -> QAT model (not compiled).
+        callbacks: QAT model -> list of callbacks its training needs.
+        convert: QAT model -> int8 TFLite bytes with float32 I/O.
+        versions: library versions to record.
+    """
+
+    name: str
+    quantize: Callable
+    callbacks: Callable
+    convert: Callable
+    versions: dict
+
+
+def parse_args(argv=None, description=""):
+    """Command-line arguments shared by both sides (--epochs, --qat-epochs, --batch-size, --seed).
+
+    Example:
+        >>> args = parse_args(["--epochs", "1"])
+    """
+    p = argparse.ArgumentParser(description=description)
+    p.add_argument("--epochs", type=int, default=8, help="float training epochs")
+    p.add_argument("--qat-epochs", type=int, default=2, help="QAT fine-tuning epochs")
+    p.add_argument("--batch-size", type=int, default=64)
+    p.add_argument("--seed", type=int, default=0)
+    return p.parse_args(argv)
+
+
+def _compile(keras, model, lr):
+    model.compile(optimizer=keras.optimizers.Adam(learning_rate=lr),
+                  loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+                  metrics=["accuracy"])
+
+
+def _accuracy(logits, labels):
+    return float(np.mean(common.top1(logits) == labels))
+
+
+def _fit_timed(keras, model, x, y, epochs, batch_size, callbacks=()):
+    timer = common.step_timer(keras)
+    t0 = time.perf_counter()
+    model.fit(x, y, epochs=epochs, batch_size=batch_size, shuffle=True, verbose=0,
+              callbacks=[timer, *callbacks])
+    return common.median(timer.times), time.perf_counter() - t0, len(timer.times)
+
+
+def run(keras, tf, side, args):
+    """Runs the whole protocol for one side and returns a flat dict of measurements.
+
+    Steps: float training (`args.epochs`), PTQ int8 reference, `side.quantize`, accuracy before
+    fine-tuning, QAT fine-tuning (`args.qat_epochs`), int8 conversion (timed), then the int8
+    model in the interpreter on the test split: accuracy, top-1 agreement with the Keras QAT
+    model, max |logit difference|, float compute ops left.
+    """
+    keras.utils.set_random_seed(args.seed)
+    x_tr, y_tr = common.load_digits("train", IMAGE_SIZE, channels=3, seed=0)
+    x_te, y_te = common.load_digits("test", IMAGE_SIZE, channels=3, seed=0)
+    x_cal = x_tr[:N_CALIBRATION]
+    r = {"side": side.name, "versions": side.versions, "epochs": args.epochs,
+         "qat_epochs": args.qat_epochs, "batch_size": args.batch_size, "seed": args.seed,
+         "n_train": int(len(x_tr)), "n_test": int(len(x_te))}
+
+    model = common.build_mobilenetv2(keras, IMAGE_SIZE + (3,), classes=10)
+    _compile(keras, model, FLOAT_LR)
+    r["float_step_s"], r["float_fit_s"], r["float_steps_timed"] = _fit_timed(
+        keras, model, x_tr, y_tr, args.epochs, args.batch_size)
+    r["float_acc"] = _accuracy(model.predict(x_te, verbose=0), y_te)
+
+    ptq_bytes, r["ptq_conversion_s"] = common.ptq_int8(tf, model, x_cal)
+    r["ptq_int8_acc"] = _accuracy(common.run_tflite(ptq_bytes, x_te), y_te)
+
+    t0 = time.perf_counter()
+    qmodel = side.quantize(model, x_cal)
+    r["quantize_s"] = time.perf_counter() - t0
+    _compile(keras, qmodel, QAT_LR)
+    r["qat_acc_before_finetune"] = _accuracy(qmodel.predict(x_te, verbose=0), y_te)
+    r["qat_step_s"], r["qat_fit_s"], r["qat_steps_timed"] = _fit_timed(
+        keras, qmodel, x_tr, y_tr, args.qat_epochs, args.batch_size, side.callbacks(qmodel))
+    r["step_time_ratio"] = r["qat_step_s"] / r["float_step_s"]
+    keras_logits = qmodel.predict(x_te, verbose=0)
+    r["qat_keras_acc"] = _accuracy(keras_logits, y_te)
+
+    t0 = time.perf_counter()
+    int8_bytes = side.convert(qmodel)
+    r["conversion_s"] = time.perf_counter() - t0
+    tfl_logits = common.run_tflite(int8_bytes, x_te)
+    r["int8_acc"] = _accuracy(tfl_logits, y_te)
+    r["agreement"] = float(np.mean(common.top1(tfl_logits) == common.top1(keras_logits)))
+    r["max_logit_diff"] = float(np.max(np.abs(tfl_logits - keras_logits)))
+    left = common.float_compute_ops(int8_bytes)
+    r["float_ops_left"] = len(left)
+    r["float_ops_left_names"] = sorted(set(left))
+    r["int8_tflite_bytes"] = len(int8_bytes)
+    return r
