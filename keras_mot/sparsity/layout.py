@@ -74,8 +74,8 @@ class Layout:
 
     def to_matrix(self, w):
         """Permutes and reshapes tensor `w` into its (rows, cols) matrix (keras.ops)."""
-        w = ops.transpose(w, self.perm(len(w.shape)))
-        return ops.reshape(w, self.matrix_shape(w.shape))
+        shape = tuple(int(s) for s in w.shape)
+        return ops.reshape(ops.transpose(w, self.perm(len(shape))), self.matrix_shape(shape))
 
     def from_matrix(self, m, shape):
         """Inverse of `to_matrix` for a weight of the original `shape`."""
