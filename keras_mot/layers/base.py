@@ -1,0 +1,126 @@
+"""`LayerAdapter`: what keras_mot needs to know about one layer family, and its registry.
+
+An adapter names a layer's quantizable weights and their output-channel axis, and recomputes
+the layer's forward pass with transformed weights through public seams (`keras.ops.conv`,
+`keras.ops.matmul`, ...). It never patches the layer. Adapters are registered by layer (or
+operation) class; adding a layer type means adding a module that calls `register_adapter`.
+"""
+
+import dataclasses
+from typing import Optional
+
+from keras import ops
+
+
+@dataclasses.dataclass(frozen=True)
+class WeightRef:
+    """A weight an adapter exposes: attribute name on the layer and its output-channel axis.
+
+    Attributes:
+        attr: attribute name on the layer (e.g. `"kernel"`, `"depthwise_kernel"`).
+        channel_axis: axis of the kernel that indexes output channels (per-channel ranges,
+            BatchNormalization folding), or `None` when it has none.
+        kind: the layer family used by sparsity patterns (`"conv"`, `"dense"`, ...).
+        quantize: whether the weight is fake-quantized (biases are not: TFLite derives them).
+    """
+
+    attr: str
+    channel_axis: Optional[int]
+    kind: str
+    quantize: bool = True
+
+
+class LayerAdapter:
+    """Base class: one subclass per layer family.
+
+    Class attributes:
+        kind: layer family (`"conv"`, `"dense"`, `"merge"`, `"activation"`, ...).
+        fuses_relu: TFLite fuses a following ReLU/ReLU6 into this op.
+        folds_batchnorm: a following BatchNormalization can be folded into the weights.
+        shares_input_range: TFLite requires the inputs to have the output's scale
+            (CONCATENATION); producers feeding only this layer skip their own output range.
+        tflite_ops: TFLite builtin(s) the layer becomes (documentation and lint).
+    """
+
+    kind = "generic"
+    fuses_relu = False
+    folds_batchnorm = False
+    shares_input_range = False
+    tflite_ops = ()
+
+    def weights(self, layer):
+        """`{name: WeightRef}` of the weights the forward pass reads (may be empty)."""
+        return {}
+
+    def bias_attr(self, layer):
+        """Attribute name of the bias (folded with BatchNormalization), or `None`."""
+        return None
+
+    def activation(self, layer):
+        """Name of the activation the layer applies after its op (`"linear"` for none)."""
+        return "linear"
+
+    def activation_fn(self, layer):
+        """The callable computing `activation(layer)` with the layer's parameters, or `None`."""
+        return getattr(layer, "activation", None)
+
+    def intermediate_points(self, layer):
+        """Names of int8 tensors TFLite materializes inside the layer (before the output)."""
+        return ()
+
+    def output_channel_count(self, layer):
+        """Number of output channels (for BatchNormalization folding)."""
+        return None
+
+    def forward(self, layer, inputs, weights, point):
+        """Computes the layer's op, without its activation.
+
+        Args:
+            layer: the wrapped Keras layer.
+            inputs: the (possibly fake-quantized) inputs, as the layer's call receives them.
+            weights: `{name: tensor}` transformed weights (masked, folded, fake-quantized);
+                includes `"bias"` when `bias_attr` names one.
+            point: `point(name, tensor)` fake-quantizes an intermediate tensor.
+        """
+        raise NotImplementedError
+
+
+_ADAPTERS = {}
+
+
+def register_adapter(*types):
+    """Class decorator: registers an adapter class for the given layer/operation types.
+
+    Example:
+        >>> @register_adapter(MyLayer)
+        ... class MyLayerAdapter(LayerAdapter):
+        ...     kind = "elementwise"
+        ...     def forward(self, layer, inputs, weights, point):
+        ...         return layer.call(inputs)
+    """
+    def decorate(cls):
+        instance = cls()
+        for t in types:
+            _ADAPTERS[t] = instance
+        return cls
+    return decorate
+
+
+def adapter_for(obj):
+    """The adapter registered for `obj`'s class (nearest in the MRO), or `None`."""
+    for klass in type(obj).__mro__:
+        if klass in _ADAPTERS:
+            return _ADAPTERS[klass]
+    return None
+
+
+def registered_types():
+    """All layer/operation types that have an adapter."""
+    return tuple(_ADAPTERS)
+
+
+def channel_broadcast(vector, rank, axis):
+    """Reshapes a per-channel vector to broadcast along `axis` of a rank-`rank` tensor."""
+    shape = [1] * rank
+    shape[axis % rank] = -1
+    return ops.reshape(vector, shape)

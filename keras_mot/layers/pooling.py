@@ -1,0 +1,56 @@
+"""Pooling and shape layers.
+
+`PASSTHROUGH` lists layers that become TFLite ops whose int8 output keeps the input's scale and
+zero point (RESHAPE, PAD, MAX_POOL_2D, AVERAGE_POOL_2D, RESIZE_*, STRIDED_SLICE, TRANSPOSE ...;
+quantization_spec.md "restriction: input and outputs must all have same scale/zero_point"), or
+that vanish at inference (Dropout). They need no quantization point of their own.
+GlobalAveragePooling becomes MEAN, which owns its output range.
+"""
+
+import keras
+
+from keras_mot.layers.base import LayerAdapter, register_adapter
+
+PASSTHROUGH = tuple(getattr(keras.layers, name) for name in (
+    "InputLayer", "Identity", "Reshape", "Flatten", "Permute", "RepeatVector",
+    "ZeroPadding1D", "ZeroPadding2D", "ZeroPadding3D",
+    "Cropping1D", "Cropping2D", "Cropping3D",
+    "MaxPooling1D", "MaxPooling2D", "AveragePooling1D", "AveragePooling2D",
+    "GlobalMaxPooling1D", "GlobalMaxPooling2D",
+    "UpSampling1D", "UpSampling2D", "Resizing",
+    "Dropout", "SpatialDropout1D", "SpatialDropout2D", "GaussianNoise", "GaussianDropout",
+    "AlphaDropout", "ActivityRegularization",
+) if hasattr(keras.layers, name))
+
+
+def is_passthrough(layer):
+    """True when `layer` keeps its input's quantization parameters in TFLite."""
+    return isinstance(layer, PASSTHROUGH)
+
+
+@register_adapter(keras.layers.GlobalAveragePooling1D, keras.layers.GlobalAveragePooling2D)
+class GlobalAveragePoolingAdapter(LayerAdapter):
+    """GlobalAveragePooling -> MEAN with its own output range."""
+
+    kind = "pool"
+    tflite_ops = ("MEAN",)
+
+    def activation_fn(self, layer):
+        return None
+
+    def forward(self, layer, inputs, weights, point):
+        return layer.call(inputs)
+
+
+@register_adapter(keras.layers.Identity)
+class IdentityAdapter(LayerAdapter):
+    """Identity: used by keras_mot as the model-input quantization point (TFLite QUANTIZE)."""
+
+    kind = "identity"
+    tflite_ops = ("QUANTIZE",)
+
+    def activation_fn(self, layer):
+        return None
+
+    def forward(self, layer, inputs, weights, point):
+        return inputs

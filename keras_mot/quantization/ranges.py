@@ -1,0 +1,78 @@
+"""Pure range math for fake quantization (keras.ops only; no layer state).
+
+These functions compute ranges and apply fake quantization exactly as TensorFlow's
+`FakeQuantWithMinMaxVars(PerChannel)` ops do, so that the TFLite converter reads the same
+scales and zero points that training used.
+"""
+
+import keras
+from keras import ops
+
+_EPS = 1e-6
+
+
+def fake_quant(x, min_val, max_val, spec, axis=None):
+    """Fake-quantizes `x` to the grid of `spec` over [min_val, max_val].
+
+    Gradients pass straight through inside the range and are zero outside it; the range itself
+    receives no gradient (ranges are statistics, not parameters).
+
+    Args:
+        x: float tensor.
+        min_val, max_val: scalars, or vectors along `axis` for per-channel ranges.
+        spec: a `QuantSpec`.
+        axis: channel axis for per-channel ranges, else `None`.
+
+    Example:
+        >>> fake_quant(ops.convert_to_tensor([0.1, 0.52]), -1.0, 1.0, QuantSpec(bits=2))
+    """
+    min_val = ops.stop_gradient(ops.cast(min_val, "float32"))
+    max_val = ops.stop_gradient(ops.cast(max_val, "float32"))
+    return keras.quantizers.fake_quant_with_min_max_vars(
+        x, min_val, max_val, num_bits=spec.bits, narrow_range=spec.narrow_range, axis=axis)
+
+
+def weight_range(w, spec, axis=None):
+    """(min, max) of a weight tensor for `spec`: per channel along `axis` or per tensor.
+
+    Symmetric specs give (-m, m) with m = max |w| (at least a tiny epsilon, so a dead channel
+    still has a valid scale).
+    """
+    if axis is not None and spec.per_channel:
+        axis = axis % len(w.shape)
+        reduce_axes = tuple(i for i in range(len(w.shape)) if i != axis)
+        lo, hi = ops.min(w, axis=reduce_axes), ops.max(w, axis=reduce_axes)
+    else:
+        lo, hi = ops.min(w), ops.max(w)
+    if spec.symmetric:
+        m = ops.maximum(ops.maximum(ops.abs(lo), ops.abs(hi)), _EPS)
+        return -m, m
+    return ops.minimum(lo, 0.0), ops.maximum(hi, _EPS)
+
+
+def activation_batch_range(x, spec):
+    """(min, max) of an activation batch, including 0 (TFLite ranges always contain zero)."""
+    lo = ops.minimum(ops.min(x), 0.0)
+    hi = ops.maximum(ops.max(x), 0.0)
+    if spec.symmetric:
+        m = ops.maximum(ops.maximum(-lo, hi), _EPS)
+        return -m, m
+    return lo, ops.maximum(hi, lo + _EPS)
+
+
+def fixed_range(kind, spec):
+    """The output range TFLite fixes for some ops (`"sigmoid"`, `"softmax"`, `"tanh"`).
+
+    int8 LOGISTIC/SOFTMAX output: scale 1/256, zero point -128 -> [0, 255/256].
+    int8 TANH output: scale 1/128, zero point 0 -> [-1, 127/128].
+    int16 (16x8) LOGISTIC/SOFTMAX: scale 1/32768 symmetric; TANH: 1/32768 -> about [-1, 1].
+    Source: tensorflow/lite/kernels/activations.cc and quantization_spec.md.
+    """
+    if spec.bits == 8:
+        if kind in ("sigmoid", "softmax"):
+            return 0.0, 255.0 / 256.0
+        if kind == "tanh":
+            return -1.0, 127.0 / 128.0
+    elif kind in ("sigmoid", "softmax", "tanh"):
+        return -1.0, 1.0
+    raise ValueError(f"No fixed range for {kind!r} at {spec.bits} bits.")

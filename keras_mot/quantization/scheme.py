@@ -1,0 +1,145 @@
+"""Quantization schemes: frozen descriptions of how weights and activations are quantized.
+
+A scheme is data. `QuantScheme.weight_spec(kind)` and `QuantScheme.activation_spec()` give the
+`QuantSpec` the quantizers read. Schemes are registered by name; a target names its default.
+"""
+
+import dataclasses
+from typing import Optional
+
+from keras_mot.errors import KerasMotError, format_error
+
+
+@dataclasses.dataclass(frozen=True)
+class QuantSpec:
+    """How one tensor is quantized.
+
+    Attributes:
+        bits: number of bits (2..16).
+        symmetric: zero point fixed at the middle of the range (min = -max).
+        narrow_range: drop the lowest code (int8: [-127, 127]), as TFLite requires for weights.
+        per_channel: one range per output channel (weights only).
+    """
+
+    bits: int = 8
+    symmetric: bool = False
+    narrow_range: bool = False
+    per_channel: bool = False
+
+    def __post_init__(self):
+        if not 2 <= int(self.bits) <= 16:
+            raise KerasMotError(format_error("QuantSpec.bits must be in [2, 16].",
+                                             received=repr(self.bits)))
+
+
+@dataclasses.dataclass(frozen=True)
+class QuantScheme:
+    """A named quantization scheme (weights spec per layer kind, activation spec).
+
+    Attributes:
+        name: registry key.
+        weights: spec for weights of layers whose TFLite kernel takes per-channel weights.
+        weights_per_tensor: spec for weights where the target only takes per-tensor ranges.
+        per_tensor_kinds: layer kinds whose weights use `weights_per_tensor`.
+        activations: spec for activations (per tensor).
+        ema_decay: decay of the moving-average activation ranges during training.
+
+    Example:
+        >>> get_scheme("int8").weight_spec("conv")
+        QuantSpec(bits=8, symmetric=True, narrow_range=True, per_channel=True)
+    """
+
+    name: str
+    weights: QuantSpec
+    activations: QuantSpec
+    weights_per_tensor: Optional[QuantSpec] = None
+    per_tensor_kinds: tuple = ()
+    ema_decay: float = 0.99
+
+    def weight_spec(self, kind):
+        """The `QuantSpec` for a weight of a layer of family `kind`."""
+        if kind in self.per_tensor_kinds and self.weights_per_tensor is not None:
+            return self.weights_per_tensor
+        return self.weights
+
+    def activation_spec(self):
+        """The `QuantSpec` for activations."""
+        return self.activations
+
+    def get_config(self):
+        """Plain-dict form (for layer configs)."""
+        cfg = dataclasses.asdict(self)
+        cfg["per_tensor_kinds"] = list(self.per_tensor_kinds)
+        return cfg
+
+    @classmethod
+    def from_config(cls, cfg):
+        """Inverse of `get_config`."""
+        cfg = dict(cfg)
+        for key in ("weights", "activations", "weights_per_tensor"):
+            if cfg.get(key) is not None:
+                cfg[key] = QuantSpec(**cfg[key])
+        cfg["per_tensor_kinds"] = tuple(cfg.get("per_tensor_kinds", ()))
+        return cls(**cfg)
+
+
+_SCHEMES = {}
+
+
+def register_scheme(scheme):
+    """Registers a `QuantScheme` under its name and returns it."""
+    _SCHEMES[scheme.name] = scheme
+    return scheme
+
+
+def get_scheme(name):
+    """Returns the scheme called `name` (a `QuantScheme` is returned as is)."""
+    if isinstance(name, QuantScheme):
+        return name
+    try:
+        return _SCHEMES[name]
+    except (KeyError, TypeError):
+        raise KerasMotError(format_error(
+            "Unknown quantization scheme.", received=repr(name),
+            fix=f"Use one of: {', '.join(sorted(_SCHEMES))}, or register_scheme() your own.")) from None
+
+
+_PER_TENSOR_INT8 = QuantSpec(bits=8, symmetric=True, narrow_range=True, per_channel=False)
+
+# TFLite int8 spec (quantization_spec.md): weights int8 symmetric, narrow range, per-channel for
+# CONV_2D, DEPTHWISE_CONV_2D and TRANSPOSE_CONV; activations int8 asymmetric. Dense kernels are
+# per-tensor: the TF 2.21 converter's QAT path transposes the (in, out) MatMul kernel into
+# FULLY_CONNECTED's (out, in) layout and rejects a per-channel FakeQuant there ("'tfl.transpose'
+# op has mismatched quantized axes of input and output", reproduced here).
+register_scheme(QuantScheme(
+    name="int8",
+    weights=QuantSpec(bits=8, symmetric=True, narrow_range=True, per_channel=True),
+    activations=QuantSpec(bits=8, symmetric=False),
+    weights_per_tensor=_PER_TENSOR_INT8,
+    per_tensor_kinds=("dense",),
+))
+
+# Same numerics with per-tensor weights everywhere (older runtimes, some MCU kernels).
+register_scheme(QuantScheme(
+    name="int8_per_tensor",
+    weights=QuantSpec(bits=8, symmetric=True, narrow_range=True, per_channel=False),
+    activations=QuantSpec(bits=8, symmetric=False),
+))
+
+# TFLite 16x8 (operator_property.cc): int16 symmetric activations (zero point 0), int8 weights.
+register_scheme(QuantScheme(
+    name="int16x8",
+    weights=QuantSpec(bits=8, symmetric=True, narrow_range=True, per_channel=True),
+    activations=QuantSpec(bits=16, symmetric=True, narrow_range=True),
+    weights_per_tensor=_PER_TENSOR_INT8,
+    per_tensor_kinds=("dense",),
+))
+
+# 4-bit weights, 8-bit activations: for studying low-bit accuracy (exported as int8 containers).
+register_scheme(QuantScheme(
+    name="int4w_int8a",
+    weights=QuantSpec(bits=4, symmetric=True, narrow_range=True, per_channel=True),
+    activations=QuantSpec(bits=8, symmetric=False),
+    weights_per_tensor=QuantSpec(bits=4, symmetric=True, narrow_range=True, per_channel=False),
+    per_tensor_kinds=("dense",),
+))

@@ -1,0 +1,86 @@
+"""`strip`: the inference form of a prepared model.
+
+Training-only machinery goes away: BatchNormalization statistics are folded into the weights,
+ranges stop moving (activation ranges as trained; weight ranges computed once from the final
+weights), statistics updates and calibration paths disappear. What remains is exactly the graph
+the TFLite converter should see: constant weights behind `FakeQuant` ops with constant ranges.
+"""
+
+import numpy as np
+from keras import ops
+
+from keras_mot import graph
+from keras_mot.quantization import ranges
+from keras_mot.wrapper import Wrapper, _flat_axis
+
+
+def _frozen_layer(wrapper, weights, bias):
+    layer = wrapper.layer
+    cfg = layer.get_config()
+    bias_attr = wrapper.adapter.bias_attr(layer)
+    if bias is not None and bias_attr is None:
+        cfg["use_bias"] = True
+    new = layer.__class__.from_config(cfg)
+    new.build_from_config(layer.get_build_config())
+    refs = wrapper.adapter.weights(layer)
+    others = {id(getattr(layer, r.attr)) for r in refs.values()}
+    if bias_attr:
+        others.add(id(getattr(layer, bias_attr)))
+    for old_v, new_v in zip(layer.weights, new.weights):
+        if id(old_v) not in others:
+            new_v.assign(old_v)
+    for name, ref in refs.items():
+        getattr(new, ref.attr).assign(weights[name])
+    if bias is not None:
+        getattr(new, wrapper.adapter.bias_attr(new) or "bias").assign(bias)
+    return new
+
+
+def freeze_wrapper(wrapper, keep_quantization=True):
+    """The frozen (inference) copy of one `Wrapper`.
+
+    Args:
+        wrapper: a built `Wrapper`.
+        keep_quantization: keep fake quantization with fixed ranges (int8 export); `False`
+            gives the float computation of the same folded weights (float / int16x8 export).
+    """
+    weights, bias = wrapper.folded_weights()
+    weights = {k: np.asarray(v) for k, v in weights.items()}
+    bias = None if bias is None else np.asarray(bias)
+    quantize = wrapper.quantize and keep_quantization
+    new = Wrapper(_frozen_layer(wrapper, weights, bias), scheme=wrapper.scheme,
+                  fused_activation=wrapper.fused_activation,
+                  quantize_inputs=wrapper.quantize_inputs if quantize else [],
+                  quantize_output=wrapper.quantize_output, quantize=quantize, frozen=True,
+                  name=wrapper.name)
+    new.build_from_config(wrapper.get_build_config())
+    if quantize:
+        for name, (vmin, vmax) in new._range_vars.items():
+            vmin.assign(wrapper._range_vars[name][0])
+            vmax.assign(wrapper._range_vars[name][1])
+        for name, (vmin, vmax) in new._weight_vars.items():
+            ref = new._weight_refs()[name]
+            spec = new.scheme.weight_spec(ref.kind)
+            flat, axis = _flat_axis(ops.convert_to_tensor(weights[name]), ref.channel_axis)
+            lo, hi = ranges.weight_range(flat, spec, axis if spec.per_channel else None)
+            vmin.assign(lo)
+            vmax.assign(hi)
+        new.initialized.assign(wrapper.initialized)
+    return new
+
+
+def strip(model, keep_quantization=True):
+    """Removes training-only machinery from a model prepared by keras_mot.
+
+    Quantized layers keep fixed ranges (or become float with `keep_quantization=False`);
+    BatchNormalization is folded; layers keras_mot did not touch are copied unchanged.
+
+    Example:
+        >>> inference_model = strip(qat_model)
+    """
+    def replace(layer):
+        if isinstance(layer, Wrapper):
+            return freeze_wrapper(layer, keep_quantization)
+        return graph.clone_layer(layer)
+
+    return graph.map_layers(model, replace)

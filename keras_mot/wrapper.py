@@ -1,0 +1,282 @@
+"""`Wrapper`: the one keras_mot layer that enters a model.
+
+It wraps a Keras layer and computes, through the layer's `LayerAdapter`:
+
+    inputs -> [fake-quant inputs that no producer quantized]
+    weights -> [fold BatchNormalization] -> [* pruning mask] -> fake-quant (per channel)
+    adapter forward pass (fake-quant intermediate int8 tensors) -> activation -> fake-quant output
+
+placing fake quantization exactly where the TFLite converter materializes int8 tensors. Activation
+ranges are moving averages during training, running min/max during calibration, and fixed after
+`FreezeRanges` or `mot.strip`. Weight ranges are the last value (symmetric max |w| per channel).
+"""
+
+import keras
+from keras import ops
+
+from keras_mot.layers import activations as act_table
+from keras_mot.layers.base import adapter_for
+from keras_mot.quantization import bn_fold, ranges
+from keras_mot.quantization.mode import is_calibrating
+from keras_mot.quantization.scheme import QuantScheme, get_scheme
+
+
+def _deserialize(obj):
+    if obj is None or isinstance(obj, keras.layers.Layer):
+        return obj
+    return keras.saving.deserialize_keras_object(obj)
+
+
+def _flat_axis(w, axis):
+    """Reshape so that a tuple of trailing channel axes becomes one last axis."""
+    if isinstance(axis, (tuple, list)):
+        lead = tuple(w.shape[:len(w.shape) - len(axis)])
+        return ops.reshape(w, lead + (-1,)), -1
+    return w, axis
+
+
+@keras.saving.register_keras_serializable(package="keras_mot")
+class Wrapper(keras.layers.Layer):
+    """Adds fake quantization (and pruning masks) around one Keras layer.
+
+    Built by `mot.quantize` / `mot.prune` / `mot.apply`; users rarely construct it directly.
+
+    Args:
+        layer: the wrapped Keras layer (its class must have a registered `LayerAdapter`).
+        scheme: name or `QuantScheme` of the quantization scheme.
+        bn: a `BatchNormalization` folded into `layer`'s weights, or `None`.
+        fused_activation: `"relu"` / `"relu6"` taken from a following layer, or `None`.
+        quantize_inputs: one bool per input tensor: fake-quantize it here (its producer did not).
+        quantize_output: fake-quantize the output (False when a Concatenate consumer does it).
+        quantize: whether to quantize at all (False for pruning-only wrappers).
+        frozen: inference form produced by `mot.strip`: fixed ranges, no statistics updates.
+
+    Example:
+        >>> w = Wrapper(keras.layers.Dense(4), quantize_inputs=[True])
+        >>> y = w(keras.ops.ones((2, 3)), training=True)
+    """
+
+    def __init__(self, layer, scheme="int8", bn=None, fused_activation=None,
+                 quantize_inputs=None, quantize_output=True, quantize=True, frozen=False,
+                 **kwargs):
+        kwargs.setdefault("name", getattr(layer, "name", None) if not isinstance(layer, dict)
+                          else layer.get("config", {}).get("name"))
+        super().__init__(**kwargs)
+        self.layer = _deserialize(layer)
+        self.bn = _deserialize(bn)
+        self.scheme = scheme if isinstance(scheme, QuantScheme) else (
+            QuantScheme.from_config(scheme) if isinstance(scheme, dict) else get_scheme(scheme))
+        self.fused_activation = fused_activation
+        self.quantize_inputs = list(quantize_inputs or [])
+        self.quantize_output = bool(quantize_output)
+        self.quantize = bool(quantize)
+        self.frozen = bool(frozen)
+        self.adapter = adapter_for(self.layer)
+        if self.adapter is None:
+            raise ValueError(f"Layer '{self.layer.name}' ({type(self.layer).__name__}) has no "
+                             "keras_mot LayerAdapter. Register one with "
+                             "keras_mot.layers.register_adapter, or exclude the layer.")
+        self._points = self._plan_points()
+
+    # ----------------------------------------------------------------- planning
+    def _activation(self):
+        if self.fused_activation:
+            return self.fused_activation, None
+        return self.adapter.activation(self.layer), self.adapter.activation_fn(self.layer)
+
+    def _plan_points(self):
+        """Ordered {point name: fixed-range kind or None} of the activation quantizers."""
+        points = {}
+        if not self.quantize:
+            return points
+        for i, flag in enumerate(self.quantize_inputs):
+            if flag:
+                points[f"input_{i}"] = None
+        for name in self.adapter.intermediate_points(self.layer):
+            points[name] = None
+        name, _ = self._activation()
+        entry = act_table.lookup(name)
+        if entry is not None and not entry.fused:
+            if self.adapter.kind != "activation":
+                points["pre_activation"] = None
+            for p in entry.internal_points():
+                points[p] = "sigmoid" if p == "sigmoid" else None
+        if self.quantize_output:
+            points["output"] = entry.output_fixed() if entry is not None else None
+        return points
+
+    def activation_name(self):
+        """Name of the activation applied after the wrapped op (fused or the layer's own)."""
+        return self._activation()[0]
+
+    # ----------------------------------------------------------------- build
+    def build(self, input_shape):
+        if not self.layer.built:
+            self.layer.build(input_shape)
+        if self.bn is not None and not self.bn.built:
+            self.bn.build(self.layer.compute_output_shape(input_shape))
+        self._range_vars = {}
+        for name, fixed in self._points.items():
+            if fixed is None:
+                self._range_vars[name] = (
+                    self.add_weight(name=f"{name}_min", shape=(), initializer="zeros",
+                                    trainable=False),
+                    self.add_weight(name=f"{name}_max", shape=(), initializer="zeros",
+                                    trainable=False))
+        self._weight_vars = {}
+        if self.quantize:
+            for wname, ref in self._weight_refs().items():
+                w, axis = _flat_axis(getattr(self.layer, ref.attr), ref.channel_axis)
+                spec = self.scheme.weight_spec(ref.kind)
+                shape = (w.shape[axis],) if (spec.per_channel and axis is not None) else ()
+                self._weight_vars[wname] = (
+                    self.add_weight(name=f"{wname}_min", shape=shape, initializer="zeros",
+                                    trainable=False),
+                    self.add_weight(name=f"{wname}_max", shape=shape, initializer="zeros",
+                                    trainable=False))
+        self.initialized = self.add_weight(name="initialized", shape=(), initializer="zeros",
+                                           trainable=False)
+        self.ranges_frozen = self.add_weight(name="ranges_frozen", shape=(),
+                                             initializer="zeros", trainable=False)
+        self.bn_frozen = self.add_weight(name="bn_frozen", shape=(), initializer="zeros",
+                                         trainable=False)
+        self.built = True
+
+    def _weight_refs(self):
+        return {n: r for n, r in self.adapter.weights(self.layer).items() if r.quantize}
+
+    # ----------------------------------------------------------------- quantization points
+    def _point(self, name, x, training):
+        if not self.quantize:
+            return x
+        spec = self.scheme.activation_spec()
+        if name.startswith("constant"):
+            x = ops.convert_to_tensor(x, "float32")
+            return ranges.fake_quant(x, ops.minimum(ops.min(x), 0.0),
+                                     ops.maximum(ops.max(x), 1e-6), spec)
+        fixed = self._points.get(name)
+        if fixed is not None:
+            lo, hi = ranges.fixed_range(fixed, spec)
+            return ranges.fake_quant(x, lo, hi, spec)
+        if name not in self._range_vars:
+            return x
+        vmin, vmax = self._range_vars[name]
+        if self.frozen:
+            return ranges.fake_quant(x, vmin, vmax, spec)
+        if is_calibrating():
+            lo, hi = ranges.activation_batch_range(ops.stop_gradient(x), spec)
+            init = self.initialized > 0
+            vmin.assign(ops.where(init, ops.minimum(vmin, lo), lo))
+            vmax.assign(ops.where(init, ops.maximum(vmax, hi), hi))
+            return x
+        if training:
+            lo, hi = ranges.activation_batch_range(ops.stop_gradient(x), spec)
+            decay = self.scheme.ema_decay
+            init = self.initialized > 0
+            new_lo = ops.where(init, vmin * decay + lo * (1.0 - decay), lo)
+            new_hi = ops.where(init, vmax * decay + hi * (1.0 - decay), hi)
+            keep = self.ranges_frozen > 0
+            new_lo = ops.where(keep, vmin, new_lo)
+            new_hi = ops.where(keep, vmax, new_hi)
+            vmin.assign(new_lo)
+            vmax.assign(new_hi)
+            return ranges.fake_quant(x, new_lo, new_hi, spec)
+        # Inference before any range was recorded: compute in float rather than on a 0..0 grid.
+        return ops.where(self.initialized > 0, ranges.fake_quant(x, vmin, vmax, spec), x)
+
+    def _quantize_weight(self, wname, w, training):
+        if not self.quantize or wname not in self._weight_vars:
+            return w
+        ref = self._weight_refs()[wname]
+        spec = self.scheme.weight_spec(ref.kind)
+        shape = w.shape
+        flat, axis = _flat_axis(w, ref.channel_axis)
+        axis = axis if spec.per_channel else None
+        vmin, vmax = self._weight_vars[wname]
+        if self.frozen:
+            lo, hi = vmin, vmax
+        else:
+            lo, hi = ranges.weight_range(ops.stop_gradient(flat), spec, axis)
+            if training or is_calibrating():
+                vmin.assign(lo)
+                vmax.assign(hi)
+        q = ranges.fake_quant(flat, lo, hi, spec, axis=axis)
+        return ops.reshape(q, shape)
+
+    # ----------------------------------------------------------------- forward
+    def folded_weights(self):
+        """`({name: tensor}, bias)`: the weights the op reads before fake quantization
+        (BatchNormalization folded), and the bias (`None` if the op has none)."""
+        refs = self.adapter.weights(self.layer)
+        weights = {name: ops.convert_to_tensor(getattr(self.layer, ref.attr))
+                   for name, ref in refs.items()}
+        bias_attr = self.adapter.bias_attr(self.layer)
+        bias = getattr(self.layer, bias_attr) if bias_attr else None
+        if self.bn is not None:
+            scale = bn_fold.bn_scale(self.bn)
+            weights["kernel"] = bn_fold.fold_kernel(weights["kernel"], scale,
+                                                    refs["kernel"].channel_axis)
+            bias = bn_fold.fold_bias(bias, self.bn, scale)
+        return weights, bias
+
+    def _weights(self, training):
+        weights, bias = self.folded_weights()
+        return {n: self._quantize_weight(n, w, training) for n, w in weights.items()}, bias
+
+    def _update_bn(self, z, scale):
+        """Moves the folded BatchNormalization's statistics towards the batch's."""
+        axes = tuple(range(len(z.shape) - 1))
+        mean_z = ops.mean(z, axis=axes)
+        var_z = ops.var(z, axis=axes)
+        safe = ops.where(ops.abs(scale) < 1e-6, 1e-6, scale)
+        momentum = self.bn.momentum
+        keep = self.bn_frozen > 0
+        new_mean = self.bn.moving_mean * momentum + (mean_z / safe) * (1.0 - momentum)
+        new_var = self.bn.moving_variance * momentum + (var_z / (safe * safe)) * (1.0 - momentum)
+        self.bn.moving_mean.assign(ops.where(keep, self.bn.moving_mean, new_mean))
+        self.bn.moving_variance.assign(ops.where(keep, self.bn.moving_variance, new_var))
+
+    def call(self, inputs, training=None):
+        point = lambda name, t: self._point(name, t, training)  # noqa: E731
+        if self.quantize_inputs:
+            if isinstance(inputs, (list, tuple)):
+                inputs = [point(f"input_{i}", x) if i < len(self.quantize_inputs) else x
+                          for i, x in enumerate(inputs)]
+            else:
+                inputs = point("input_0", inputs)
+        weights, bias = self._weights(training)
+        y = self.adapter.forward(self.layer, inputs, weights, point)
+        if bias is not None:
+            if training and self.bn is not None and not self.frozen:
+                self._update_bn(ops.stop_gradient(y), ops.stop_gradient(
+                    bn_fold.bn_scale(self.bn)))
+            y = ops.add(y, ops.reshape(bias, (1,) * (len(y.shape) - 1) + (-1,)))
+        name, fn = self._activation()
+        entry = act_table.lookup(name)
+        if entry is None:  # no TFLite int8 op known: compute in float, quantize the result
+            y = fn(y) if fn is not None else y
+            return point("output", y) if self.quantize_output else y
+        if entry.fused:
+            y = (fn or (lambda t: t))(y) if not self.fused_activation else \
+                act_table._FUNCTIONS[name](y)
+            return point("output", y) if self.quantize_output else y
+        if self.adapter.kind != "activation":
+            y = point("pre_activation", y)
+        return entry.apply(y, point, fn=fn, quantize_output=self.quantize_output)
+
+    def compute_output_shape(self, input_shape):
+        return self.layer.compute_output_shape(input_shape)
+
+    def get_config(self):
+        cfg = super().get_config()
+        cfg.update(
+            layer=keras.saving.serialize_keras_object(self.layer),
+            bn=keras.saving.serialize_keras_object(self.bn) if self.bn is not None else None,
+            scheme=self.scheme.get_config(),
+            fused_activation=self.fused_activation,
+            quantize_inputs=list(self.quantize_inputs),
+            quantize_output=self.quantize_output,
+            quantize=self.quantize,
+            frozen=self.frozen,
+        )
+        return cfg
