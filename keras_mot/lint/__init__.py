@@ -1,5 +1,10 @@
-"""Op-compatibility lint: findings about what a model becomes on a deployment target."""
+"""Op-compatibility lint: findings about what a model becomes on a deployment target.
+
+`lint(model, target)` traces the model once and predicts the converter's verdict;
+`lint_tflite(tflite_bytes, target)` reads a converted model's ops and tensor dtypes.
+"""
 
 from keras_mot.lint.finding import Finding, LintReport
+from keras_mot.lint.core import lint, register_check
 
-__all__ = ["Finding", "LintReport"]
+__all__ = ["Finding", "LintReport", "lint", "register_check"]

@@ -1,0 +1,111 @@
+"""`lint(model, target)`: predict, without converting, what a model becomes on a target.
+
+One `tf.function` trace attributes each TF op to its Keras layer (`trace.py`), the tables
+classify each op (`classify.py`), and the target's rule set (`rules.py`) turns that into
+findings and a verdict. Extra checks (e.g. a pruning target's) plug in with `register_check`.
+"""
+
+from keras_mot import targets as _targets
+from keras_mot.errors import KerasMotError, format_error
+from keras_mot.lint.classify import legalize_ops
+from keras_mot.lint.finding import SEVERITIES, Finding, LintReport
+from keras_mot.lint.rules import Context, ruleset_for
+from keras_mot.lint.trace import trace_model
+
+_CHECKS = []
+
+
+def register_check(check):
+    """Adds `check(model, target) -> iterable of Finding` to every lint run; returns `check`.
+
+    Example:
+        >>> @register_check
+        ... def sparse_blocks(model, target):
+        ...     return []
+    """
+    if not callable(check):
+        raise KerasMotError(format_error("register_check() takes a callable.",
+                                         received=repr(check),
+                                         fix="Pass a function (model, target) -> findings."))
+    if check not in _CHECKS:
+        _CHECKS.append(check)
+    return check
+
+
+def _dedupe(findings):
+    """One finding per (layer, op, code, severity), with a count when repeated."""
+    merged, counts = {}, {}
+    for f in findings:
+        key = (f.layer, f.op, f.code, f.severity)
+        counts[key] = counts.get(key, 0) + 1
+        merged.setdefault(key, f)
+    out = []
+    for key, f in merged.items():
+        out.append(f if counts[key] == 1 else
+                   Finding(f.layer, f.op, f.severity, f"{f.message} (x{counts[key]})", f.fix,
+                           f.code))
+    return sorted(out, key=lambda f: SEVERITIES.index(f.severity))
+
+
+def _shape_findings(trace, target):
+    findings = []
+    for spec in trace.input_specs:
+        dims = list(spec.shape)[1:]
+        if any(d is None for d in dims):
+            findings.append(Finding(
+                "", None, "warning",
+                f"Input '{spec.name}' has dynamic dimensions {tuple(spec.shape)}: the TFLite "
+                "model resizes at run time; integer calibration and delegates plan for the "
+                "representative shapes.",
+                "give keras.Input a fully defined shape (except the batch)", "dynamic-shape"))
+    return findings
+
+
+def _check_model(model):
+    inputs = getattr(model, "inputs", None)
+    if not inputs:
+        raise KerasMotError(format_error(
+            "lint() needs a built model with symbolic inputs.",
+            received=f"{type(model).__name__} with inputs={inputs!r}",
+            fix="Build a Functional model (keras.Input(...)) or call the model once / "
+                "pass input_shape to the first layer of a Sequential."))
+
+
+def lint(model, target="tflite", *, batch_size=None, strict=False):
+    """Checks a Keras model against a deployment target without converting it.
+
+    Args:
+        model: a built Keras 3 model.
+        target: a target name (`"tflite"`, `"tflite_select"`, `"tflite_int8"`,
+            `"tflite_int16x8"`, `"xnnpack"`, ...) or a `Target`.
+        batch_size: trace with this fixed batch size (default: dynamic, like the converter's
+            `from_keras_model`).
+        strict: raise `KerasMotError` (with the findings table) when there is an error.
+
+    Returns:
+        A `LintReport`; `verdict` is `"builtins"`/`"select_tf_ops"`/`"unconvertible"` for
+        float targets and `"full_int8"`/`"float_fallback"`/`"fails"` for integer targets.
+
+    Example:
+        >>> report = lint(keras.applications.MobileNetV2(weights=None), "tflite_int8")
+        >>> report.verdict
+        'full_int8'
+    """
+    target = _targets.get(target)
+    _check_model(model)
+    trace = trace_model(model, batch_size=batch_size)
+    items = legalize_ops(trace)
+    ctx = Context(target.name, model.name, trace.layer_classes)
+    verdict, findings = ruleset_for(target)(items, ctx)
+    findings = findings + _shape_findings(trace, target)
+    for check in _CHECKS:
+        findings.extend(check(model, target) or ())
+    report = LintReport(target.name, verdict, tuple(_dedupe(findings)))
+    if strict and report.errors:
+        raise KerasMotError(format_error(
+            f"Model '{model.name}' does not pass the lint for target '{target.name}' "
+            f"(verdict: {report.verdict}).",
+            layer=report.errors[0].layer or None,
+            fix="Apply the fixes below, or lint with strict=False.\n"
+                + report.format_table("warning")))
+    return report

@@ -1,0 +1,78 @@
+"""Which TFLite builtins get integer kernels when a model is fully quantized.
+
+`INT8[builtin] = (ok, source)`: `ok` is True when the MLIR quantizer gives the op int8 operands
+(trait `QuantizableResult` and QI8 in the operand types in tfl_ops.td, the rule of
+quantization/tools/tflite_op_coverage_spec_getters_gen.cc), or when the op only moves or compares
+int8 data. `ok=False` ops keep float32 operands: with `TFLITE_BUILTINS_INT8` the converter still
+succeeds and wraps them in DEQUANTIZE/QUANTIZE (tflite_facts.md §2) -- a float fallback.
+A builtin missing from `INT8` is treated as not quantizable.
+
+`INT16X8`: builtins with a 16-bit activation kernel in
+tensorflow/lite/tools/optimize/operator_property.cc (`quantizable_int16` not cleared); the
+legacy 16x8 quantizer rejects any other op on float data.
+"""
+
+_T, _C = "tfl_ops", "corpus"
+
+_INT8_OK = (
+    "ABS", "ADD", "ARG_MAX", "ARG_MIN", "AVERAGE_POOL_2D", "BATCH_MATMUL", "BATCH_TO_SPACE_ND",
+    "BROADCAST_TO", "CONCATENATION", "CONV_2D", "DEPTHWISE_CONV_2D", "DEPTH_TO_SPACE", "DIV",
+    "EQUAL", "EXP", "EXPAND_DIMS", "FILL", "FULLY_CONNECTED", "GATHER", "GATHER_ND", "GELU",
+    "GREATER", "GREATER_EQUAL", "HARD_SWISH", "L2_NORMALIZATION", "LEAKY_RELU", "LESS",
+    "LESS_EQUAL", "LOG", "LOGISTIC", "LOG_SOFTMAX", "MAXIMUM", "MAX_POOL_2D", "MEAN", "MINIMUM",
+    "MIRROR_PAD", "MUL", "NOT_EQUAL", "PACK", "PAD", "PADV2", "PRELU", "REDUCE_MAX", "REDUCE_MIN",
+    "REDUCE_PROD", "RELU", "RELU6", "RELU_0_TO_1", "RELU_N1_TO_1", "RESHAPE", "RESIZE_BILINEAR",
+    "RESIZE_NEAREST_NEIGHBOR", "REVERSE_V2", "RSQRT", "SELECT", "SELECT_V2", "SHAPE", "SLICE",
+    "SOFTMAX", "SPACE_TO_BATCH_ND", "SPACE_TO_DEPTH", "SPLIT", "SPLIT_V", "SQRT",
+    "SQUARED_DIFFERENCE", "SQUEEZE", "STRIDED_SLICE", "SUB", "SUM", "TANH", "TILE", "TOPK_V2",
+    "TRANSPOSE", "TRANSPOSE_CONV", "UNPACK", "RANK",
+)
+# Builtins that keep float operands (no QuantizableResult, or no QI8 in the operand types).
+_INT8_FLOAT = (
+    "ADD_N", "ATAN2", "CAST", "CEIL", "CONV_3D", "CONV_3D_TRANSPOSE", "COS", "CUMSUM",
+    "DYNAMIC_UPDATE_SLICE", "ELU", "FLOOR", "FLOOR_DIV", "FLOOR_MOD", "LOCAL_RESPONSE_NORMALIZATION",
+    "MULTINOMIAL", "NEG", "POW", "RANDOM_STANDARD_NORMAL", "RANDOM_UNIFORM", "RANGE", "RFFT2D",
+    "ROUND", "SEGMENT_SUM", "SIGN", "SIN", "SQUARE", "UNSORTED_SEGMENT_MAX", "UNSORTED_SEGMENT_MIN",
+    "UNSORTED_SEGMENT_PROD", "UNSORTED_SEGMENT_SUM", "ZEROS_LIKE", "BUCKETIZE", "MATRIX_DIAG",
+    "MATRIX_SET_DIAG", "SPARSE_TO_DENSE", "ONE_HOT", "WHERE", "UNIQUE",
+)
+
+INT8 = {**{b: (True, _T) for b in _INT8_OK}, **{b: (False, _T) for b in _INT8_FLOAT}}
+# Measured corrections (conformance corpus, TF 2.21): ELU, CUMSUM, ROUND, SQUARE, NEG, CONV_3D
+# stay float; TOPK_V2 and SELECT_V2 quantize.
+INT8.update({"ELU": (False, _C), "CUMSUM": (False, _C), "CONV_3D": (False, _C)})
+
+_P = "operator_property"
+INT16X8 = {b: (True, _P) for b in (
+    "ABS", "RSQRT", "SQRT", "ADD", "AVERAGE_POOL_2D", "BATCH_MATMUL", "BATCH_TO_SPACE_ND",
+    "SPACE_TO_BATCH_ND", "BROADCAST_TO", "SPLIT", "SPLIT_V", "CONCATENATION", "CONV_2D",
+    "TRANSPOSE_CONV", "DEPTHWISE_CONV_2D", "EXPAND_DIMS", "EXP", "FILL", "FULLY_CONNECTED",
+    "GATHER", "GATHER_ND", "LOGISTIC", "LSTM", "UNIDIRECTIONAL_SEQUENCE_LSTM", "MAX_POOL_2D",
+    "MAXIMUM", "MEAN", "MINIMUM", "MUL", "PACK", "PAD", "PADV2", "LEAKY_RELU", "RELU", "RELU6",
+    "RESHAPE", "RESIZE_BILINEAR", "RESIZE_NEAREST_NEIGHBOR", "REVERSE_V2", "SCATTER_ND",
+    "SELECT", "SHAPE", "SLICE", "SQUEEZE", "SOFTMAX", "STRIDED_SLICE", "SQUARED_DIFFERENCE",
+    "SUB", "SUM", "TANH", "TILE", "TRANSPOSE", "UNPACK", "MIRROR_PAD", "REDUCE_PROD",
+    "REDUCE_MAX", "REDUCE_MIN", "WHERE", "GELU", "LOG")}
+INT16X8.update({b: (False, _P) for b in (
+    "ARG_MAX", "SPACE_TO_DEPTH", "DEPTH_TO_SPACE", "EQUAL", "NOT_EQUAL", "GREATER",
+    "GREATER_EQUAL", "LESS", "LESS_EQUAL", "HARD_SWISH", "LOG_SOFTMAX", "L2_NORMALIZATION",
+    "PRELU", "RELU_N1_TO_1", "SVDF")})
+
+TABLES = {"int8": INT8, "int16x8": INT16X8}
+
+# Builtins whose integer conversion fails outright with the pip converter (tflite_facts.md §7:
+# the calibrator runs the float model and crashes on control flow; reproduced standalone).
+INTEGER_FAILS = {
+    "WHILE": ("corpus", "calibrating a WHILE loop crashes the pip calibrator (SIGSEGV)"),
+    "IF": ("corpus", "calibrating control flow is not supported by the pip calibrator"),
+}
+
+
+def has_integer_kernel(builtin, kind="int8"):
+    """True when `builtin` computes in integers under `kind` (`"int8"` or `"int16x8"`).
+
+    Example:
+        >>> has_integer_kernel("CONV_2D"), has_integer_kernel("NEG")
+        (True, False)
+    """
+    return TABLES[kind].get(builtin, (False, None))[0]

@@ -1,0 +1,196 @@
+"""Trace a Keras model once and attribute every TF op to the innermost Keras layer path.
+
+The trace wraps `keras.layers.Layer.__call__` only while `tf.function` traces the model (a
+context manager restores it; calls from other threads pass straight through). Each layer call
+records how many ops its graph held on entry; on exit the new ops belong to the innermost layer
+that is still unclaimed. Ops created inside nested function graphs (`While`/`If` bodies) that no
+layer claimed fall back to the layer of the op that calls the function.
+See /work/shared/notes/tflite_facts.md §4 for why name scopes are not used.
+"""
+
+import contextlib
+import dataclasses
+import threading
+from typing import Optional, Tuple
+
+import keras
+import tensorflow as tf
+
+_LOCK = threading.Lock()
+
+# Function-valued attributes of control-flow / call ops (tensorflow/core/ops/functional_ops.cc).
+_FUNC_ATTRS = ("body", "cond", "then_branch", "else_branch", "f", "branches")
+
+
+@dataclasses.dataclass(frozen=True)
+class TracedOp:
+    """One TF op of the traced model.
+
+    Attributes:
+        type: TF op type, e.g. `"Conv2D"`.
+        name: the op's graph name.
+        layer: Keras layer path relative to the model (`""`: the model itself).
+        in_dtypes: dtype names of the op's inputs (`"float32"`, ...).
+        out_dtypes: dtype names of the op's outputs.
+        in_shapes: input shapes as tuples (`None` for unknown dims, `None` for unknown rank).
+        const_inputs: per input, whether it is a constant or a variable read (a weight).
+        nested: True when the op lives in a function body (loop or branch).
+        graph_op: the `tf.Operation` (for pattern checks); `None` for function-library ops.
+    """
+
+    type: str
+    name: str
+    layer: str
+    in_dtypes: Tuple[str, ...]
+    out_dtypes: Tuple[str, ...]
+    in_shapes: Tuple[Optional[tuple], ...] = ()
+    const_inputs: Tuple[bool, ...] = ()
+    nested: bool = False
+    graph_op: object = dataclasses.field(default=None, compare=False, repr=False)
+
+
+@dataclasses.dataclass
+class Trace:
+    """The traced ops of one model, in creation order, plus the input signature used."""
+
+    ops: Tuple[TracedOp, ...]
+    input_specs: Tuple[tf.TensorSpec, ...]
+    model_name: str
+    layer_classes: dict = dataclasses.field(default_factory=dict)
+
+
+@contextlib.contextmanager
+def attribute_layers(owner, classes=None):
+    """Temporarily wraps `Layer.__call__` so new graph ops are recorded in `owner`.
+
+    `owner` maps `(graph_name, op_name) -> layer path` (paths join `layer.name`s with `/`);
+    `classes`, when given, maps each layer path to the layer's class name.
+    The original `__call__` is restored on exit, also when tracing raises.
+
+    Example:
+        >>> owner = {}
+        >>> with attribute_layers(owner):
+        ...     concrete = tf.function(model).get_concrete_function(spec)
+    """
+    original = keras.layers.Layer.__call__
+    tracing_thread = threading.get_ident()
+    stack = []
+
+    def __call__(self, *args, **kwargs):
+        if threading.get_ident() != tracing_thread:
+            return original(self, *args, **kwargs)
+        graph = tf.compat.v1.get_default_graph()
+        start = len(graph.get_operations())
+        stack.append(self.name)
+        path = "/".join(stack)
+        if classes is not None:
+            classes.setdefault(path, type(self).__name__)
+        try:
+            return original(self, *args, **kwargs)
+        finally:
+            stack.pop()
+            # Only a FuncGraph records ops; eager calls have nothing to attribute.
+            if hasattr(graph, "get_operations"):
+                gname = graph.name
+                for op in graph.get_operations()[start:]:
+                    owner.setdefault((gname, op.name), path)
+
+    with _LOCK:
+        keras.layers.Layer.__call__ = __call__
+        try:
+            yield owner
+        finally:
+            keras.layers.Layer.__call__ = original
+
+
+def input_specs(model, batch_size=None):
+    """`tf.TensorSpec`s for `model.inputs`, with the batch dimension set to `batch_size`."""
+    specs = []
+    for tensor in model.inputs:
+        shape = list(tensor.shape)
+        if shape:
+            shape[0] = batch_size
+        specs.append(tf.TensorSpec(shape, tensor.dtype, name=getattr(tensor, "name", None)))
+    return tuple(specs)
+
+
+def _strip_model(path, model_name):
+    parts = path.split("/")
+    if parts and parts[0] == model_name:
+        parts = parts[1:]
+    return "/".join(parts)
+
+
+def _shape(tensor):
+    try:
+        return tuple(tensor.shape.as_list())
+    except ValueError:
+        return None
+
+
+def _is_weight(tensor):
+    producer = tensor.op.type
+    return producer in ("Const", "ReadVariableOp") or (
+        producer == "Identity" and tensor.op.inputs and
+        tensor.op.inputs[0].op.type in ("Const", "ReadVariableOp"))
+
+
+def _function_names(op):
+    names = []
+    for attr in _FUNC_ATTRS:
+        try:
+            value = op.get_attr(attr)
+        except (ValueError, TypeError):
+            continue
+        values = value if isinstance(value, list) else [value]
+        names.extend(v.name for v in values if hasattr(v, "name"))
+    return names
+
+
+def _collect(graph, owner, model_name, fallback, nested, out, seen_graphs):
+    functions = getattr(graph, "_functions", {})
+    for op in graph.get_operations():
+        layer = owner.get((graph.name, op.name))
+        layer = _strip_model(layer, model_name) if layer is not None else fallback
+        out.append(TracedOp(
+            type=op.type, name=op.name, layer=layer,
+            in_dtypes=tuple(t.dtype.name for t in op.inputs),
+            out_dtypes=tuple(t.dtype.name for t in op.outputs),
+            in_shapes=tuple(_shape(t) for t in op.inputs),
+            const_inputs=tuple(_is_weight(t) for t in op.inputs),
+            nested=nested, graph_op=op))
+        for fname in _function_names(op):
+            function = functions.get(fname)
+            body = getattr(function, "graph", None) if function is not None else None
+            if body is None or body.name in seen_graphs:
+                continue
+            seen_graphs.add(body.name)
+            _collect(body, owner, model_name, layer, True, out, seen_graphs)
+
+
+def trace_model(model, batch_size=None):
+    """Traces `model(inputs, training=False)` once and returns a `Trace`.
+
+    Args:
+        model: a built Keras 3 model with `model.inputs` (Functional or built Sequential).
+        batch_size: `None` for a dynamic batch (what `TFLiteConverter.from_keras_model` uses),
+            or a fixed batch size.
+
+    Example:
+        >>> trace = trace_model(keras.applications.MobileNetV2(weights=None))
+        >>> {op.type for op in trace.ops if op.layer == "Conv1"}
+        {'Conv2D', 'ReadVariableOp'}
+    """
+    specs = input_specs(model, batch_size)
+
+    def forward(*inputs):
+        args = inputs[0] if len(inputs) == 1 else list(inputs)
+        return model(args, training=False)
+
+    owner, classes = {}, {}
+    with attribute_layers(owner, classes):
+        concrete = tf.function(forward, autograph=False).get_concrete_function(*specs)
+    ops = []
+    _collect(concrete.graph, owner, model.name, "", False, ops, {concrete.graph.name})
+    classes = {_strip_model(path, model.name): name for path, name in classes.items()}
+    return Trace(ops=tuple(ops), input_specs=specs, model_name=model.name, layer_classes=classes)
