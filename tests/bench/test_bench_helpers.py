@@ -1,0 +1,100 @@
+"""Smoke tests of the benchmark helpers (bench/common.py, bench/sparse_protocol.py, bench/qat.py).
+
+They run the real converter and interpreter on tiny models; tfmot is never imported here.
+"""
+
+import os
+import sys
+
+import numpy as np
+import pytest
+
+BENCH = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))),
+                     "bench")
+sys.path.insert(0, BENCH)
+
+import common  # noqa: E402
+import qat  # noqa: E402
+import sparse_protocol  # noqa: E402
+
+keras = pytest.importorskip("keras")
+tf = pytest.importorskip("tensorflow")
+
+
+def test_digits_match_keras_mot_loader_exactly():
+    from keras_mot.garden.digits import load_digits
+
+    for split in ("train", "test"):
+        x, y = common.load_digits(split, (32, 32), channels=3)
+        x_ref, y_ref = load_digits(split, image_size=(32, 32), channels=3)
+        np.testing.assert_array_equal(x, x_ref)
+        np.testing.assert_array_equal(y, y_ref)
+
+
+def test_mobilenetv2_rebuilt_with_bn_momentum():
+    model = common.build_mobilenetv2(keras, (32, 32, 3), classes=10, bn_momentum=0.9)
+    bns = [lay for lay in model.layers if isinstance(lay, keras.layers.BatchNormalization)]
+    assert len(bns) == 52
+    assert {b.momentum for b in bns} == {0.9}
+    assert model.output.shape == (None, 10)
+
+
+def _tiny_cnn():
+    keras.utils.set_random_seed(0)
+    inp = keras.Input((8, 8, 1))
+    x = keras.layers.Conv2D(4, 3, activation="relu")(inp)
+    x = keras.layers.GlobalAveragePooling2D()(x)
+    return keras.Model(inp, keras.layers.Dense(3)(x))
+
+
+def test_float_ops_counted_and_ptq_removes_them():
+    model = _tiny_cnn()
+    x = np.random.default_rng(0).random((16, 8, 8, 1), dtype=np.float32)
+    float_bytes = tf.lite.TFLiteConverter.from_keras_model(model).convert()
+    left = common.float_compute_ops(float_bytes)
+    assert {"CONV_2D", "MEAN", "FULLY_CONNECTED"} <= set(left)
+    np.testing.assert_allclose(common.run_tflite(float_bytes, x, batch_size=5),
+                               model.predict(x, verbose=0), atol=1e-5)
+    int8_bytes, secs = common.ptq_int8(tf, model, x)
+    assert common.float_compute_ops(int8_bytes) == [] and secs > 0
+    assert common.run_tflite(int8_bytes, x).shape == (16, 3)
+
+
+def test_flatbuffer_block_orientation():
+    """Keras (4, 1) blocks are TFLite's 1x4 FC blocks; (1, 4) blocks fall back to DENSIFY."""
+    rng = np.random.default_rng(0)
+    found = {}
+    for block in ((4, 1), (1, 4)):
+        inp = keras.Input((64,))
+        dense = keras.layers.Dense(128)
+        model = keras.Model(inp, dense(inp))
+        r, c = block
+        keep = rng.random((64 // r, 128 // c)) > 0.9
+        mask = np.repeat(np.repeat(keep, r, 0), c, 1)
+        dense.kernel.assign(np.asarray(dense.kernel) * mask)
+        assert sparse_protocol.block_exact(dense.kernel, block) == 1.0
+        assert sparse_protocol.block_exact(dense.kernel, (c, r)) < 1.0
+        data, _ = sparse_protocol.convert_float(tf, model)
+        found[block] = sparse_protocol.flatbuffer_sparsity(data)
+    assert found[(4, 1)]["sparse_tensors"][0]["block"] == [1, 4]
+    assert found[(4, 1)]["densify_ops"] == 0
+    assert found[(1, 4)]["sparse_tensors"][0]["block"] is None
+    assert found[(1, 4)]["densify_ops"] == 1
+
+
+def test_qat_table_verdicts_and_unavailable_side():
+    ours = {"side": "keras_mot", "step_time_ratio": 1.1, "agreement": 1.0, "float_ops_left": 0}
+    peer = {"side": "tfmot", "step_time_ratio": 1.3, "agreement": 0.989, "float_ops_left": 0}
+    rows = {line.split("|")[1].strip(): line for line in qat.format_table(ours, peer).splitlines()
+            if line.startswith("| ")}
+    assert rows["QAT/float step-time ratio"].rstrip(" |").endswith("/ keras_mot")
+    assert rows["TFLite-vs-Keras top-1 agreement"].rstrip(" |").endswith("/ keras_mot")
+    assert rows["float compute ops left"].rstrip(" |").endswith("/ tie")
+    table = qat.format_table({"side": "keras_mot", "unavailable": "no API"}, peer)
+    assert "keras_mot side unavailable: no API" in table
+    assert "| QAT/float step-time ratio | n/a | 1.30x |  |" in table
+
+
+def test_parse_last_json():
+    assert common.parse_last_json('noise\n{"a": 1}\n\n') == {"a": 1}
+    assert common.parse_last_json("no json here") is None
