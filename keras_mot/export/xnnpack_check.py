@@ -1,0 +1,365 @@
+"""Does a .tflite model meet XNNPack's sparse (NCHW) inference conditions? And the Keras
+stem rewrite that makes a model eligible.
+
+Conditions (google/XNNPACK src/subgraph.c `xnn_check_nchw_compatibility` and
+`xnn_subgraph_rewrite_for_nchw`; tflite/delegates/xnnpack/xnnpack_delegate.cc):
+- entry: CONV_2D 3x3, stride 2, no dilation, explicit padding 1 on every side, 3 input channels;
+- body: 1x1 CONV_2D (stride 1, no padding), DEPTHWISE_CONV_2D 3x3/5x5 (stride 1 or 2,
+  multiplier 1, padding 1/2 on every side, not TF SAME at stride 2), ADD/MUL on 4-D inputs
+  (constants scalar or vector), unary elementwise on 4-D, RESIZE_BILINEAR (H, W > 1), MEAN/SUM
+  on 4-D, FULLY_CONNECTED; all values fp32/fp16;
+- exit: MEAN/SUM on 4-D (global average pooling) or DEPTH_TO_SPACE; every value inside the
+  cluster is consumed only inside it, and no graph input/output is inside it;
+- profitability: more than 2/3 zeros among the cluster's 1x1-conv/FC weights;
+- the delegate asks for sparse inference only when a static weight is unpacked by DENSIFY.
+TF SAME padding reaches XNNPack as a flag; only stride-1 convolutions are turned into explicit
+padding (src/subgraph/convolution-2d.c, depthwise-convolution-2d.c), and a constant PAD is
+fused only into a VALID convolution (src/subgraph.c).
+
+Example:
+    >>> for f in check_cluster(tflite_bytes): print(f.severity, f.code, f.message)
+    >>> stem_rewrite(keras.applications.MobileNetV2(weights=None))
+"""
+
+from keras_mot.export.sparse_check import Graph
+from keras_mot.lint.finding import Finding
+
+_SAME, _VALID = 0, 1
+_UNARY = {"ABS", "CEIL", "ELU", "FLOOR", "GELU", "HARD_SWISH", "LEAKY_RELU", "LOGISTIC", "NEG",
+          "RELU", "RELU6", "RELU_N1_TO_1", "ROUND", "RSQRT", "SQRT", "SQUARE", "TANH", "EXP",
+          "LOG", "SIN", "COS", "PRELU"}
+_FP = ("float32", "float16")
+_X86_NOTE = ("XNNPack's sparse path is disabled on x86 CPUs with AVX: these conditions are "
+             "checked structurally; no speed-up is expected on this machine.")
+
+
+def same_padding(size, kernel, stride, dilation=1):
+    """(before, after) padding TF's SAME adds on an axis of `size` (extra goes after).
+
+    Example:
+        >>> same_padding(224, 3, 2), same_padding(225, 3, 2)
+        ((0, 1), (1, 1))
+    """
+    effective = (kernel - 1) * dilation + 1
+    total = max((-(-size // stride) - 1) * stride + effective - size, 0)
+    return total // 2, total - total // 2
+
+
+def _padding(g, i, kernel):
+    """Explicit (top, bottom, left, right) padding XNNPack sees for conv op `i`, or None
+    when it carries the TF SAME flag (stride > 1)."""
+    opts = g.ops[i].builtinOptions
+    if opts.padding == _SAME:
+        if max(opts.strideH, opts.strideW) > 1:
+            return None
+        (t, b), (l, r) = (same_padding(1, k, 1) for k in kernel)   # stride 1: size-free
+        return t, b, l, r
+    p = g.producer.get(g.ops[i].inputs[0])
+    if p is not None and g.op_name(p) in ("PAD", "PADV2"):
+        pads = g.data(g.ops[p].inputs[1])
+        if pads is not None and len(pads) == 8:
+            return int(pads[2]), int(pads[3]), int(pads[4]), int(pads[5])
+    return 0, 0, 0, 0
+
+
+def _conv(g, i):
+    opts, w = g.ops[i].builtinOptions, g.shape(g.ops[i].inputs[1])      # OHWI
+    if max(opts.dilationHFactor, opts.dilationWFactor) != 1:
+        return None, "dilated convolution"
+    stride, pad = (opts.strideH, opts.strideW), _padding(g, i, w[1:3])
+    if w[1:3] == (1, 1):
+        if stride != (1, 1) or pad != (0, 0, 0, 0):
+            return None, f"1x1 conv with stride {stride} / padding {pad} (needs 1, none)"
+        return "body", "1x1 conv"
+    if w[1:3] != (3, 3):
+        return None, f"{w[1]}x{w[2]} CONV_2D (only 1x1 body convs and the 3x3 entry)"
+    problems = []
+    if pad is None:
+        problems.append("TF SAME padding at stride 2 reaches XNNPack as a flag, not as "
+                        "explicit padding 1 on every side")
+    elif pad != (1, 1, 1, 1):
+        problems.append(f"padding (top, bottom, left, right) = {pad}, needs (1, 1, 1, 1)")
+    if stride != (2, 2):
+        problems.append(f"stride {stride}, needs (2, 2)")
+    if w[3] != 3:
+        problems.append(f"{w[3]} input channels, needs 3")
+    return (None, "3x3 conv: " + "; ".join(problems)) if problems else ("entry", "3x3 s2 entry")
+
+
+def _depthwise(g, i):
+    opts, w = g.ops[i].builtinOptions, g.shape(g.ops[i].inputs[1])      # (1, H, W, C*M)
+    k, stride = w[1], (opts.strideH, opts.strideW)
+    cin = g.shape(g.ops[i].inputs[0])[-1]
+    pad = _padding(g, i, w[1:3])
+    problems = []
+    if w[1] != w[2] or k not in (3, 5):
+        problems.append(f"{w[1]}x{w[2]} kernel, needs 3x3 or 5x5")
+    if stride not in ((1, 1), (2, 2)):
+        problems.append(f"stride {stride}")
+    if max(opts.dilationHFactor, opts.dilationWFactor) != 1:
+        problems.append("dilation")
+    if cin and w[3] != cin:
+        problems.append("depth_multiplier != 1")
+    if pad is None:
+        problems.append("TF SAME padding at stride 2 (flag, not explicit padding)")
+    elif pad != (k // 2,) * 4:
+        problems.append(f"padding {pad}, needs {k // 2} on every side")
+    return (None, "depthwise: " + "; ".join(problems)) if problems else ("body", "depthwise")
+
+
+def _binary(g, i):
+    ins = g.ops[i].inputs
+    if any(len(g.shape(t)) != 4 for t in ins):
+        return None, "ADD/MUL with an input that is not 4-D"
+    for t in ins:
+        if g.is_static(t) and sum(d != 1 for d in g.shape(t)) > 1:
+            return None, "ADD/MUL with a constant that is not a scalar or vector"
+    return "body", "elementwise"
+
+
+def _rank4(flag):
+    return lambda g, i: (flag, "4-D") if len(g.shape(g.ops[i].inputs[0])) == 4 else (
+        None, "input is not 4-D")
+
+
+def _resize(g, i):
+    s = g.shape(g.ops[i].inputs[0])
+    return ("body", "resize") if len(s) == 4 and s[1] > 1 and s[2] > 1 else (
+        None, "RESIZE_BILINEAR on a 1-pixel input")
+
+
+_RULES = {"CONV_2D": _conv, "DEPTHWISE_CONV_2D": _depthwise, "ADD": _binary, "MUL": _binary,
+          "RESIZE_BILINEAR": _resize, "MEAN": _rank4("exit"), "SUM": _rank4("exit"),
+          "DEPTH_TO_SPACE": lambda g, i: ("exit", "depth to space"),
+          "FULLY_CONNECTED": lambda g, i: ("body", "fully connected")}
+_RULES.update({op: _rank4("body") for op in _UNARY})
+
+
+def classify(g, i):
+    """(role, reason) of op `i`: role "entry", "body", "exit", "static", "pad" or None."""
+    name = g.op_name(i)
+    if name in ("DENSIFY", "DEQUANTIZE") and g.is_static(g.ops[i].outputs[0]):
+        return "static", "unpacks a constant"
+    dyn = [t for t in list(g.ops[i].inputs) + list(g.ops[i].outputs) if not g.is_static(t)]
+    if any(g.dtype(t) not in _FP for t in dyn):
+        return None, f"{name} computes in {g.dtype(dyn[0])}; sparse inference needs fp32/fp16"
+    if name in ("PAD", "PADV2"):
+        users = g.consumers.get(g.ops[i].outputs[0], [])
+        ok = users and all(g.op_name(u) in ("CONV_2D", "DEPTHWISE_CONV_2D") and
+                           g.ops[u].builtinOptions.padding == _VALID for u in users)
+        return ("pad", "fused into the next VALID conv") if ok else (None, "standalone PAD")
+    rule = _RULES.get(name)
+    return rule(g, i) if rule else (None, f"{name} has no NCHW implementation")
+
+
+def _label(g, i):
+    return f"{g.op_name(i)} #{i} ({g.name(g.ops[i].outputs[0])})"
+
+
+def _grow(g, roles, exit_op):
+    """Walks producers back from `exit_op`; returns (ops, entries, problems)."""
+    cluster, entries, problems, todo = {exit_op}, set(), [], [exit_op]
+    while todo:
+        i = todo.pop()
+        for t in g.ops[i].inputs:
+            if g.is_static(t):
+                continue
+            p = g.producer.get(t)
+            if p is None:
+                problems.append(f"{_label(g, i)} reads a graph input directly (no entry conv)")
+                continue
+            role, reason = roles[p]
+            if p in cluster:
+                continue
+            if role in ("body", "exit", "pad"):
+                cluster.add(p)
+                todo.append(p)
+            elif role == "entry":
+                cluster.add(p)
+                entries.add(p)
+            else:
+                problems.append(f"{_label(g, p)} feeds the cluster but {reason}")
+    for i in cluster - {exit_op}:
+        for t in g.ops[i].outputs:
+            outside = [c for c in g.consumers.get(t, []) if c not in cluster]
+            if outside or t in g.outputs:
+                who = _label(g, outside[0]) if outside else "a graph output"
+                problems.append(f"{_label(g, i)} is also read by {who} outside the cluster")
+    return cluster, entries, problems
+
+
+def _zeros(g, ops):
+    zeros = params = 0
+    for i in ops:
+        if g.op_name(i) in ("CONV_2D", "FULLY_CONNECTED") and (
+                g.op_name(i) == "FULLY_CONNECTED" or g.shape(g.ops[i].inputs[1])[1:3] == (1, 1)):
+            t = g.ops[i].inputs[1]
+            while g.producer.get(t) is not None:
+                t = g.ops[g.producer[t]].inputs[0]
+            values = g.data(t)
+            if values is None:
+                continue
+            tensor_params = 1
+            for d in g.shape(t):
+                tensor_params *= d
+            zeros += tensor_params - int((values != 0).sum())
+            params += tensor_params
+    return zeros, params
+
+
+def check_cluster(tflite_bytes):
+    """One `Finding` per XNNPack sparse-inference condition (info = met, error = not met).
+
+    Codes: xnn-entry, xnn-body, xnn-exit, xnn-sparsity, xnn-densify, xnn-x86.
+
+    Example:
+        >>> [f.code for f in check_cluster(tflite_bytes) if f.severity == "error"]
+        ['xnn-entry']
+    """
+    g = Graph(tflite_bytes)
+    roles = {i: classify(g, i) for i in range(len(g.ops))}
+    exits = [i for i, (role, _) in roles.items() if role == "exit"]
+    grown = [_grow(g, roles, e) for e in exits]
+    good = [c for c in grown if c[1] and not c[2]]
+    findings = []
+
+    def add(ok, code, message, fix=None, layer=""):
+        findings.append(Finding(layer, None, "info" if ok else "error", message,
+                                None if ok else fix, code))
+
+    entries = sorted({e for c in grown for e in c[1]})
+    candidates = [i for i in range(len(g.ops)) if g.op_name(i) == "CONV_2D"
+                  and g.shape(g.ops[i].inputs[1])[1:3] == (3, 3)]
+    if entries:
+        add(True, "xnn-entry", "entry " + ", ".join(_label(g, e) for e in entries) +
+            ": 3x3 stride-2 CONV_2D, explicit padding 1, 3 input channels.")
+    else:
+        why = "; ".join(f"{_label(g, i)}: {roles[i][1]}" for i in candidates) or \
+            "the model has no 3x3 CONV_2D"
+        add(False, "xnn-entry", f"no valid sparse-cluster entry ({why}).",
+            fix="Start the model with ZeroPadding2D(1) + Conv2D(f, 3, strides=2, "
+                "padding='valid') on a 3-channel input of even height and width (on odd "
+                "sizes the converter folds the PAD back into SAME); see stem_rewrite(model).",
+            layer=g.name(g.ops[candidates[0]].outputs[0]) if candidates else "")
+    if not exits:
+        add(False, "xnn-exit", "no cluster exit: needs a MEAN/SUM over the spatial axes "
+            "(GlobalAveragePooling2D) or DEPTH_TO_SPACE on a 4-D tensor.",
+            fix="End the convolutional trunk with GlobalAveragePooling2D.")
+    else:
+        add(True, "xnn-exit", "exit " + ", ".join(_label(g, e) for e in exits) + ".")
+    problems = list(dict.fromkeys(p for c in grown for p in c[2]))
+    body = ("no cluster to check (no exit)." if not exits else
+            "the cluster is broken: " + "; ".join(problems) + "." if problems else
+            "every op between entry and exit is NCHW-compatible.")
+    add(bool(good) and not problems, "xnn-body", body,
+        fix="Replace the named ops by 1x1 convs, 3x3/5x5 depthwise with symmetric padding, "
+            "ADD/MUL, elementwise activations or bilinear resize inside the conv trunk.")
+    in_cluster = set().union(*(c[0] for c in good)) if good else set(range(len(g.ops)))
+    zeros, params = _zeros(g, in_cluster)
+    share = zeros / params if params else 0.0
+    add(zeros * 3 > params * 2 and params > 0, "xnn-sparsity",
+        f"{share:.1%} zeros among {'the cluster' if good else 'all'} 1x1-conv/FC weights "
+        f"({zeros} of {params}); XNNPack needs more than 2/3.",
+        fix="Prune the 1x1 convolutions to >= 70 % (target 'xnnpack_sparse').")
+    densify = [i for i in range(len(g.ops)) if g.op_name(i) == "DENSIFY"]
+    add(bool(densify), "xnn-densify",
+        f"{len(densify)} DENSIFY op(s): the delegate sets the sparse-inference hint."
+        if densify else "no weight arrives through DENSIFY, so the delegate never asks for "
+        "sparse inference.",
+        fix="Convert with tf.lite.Optimize.EXPERIMENTAL_SPARSITY (weights need >= 30 % zeros).")
+    findings.append(Finding("", None, "info", _X86_NOTE, code="xnn-x86"))
+    return findings
+
+
+def stem_rewrite(model):
+    """Findings for Keras layers that keep a model out of XNNPack's sparse cluster, with the
+    exact rewrite.
+
+    A `Conv2D(f, 3, strides=2, padding="same")` stem cannot be the entry (SAME at stride 2 is
+    a flag, not explicit padding). The rewrite is `ZeroPadding2D(1)` + `padding="valid"`
+    (same output size). When it works and when it is exact are opposite cases:
+    - even input height/width (e.g. 224): SAME pads (0, 1) (extra row/col at the end, see
+      `same_padding`), so the rewrite samples a grid shifted by one pixel: **not exact** (the
+      weights transfer but outputs differ; fine-tune, as pruning does anyway). The PAD op
+      survives conversion and XNNPack fuses it: a valid entry.
+    - odd input (e.g. 225): SAME pads (1, 1), the rewrite is **exact**, and for that very
+      reason the TFLite converter folds PAD + VALID back into a SAME conv (reproduced with TF
+      2.21 on 33x33 and 225x225), so the entry still fails. Use an even input size.
+    `ZeroPadding2D(((0, 1), (0, 1)))`, the exact equivalent on even sizes, is asymmetric and
+    refused too. Stride-2 `DepthwiseConv2D(padding="same")` and asymmetric padding before a
+    stride-2 conv (Keras `correct_pad` on even inputs) are reported the same way.
+
+    Returns:
+        list of `Finding` (empty when nothing blocks the cluster).
+    """
+    import keras
+
+    findings = []
+    for layer in _walk(model):
+        convs = (keras.layers.Conv2D, keras.layers.DepthwiseConv2D)
+        if not isinstance(layer, convs) or tuple(layer.strides) != (2, 2):
+            continue
+        depthwise = isinstance(layer, keras.layers.DepthwiseConv2D)
+        shape = tuple(layer.input.shape)
+        if layer.padding == "same":
+            findings.append(_same_finding(layer, shape, depthwise))
+        else:
+            pad = _asymmetric_pad_before(layer)
+            if pad is not None:
+                findings.append(Finding(
+                    layer.name, "DEPTHWISE_CONV_2D" if depthwise else "CONV_2D", "warning",
+                    f"stride-2 conv after ZeroPadding2D{pad}: XNNPack's sparse path needs "
+                    "symmetric padding (1 on every side for 3x3).",
+                    fix="Use ZeroPadding2D(1) (symmetric) before it; output size is unchanged "
+                        "on even inputs but values shift by one pixel, so fine-tune.",
+                    code="xnn-asymmetric-pad"))
+    return findings
+
+
+def _walk(model):
+    for layer in getattr(model, "layers", []):
+        yield layer
+        yield from _walk(layer)
+
+
+def _same_finding(layer, shape, depthwise):
+    h, w, cin = shape[1], shape[2], shape[3]
+    k = tuple(layer.kernel_size)
+    is_stem = not depthwise and k == (3, 3) and cin == 3
+    pads = [same_padding(s, kk, 2) if s is not None else None for s, kk in zip((h, w), k)]
+    want = tuple((kk // 2, kk // 2) for kk in k)
+    exact = None not in pads and tuple(pads) == want
+    role = "sparse-cluster entry" if is_stem else "sparse-cluster body op"
+    kind = "DepthwiseConv2D" if depthwise else f"Conv2D({layer.filters}, {k[0]})"
+    if None in pads:
+        verdict = ("of unknown exactness (dynamic input size); it works only on even sizes, "
+                   "where it is not exact")
+    elif exact:
+        verdict = ("numerically exact on this odd input, but the TFLite converter then folds "
+                   "PAD + VALID back into a SAME conv, so XNNPack still refuses it: use an even "
+                   "input size (where the rewrite works but is not exact)")
+    else:
+        verdict = (f"NOT numerically exact: SAME pads {pads} (before, after) on this {h}x{w} "
+                   "input, so the rewrite shifts the sampling grid by one pixel (same output "
+                   "size); fine-tune after the rewrite. The PAD survives conversion and "
+                   "XNNPack fuses it")
+    return Finding(
+        layer.name, "DEPTHWISE_CONV_2D" if depthwise else "CONV_2D", "warning",
+        f"{kind} with strides=2, padding='same' cannot be the {role}: TF SAME at stride 2 "
+        "reaches XNNPack as a flag, not as explicit symmetric padding.",
+        fix=f"Replace it by ZeroPadding2D({k[0] // 2}) followed by the same layer with "
+            f"padding='valid'. This rewrite is {verdict}.",
+        code="xnn-same-stem" if is_stem else "xnn-same-stride2")
+
+
+def _asymmetric_pad_before(layer):
+    import keras
+
+    try:
+        prev = layer.input._keras_history.operation
+    except AttributeError:
+        return None
+    if not isinstance(prev, keras.layers.ZeroPadding2D):
+        return None
+    (top, bottom), (left, right) = prev.padding
+    return None if top == bottom == left == right else ((top, bottom), (left, right))
