@@ -29,7 +29,7 @@ ROWS = (
     ("step_time_ratio", "QAT/float step-time ratio", "{:.2f}x", -1),
     ("qat_acc_before_finetune", "accuracy before fine-tune", "{:.1%}", +1),
     ("agreement", "TFLite-vs-Keras top-1 agreement", "{:.1%}", +1),
-    ("max_logit_diff", "max |logit diff| (TFLite vs Keras)", "{:.3f}", -1),
+    ("max_logit_diff", "max abs logit diff (TFLite vs Keras)", "{:.3f}", -1),
     ("int8_acc", "int8 TFLite accuracy", "{:.1%}", +1),
     ("qat_keras_acc", "Keras QAT accuracy", "{:.1%}", +1),
     ("float_acc", "float accuracy", "{:.1%}", 0),
@@ -78,6 +78,10 @@ def format_table(ours, peer):
             lines.append(f"\n{name} side unavailable: {why}")
         elif r.get("float_ops_left_names"):
             lines.append(f"\n{name} float compute ops: {', '.join(r['float_ops_left_names'])}")
+    walls = [f"{n} {r['wall_s']:.0f} s" for n, r in (("keras_mot", ours), ("tfmot", peer))
+             if r and r.get("wall_s") is not None]
+    if walls:
+        lines.append("\nwall time per side (incl. imports): " + ", ".join(walls))
     return "\n".join(lines)
 
 
