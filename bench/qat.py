@@ -85,6 +85,16 @@ def format_table(ours, peer):
     return "\n".join(lines)
 
 
+def settings_line(args, results, keys):
+    """"key=value" settings of each side's result (a loaded result keeps its own settings)."""
+    parts = []
+    for r in results:
+        if r and "unavailable" not in r:
+            vals = ", ".join(f"{k}={r.get(k)}" for k in keys)
+            parts.append(f"{r.get('side', '?')}: {vals}")
+    return "; ".join(parts) or ", ".join(f"{k}={getattr(args, k)}" for k in keys)
+
+
 def _run_side(name, cmd, env, log_path):
     t0 = time.perf_counter()
     with open(log_path, "w") as log:
@@ -157,9 +167,9 @@ def main(argv=None):
     if args.json_out:
         with open(args.json_out, "w") as f:
             json.dump({"keras_mot": ours, "tfmot": peer}, f, indent=2, sort_keys=True)
-    print(f"QAT benchmark (bench/qat.py): MobileNetV2 alpha=0.35, 32x32x3, digits; "
-          f"float {args.epochs} epochs, QAT {args.qat_epochs} epochs, batch {args.batch_size}, "
-          f"seed {args.seed}; step-time ratio and time rows: lower is better")
+    print("QAT benchmark (bench/qat.py): MobileNetV2 alpha=0.35, 32x32x3, digits; "
+          + settings_line(args, (ours, peer), ("epochs", "qat_epochs", "batch_size", "seed"))
+          + "; step-time ratio and time rows: lower is better")
     print(format_table(ours, peer))
 
 

@@ -98,3 +98,20 @@ def test_qat_table_verdicts_and_unavailable_side():
 def test_parse_last_json():
     assert common.parse_last_json('noise\n{"a": 1}\n\n') == {"a": 1}
     assert common.parse_last_json("no json here") is None
+
+
+def test_sparse_tables_speedup_and_storage():
+    import sparse
+
+    fb_block = {"sparse_tensors": [{"name": "w", "shape": [8, 8], "block": [1, 4]}],
+                "densify_ops": 0, "ops": {}}
+    peer = {"side": "tfmot", "mlp": {
+        "dense": {"latency_ms": 1.0, "gzip_bytes": 4096},
+        "b41": {"latency_ms": 0.25, "gzip_bytes": 1024, "sparsity": {"a": 0.9, "b": 0.8},
+                "flatbuffer": fb_block}}}
+    text = sparse.format_tables(None, peer)
+    mlp = text.split("###")[1]
+    assert "| speed-up vs dense | n/a | 1.00x | 4.00x |" in mlp
+    assert "| stored sparse as (TFLite block) | n/a | n/a | 1x4 |" in mlp
+    assert "| pruned-kernel sparsity (mean) | n/a | n/a | 85.0% |" in mlp
+    assert "keras_mot side unavailable: did not run" in text
