@@ -6,5 +6,6 @@
 
 from keras_mot.lint.finding import Finding, LintReport
 from keras_mot.lint.core import lint, register_check
+from keras_mot.lint.tflite_check import lint_tflite
 
-__all__ = ["Finding", "LintReport", "lint", "register_check"]
+__all__ = ["Finding", "LintReport", "lint", "lint_tflite", "register_check"]

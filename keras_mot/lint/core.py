@@ -78,8 +78,8 @@ def lint(model, target="tflite", *, batch_size=None, strict=False):
         model: a built Keras 3 model.
         target: a target name (`"tflite"`, `"tflite_select"`, `"tflite_int8"`,
             `"tflite_int16x8"`, `"xnnpack"`, ...) or a `Target`.
-        batch_size: trace with this fixed batch size (default: dynamic, like the converter's
-            `from_keras_model`).
+        batch_size: trace with this fixed batch size (default: the batch dimension of
+            `model.inputs`, dynamic unless fixed, as the converter's `from_keras_model` does).
         strict: raise `KerasMotError` (with the findings table) when there is an error.
 
     Returns:

@@ -104,11 +104,12 @@ def attribute_layers(owner, classes=None):
 
 
 def input_specs(model, batch_size=None):
-    """`tf.TensorSpec`s for `model.inputs`, with the batch dimension set to `batch_size`."""
+    """`tf.TensorSpec`s for `model.inputs`; the batch dimension is replaced by `batch_size`
+    when given (else kept: `None` unless the model was built with a fixed batch size)."""
     specs = []
     for tensor in model.inputs:
         shape = list(tensor.shape)
-        if shape:
+        if shape and batch_size is not None:
             shape[0] = batch_size
         specs.append(tf.TensorSpec(shape, tensor.dtype, name=getattr(tensor, "name", None)))
     return tuple(specs)
@@ -173,8 +174,9 @@ def trace_model(model, batch_size=None):
 
     Args:
         model: a built Keras 3 model with `model.inputs` (Functional or built Sequential).
-        batch_size: `None` for a dynamic batch (what `TFLiteConverter.from_keras_model` uses),
-            or a fixed batch size.
+        batch_size: `None` keeps the batch dimension of `model.inputs` (what
+            `TFLiteConverter.from_keras_model` uses: dynamic unless the model fixed it), or a
+            fixed batch size to trace with.
 
     Example:
         >>> trace = trace_model(keras.applications.MobileNetV2(weights=None))

@@ -74,12 +74,12 @@ def op_names(tflite_bytes):
 
 
 def int8_verdict(model, int_input=0):
-    """`("full_int8" | "float_fallback" | "fails", float compute op names)`."""
+    """`("full_int8" | "float_fallback" | "fails", float compute op names, tflite bytes)`."""
     conv = _converter(model, [tf.lite.OpsSet.TFLITE_BUILTINS_INT8],
                       representative(model, int_input))
     try:
         data = conv.convert()
     except Exception:  # noqa: BLE001
-        return "fails", []
+        return "fails", [], None
     floats = float_compute_ops(data)
-    return ("float_fallback" if floats else "full_int8"), floats
+    return ("float_fallback" if floats else "full_int8"), floats, data
