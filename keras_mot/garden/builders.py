@@ -115,7 +115,7 @@ def _efficientnet(fn, lite=False):
             return class_name in ("Rescaling", "Normalization") or (lite and "_se_" in name)
 
         def edit(class_name, config):
-            if lite and config.get("activation") == "swish":
+            if lite and config.get("activation") in ("swish", "silu"):
                 config["activation"] = "relu6"
 
         return rebuild(model, edit=edit, drop=drop)
