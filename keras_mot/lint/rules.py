@@ -20,6 +20,10 @@ _SILENT = frozenset({"Const", "Placeholder", "ReadVariableOp", "VarHandleOp", "I
                      "IdentityN", "NoOp", "StopGradient", "static TensorList"})
 
 
+# Builtins that read only a tensor's shape: never a compute island or a delegate split.
+_SHAPE_ONLY = frozenset({"SHAPE", "RANK"})
+
+
 @dataclasses.dataclass
 class Context:
     """What rules know besides the ops: target name, model name, layer classes."""
@@ -156,7 +160,7 @@ def xnnpack(items, ctx):
         if legal.kind != BUILTIN or not is_float_data(op):
             continue
         for builtin in legal.builtins:
-            if builtin not in XNNPACK_BUILTINS:
+            if builtin not in XNNPACK_BUILTINS and builtin not in _SHAPE_ONLY:
                 findings.append(Finding(
                     ctx.path(op.layer), op.type, "warning",
                     f"{ctx.where(op.layer)} becomes {builtin}, which the XNNPack delegate does "
