@@ -11,7 +11,7 @@ module (this module imports neither keras_mot nor a Keras package):
 
 Measurements (`measure`): sparsity of the pruned kernels, whether every block of the promised
 shape is all-zero or all-nonzero, accuracy of the float TFLite model in the interpreter, gzip
-size of the .tflite, 1-thread latency (median of 200 invokes, batch 1), and what the flatbuffer
+size of the .tflite, 1-thread latency (median of 200 invokes, batch 1, best of 3 rounds), and what the flatbuffer
 holds (tensors stored sparse, their block shape, DENSIFY ops).
 
 Example:
