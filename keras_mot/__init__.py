@@ -1,6 +1,10 @@
 """keras_mot: Keras 3 model optimization for TFLite deployment.
 
 Quantization-aware training, target-aware pruning, op-compatibility lint and verified export.
+
+Example:
+    >>> import keras_mot as mot
+    >>> qmodel = mot.quantize(model, target="tflite_int8", calibration_data=x[:256])
 """
 
 import os as _os
@@ -8,7 +12,25 @@ import os as _os
 _os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 from keras_mot import targets  # noqa: E402
-from keras_mot.errors import KerasMotError  # noqa: E402
+from keras_mot.annotate import Annotated, annotate  # noqa: E402
+from keras_mot.api import apply, callbacks, prune, quantize, strip  # noqa: E402
+from keras_mot.calibration import calibrate  # noqa: E402
+from keras_mot.errors import ExportError, KerasMotError, UnsupportedLayerError  # noqa: E402
+from keras_mot.lint import lint  # noqa: E402
 from keras_mot.lint.finding import Finding, LintReport  # noqa: E402
+from keras_mot.prepared import PreparedModel, lint_on_compile  # noqa: E402
+from keras_mot.quantization.scheme import QuantScheme, QuantSpec, get_scheme  # noqa: E402
+from keras_mot.recipe import Recipe, Rule  # noqa: E402
+from keras_mot.sparsity import (Block, ConstantSparsity, NofM, PolynomialDecay,  # noqa: E402
+                                PruneSpec, Unstructured)
+from keras_mot.wrapper import Wrapper  # noqa: E402
 
 __version__ = "0.1.0"
+
+__all__ = [
+    "Annotated", "Block", "ConstantSparsity", "ExportError", "Finding", "KerasMotError",
+    "LintReport", "NofM", "PolynomialDecay", "PreparedModel", "PruneSpec", "QuantScheme",
+    "QuantSpec", "Recipe", "Rule", "UnsupportedLayerError", "Unstructured", "Wrapper",
+    "annotate", "apply", "calibrate", "callbacks", "get_scheme", "lint", "lint_on_compile",
+    "prune", "quantize", "strip", "targets",
+]

@@ -26,6 +26,7 @@ from keras_mot.layers.base import adapter_for
 from keras_mot.layers.elementwise import constant_op_from_node
 from keras_mot.layers.pooling import is_passthrough
 from keras_mot.lint.finding import Finding
+from keras_mot.annotate import Annotated
 from keras_mot.wrapper import Wrapper
 
 
@@ -70,6 +71,12 @@ class _Rewriter:
         self.decide = decide
         self.strict = strict
         self.findings = []
+        self.annotations = {}
+
+    def _decide(self, op, path):
+        if isinstance(op, Annotated):
+            op = op.layer
+        return self.decide(op, path, self.annotations.get(id(op)))
 
     # ------------------------------------------------------------- fusion planning
     def _plan_fusions(self, fm, nodes, operations, path):
@@ -87,7 +94,7 @@ class _Rewriter:
         for node in nodes:
             op = operations[id(node)]
             adapter = adapter_for(op)
-            plan = self.decide(op, f"{path}{op.name}")
+            plan = self._decide(op, f"{path}{op.name}")
             if adapter is None or plan.scheme is None or graph.node_count(fm, node.operation) > 1:
                 continue
             bn_node, act_node, tail = None, None, node
@@ -96,12 +103,12 @@ class _Rewriter:
             if (adapter.folds_batchnorm and linear and nxt is not None
                     and isinstance(nxt.operation, keras.layers.BatchNormalization)
                     and nxt.operation.axis in (-1, len(nxt.output_tensors[0].shape) - 1)
-                    and self.decide(nxt.operation, f"{path}{nxt.operation.name}").scheme
+                    and self._decide(nxt.operation, f"{path}{nxt.operation.name}").scheme
                     and graph.node_count(fm, nxt.operation) == 1):
                 bn_node, tail = nxt, nxt
                 nxt = sole_consumer(nxt)
             if (adapter.fuses_relu and linear and nxt is not None and _relu_like(nxt.operation)
-                    and self.decide(nxt.operation, f"{path}{nxt.operation.name}").scheme
+                    and self._decide(nxt.operation, f"{path}{nxt.operation.name}").scheme
                     and graph.node_count(fm, nxt.operation) == 1):
                 act_node, tail = nxt, nxt
             if bn_node is not None or act_node is not None:
@@ -117,7 +124,10 @@ class _Rewriter:
         operations = {}
         for node in nodes:
             op = node.operation
-            if not isinstance(op, keras.layers.Layer):
+            if isinstance(op, Annotated):
+                self.annotations[id(op.layer)] = op
+                op = op.layer
+            elif not isinstance(op, keras.layers.Layer):
                 args = node.arguments.args
                 op = constant_op_from_node(op, list(args)) or op
             operations[id(node)] = op
@@ -149,7 +159,7 @@ class _Rewriter:
                 continue
             new_in = [tensor_map[id(t)] for t in node.input_tensors]
             in_q = [quantized.get(id(t), False) for t in new_in]
-            if op is node.operation:
+            if op is node.operation or isinstance(node.operation, Annotated):
                 args, kwargs = node.arguments.fill_in(tensor_map)
             else:  # ConstantOp replacing a keras operation: only the tensor argument remains
                 args, kwargs = (new_in[0],), {}
@@ -185,14 +195,14 @@ class _Rewriter:
     def _first_scheme(self, fm, operations, path):
         for node in graph.ordered_nodes(fm):
             op = operations.get(id(node), node.operation)
-            plan = self.decide(op, f"{path}{op.name}")
+            plan = self._decide(op, f"{path}{op.name}")
             if plan.scheme is not None and adapter_for(op) is not None:
                 return plan.scheme
         return None
 
     def _wrap(self, op, node, tail, bn_node, act_node, args, kwargs, in_q, cons, outputs,
               operations, layer_path, path, wrappers):
-        plan = self.decide(op, layer_path)
+        plan = self._decide(op, layer_path)
         adapter = adapter_for(op) if isinstance(op, keras.layers.Layer) else None
         if adapter is None or not plan.active:
             if adapter is None and plan.active and not isinstance(op, keras.layers.InputLayer):
@@ -211,7 +221,7 @@ class _Rewriter:
         shared_by_consumer = (
             user_adapter is not None and user_adapter.shares_input_range
             and id(out_t) not in outputs
-            and self.decide(user_op, f"{path}{user_op.name}").scheme is not None)
+            and self._decide(user_op, f"{path}{user_op.name}").scheme is not None)
         quantize_inputs = [] if adapter.shares_input_range else [not q for q in in_q]
         activation = _relu_like(act_node.operation) if act_node is not None else None
         options = dict(
@@ -256,7 +266,11 @@ class _Rewriter:
 
 
 def rewrite(model, decide, strict=False):
-    """Rewrites `model` per `decide(layer, path) -> LayerPlan`; returns a `RewriteResult`."""
+    """Rewrites `model` per `decide(layer, path, annotation) -> LayerPlan`.
+
+    Returns a `RewriteResult` (new model + findings). `annotation` is the layer's `Annotated`
+    container, or `None`.
+    """
     from keras_mot.errors import UnsupportedLayerError
 
     rewriter = _Rewriter(decide, strict)

@@ -11,6 +11,7 @@ from keras import ops
 
 from keras_mot import graph
 from keras_mot.quantization import ranges
+from keras_mot.quantization.linking import link_bias_ranges
 from keras_mot.wrapper import Wrapper, _flat_axis
 
 
@@ -44,10 +45,15 @@ def freeze_wrapper(wrapper, keep_quantization=True):
         keep_quantization: keep fake quantization with fixed ranges (int8 export); `False`
             gives the float computation of the same folded weights (float / int16x8 export).
     """
-    weights, bias = wrapper.folded_weights()
+    quantize = wrapper.quantize and keep_quantization
+    if quantize:
+        # Bake the fake-quantized values: weights sit exactly on the int8 grid and the bias on
+        # the int32 grid, so the converter's own rounding cannot differ from training's.
+        weights, bias = wrapper._weights(training=False)
+    else:
+        weights, bias = wrapper.folded_weights()
     weights = {k: np.asarray(v) for k, v in weights.items()}
     bias = None if bias is None else np.asarray(bias)
-    quantize = wrapper.quantize and keep_quantization
     new = Wrapper(_frozen_layer(wrapper, weights, bias), scheme=wrapper.scheme,
                   fused_activation=wrapper.fused_activation,
                   quantize_inputs=wrapper.quantize_inputs if quantize else [],
@@ -78,6 +84,8 @@ def strip(model, keep_quantization=True):
     Example:
         >>> inference_model = strip(qat_model)
     """
+    link_bias_ranges(model)
+
     def replace(layer):
         if isinstance(layer, Wrapper):
             return freeze_wrapper(layer, keep_quantization)

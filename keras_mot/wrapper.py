@@ -27,6 +27,12 @@ def _deserialize(obj):
     return keras.saving.deserialize_keras_object(obj)
 
 
+def _deserialize_prune(prune):
+    if prune is None or not isinstance(prune, dict):
+        return prune
+    return keras.saving.deserialize_keras_object(prune)
+
+
 def _flat_axis(w, axis):
     """Reshape so that a tuple of trailing channel axes becomes one last axis."""
     if isinstance(axis, (tuple, list)):
@@ -50,6 +56,8 @@ class Wrapper(keras.layers.Layer):
         quantize_output: fake-quantize the output (False when a Concatenate consumer does it).
         quantize: whether to quantize at all (False for pruning-only wrappers).
         frozen: inference form produced by `mot.strip`: fixed ranges, no statistics updates.
+        prune: a `PruneSpec` (pattern + schedule) for the layer's `"kernel"` weight, or `None`.
+            The mask is recomputed by the `UpdateMasks` callback; `call` multiplies by it.
 
     Example:
         >>> w = Wrapper(keras.layers.Dense(4), quantize_inputs=[True])
@@ -58,7 +66,7 @@ class Wrapper(keras.layers.Layer):
 
     def __init__(self, layer, scheme="int8", bn=None, fused_activation=None,
                  quantize_inputs=None, quantize_output=True, quantize=True, frozen=False,
-                 **kwargs):
+                 prune=None, **kwargs):
         kwargs.setdefault("name", getattr(layer, "name", None) if not isinstance(layer, dict)
                           else layer.get("config", {}).get("name"))
         super().__init__(**kwargs)
@@ -71,6 +79,7 @@ class Wrapper(keras.layers.Layer):
         self.quantize_output = bool(quantize_output)
         self.quantize = bool(quantize)
         self.frozen = bool(frozen)
+        self.prune = _deserialize_prune(prune)
         self.adapter = adapter_for(self.layer)
         if self.adapter is None:
             raise ValueError(f"Layer '{self.layer.name}' ({type(self.layer).__name__}) has no "
@@ -140,7 +149,36 @@ class Wrapper(keras.layers.Layer):
                                              initializer="zeros", trainable=False)
         self.bn_frozen = self.add_weight(name="bn_frozen", shape=(), initializer="zeros",
                                          trainable=False)
+        if self.prune is not None:
+            kernel = getattr(self.layer, self.adapter.weights(self.layer)["kernel"].attr)
+            self.kernel_mask = self.add_weight(name="kernel_mask", shape=tuple(kernel.shape),
+                                               initializer="ones", trainable=False)
+            self.mask_step = self.add_weight(name="mask_step", shape=(), initializer=
+                                             keras.initializers.Constant(-1.0), trainable=False)
         self.built = True
+
+    # ----------------------------------------------------------------- pruning
+    def prune_kind(self):
+        """Layer family of the pruned weight (for sparsity patterns)."""
+        return self.adapter.weights(self.layer)["kernel"].kind
+
+    def update_mask(self, step):
+        """Recomputes the pruning mask if the schedule says so at integer `step`.
+
+        Idempotent per step (a second call at the same step does nothing); returns True when
+        the mask was recomputed.
+        """
+        if self.prune is None or int(self.mask_step.numpy()) == int(step):
+            return False
+        if not self.prune.schedule.should_update_at(int(step)):
+            return False
+        kernel = getattr(self.layer, self.adapter.weights(self.layer)["kernel"].attr)
+        sparsity = self.prune.schedule.sparsity_at(int(step))
+        masked = ops.convert_to_tensor(kernel) * self.kernel_mask
+        self.kernel_mask.assign(self.prune.pattern.compute_mask(masked, sparsity,
+                                                                self.prune_kind()))
+        self.mask_step.assign(float(step))
+        return True
 
     def _weight_refs(self):
         return {n: r for n, r in self.adapter.weights(self.layer).items() if r.quantize}
@@ -185,8 +223,9 @@ class Wrapper(keras.layers.Layer):
         return ops.where(self.initialized > 0, ranges.fake_quant(x, vmin, vmax, spec), x)
 
     def _quantize_weight(self, wname, w, training):
+        """Fake-quantized weight and its scale (per channel or scalar; `None` if unquantized)."""
         if not self.quantize or wname not in self._weight_vars:
-            return w
+            return w, None
         ref = self._weight_refs()[wname]
         spec = self.scheme.weight_spec(ref.kind)
         shape = w.shape
@@ -201,15 +240,41 @@ class Wrapper(keras.layers.Layer):
                 vmin.assign(lo)
                 vmax.assign(hi)
         q = ranges.fake_quant(flat, lo, hi, spec, axis=axis)
-        return ops.reshape(q, shape)
+        return ops.reshape(q, shape), ranges.scale_of(lo, hi, spec)
 
-    # ----------------------------------------------------------------- forward
+    def _input_scale(self):
+        """Scale of the int8 tensor the biased op reads (TFLite's bias scale is s_in * s_w)."""
+        own = self.adapter.bias_input_point(self.layer)
+        if own is None and self.quantize_inputs and self.quantize_inputs[0]:
+            own = "input_0"
+        spec = self.scheme.activation_spec()
+        if own is not None and own in self._range_vars:
+            lo, hi = self._range_vars[own]
+            return ranges.scale_of(lo, hi, spec)
+        source = getattr(self, "_bias_input_range", None)
+        if source is None:
+            return None
+        return ranges.scale_of(source.min, source.max, source.spec)
+
+    def _quantize_bias(self, bias, weight_scale):
+        """Rounds the bias to TFLite's int32 grid (scale s_in * s_w), straight-through."""
+        if bias is None or weight_scale is None or self.frozen:
+            return bias
+        in_scale = self._input_scale()
+        if in_scale is None:
+            return bias
+        scale = ops.maximum(ops.stop_gradient(in_scale * weight_scale), 1e-12)
+        rounded = ops.round(bias / scale) * scale
+        return bias + ops.stop_gradient(rounded - bias)
+
     def folded_weights(self):
         """`({name: tensor}, bias)`: the weights the op reads before fake quantization
         (BatchNormalization folded), and the bias (`None` if the op has none)."""
         refs = self.adapter.weights(self.layer)
         weights = {name: ops.convert_to_tensor(getattr(self.layer, ref.attr))
                    for name, ref in refs.items()}
+        if self.prune is not None:
+            weights["kernel"] = weights["kernel"] * self.kernel_mask
         bias_attr = self.adapter.bias_attr(self.layer)
         bias = getattr(self.layer, bias_attr) if bias_attr else None
         if self.bn is not None:
@@ -220,8 +285,12 @@ class Wrapper(keras.layers.Layer):
         return weights, bias
 
     def _weights(self, training):
+        """Weights as the op reads them: folded, masked, fake-quantized; bias on its grid."""
         weights, bias = self.folded_weights()
-        return {n: self._quantize_weight(n, w, training) for n, w in weights.items()}, bias
+        scales = {}
+        for n in list(weights):
+            weights[n], scales[n] = self._quantize_weight(n, weights[n], training)
+        return weights, self._quantize_bias(bias, scales.get("kernel"))
 
     def _update_bn(self, z, scale):
         """Moves the folded BatchNormalization's statistics towards the batch's."""
@@ -278,5 +347,6 @@ class Wrapper(keras.layers.Layer):
             quantize_output=self.quantize_output,
             quantize=self.quantize,
             frozen=self.frozen,
+            prune=keras.saving.serialize_keras_object(self.prune) if self.prune else None,
         )
         return cfg

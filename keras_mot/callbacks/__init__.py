@@ -1,0 +1,6 @@
+"""Training callbacks: `UpdateMasks`, `FreezeRanges`, `FreezeBatchNorm`."""
+
+from keras_mot.callbacks.pruning import UpdateMasks
+from keras_mot.callbacks.quantization import FreezeBatchNorm, FreezeRanges, wrappers
+
+__all__ = ["FreezeBatchNorm", "FreezeRanges", "UpdateMasks", "wrappers"]

@@ -60,6 +60,10 @@ class LayerAdapter:
         """Name of the activation the layer applies after its op (`"linear"` for none)."""
         return "linear"
 
+    def bias_input_point(self, layer):
+        """Name of the wrapper's own point whose scale the bias uses (`None`: the input's)."""
+        return None
+
     def activation_fn(self, layer):
         """The callable computing `activation(layer)` with the layer's parameters, or `None`."""
         return getattr(layer, "activation", None)

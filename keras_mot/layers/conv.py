@@ -107,6 +107,9 @@ class SeparableAdapter(_KernelAdapter):
     def intermediate_points(self, layer):
         return ("depthwise",)
 
+    def bias_input_point(self, layer):
+        return "depthwise"
+
     def forward(self, layer, inputs, weights, point):
         y = ops.depthwise_conv(inputs, weights["depthwise_kernel"], strides=layer.strides,
                                padding=layer.padding, dilation_rate=layer.dilation_rate,

@@ -76,3 +76,10 @@ def fixed_range(kind, spec):
     elif kind in ("sigmoid", "softmax", "tanh"):
         return -1.0, 1.0
     raise ValueError(f"No fixed range for {kind!r} at {spec.bits} bits.")
+
+
+def scale_of(min_val, max_val, spec):
+    """Quantization scale of a range, as FakeQuant and the TFLite converter compute it:
+    (max - min) / (quant_max - quant_min), quant_min = 1 with narrow range, else 0."""
+    levels = (2 ** spec.bits - 1) - (1 if spec.narrow_range else 0)
+    return (ops.cast(max_val, "float32") - ops.cast(min_val, "float32")) / float(levels)

@@ -1,0 +1,73 @@
+"""`annotate`: instructions carried by a layer in model code.
+
+    x = mot.annotate(keras.layers.Conv2D(64, 3), quantize="int8", prune=mot.Block(1, 4))(x)
+    x = mot.annotate(keras.layers.Dense(10), quantize=None)(x)   # keep this layer float
+
+`annotate` returns an `Annotated` layer: a transparent, serializable container that computes
+exactly what the inner layer computes. `mot.quantize` / `mot.prune` / `mot.apply` unwrap it and
+let its instructions win over recipe rules (an explicit `exclude` still wins over both).
+"""
+
+import keras
+
+from keras_mot.recipe.recipe import PATTERN_TYPES, _from_typed_dict, _to_typed_dict
+
+_TARGET = "target"
+
+
+@keras.saving.register_keras_serializable(package="keras_mot")
+class Annotated(keras.layers.Layer):
+    """A layer plus keras_mot instructions (see `annotate`).
+
+    Args:
+        layer: the Keras layer.
+        quantize: scheme name, `None` (keep float) or `"target"` (the target's scheme).
+        prune: a `SparsityPattern`, `"target"`, or `None` (do not prune).
+    """
+
+    def __init__(self, layer, quantize=_TARGET, prune=_TARGET, **kwargs):
+        if isinstance(layer, dict):
+            layer = keras.saving.deserialize_keras_object(layer)
+        kwargs.setdefault("name", layer.name)
+        super().__init__(**kwargs)
+        self.layer = layer
+        self.quantize = quantize
+        if isinstance(prune, dict):
+            prune = _from_typed_dict(prune, PATTERN_TYPES, "sparsity pattern")
+        self.prune = prune
+
+    def build(self, input_shape):
+        if not self.layer.built:
+            self.layer.build(input_shape)
+        self.built = True
+
+    def call(self, *args, **kwargs):
+        return self.layer(*args, **kwargs)
+
+    def compute_output_shape(self, *args, **kwargs):
+        return self.layer.compute_output_shape(*args, **kwargs)
+
+    def get_config(self):
+        cfg = super().get_config()
+        prune = self.prune
+        if prune is not None and not isinstance(prune, str):
+            prune = _to_typed_dict(prune)
+        cfg.update(layer=keras.saving.serialize_keras_object(self.layer), quantize=self.quantize,
+                   prune=prune)
+        return cfg
+
+
+def annotate(layer, quantize=_TARGET, prune=_TARGET):
+    """Marks `layer` with keras_mot instructions; returns a layer to call in model code.
+
+    Args:
+        layer: a Keras layer (not yet called).
+        quantize: scheme name (`"int8"`, `"int16x8"`, ...), `None` to keep it float, or
+            `"target"` for the target's default scheme.
+        prune: a pattern (`mot.Block(4, 1)`, `mot.NofM(2, 4)`, `mot.Unstructured()`), `None` to
+            never prune it, or `"target"` for the target's choice.
+
+    Example:
+        >>> y = annotate(keras.layers.Dense(10), quantize=None)(x)
+    """
+    return Annotated(layer, quantize=quantize, prune=prune)

@@ -1,0 +1,168 @@
+"""The public entry points: `quantize`, `prune`, `apply`, `strip`, `callbacks`, `lint`."""
+
+from keras_mot import targets
+from keras_mot.calibration import calibrate
+from keras_mot.callbacks import FreezeBatchNorm, FreezeRanges, UpdateMasks
+from keras_mot.callbacks.quantization import wrappers
+from keras_mot.errors import KerasMotError, format_error
+from keras_mot.layers.base import adapter_for
+from keras_mot.prepared import prepared
+from keras_mot.recipe import Recipe, Rule, matches
+from keras_mot.rewrite import LayerPlan, rewrite
+from keras_mot.sparsity import PruneSpec, pattern_for
+from keras_mot.strip import strip  # noqa: F401  (re-exported)
+
+
+def _excluded(exclude, layer, path):
+    return any(matches(sel, layer, path) for sel in (exclude or ()))
+
+
+def _target_pattern(target, layer):
+    adapter = adapter_for(layer)
+    refs = adapter.weights(layer) if adapter is not None else {}
+    if "kernel" not in refs:
+        return None
+    kernel = getattr(layer, refs["kernel"].attr, None)
+    if kernel is None:
+        return None
+    return pattern_for(target, refs["kernel"].kind, tuple(kernel.shape))
+
+
+def _decider(recipe, exclude):
+    target = targets.get(recipe.target)
+
+    def decide(layer, path, annotation=None):
+        if _excluded(exclude, layer, path):
+            return LayerPlan()
+        rule = recipe.rule_for(layer, path)
+        quant = rule.quantize if rule is not None else None
+        prune = rule.prune if rule is not None else None
+        if annotation is not None:
+            quant = annotation.quantize if annotation.quantize != "target" else (
+                quant if quant is not None else "target")
+            if annotation.prune != "target":
+                prune = annotation.prune
+        scheme = target.scheme if quant == "target" else quant
+        pattern = _target_pattern(target, layer) if prune == "target" else prune
+        spec = None
+        if pattern is not None:
+            if recipe.schedule is None:
+                raise KerasMotError(format_error(
+                    f"Layer '{path}' is to be pruned but the recipe has no schedule.",
+                    fix="Pass schedule=mot.PolynomialDecay(...) to mot.prune, or set `schedule:` "
+                        "in the recipe."))
+            check = pattern.check(tuple(getattr(layer, adapter_for(layer).weights(layer)[
+                "kernel"].attr).shape), adapter_for(layer).weights(layer)["kernel"].kind, path)
+            if check is not None and check.severity == "error":
+                raise KerasMotError(format_error(check.message, layer=path, fix=check.fix))
+            spec = PruneSpec(pattern, recipe.schedule)
+        return LayerPlan(scheme=scheme, prune=spec)
+
+    return decide
+
+
+def apply(model, recipe, exclude=None, calibration_data=None, calibration_steps=8,
+          strict=False):
+    """Applies a `Recipe` (quantization and pruning in one pass); returns a new model.
+
+    Args:
+        model: a Functional or Sequential Keras 3 model (nested models allowed).
+        recipe: a `Recipe` (or a path to a recipe YAML file).
+        exclude: selectors of layers to leave untouched (win over annotations and rules).
+        calibration_data: inputs (array or iterable of batches) to initialise activation
+            ranges, so the model is usable before fine-tuning.
+        calibration_steps: number of calibration batches.
+        strict: raise instead of leaving unsupported layers float.
+
+    Returns:
+        A `PreparedModel` that knows its target (lint at `compile`), with the rewrite's
+        findings in `model.mot_findings`.
+    """
+    if isinstance(recipe, str):
+        recipe = Recipe.from_yaml(recipe)
+    result = rewrite(model, _decider(recipe, exclude), strict=strict)
+    new_model = prepared(result.model, recipe.target, result.findings)
+    if calibration_data is not None:
+        calibrate(new_model, calibration_data, steps=calibration_steps)
+    return new_model
+
+
+def quantize(model, target="tflite_int8", exclude=None, scheme=None, calibration_data=None,
+             calibration_steps=8, strict=False):
+    """Returns a new model with quantization-aware-training wrappers on every supported layer.
+
+    Args:
+        model: a Functional or Sequential Keras 3 model.
+        target: deployment target (decides the default scheme), e.g. `"tflite_int8"`.
+        exclude: selectors of layers to keep float (`"name"`, `"re:..."`, `"class:Dense"`).
+        scheme: quantization scheme name overriding the target's (e.g. `"int8_per_tensor"`).
+        calibration_data: inputs used to initialise activation ranges (recommended).
+        calibration_steps: number of calibration batches.
+        strict: raise if a layer has no handler instead of leaving it float.
+
+    Example:
+        >>> qmodel = mot.quantize(model, target="tflite_int8", calibration_data=x_train[:256])
+        >>> qmodel.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
+        >>> qmodel.fit(x_train, y_train, epochs=1, callbacks=mot.callbacks(qmodel))
+    """
+    t = targets.get(target)
+    chosen = scheme or t.scheme
+    if chosen is None:
+        raise KerasMotError(format_error(
+            f"Target '{t.name}' runs float models; there is nothing to quantize for it.",
+            fix="Use an integer target such as 'tflite_int8' or 'tflite_int16x8', or pass "
+                "scheme='int8'."))
+    recipe = Recipe(target=t.name, rules=(Rule("_default", quantize=chosen),))
+    return apply(model, recipe, exclude=exclude, calibration_data=calibration_data,
+                 calibration_steps=calibration_steps, strict=strict)
+
+
+def prune(model, target="generic", schedule=None, exclude=None, pattern=None):
+    """Returns a new model with pruning wrappers; the pattern per layer comes from the target.
+
+    Args:
+        model: a Functional or Sequential Keras 3 model.
+        target: deployment target deciding which layers are pruned and in which block shape.
+        schedule: `mot.PolynomialDecay(...)` or `mot.ConstantSparsity(...)` (required).
+        exclude: selectors of layers not to prune.
+        pattern: a pattern used for every prunable layer instead of the target's choice.
+
+    Example:
+        >>> pmodel = mot.prune(model, target="tflite_sparse_fc",
+        ...                    schedule=mot.PolynomialDecay(0.0, 0.9, 0, 2000))
+    """
+    if schedule is None:
+        raise KerasMotError(format_error("mot.prune needs a schedule.", received="schedule=None",
+                                         fix="Pass schedule=mot.PolynomialDecay(0.0, 0.8, "
+                                             "begin_step=0, end_step=2000)."))
+    recipe = Recipe(target=targets.get(target).name, schedule=schedule,
+                    rules=(Rule("_default", quantize=None, prune=pattern or "target"),))
+    return apply(model, recipe, exclude=exclude)
+
+
+def callbacks(model, freeze_ranges_at=None, freeze_bn_at=None):
+    """The callbacks a prepared model needs, with sensible defaults.
+
+    `UpdateMasks` when the model is pruned (required); `FreezeRanges` / `FreezeBatchNorm` when
+    a step is given.
+
+    Also carries the callback classes as attributes: `mot.callbacks.UpdateMasks`,
+    `mot.callbacks.FreezeRanges`, `mot.callbacks.FreezeBatchNorm`, ...
+
+    Example:
+        >>> model.fit(ds, epochs=3, callbacks=mot.callbacks(model, freeze_bn_at=500))
+    """
+    result = []
+    ws = wrappers(model)
+    if any(w.prune is not None for w in ws):
+        result.append(UpdateMasks())
+    if freeze_ranges_at is not None:
+        result.append(FreezeRanges(freeze_ranges_at))
+    if freeze_bn_at is not None:
+        result.append(FreezeBatchNorm(freeze_bn_at))
+    return result
+
+
+callbacks.UpdateMasks = UpdateMasks
+callbacks.FreezeRanges = FreezeRanges
+callbacks.FreezeBatchNorm = FreezeBatchNorm

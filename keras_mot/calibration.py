@@ -1,0 +1,57 @@
+"""Initial activation ranges from a short calibration pass.
+
+A freshly quantized model must be usable before fine-tuning: its activation ranges start from
+the running min/max of the float activations over a few batches (as TFLite post-training
+calibration does), not from 0..0.
+"""
+
+import numpy as np
+
+from keras_mot.callbacks.quantization import wrappers
+from keras_mot.errors import KerasMotError, format_error
+from keras_mot.quantization.mode import calibrating
+
+
+def _batches(data, batch_size):
+    if isinstance(data, np.ndarray) or hasattr(data, "__array__") and not hasattr(data, "take"):
+        arr = np.asarray(data)
+        for i in range(0, len(arr), batch_size):
+            yield arr[i:i + batch_size]
+        return
+    for batch in data:
+        if isinstance(batch, (tuple, list)) and len(batch) in (2, 3) and not isinstance(
+                batch[0], (tuple, list)):
+            batch = batch[0]  # (x, y[, sample_weight]) from a training dataset
+        yield batch
+
+
+def calibrate(model, data, steps=None, batch_size=32):
+    """Records activation ranges of a keras_mot model on `data` and marks them initialized.
+
+    Args:
+        model: a model returned by `mot.quantize` / `mot.apply`.
+        data: a numpy array of inputs, or an iterable of batches (`x` or `(x, y)`).
+        steps: maximum number of batches (all when `None`).
+        batch_size: batch size used to split a numpy array.
+
+    Returns:
+        The number of batches seen.
+
+    Example:
+        >>> calibrate(qmodel, x_train[:256])
+    """
+    ws = [w for w in wrappers(model) if w.quantize]
+    seen = 0
+    with calibrating():
+        for batch in _batches(data, batch_size):
+            if steps is not None and seen >= steps:
+                break
+            model(batch, training=False)
+            seen += 1
+    if seen == 0:
+        raise KerasMotError(format_error("calibration_data yielded no batch.",
+                                         received=repr(type(data).__name__),
+                                         fix="Pass a non-empty array or dataset."))
+    for w in ws:
+        w.initialized.assign(1.0)
+    return seen

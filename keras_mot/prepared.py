@@ -1,0 +1,105 @@
+"""`PreparedModel`: a Functional model that knows its deployment target and lints at compile.
+
+`mot.quantize` / `mot.prune` / `mot.apply` return one. `compile()` runs `mot.lint` for the
+target before any training step and prints a compact table of findings (`lint="table"`, the
+default), stays quiet (`lint="off"`), or raises on errors (`lint="strict"`). A plain model opts in
+with `mot.lint_on_compile(model, target)`. Nothing global is patched, and `.keras` save/load
+(with `safe_mode=True`) keeps the target.
+"""
+
+import keras
+from keras.src.models.functional import Functional, functional_from_config
+
+from keras_mot.errors import KerasMotError, format_error
+from keras_mot.quantization.linking import link_bias_ranges
+
+LINT_MODES = ("table", "off", "strict")
+
+
+@keras.saving.register_keras_serializable(package="keras_mot")
+class PreparedModel(Functional):
+    """A Functional model carrying `target` (name) and the findings of its preparation.
+
+    Args:
+        inputs, outputs, name: as for `keras.Model(inputs, outputs, name=...)`.
+        target: deployment target name the model is prepared for.
+    """
+
+    def __init__(self, inputs, outputs, name=None, *, target=None, **kwargs):
+        super().__init__(inputs, outputs, name=name, **kwargs)
+        link_bias_ranges(self)
+        self.mot_target = target
+        self.mot_findings = []
+        self.mot_lint_report = None
+        self._mot_restoring = False
+
+    def compile(self, *args, lint="table", **kwargs):
+        """`keras.Model.compile` plus the op-compatibility lint for the target.
+
+        Args:
+            lint: `"table"` (print findings), `"off"`, or `"strict"` (raise on errors).
+        """
+        if lint not in LINT_MODES:
+            raise KerasMotError(format_error("Unknown lint mode for compile().",
+                                             received=repr(lint),
+                                             fix=f"Use one of: {', '.join(LINT_MODES)}."))
+        if self.mot_target and lint != "off" and not self._mot_restoring:
+            self.run_lint(strict=(lint == "strict"), verbose=True)
+        return super().compile(*args, **kwargs)
+
+    def run_lint(self, strict=False, verbose=False):
+        """Lints the model for its target; stores and returns the `LintReport`."""
+        from keras_mot.lint import lint as run
+
+        report = run(self, target=self.mot_target)
+        self.mot_lint_report = report
+        if verbose and (report.findings or not report.ok):
+            print(report.format_table(min_severity="warning"))
+        elif verbose:
+            print(report.summary())
+        if strict and report.errors:
+            raise KerasMotError(
+                f"Lint for target '{self.mot_target}' found {len(report.errors)} error(s):\n"
+                + report.format_table(min_severity="error"))
+        return report
+
+    def compile_from_config(self, config):
+        self._mot_restoring = True
+        try:
+            return super().compile_from_config(config)
+        finally:
+            self._mot_restoring = False
+
+    def get_config(self):
+        config = super().get_config()
+        config["target"] = self.mot_target
+        return config
+
+    @classmethod
+    def from_config(cls, config, custom_objects=None):
+        config = dict(config)
+        target = config.pop("target", None)
+        model = functional_from_config(cls, config, custom_objects=custom_objects)
+        model.mot_target = target
+        return model
+
+
+def prepared(model, target, findings=()):
+    """Re-wraps a Functional model's graph (same layers) as a `PreparedModel` for `target`."""
+    from keras_mot import graph
+
+    fm = graph.functional_view(model)
+    result = PreparedModel(fm._inputs_struct, fm._outputs_struct, name=model.name,
+                           target=getattr(target, "name", target))
+    result.mot_findings = list(findings)
+    return result
+
+
+def lint_on_compile(model, target):
+    """Returns `model` as a `PreparedModel` (sharing its layers) that lints at `compile()`.
+
+    Example:
+        >>> model = mot.lint_on_compile(model, "tflite_int8")
+        >>> model.compile(optimizer="adam", loss="mse")   # prints the lint table first
+    """
+    return prepared(model, target)
