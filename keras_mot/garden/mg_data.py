@@ -4,7 +4,8 @@ Field names and defaults follow tensorflow/models official/core/config_definitio
 official/vision/configs/image_classification.py (DataConfig) and official/vision/configs/common.py
 (augmentation and decoder blocks), so Model Garden experiment files load unchanged. keras_mot reads
 `input_path`, `tfds_name`, `tfds_split`, `tfds_data_dir`, `global_batch_size`, `is_training`,
-`drop_remainder`, `shuffle_buffer_size`, `seed`, `image_field_key`, `label_field_key`, `aug_rand_hflip`.
+`drop_remainder`, `shuffle_buffer_size`, `cache`, `seed`, `image_field_key`, `label_field_key`; augmentation
+keys are accepted but not applied.
 """
 
 import dataclasses
