@@ -149,10 +149,17 @@ _NOT_FOLDABLE = frozenset({"Placeholder", "VarHandleOp", "ReadVariableOp", "Whil
                            "RandomStandardNormal", "StatefulPartitionedCall", "PartitionedCall"})
 
 
+# Selects with a constant condition fold to one branch (TF canonicalization before legalization).
+_CONST_CONDITION = frozenset({"Select", "SelectV2"})
+
+
 def _constant_folded(op):
-    """True for an op whose inputs are all constants or weights: the converter folds it."""
-    return (bool(op.const_inputs) and all(op.const_inputs) and op.type not in _NOT_FOLDABLE
-            and op.type not in FOLDED and op.type not in TENSOR_LIST_OPS)
+    """True for an op the converter folds: all inputs constant (or a constant select condition)."""
+    if op.type in _NOT_FOLDABLE or op.type in FOLDED or op.type in TENSOR_LIST_OPS:
+        return False
+    if op.type in _CONST_CONDITION and op.const_inputs[:1] == (True,):
+        return True
+    return bool(op.const_inputs) and all(op.const_inputs)
 
 
 def legalize_ops(trace):

@@ -33,7 +33,8 @@ class TracedOp:
         in_dtypes: dtype names of the op's inputs (`"float32"`, ...).
         out_dtypes: dtype names of the op's outputs.
         in_shapes: input shapes as tuples (`None` for unknown dims, `None` for unknown rank).
-        const_inputs: per input, whether it is a constant or a variable read (a weight).
+        const_inputs: per input, whether its value is fixed at conversion (weights, constants
+            and ops computed only from them).
         nested: True when the op lives in a function body (loop or branch).
         graph_op: the `tf.Operation` (for pattern checks); `None` for function-library ops.
     """
@@ -129,11 +130,26 @@ def _shape(tensor):
         return None
 
 
-def _is_weight(tensor):
-    producer = tensor.op.type
-    return producer in ("Const", "ReadVariableOp") or (
-        producer == "Identity" and tensor.op.inputs and
-        tensor.op.inputs[0].op.type in ("Const", "ReadVariableOp"))
+# Ops never constant even on constant inputs (inputs, state, randomness, control flow).
+_NEVER_CONST = frozenset({"Placeholder", "VarHandleOp", "While", "StatelessWhile", "If",
+                          "StatelessIf", "RandomUniform", "RandomStandardNormal",
+                          "StatefulPartitionedCall", "PartitionedCall", "NoOp"})
+
+
+def _constant_ops(graph):
+    """Names of ops whose value is fixed at conversion (weights and what depends only on them).
+
+    The converter freezes variables and folds constant subgraphs, so e.g. a fake-quant range
+    computed from variables never reaches the TFLite model.
+    """
+    const = set()
+    for op in graph.get_operations():  # creation order is a topological order
+        if op.type in ("Const", "ReadVariableOp"):
+            const.add(op.name)
+        elif op.type not in _NEVER_CONST and op.inputs and \
+                all(t.op.name in const for t in op.inputs):
+            const.add(op.name)
+    return const
 
 
 def _function_names(op):
@@ -150,6 +166,7 @@ def _function_names(op):
 
 def _collect(graph, owner, model_name, fallback, nested, out, seen_graphs):
     functions = getattr(graph, "_functions", {})
+    const = _constant_ops(graph)
     for op in graph.get_operations():
         layer = owner.get((graph.name, op.name))
         layer = _strip_model(layer, model_name) if layer is not None else fallback
@@ -158,7 +175,7 @@ def _collect(graph, owner, model_name, fallback, nested, out, seen_graphs):
             in_dtypes=tuple(t.dtype.name for t in op.inputs),
             out_dtypes=tuple(t.dtype.name for t in op.outputs),
             in_shapes=tuple(_shape(t) for t in op.inputs),
-            const_inputs=tuple(_is_weight(t) for t in op.inputs),
+            const_inputs=tuple(t.op.name in const for t in op.inputs),
             nested=nested, graph_op=op))
         for fname in _function_names(op):
             function = functions.get(fname)

@@ -177,3 +177,19 @@ def test_cli_exit_code_on_errors(tmp_path):
     lint_cli.add_parser(parser.add_subparsers())
     args = parser.parse_args(["lint", path])
     assert args.func(args, out=io.StringIO()) == 1
+
+
+def test_qat_model_fake_quant_is_consumed_and_verdict_matches_converter():
+    mot = pytest.importorskip("keras_mot")
+    if not hasattr(mot, "quantize"):
+        pytest.skip("keras_mot.quantize is not wired yet")
+    inp = keras.Input((8, 8, 3))
+    x = layers.Conv2D(4, 3, activation="relu", name="conv")(inp)
+    x = layers.GlobalAveragePooling2D(name="gap")(x)
+    model = keras.Model(inp, layers.Dense(3, name="head")(x))
+    qat = mot.quantize(model, target="tflite_int8")
+    report = lint(qat, "tflite_int8")
+    verdict, floats, _ = converter.int8_verdict(qat)
+    assert report.verdict == verdict == "full_int8", (report.format_table(), floats)
+    assert any(f.op.startswith("FakeQuant") and f.severity == "info" for f in report.findings)
+    assert lint(qat, "tflite").verdict == converter.float_verdict(qat)[0] == "builtins"
