@@ -62,8 +62,13 @@ def freeze_wrapper(wrapper, keep_quantization=True):
     new.build_from_config(wrapper.get_build_config())
     if quantize:
         for name, (vmin, vmax) in new._range_vars.items():
-            vmin.assign(wrapper._range_vars[name][0])
-            vmax.assign(wrapper._range_vars[name][1])
+            if name in wrapper._range_vars:
+                vmin.assign(wrapper._range_vars[name][0])
+                vmax.assign(wrapper._range_vars[name][1])
+            else:  # a same-as-input point: freeze the producer's range as this layer's own
+                ref = wrapper._bias_input_range
+                vmin.assign(ref.min)
+                vmax.assign(ref.max)
         for name, (vmin, vmax) in new._weight_vars.items():
             ref = new._weight_refs()[name]
             spec = new.scheme.weight_spec(ref.kind)

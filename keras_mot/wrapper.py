@@ -27,6 +27,9 @@ def _deserialize(obj):
     return keras.saving.deserialize_keras_object(obj)
 
 
+SAME_AS_INPUT = "same_as_input"  # output point that reuses the input tensor's range
+
+
 def _deserialize_prune(prune):
     if prune is None or not isinstance(prune, dict):
         return prune
@@ -112,6 +115,8 @@ class Wrapper(keras.layers.Layer):
                 points[p] = "sigmoid" if p == "sigmoid" else None
         if self.quantize_output:
             points["output"] = entry.output_fixed() if entry is not None else None
+            if self.adapter.same_scale_output and not self.frozen:
+                points["output"] = SAME_AS_INPUT
         return points
 
     def activation_name(self):
@@ -193,6 +198,11 @@ class Wrapper(keras.layers.Layer):
             return ranges.fake_quant(x, ops.minimum(ops.min(x), 0.0),
                                      ops.maximum(ops.max(x), 1e-6), spec)
         fixed = self._points.get(name)
+        if fixed == SAME_AS_INPUT:
+            ref = getattr(self, "_bias_input_range", None)
+            if ref is None:
+                return x
+            return ranges.round_to_grid_away_from_zero(x, ref.min, ref.max, ref.spec)
         if fixed is not None:
             lo, hi = ranges.fixed_range(fixed, spec)
             return ranges.fake_quant(x, lo, hi, spec)
@@ -200,6 +210,8 @@ class Wrapper(keras.layers.Layer):
             return x
         vmin, vmax = self._range_vars[name]
         if self.frozen:
+            if self.adapter.same_scale_output and name == "output":
+                return x  # the TFLite kernel keeps the input's scale and rounds by itself
             return ranges.fake_quant(x, vmin, vmax, spec)
         if is_calibrating():
             lo, hi = ranges.activation_batch_range(ops.stop_gradient(x), spec)

@@ -37,12 +37,15 @@ class LayerAdapter:
         kind: layer family (`"conv"`, `"dense"`, `"merge"`, `"activation"`, ...).
         fuses_relu: TFLite fuses a following ReLU/ReLU6 into this op.
         folds_batchnorm: a following BatchNormalization can be folded into the weights.
+        same_scale_output: the output keeps the input's quantization parameters but is
+            re-rounded onto that grid (AVERAGE_POOL_2D, RESIZE_BILINEAR).
         shares_input_range: TFLite requires the inputs to have the output's scale
             (CONCATENATION); producers feeding only this layer skip their own output range.
         tflite_ops: TFLite builtin(s) the layer becomes (documentation and lint).
     """
 
     kind = "generic"
+    same_scale_output = False
     fuses_relu = False
     folds_batchnorm = False
     shares_input_range = False

@@ -15,17 +15,37 @@ PASSTHROUGH = tuple(getattr(keras.layers, name) for name in (
     "InputLayer", "Identity", "Reshape", "Flatten", "Permute", "RepeatVector",
     "ZeroPadding1D", "ZeroPadding2D", "ZeroPadding3D",
     "Cropping1D", "Cropping2D", "Cropping3D",
-    "MaxPooling1D", "MaxPooling2D", "AveragePooling1D", "AveragePooling2D",
-    "GlobalMaxPooling1D", "GlobalMaxPooling2D",
-    "UpSampling1D", "UpSampling2D", "Resizing",
+    "MaxPooling1D", "MaxPooling2D", "GlobalMaxPooling1D", "GlobalMaxPooling2D",
+    "UpSampling1D",
     "Dropout", "SpatialDropout1D", "SpatialDropout2D", "GaussianNoise", "GaussianDropout",
     "AlphaDropout", "ActivityRegularization",
 ) if hasattr(keras.layers, name))
 
 
 def is_passthrough(layer):
-    """True when `layer` keeps its input's quantization parameters in TFLite."""
+    """True when `layer` keeps its input's quantization parameters in TFLite and its output
+    values stay on the input's grid (no new rounding), so it needs no wrapper."""
+    if isinstance(layer, (keras.layers.UpSampling2D, keras.layers.Resizing)):
+        return getattr(layer, "interpolation", "nearest") == "nearest"
     return isinstance(layer, PASSTHROUGH)
+
+
+@register_adapter(keras.layers.AveragePooling1D, keras.layers.AveragePooling2D,
+                  keras.layers.UpSampling2D, keras.layers.Resizing)
+class SameScaleAdapter(LayerAdapter):
+    """AVERAGE_POOL_2D, RESIZE_BILINEAR: the int8 output keeps the input's scale and zero point,
+    but the averaged values are rounded back onto that grid. The wrapper re-quantizes the output
+    with the producer's own range (no new range), exactly as the kernel rounds."""
+
+    kind = "same_scale"
+    same_scale_output = True
+    tflite_ops = ("AVERAGE_POOL_2D", "RESIZE_BILINEAR")
+
+    def activation_fn(self, layer):
+        return None
+
+    def forward(self, layer, inputs, weights, point):
+        return layer.call(inputs)
 
 
 @register_adapter(keras.layers.GlobalAveragePooling1D, keras.layers.GlobalAveragePooling2D)

@@ -26,6 +26,8 @@ def _output_source(wrapper):
         return None
     spec = wrapper.scheme.activation_spec()
     fixed = wrapper._points.get("output")
+    if fixed == "same_as_input":
+        return getattr(wrapper, "_bias_input_range", None)
     if fixed is not None:
         lo, hi = ranges.fixed_range(fixed, spec)
         return RangeRef(lo, hi, spec)

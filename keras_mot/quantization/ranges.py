@@ -83,3 +83,29 @@ def scale_of(min_val, max_val, spec):
     (max - min) / (quant_max - quant_min), quant_min = 1 with narrow range, else 0."""
     levels = (2 ** spec.bits - 1) - (1 if spec.narrow_range else 0)
     return (ops.cast(max_val, "float32") - ops.cast(min_val, "float32")) / float(levels)
+
+
+def round_to_grid_away_from_zero(x, min_val, max_val, spec):
+    """Rounds `x` onto the grid of [min_val, max_val] as TFLite's same-scale integer kernels do.
+
+    AVERAGE_POOL_2D and RESIZE_BILINEAR keep the input's scale and zero point and round their
+    integer result half away from zero in the signed integer domain (reference kernels in
+    tensorflow/lite/kernels/internal/reference/integer_ops/pooling.h and resize_bilinear.h),
+    where FakeQuant rounds half up. The grid (scale, nudged zero point) is FakeQuant's, so values
+    already on it are unchanged. Gradients pass straight through.
+    """
+    qmin = 1 if spec.narrow_range else 0
+    qmax = 2 ** spec.bits - 1
+    offset = 2 ** (spec.bits - 1)
+    lo = ops.stop_gradient(ops.cast(min_val, "float32"))
+    hi = ops.stop_gradient(ops.cast(max_val, "float32"))
+    scale = (hi - lo) / float(qmax - qmin)
+    zero_point = ops.clip(ops.round(qmin - lo / scale), qmin, qmax) - offset
+    q = x / scale + zero_point
+    # Averages of grid values are exact multiples of 1/64 in the integer domain (pool sums of up
+    # to 64 taps, bilinear weights in quarters); snapping removes float noise before tie-breaking.
+    q = ops.round(q * 64.0) / 64.0
+    r = ops.sign(q) * ops.floor(ops.abs(q) + 0.5)
+    r = ops.clip(r, qmin - offset, qmax - offset)
+    y = (r - zero_point) * scale
+    return x + ops.stop_gradient(y - x)

@@ -109,14 +109,15 @@ _PER_TENSOR_INT8 = QuantSpec(bits=8, symmetric=True, narrow_range=True, per_chan
 # TFLite int8 spec (quantization_spec.md): weights int8 symmetric, narrow range, per-channel for
 # CONV_2D, DEPTHWISE_CONV_2D and TRANSPOSE_CONV; activations int8 asymmetric. Dense kernels are
 # per-tensor: the TF 2.21 converter's QAT path transposes the (in, out) MatMul kernel into
-# FULLY_CONNECTED's (out, in) layout and rejects a per-channel FakeQuant there ("'tfl.transpose'
+# FULLY_CONNECTED's (out, in) layout and rejects a per-channel FakeQuant there (likewise the
+# (kh, kw, out, in) Conv2DTranspose kernel) ("'tfl.transpose'
 # op has mismatched quantized axes of input and output", reproduced here).
 register_scheme(QuantScheme(
     name="int8",
     weights=QuantSpec(bits=8, symmetric=True, narrow_range=True, per_channel=True),
     activations=QuantSpec(bits=8, symmetric=False),
     weights_per_tensor=_PER_TENSOR_INT8,
-    per_tensor_kinds=("dense",),
+    per_tensor_kinds=("dense", "conv_transpose"),
 ))
 
 # Same numerics with per-tensor weights everywhere (older runtimes, some MCU kernels).
@@ -132,7 +133,7 @@ register_scheme(QuantScheme(
     weights=QuantSpec(bits=8, symmetric=True, narrow_range=True, per_channel=True),
     activations=QuantSpec(bits=16, symmetric=True, narrow_range=True),
     weights_per_tensor=_PER_TENSOR_INT8,
-    per_tensor_kinds=("dense",),
+    per_tensor_kinds=("dense", "conv_transpose"),
 ))
 
 # 4-bit weights, 8-bit activations: for studying low-bit accuracy (exported as int8 containers).
@@ -141,5 +142,5 @@ register_scheme(QuantScheme(
     weights=QuantSpec(bits=4, symmetric=True, narrow_range=True, per_channel=True),
     activations=QuantSpec(bits=8, symmetric=False),
     weights_per_tensor=QuantSpec(bits=4, symmetric=True, narrow_range=True, per_channel=False),
-    per_tensor_kinds=("dense",),
+    per_tensor_kinds=("dense", "conv_transpose"),
 ))
