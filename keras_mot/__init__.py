@@ -16,6 +16,7 @@ from keras_mot.annotate import Annotated, annotate  # noqa: E402
 from keras_mot.api import apply, callbacks, prune, quantize, strip  # noqa: E402
 from keras_mot.calibration import calibrate  # noqa: E402
 from keras_mot.errors import ExportError, KerasMotError, UnsupportedLayerError  # noqa: E402
+from keras_mot.export.api import ExportResult, export  # noqa: E402
 from keras_mot.lint import lint  # noqa: E402
 from keras_mot.lint.finding import Finding, LintReport  # noqa: E402
 from keras_mot.prepared import PreparedModel, lint_on_compile  # noqa: E402

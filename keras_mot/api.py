@@ -2,7 +2,7 @@
 
 from keras_mot import targets
 from keras_mot.calibration import calibrate
-from keras_mot.callbacks import FreezeBatchNorm, FreezeRanges, UpdateMasks
+from keras_mot.callbacks import ExportOnTrainEnd, FreezeBatchNorm, FreezeRanges, UpdateMasks
 from keras_mot.callbacks.quantization import wrappers
 from keras_mot.errors import KerasMotError, format_error
 from keras_mot.layers.base import adapter_for
@@ -166,3 +166,4 @@ def callbacks(model, freeze_ranges_at=None, freeze_bn_at=None):
 callbacks.UpdateMasks = UpdateMasks
 callbacks.FreezeRanges = FreezeRanges
 callbacks.FreezeBatchNorm = FreezeBatchNorm
+callbacks.ExportOnTrainEnd = ExportOnTrainEnd

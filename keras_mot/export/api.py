@@ -1,0 +1,297 @@
+"""`mot.export`: convert, verify against the Keras model, and write a report, atomically.
+
+Example:
+    >>> result = mot.export(qat_model, "out/", representative_data=(x_val, y_val))
+    >>> result.ok, result.parity.agreement, result.sizes["tflite"]
+    (True, 1.0, {'raw': 642424, 'gzip': 503117})
+"""
+
+import dataclasses
+import json
+import os
+import time
+from typing import Optional
+
+from keras_mot import targets
+from keras_mot.errors import ExportError, KerasMotError, format_error
+from keras_mot.export import extra_targets  # noqa: F401  (registers tflite_float16 / _dynamic)
+from keras_mot.export import report as _report
+from keras_mot.export.atomic import AtomicDirectory
+from keras_mot.export.convert import has_wrappers, is_quantized, to_tflite
+from keras_mot.export.data import collect
+from keras_mot.export.inspect import float_compute_ops, op_list
+from keras_mot.export.layer_stats import layer_stats, overall_sparsity
+from keras_mot.export.plot import plot_layers
+from keras_mot.export.saved_model import write_saved_model
+from keras_mot.export.verify import Parity, check_parity
+from keras_mot.lint.finding import Finding
+
+FORMATS = ("saved_model", "tflite")
+FILES = {"saved_model": "saved_model", "tflite": "model.tflite", "report_json": "report.json",
+         "report_md": "report.md", "plot": "report.png"}
+# converter quantize setting -> parity mode (verify.TOLERANCES); int8 depends on QAT.
+MODES = {None: "float", "float16": "float16", "dynamic": "dynamic", "int16x8": "int16x8"}
+CALIBRATION_EXAMPLES = 128
+
+
+@dataclasses.dataclass
+class ExportResult:
+    """What `export` wrote and what it found.
+
+    Attributes:
+        directory: the export directory.
+        target: target name.
+        paths: `{"saved_model", "tflite", "report_json", "report_md", "plot"}` -> path (those
+            written).
+        parity: `Parity` (`None` without representative data).
+        findings: `Finding`s from the converted-model lint, sparsity check and parity.
+        sizes: `{"tflite": {"raw", "gzip"}, "saved_model": {"raw"}}` in bytes.
+        float_compute_ops: float compute ops left in an integer model (`None` for float targets).
+        verdict: the lint verdict of the converted model (e.g. `"full_int8"`).
+        report: the full report dict (as in `report.json`).
+    """
+
+    directory: str
+    target: str
+    paths: dict
+    parity: Optional[Parity]
+    findings: tuple
+    sizes: dict
+    float_compute_ops: Optional[list]
+    verdict: str
+    report: dict
+
+    @property
+    def ok(self):
+        """No error finding, parity holds (when checked), no float compute op (integer target)."""
+        return self.report["ok"]
+
+    @property
+    def tflite_path(self):
+        """Path of `model.tflite` (or `None` when not written)."""
+        return self.paths.get("tflite")
+
+    def summary(self):
+        """One line: target, ok, parity, size."""
+        size = self.sizes.get("tflite", {}).get("raw")
+        parity = self.parity.summary() if self.parity else "parity not checked"
+        return (f"keras_mot export [{self.target}] -> {self.directory}: "
+                f"{'OK' if self.ok else 'NOT OK'}; {parity}"
+                + (f"; model.tflite {size:,} bytes" if size else ""))
+
+
+def _fail(what, received=None, fix=None):
+    return ExportError(format_error(what, received=received, fix=fix))
+
+
+def _check_args(model, target, formats, input_type, output_type):
+    try:
+        target = targets.get(target or getattr(model, "mot_target", None) or "tflite")
+    except KerasMotError as e:
+        raise ExportError(f"Bad export target. {e}") from None
+    formats = tuple(formats)
+    unknown = [f for f in formats if f not in FORMATS]
+    if unknown or not formats:
+        raise _fail("Unknown or empty export formats.", repr(formats),
+                    f"Use a non-empty subset of: {', '.join(FORMATS)}.")
+    if not target.is_integer and (input_type, output_type) != ("float32", "float32"):
+        raise _fail(f"Target '{target.name}' is a float model: its inputs/outputs are float32.",
+                    f"input_type={input_type!r}, output_type={output_type!r}",
+                    "Use an integer target (e.g. 'tflite_int8') for integer I/O.")
+    return target, formats
+
+
+def _mode(target, model):
+    quantize = target.converter.quantize
+    if quantize == "int8":
+        return "qat_int8" if is_quantized(model) else "ptq_int8"
+    return MODES[quantize]
+
+
+def _inference_model(model, mode):
+    from keras_mot.strip import strip
+
+    if not has_wrappers(model):
+        return model
+    return strip(model, keep_quantization=(mode == "qat_int8"))
+
+
+def _sparse_checks(tflite_bytes, target, model):
+    from keras_mot.export import sparse_check
+
+    pruned = any(getattr(layer, "prune", None) is not None for layer in _walk(model))
+    if not (target.converter.sparsity or (target.sparsity and pruned)):
+        return [], None
+    storage = sparse_check.inspect_sparsity(tflite_bytes)
+    return list(sparse_check.verify(tflite_bytes, target, storage)), storage.to_dict()
+
+
+def _walk(model):
+    from keras_mot import graph
+
+    return [layer for _, layer in graph.iter_layers(model)]
+
+
+class _Stages:
+    """Remembers which stage is running, for the error message."""
+
+    def __init__(self):
+        self.name = "checking arguments"
+        self.times = {}
+        self._start = time.perf_counter()
+
+    def __call__(self, name):
+        now = time.perf_counter()
+        self.times[self.name] = round(now - self._start, 3)
+        self.name, self._start = name, now
+
+
+def export(model, directory, target=None, representative_data=None, formats=FORMATS,
+           input_type="float32", output_type="float32", *, calibration_data=None,
+           max_examples=512, min_agreement=None, overwrite=True, plot=True, verbose=False):
+    """Converts `model` for `target`, verifies it against Keras, and writes files plus a report.
+
+    Writes into a hidden temporary sibling of `directory` and renames it at the end; any failure
+    removes it and raises `ExportError` naming the stage that failed.
+
+    Args:
+        model: a Keras model, typically prepared by `mot.quantize` / `mot.prune` (training
+            machinery is stripped for the files; the parity reference is the model itself).
+        directory: output directory: `saved_model/`, `model.tflite`, `report.json`,
+            `report.md`, `report.png` (when matplotlib is installed).
+        target: target name (default: the model's `mot_target`, else `"tflite"`); see
+            `keras_mot.targets.names()` (`tflite`, `tflite_float16`, `tflite_dynamic`,
+            `tflite_int8`, `tflite_int16x8`, sparse targets, ...).
+        representative_data: examples for calibration (PTQ int8, int16x8) and the parity
+            check: an array, `(x, y)` (labels give accuracies) or batches / a `tf.data.Dataset`.
+        formats: subset of `("saved_model", "tflite")`.
+        input_type, output_type: TFLite I/O dtype for integer targets (`"int8"`, ...).
+        calibration_data: examples for converter calibration when they should differ from
+            the parity examples (e.g. training data; default: `representative_data`).
+        max_examples: examples used for the parity check.
+        min_agreement: override the parity threshold (`keras_mot.export.verify.TOLERANCES`).
+        overwrite: replace a previous keras_mot export at `directory`.
+        plot: write `report.png` when matplotlib is available.
+        verbose: print one summary line.
+
+    Returns:
+        `ExportResult`.
+
+    Raises:
+        ExportError: bad target / formats / I/O types, empty representative data, a conversion
+            failure (unconvertible op), or any other failure; nothing is left on disk.
+
+    Example:
+        >>> result = mot.export(qat_model, "out/", representative_data=(x_val, y_val))
+        >>> print(result.summary())
+    """
+    stages = _Stages()
+    target, formats = _check_args(model, target, formats, input_type, output_type)
+    out = AtomicDirectory(directory, overwrite=overwrite)
+    try:
+        with out as tmp:
+            result = _export_into(tmp, out.path, model, target, representative_data,
+                                  calibration_data, formats, input_type, output_type,
+                                  max_examples, min_agreement, plot, stages)
+    except ExportError:
+        raise
+    except Exception as e:  # anything else: name the stage, keep the cause
+        raise ExportError(format_error(
+            f"Export to '{out.path}' failed while {stages.name}; nothing was written.",
+            received=f"{type(e).__name__}: {str(e)[:1500]}",
+            fix="See the cause above; mot.lint(model, target=...) names layers that cannot "
+                "convert.")) from e
+    if verbose:
+        print(result.summary())
+    return result
+
+
+def _export_into(tmp, final, model, target, data, calibration_data, formats, input_type,
+                 output_type, max_examples, min_agreement, plot, stages):
+    notes, paths, sizes = [], {}, {}
+    stages("collecting representative data")
+    examples = collect(data, model, max_examples) if data is not None else None
+    mode = _mode(target, model)
+    stages("stripping training machinery")
+    inference = _inference_model(model, mode)
+    if "saved_model" in formats:
+        stages("writing the SavedModel")
+        sizes["saved_model"] = {"raw": write_saved_model(
+            inference, os.path.join(tmp, FILES["saved_model"]))}
+        paths["saved_model"] = FILES["saved_model"]
+    stages(f"converting to TFLite for target '{target.name}'")
+    calibrate = examples if calibration_data is None else collect(
+        calibration_data, model, CALIBRATION_EXAMPLES)
+    calibration = None if calibrate is None else list(calibrate.batches(32))[
+        :max(1, CALIBRATION_EXAMPLES // 32)]
+    tflite_bytes = to_tflite(model, target, input_type, output_type, calibration)
+    if "tflite" in formats:
+        with open(os.path.join(tmp, FILES["tflite"]), "wb") as f:
+            f.write(tflite_bytes)
+        paths["tflite"] = FILES["tflite"]
+        sizes["tflite"] = {"raw": len(tflite_bytes), "gzip": _report.gzip_size(tflite_bytes)}
+    stages("inspecting the converted ops")
+    from keras_mot.lint.tflite_check import lint_tflite
+
+    ops = op_list(tflite_bytes)
+    floats = float_compute_ops(tflite_bytes) if target.is_integer else None
+    lint_report = lint_tflite(tflite_bytes, target, model=inference)
+    findings = list(lint_report.findings)
+    stages("checking sparsity")
+    sparse_findings, storage = _sparse_checks(tflite_bytes, target, model)
+    findings += sparse_findings
+    stages("checking parity")
+    parity = None
+    if examples is None:
+        notes.append("Parity not checked: no representative_data was given.")
+    else:
+        reference = model
+        if mode != "qat_int8" and is_quantized(model):
+            reference = inference
+            notes.append("Parity reference: the float (stripped) form of the quantization-aware "
+                         f"model, because target '{target.name}' does not keep its quantization.")
+        parity = check_parity(reference, tflite_bytes, examples, mode, min_agreement)
+        if not parity.ok:
+            findings.append(Finding("", None, "error", "Keras and TFLite disagree: "
+                                    + parity.summary(), "Check the findings above; re-run "
+                                    "mot.lint(model, target=...).", "parity-failed"))
+    stages("computing per-layer statistics")
+    stats = layer_stats(model)
+    if plot:
+        stages("plotting")
+        note = plot_layers(stats, os.path.join(tmp, FILES["plot"]),
+                           f"{model.name} -> {target.name}")
+        if note:
+            notes.append(note)
+        else:
+            paths["plot"] = FILES["plot"]
+    stages("writing the report")
+    paths.update(report_json=FILES["report_json"], report_md=FILES["report_md"])
+    ok = (not any(f.severity == "error" for f in findings)
+          and (parity is None or parity.ok) and not floats)
+    report = {
+        "keras_mot_export": _report.REPORT_VERSION, "ok": ok, "target": target.name,
+        "target_kind": target.kind, "mode": mode, "verdict": lint_report.verdict,
+        "input_type": input_type if target.is_integer else "float32",
+        "output_type": output_type if target.is_integer else "float32",
+        "model": {"name": model.name, "params": int(model.count_params())},
+        "files": dict(paths), "sizes": sizes,
+        "parity": parity.to_dict() if parity else None,
+        "ops": _report.op_dtype_table(ops),
+        "float_compute_ops": floats,
+        "overall_sparsity": round(overall_sparsity(stats), 4),
+        "layers": [s.to_dict() for s in stats],
+        "sparse_storage": storage,
+        "findings": [f.to_dict() for f in findings],
+        "notes": notes, "seconds": stages.times,
+    }
+    report = json.loads(json.dumps(report, default=str))  # the same plain data as the file
+    _report.write_json(report, os.path.join(tmp, FILES["report_json"]))
+    _report.write_markdown(report, os.path.join(tmp, FILES["report_md"]))
+    stages("done")
+    report["seconds"] = stages.times
+    return ExportResult(
+        directory=final, target=target.name,
+        paths={k: os.path.join(final, v) for k, v in paths.items()}, parity=parity,
+        findings=tuple(findings), sizes=sizes, float_compute_ops=floats,
+        verdict=lint_report.verdict, report=report)
