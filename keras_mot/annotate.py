@@ -41,11 +41,11 @@ class Annotated(keras.layers.Layer):
             self.layer.build(input_shape)
         self.built = True
 
-    def call(self, *args, **kwargs):
-        return self.layer(*args, **kwargs)
+    def call(self, inputs):
+        return self.layer(inputs)
 
-    def compute_output_shape(self, *args, **kwargs):
-        return self.layer.compute_output_shape(*args, **kwargs)
+    def compute_output_shape(self, input_shape):
+        return self.layer.compute_output_shape(input_shape)
 
     def get_config(self):
         cfg = super().get_config()

@@ -19,9 +19,8 @@ def _batches(data, batch_size):
             yield arr[i:i + batch_size]
         return
     for batch in data:
-        if isinstance(batch, (tuple, list)) and len(batch) in (2, 3) and not isinstance(
-                batch[0], (tuple, list)):
-            batch = batch[0]  # (x, y[, sample_weight]) from a training dataset
+        if isinstance(batch, tuple) and len(batch) in (2, 3):
+            batch = batch[0]  # (x, y[, sample_weight]) from a dataset; a list is a multi-input x
         yield batch
 
 
@@ -30,7 +29,8 @@ def calibrate(model, data, steps=None, batch_size=32):
 
     Args:
         model: a model returned by `mot.quantize` / `mot.apply`.
-        data: a numpy array of inputs, or an iterable of batches (`x` or `(x, y)`).
+        data: a numpy array of inputs, or an iterable of batches: `x`, a list of arrays for a
+            multi-input model, or a tuple `(x, y)` as datasets yield.
         steps: maximum number of batches (all when `None`).
         batch_size: batch size used to split a numpy array.
 

@@ -64,11 +64,17 @@ class PreparedModel(Functional):
         return report
 
     def compile_from_config(self, config):
+        """Restores the compiled state on `.keras` load, without linting again."""
+        from keras.src.saving import serialization_lib
+
+        config = serialization_lib.deserialize_keras_object(config)
         self._mot_restoring = True
         try:
-            return super().compile_from_config(config)
+            self.compile(**config)
         finally:
             self._mot_restoring = False
+        if hasattr(self, "optimizer") and self.built:
+            self.optimizer.build(self.trainable_variables)
 
     def get_config(self):
         config = super().get_config()

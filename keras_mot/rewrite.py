@@ -204,14 +204,18 @@ class _Rewriter:
               operations, layer_path, path, wrappers):
         plan = self._decide(op, layer_path)
         adapter = adapter_for(op) if isinstance(op, keras.layers.Layer) else None
+        extra = sorted(k for k, v in kwargs.items() if v is not None)
+        if adapter is not None and extra:  # e.g. an explicit attention mask: not modelled
+            adapter = None
         if adapter is None or not plan.active:
             if adapter is None and plan.active and not isinstance(op, keras.layers.InputLayer):
-                self._unsupported(op, layer_path)
+                self._unsupported(op, layer_path, extra)
             new_op = graph.clone_layer(op) if isinstance(op, keras.layers.Layer) else op
             out = new_op(*args, **kwargs)
             return out, [False] * len(keras.tree.flatten(out))
+        kwargs = {}
         if id(op) in wrappers:  # shared layer: one wrapper for every call
-            out = wrappers[id(op)](*args, **kwargs)
+            out = wrappers[id(op)](*args)
             return out, [wrappers[id(op)].quantize_output] * len(keras.tree.flatten(out))
         quantize = plan.scheme is not None
         out_t = tail.output_tensors[0]
@@ -255,10 +259,12 @@ class _Rewriter:
                 fix="Use relu, relu6, hard_silu, silu, gelu, sigmoid, tanh or leaky_relu, or "
                     "accept the float island."))
 
-    def _unsupported(self, op, layer_path):
+    def _unsupported(self, op, layer_path, extra=()):
+        why = (f"is called with {', '.join(extra)}, which keras_mot does not model" if extra
+               else "has no keras_mot handler")
         finding = Finding(
             layer=layer_path, op=type(op).__name__, severity="warning", code="left-float",
-            message=f"{type(op).__name__} has no keras_mot handler: left float (TFLite will "
+            message=f"{type(op).__name__} {why}: left float (TFLite will "
                     "dequantize before it and quantize after it).",
             fix="Register a LayerAdapter for it (keras_mot.layers.register_adapter), or exclude "
                 "it explicitly to silence this.")
