@@ -2,7 +2,8 @@
 
 from keras_mot import targets
 from keras_mot.calibration import calibrate
-from keras_mot.callbacks import ExportOnTrainEnd, FreezeBatchNorm, FreezeRanges, UpdateMasks
+from keras_mot.callbacks import (ExportOnTrainEnd, FreezeBatchNorm, FreezeRanges,
+                                 Summaries, UpdateMasks)
 from keras_mot.callbacks.quantization import wrappers
 from keras_mot.errors import KerasMotError, format_error
 from keras_mot.layers.base import adapter_for
@@ -167,3 +168,4 @@ callbacks.UpdateMasks = UpdateMasks
 callbacks.FreezeRanges = FreezeRanges
 callbacks.FreezeBatchNorm = FreezeBatchNorm
 callbacks.ExportOnTrainEnd = ExportOnTrainEnd
+callbacks.Summaries = Summaries

@@ -80,11 +80,17 @@ def freeze_wrapper(wrapper, keep_quantization=True):
     return new
 
 
+def _prune_only(wrapper):
+    """True for a wrapper that only prunes (no quantization, folded BN or fused activation)."""
+    return not wrapper.quantize and wrapper.bn is None and not wrapper.fused_activation
+
+
 def strip(model, keep_quantization=True):
     """Removes training-only machinery from a model prepared by keras_mot.
 
     Quantized layers keep fixed ranges (or become float with `keep_quantization=False`);
     BatchNormalization is folded; layers keras_mot did not touch are copied unchanged.
+    Layers that were only pruned become plain Keras layers with the masks baked into the weights.
 
     Example:
         >>> inference_model = strip(qat_model)
@@ -92,6 +98,10 @@ def strip(model, keep_quantization=True):
     link_bias_ranges(model)
 
     def replace(layer):
+        if isinstance(layer, Wrapper) and _prune_only(layer):
+            weights, bias = layer.folded_weights()   # masks baked in
+            return _frozen_layer(layer, {k: np.asarray(v) for k, v in weights.items()},
+                                 None if bias is None else np.asarray(bias))
         if isinstance(layer, Wrapper):
             return freeze_wrapper(layer, keep_quantization)
         return graph.clone_layer(layer)

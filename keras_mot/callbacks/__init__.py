@@ -3,5 +3,6 @@
 from keras_mot.callbacks.export import ExportOnTrainEnd
 from keras_mot.callbacks.pruning import UpdateMasks
 from keras_mot.callbacks.quantization import FreezeBatchNorm, FreezeRanges, wrappers
+from keras_mot.callbacks.summaries import Summaries
 
 __all__ = ["FreezeBatchNorm", "FreezeRanges", "UpdateMasks", "wrappers"]
