@@ -45,6 +45,8 @@ def _decider(recipe, exclude):
                 prune = annotation.prune
         scheme = target.scheme if quant == "target" else quant
         pattern = _target_pattern(target, layer) if prune == "target" else prune
+        if "kernel" not in (getattr(adapter_for(layer), "weights", lambda _: {})(layer)):
+            pattern = None  # an explicit pattern applies to layers with a kernel only
         spec = None
         if pattern is not None:
             if recipe.schedule is None:
