@@ -23,6 +23,8 @@ Example:
     ['prune-block-transposed']
 """
 
+import dataclasses
+
 from keras_mot.lint.core import register_check
 from keras_mot.lint.finding import Finding
 
@@ -121,6 +123,29 @@ def pruning_check(model, target):
         from keras_mot.export.xnnpack_check import stem_rewrite
 
         findings.extend(stem_rewrite(model))
+        findings.extend(_wrapped_stride2_findings(model))
+    return findings
+
+
+def _wrapped_stride2_findings(model):
+    """`stem_rewrite`'s SAME-at-stride-2 findings for convs inside keras_mot Wrappers (which
+    `stem_rewrite`, walking plain Keras layers, does not see)."""
+    import keras
+
+    from keras_mot import graph
+    from keras_mot.export import xnnpack_check
+    from keras_mot.wrapper import Wrapper
+
+    convs = (keras.layers.Conv2D, keras.layers.DepthwiseConv2D)
+    findings = []
+    for path, w in graph.iter_layers(model):
+        inner = getattr(w, "layer", None)
+        if not isinstance(w, Wrapper) or not isinstance(inner, convs) or \
+                tuple(inner.strides) != (2, 2) or inner.padding != "same":
+            continue
+        depthwise = isinstance(inner, keras.layers.DepthwiseConv2D)
+        f = xnnpack_check._same_finding(inner, tuple(w.input.shape), depthwise)
+        findings.append(dataclasses.replace(f, layer=path))
     return findings
 
 
