@@ -140,6 +140,9 @@ class _Rewriter:
         if inputs_quantized is None and self._any_quantized(fm, operations, path):
             # Top level: one quantization point per model input (TFLite QUANTIZE at the input).
             for i, (orig, new) in enumerate(zip(fm.inputs, new_inputs)):
+                if not keras.backend.is_float_dtype(new.dtype):  # token ids etc.: no QUANTIZE
+                    quantized[id(new)] = False
+                    continue
                 qin = Wrapper(keras.layers.Identity(name=f"quantize_input_{i}"),
                               scheme=self._first_scheme(fm, operations, path),
                               name=f"quantize_input_{i}")
@@ -226,7 +229,8 @@ class _Rewriter:
             user_adapter is not None and user_adapter.shares_input_range
             and id(out_t) not in outputs
             and self._decide(user_op, f"{path}{user_op.name}").scheme is not None)
-        quantize_inputs = [] if adapter.shares_input_range else [not q for q in in_q]
+        quantize_inputs = [] if adapter.shares_input_range else [
+            not q and adapter.quantizes_inputs for q in in_q]
         activation = _relu_like(act_node.operation) if act_node is not None else None
         options = dict(
             scheme=plan.scheme or "int8",

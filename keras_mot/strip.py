@@ -10,6 +10,7 @@ import numpy as np
 from keras import ops
 
 from keras_mot import graph
+from keras_mot.layers.base import resolve_attr
 from keras_mot.quantization import ranges
 from keras_mot.quantization.linking import link_bias_ranges
 from keras_mot.wrapper import Wrapper, _flat_axis
@@ -24,14 +25,14 @@ def _frozen_layer(wrapper, weights, bias):
     new = layer.__class__.from_config(cfg)
     new.build_from_config(layer.get_build_config())
     refs = wrapper.adapter.weights(layer)
-    others = {id(getattr(layer, r.attr)) for r in refs.values()}
+    others = {id(resolve_attr(layer, r.attr)) for r in refs.values()}
     if bias_attr:
         others.add(id(getattr(layer, bias_attr)))
     for old_v, new_v in zip(layer.weights, new.weights):
         if id(old_v) not in others:
             new_v.assign(old_v)
     for name, ref in refs.items():
-        getattr(new, ref.attr).assign(weights[name])
+        resolve_attr(new, ref.attr).assign(weights[name])
     if bias is not None:
         getattr(new, wrapper.adapter.bias_attr(new) or "bias").assign(bias)
     return new

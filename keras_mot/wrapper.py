@@ -15,7 +15,7 @@ import keras
 from keras import ops
 
 from keras_mot.layers import activations as act_table
-from keras_mot.layers.base import adapter_for
+from keras_mot.layers.base import adapter_for, resolve_attr
 from keras_mot.quantization import bn_fold, ranges
 from keras_mot.quantization.mode import is_calibrating
 from keras_mot.quantization.scheme import QuantScheme, get_scheme
@@ -113,8 +113,9 @@ class Wrapper(keras.layers.Layer):
         for i, flag in enumerate(self.quantize_inputs):
             if flag:
                 points[f"input_{i}"] = None
+        fixed_points = self.adapter.fixed_points(self.layer)
         for name in self.adapter.intermediate_points(self.layer):
-            points[name] = None
+            points[name] = fixed_points.get(name)
         name, _ = self._activation()
         entry = act_table.lookup(name)
         if entry is not None and not entry.fused:
@@ -135,7 +136,7 @@ class Wrapper(keras.layers.Layer):
     # ----------------------------------------------------------------- build
     def build(self, input_shape):
         if not self.layer.built:
-            self.layer.build(input_shape)
+            self.adapter.build(self.layer, input_shape)
         if self.bn is not None and not self.bn.built:
             self.bn.build(self.layer.compute_output_shape(input_shape))
         self._range_vars = {}
@@ -149,7 +150,7 @@ class Wrapper(keras.layers.Layer):
         self._weight_vars = {}
         if self.quantize:
             for wname, ref in self._weight_refs().items():
-                w, axis = _flat_axis(getattr(self.layer, ref.attr), ref.channel_axis)
+                w, axis = _flat_axis(resolve_attr(self.layer, ref.attr), ref.channel_axis)
                 spec = self.scheme.weight_spec(ref.kind)
                 shape = (w.shape[axis],) if (spec.per_channel and axis is not None) else ()
                 self._weight_vars[wname] = (
@@ -308,7 +309,7 @@ class Wrapper(keras.layers.Layer):
         """`({name: tensor}, bias)`: the weights the op reads before fake quantization
         (BatchNormalization folded), and the bias (`None` if the op has none)."""
         refs = self.adapter.weights(self.layer)
-        weights = {name: ops.convert_to_tensor(getattr(self.layer, ref.attr))
+        weights = {name: ops.convert_to_tensor(resolve_attr(self.layer, ref.attr))
                    for name, ref in refs.items()}
         if self.prune is not None:
             weights["kernel"] = weights["kernel"] * self.kernel_mask
@@ -373,7 +374,7 @@ class Wrapper(keras.layers.Layer):
         return entry.apply(y, point, fn=fn, quantize_output=self.quantize_output)
 
     def compute_output_shape(self, input_shape):
-        return self.layer.compute_output_shape(input_shape)
+        return self.adapter.compute_output_shape(self.layer, input_shape)
 
     def get_config(self):
         cfg = super().get_config()

@@ -9,6 +9,7 @@ operation) class; adding a layer type means adding a module that calls `register
 import dataclasses
 from typing import Optional
 
+import keras
 from keras import ops
 
 
@@ -42,6 +43,8 @@ class LayerAdapter:
         shares_input_range: TFLite requires the inputs to have the output's scale
             (CONCATENATION); producers feeding only this layer skip their own output range.
         tflite_ops: TFLite builtin(s) the layer becomes (documentation and lint).
+        quantizes_inputs: inputs that no producer quantized get a quantization point here
+            (False for layers reading integer ids, e.g. Embedding).
     """
 
     kind = "generic"
@@ -50,6 +53,7 @@ class LayerAdapter:
     folds_batchnorm = False
     shares_input_range = False
     tflite_ops = ()
+    quantizes_inputs = True
 
     def weights(self, layer):
         """`{name: WeightRef}` of the weights the forward pass reads (may be empty)."""
@@ -75,9 +79,22 @@ class LayerAdapter:
         """Names of int8 tensors TFLite materializes inside the layer (before the output)."""
         return ()
 
+    def fixed_points(self, layer):
+        """`{point name: fixed-range kind}` for intermediate points whose int8 range the TFLite
+        kernel fixes (e.g. `{"softmax": "softmax"}`); other intermediate points learn a range."""
+        return {}
+
     def output_channel_count(self, layer):
         """Number of output channels (for BatchNormalization folding)."""
         return None
+
+    def build(self, layer, input_shape):
+        """Builds the wrapped layer from the wrapper's input shape (a list for several inputs)."""
+        layer.build(input_shape)
+
+    def compute_output_shape(self, layer, input_shape):
+        """The wrapped layer's output shape for the wrapper's input shape."""
+        return layer.compute_output_shape(input_shape)
 
     def forward(self, layer, inputs, weights, point):
         """Computes the layer's op, without its activation.
@@ -114,16 +131,33 @@ def register_adapter(*types):
 
 
 def adapter_for(obj):
-    """The adapter registered for `obj`'s class (nearest in the MRO), or `None`."""
+    """The adapter registered for `obj`'s class (nearest in the MRO), or `None`.
+
+    Types may also be registered by their Keras-registered name (`"keras_mot>PositionEmbedding"`),
+    so that an adapter module need not import the module defining the layer.
+    """
     for klass in type(obj).__mro__:
         if klass in _ADAPTERS:
             return _ADAPTERS[klass]
+    if _ADAPTERS and any(isinstance(k, str) for k in _ADAPTERS):
+        return _ADAPTERS.get(keras.saving.get_registered_name(type(obj)))
     return None
 
 
 def registered_types():
-    """All layer/operation types that have an adapter."""
-    return tuple(_ADAPTERS)
+    """All layer/operation types that have an adapter (name-registered ones excluded)."""
+    return tuple(t for t in _ADAPTERS if not isinstance(t, str))
+
+
+def resolve_attr(obj, path):
+    """`getattr` that follows dotted paths (`"query_dense.kernel"`: a sublayer's weight).
+
+    Example:
+        >>> resolve_attr(mha_layer, "query_dense.kernel").shape
+    """
+    for part in path.split("."):
+        obj = getattr(obj, part)
+    return obj
 
 
 def channel_broadcast(vector, rank, axis):

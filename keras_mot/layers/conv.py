@@ -72,6 +72,9 @@ class DenseAdapter(_KernelAdapter):
     tflite_ops = ("FULLY_CONNECTED",)
 
     def forward(self, layer, inputs, weights, point):
+        if len(inputs.shape) == 3:  # matmul would trace a dynamic tensordot: float FC in TFLite
+            return _add_bias(ops.einsum("abc,cd->abd", inputs, weights["kernel"]),
+                             weights.get("bias"))
         return _add_bias(ops.matmul(inputs, weights["kernel"]), weights.get("bias"))
 
 

@@ -1,0 +1,111 @@
+"""Adapter for `MultiHeadAttention`: its forward pass recomputed from its public sublayers.
+
+TFLite has no attention op; the TF 2.21 converter lowers Keras 3 self-attention to (int8
+tensors marked *):
+
+    query* = FULLY_CONNECTED(x, Wq, bq) -> RESHAPE     (likewise key*, value*)
+    query_scaled* = MUL(query, 1/sqrt(key_dim))
+    scores* = BATCH_MATMUL(TRANSPOSE(query_scaled), TRANSPOSE(key))
+    softmax* = SOFTMAX(scores)                     (fixed int8 range: scale 1/256, zero point -128)
+    context* = BATCH_MATMUL(softmax, TRANSPOSE(value)) -> TRANSPOSE -> RESHAPE
+    output* = FULLY_CONNECTED(context, Wo, bo)
+
+(RESHAPE / TRANSPOSE keep their input's scale.) The projections are computed as 2-D matrix
+products with the bias added before the reshape, so the converter fuses each bias into its
+FULLY_CONNECTED (int32 bias) instead of emitting a separate int8 ADD, which Keras' EinsumDense
+form `einsum -> reshape -> add` produces. Kernels are int8 per tensor (they are reshaped into the
+FULLY_CONNECTED layout). Supported: attention over axis 1 of rank-3 inputs, no masks, no gate.
+"""
+
+import keras
+from keras import ops
+
+from keras_mot.errors import KerasMotError, format_error
+from keras_mot.layers.base import LayerAdapter, WeightRef, register_adapter
+
+_PROJECTIONS = ("query", "key", "value")
+
+
+def _check(layer):
+    axes = layer.attention_axes
+    if axes not in (None, (1,), [1], (-2,), [-2]) or getattr(layer, "_use_gate", False):
+        raise KerasMotError(format_error(
+            f"MultiHeadAttention '{layer.name}': keras_mot quantizes attention over the sequence "
+            "axis of (batch, length, width) inputs, without gating.",
+            received=f"attention_axes={axes}, use_gate={getattr(layer, '_use_gate', False)}",
+            fix="Use attention_axes=None, or exclude the layer from quantization."))
+
+
+def _shapes(input_shape):
+    """(query, value[, key]) shapes from the wrapper's input shape."""
+    if isinstance(input_shape, (list, tuple)) and input_shape and isinstance(
+            input_shape[0], (list, tuple)):
+        return tuple(tuple(s) for s in input_shape)
+    return (tuple(input_shape), tuple(input_shape))
+
+
+def _project(x, kernel, bias, heads_shape):
+    """x (batch, length, width) @ kernel (width, *heads_shape) [+ bias] -> (batch, length, *heads_shape)."""
+    width = x.shape[-1]
+    flat = ops.matmul(ops.reshape(x, (-1, width)), ops.reshape(kernel, (width, -1)))
+    if bias is not None:
+        flat = ops.add(flat, ops.reshape(bias, (-1,)))
+    length = x.shape[1] if x.shape[1] is not None else ops.shape(x)[1]
+    return ops.reshape(flat, (-1, length) + tuple(heads_shape))
+
+
+@register_adapter(keras.layers.MultiHeadAttention)
+class MultiHeadAttentionAdapter(LayerAdapter):
+    """MultiHeadAttention -> FULLY_CONNECTED x 4, MUL, BATCH_MATMUL x 2, SOFTMAX (all int8).
+
+    Example:
+        >>> x = keras.Input((16, 32))
+        >>> model = keras.Model(x, keras.layers.MultiHeadAttention(2, 16)(x, x))
+        >>> q = mot.quantize(model)
+    """
+
+    kind = "attention"
+    tflite_ops = ("FULLY_CONNECTED", "MUL", "BATCH_MATMUL", "SOFTMAX")
+
+    def weights(self, layer):
+        refs = {f"{name}_kernel": WeightRef(f"{name}_dense.kernel", -1, "dense")
+                for name in _PROJECTIONS}
+        refs["output_kernel"] = WeightRef("output_dense.kernel", -1, "dense")
+        return refs
+
+    def activation_fn(self, layer):
+        return None
+
+    def intermediate_points(self, layer):
+        return ("query", "key", "value", "query_scaled", "scores", "softmax", "context")
+
+    def fixed_points(self, layer):
+        return {"softmax": "softmax"}
+
+    def build(self, layer, input_shape):
+        layer.build(*_shapes(input_shape))
+
+    def compute_output_shape(self, layer, input_shape):
+        return layer.compute_output_shape(*_shapes(input_shape))
+
+    def forward(self, layer, inputs, weights, point):
+        _check(layer)
+        if not isinstance(inputs, (list, tuple)):
+            inputs = [inputs, inputs]
+        query, value = inputs[0], inputs[1]
+        key = inputs[2] if len(inputs) > 2 else value
+        heads = (layer.num_heads, layer.key_dim)
+        q = point("query", _project(query, weights["query_kernel"], layer.query_dense.bias, heads))
+        k = point("key", _project(key, weights["key_kernel"], layer.key_dense.bias, heads))
+        v = point("value", _project(value, weights["value_kernel"], layer.value_dense.bias,
+                                    (layer.num_heads, layer.value_dim or layer.key_dim)))
+        scale = ops.cast(1.0 / float(layer.key_dim) ** 0.5, q.dtype)
+        q = point("query_scaled", ops.multiply(q, scale))
+        scores = point("scores", ops.einsum("btnh,bsnh->bnts", q, k))
+        probs = point("softmax", ops.softmax(scores, axis=-1))
+        context = point("context", ops.einsum("bnts,bsnh->btnh", probs, v))
+        out_kernel = weights["output_kernel"]
+        flat = ops.reshape(context, (-1, context.shape[1], context.shape[2] * context.shape[3]))
+        y = _project(flat, ops.reshape(out_kernel, (-1, out_kernel.shape[-1])),
+                     layer.output_dense.bias, (out_kernel.shape[-1],))
+        return y

@@ -1,0 +1,65 @@
+"""Adapters for lookup tables: `Embedding` and the garden's `PositionEmbedding`.
+
+Embedding -> GATHER on an int8 table. GATHER keeps the table's scale (quantization_spec.md), and
+TFLite stores a constant table per tensor, so the table is fake-quantized per tensor (symmetric,
+narrow range, like other int8 weights). The wrapper's output range then becomes the next ops'
+input scale (the converter re-quantizes the gathered rows once, int8 to int8). Token ids are
+integers and get no quantization point.
+
+PositionEmbedding (`x + table[:length]`) -> ADD with an int8 constant operand (the converter
+slices the constant table at conversion time); the table is quantized per tensor.
+
+TF 2.21 limitation (reproduced with the real converter): `keras.ops.take` clamps negative ids
+with an int32 `where(i < 0, i + n, i)`, and the legacy int16x8 quantizer
+(tensorflow/lite/tools/optimize/quantize_model.cc) tries to quantize that int32 ADD, failing with
+"Max and min for dynamic tensors should be recorded during calibration". Models that start with
+an Embedding therefore convert to int8 but not to int16x8; export the part after the lookup
+(see `examples/bert_encoder_qat.py`).
+"""
+
+import keras
+from keras import ops
+
+from keras_mot.layers.base import LayerAdapter, WeightRef, register_adapter
+
+
+@register_adapter(keras.layers.Embedding)
+class EmbeddingAdapter(LayerAdapter):
+    """Embedding -> GATHER (int8 table, per tensor).
+
+    Example:
+        >>> q = mot.quantize(keras.Sequential([keras.Input((8,), dtype="int32"),
+        ...                                    keras.layers.Embedding(100, 16)]))
+    """
+
+    kind = "embedding"
+    quantizes_inputs = False
+    tflite_ops = ("GATHER",)
+
+    def weights(self, layer):
+        return {"embeddings": WeightRef("embeddings", None, "embedding")}
+
+    def activation_fn(self, layer):
+        return None
+
+    def forward(self, layer, inputs, weights, point):
+        ids = inputs if inputs.dtype in ("int32", "int64") else ops.cast(inputs, "int32")
+        return ops.take(weights["embeddings"], ids, axis=0)
+
+
+@register_adapter("keras_mot>PositionEmbedding")  # keras_mot.garden.text_encoder (no import: garden pulls TF)
+class PositionEmbeddingAdapter(LayerAdapter):
+    """PositionEmbedding -> ADD of an int8 constant table (per tensor)."""
+
+    kind = "embedding"
+    tflite_ops = ("ADD",)
+
+    def weights(self, layer):
+        return {"embeddings": WeightRef("position_embeddings", None, "embedding")}
+
+    def activation_fn(self, layer):
+        return None
+
+    def forward(self, layer, inputs, weights, point):
+        length = ops.shape(inputs)[1]
+        return inputs + ops.expand_dims(weights["embeddings"][:length], 0)
