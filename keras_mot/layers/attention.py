@@ -26,6 +26,20 @@ from keras_mot.layers.base import LayerAdapter, WeightRef, register_adapter
 _PROJECTIONS = ("query", "key", "value")
 
 
+@keras.saving.register_keras_serializable(package="keras_mot")
+def gelu_tanh(x):
+    """GELU with the tanh approximation, as a named, serializable activation.
+
+    Keras 3 has no string name for `gelu(approximate=True)`; use this function as a layer's
+    `activation` so keras_mot recognises it (the converter fuses it into TFLite GELU) and `.keras`
+    files load with `safe_mode=True`.
+
+    Example:
+        >>> keras.layers.Dense(64, activation=gelu_tanh)
+    """
+    return keras.activations.gelu(x, approximate=True)
+
+
 def _check(layer):
     axes = layer.attention_axes
     if axes not in (None, (1,), [1], (-2,), [-2]) or getattr(layer, "_use_gate", False):
@@ -77,6 +91,7 @@ class MultiHeadAttentionAdapter(LayerAdapter):
         return None
 
     def intermediate_points(self, layer):
+        _check(layer)  # runs when the wrapper is created: unsupported configs fail at quantize()
         return ("query", "key", "value", "query_scaled", "scores", "softmax", "context")
 
     def fixed_points(self, layer):

@@ -13,12 +13,14 @@ The wrapper computes the same function in a form whose every op has an int8 kern
 
 Each named tensor is an int8 tensor in the converted model and has a quantization point here;
 gamma, beta and epsilon are constant operands quantized per tensor as the converter stores them.
-`rms_scaling=True` skips the mean and the subtraction.
+`rms_scaling=True` (deprecated in Keras 3.15, which scales by the variance) is refused with a
+clear error: exclude such layers, or use keras.layers.RMSNormalization.
 """
 
 import keras
 from keras import ops
 
+from keras_mot.errors import KerasMotError, format_error
 from keras_mot.layers.base import LayerAdapter, register_adapter
 
 
@@ -54,8 +56,13 @@ class LayerNormalizationAdapter(LayerAdapter):
         return None
 
     def intermediate_points(self, layer):
-        points = () if layer.rms_scaling else ("mean", "centered")
-        points += ("squared", "variance", "variance_eps", "rsqrt")
+        if layer.rms_scaling:
+            raise KerasMotError(format_error(
+                f"LayerNormalization '{layer.name}' uses the deprecated rms_scaling=True, which "
+                "keras_mot does not quantize.", received="rms_scaling=True",
+                fix="Exclude the layer (mot.quantize(..., exclude=[name])) or use "
+                    "keras.layers.RMSNormalization."))
+        points = ("mean", "centered", "squared", "variance", "variance_eps", "rsqrt")
         if layer.scale or layer.center:
             points += ("normalized",)
         if layer.scale and layer.center:
@@ -64,10 +71,8 @@ class LayerNormalizationAdapter(LayerAdapter):
 
     def forward(self, layer, inputs, weights, point):
         axes = _axes(layer)
-        x = inputs
-        if not layer.rms_scaling:
-            mean = point("mean", ops.mean(x, axis=axes, keepdims=True))
-            x = point("centered", ops.subtract(x, mean))
+        mean = point("mean", ops.mean(inputs, axis=axes, keepdims=True))
+        x = point("centered", ops.subtract(inputs, mean))
         variance = point("variance", ops.mean(point("squared", ops.multiply(x, x)),
                                               axis=axes, keepdims=True))
         eps = point("constant_epsilon", ops.convert_to_tensor(layer.epsilon, "float32"))
