@@ -212,8 +212,11 @@ def _export_into(tmp, final, model, target, data, calibration_data, formats, inp
     stages("collecting representative data")
     examples = collect(data, model, max_examples) if data is not None else None
     mode = _mode(target, model)
-    stages("stripping training machinery")
-    inference = _inference_model(model, mode)
+    float_reference = mode != "qat_int8" and is_quantized(model)
+    inference = model
+    if "saved_model" in formats or float_reference:
+        stages("stripping training machinery")
+        inference = _inference_model(model, mode)
     if "saved_model" in formats:
         stages("writing the SavedModel")
         sizes["saved_model"] = {"raw": write_saved_model(
@@ -235,7 +238,7 @@ def _export_into(tmp, final, model, target, data, calibration_data, formats, inp
 
     ops = op_list(tflite_bytes)
     floats = float_compute_ops(tflite_bytes) if target.is_integer else None
-    lint_report = lint_tflite(tflite_bytes, target, model=inference)
+    lint_report = lint_tflite(tflite_bytes, target, model=model)
     findings = list(lint_report.findings)
     stages("checking sparsity")
     sparse_findings, storage = _sparse_checks(tflite_bytes, target, model)
@@ -246,7 +249,7 @@ def _export_into(tmp, final, model, target, data, calibration_data, formats, inp
         notes.append("Parity not checked: no representative_data was given.")
     else:
         reference = model
-        if mode != "qat_int8" and is_quantized(model):
+        if float_reference:
             reference = inference
             notes.append("Parity reference: the float (stripped) form of the quantization-aware "
                          f"model, because target '{target.name}' does not keep its quantization.")

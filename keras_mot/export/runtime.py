@@ -71,6 +71,7 @@ class Runner:
     def __init__(self, tflite_bytes, num_threads=None):
         self.it = interpreter(tflite_bytes, num_threads)
         self._batch = None
+        self._scales = self._output_scales()  # before allocation: delegates replace the ops
 
     def _prepare(self, inputs):
         batch = inputs[0].shape[0]
@@ -101,6 +102,9 @@ class Runner:
 
         For a float output behind a final DEQUANTIZE, the step of the DEQUANTIZE's input.
         """
+        return list(self._scales)
+
+    def _output_scales(self):
         tensors = {t["index"]: t for t in self.it.get_tensor_details()}
         producers = {}
         for op in self.it._get_ops_details():  # noqa: SLF001  (the interpreter's only op list)
