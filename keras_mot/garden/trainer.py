@@ -132,7 +132,7 @@ def _schedule(pruning):
                            frequency=pruning.frequency)
 
 
-def _scheme(quantization, target):
+def _scheme(quantization):
     if quantization is None:
         return None
     bits = ((quantization.num_bits_weight, quantization.num_bits_activation)
@@ -142,9 +142,7 @@ def _scheme(quantization, target):
             "task.quantization bit widths are not supported by keras_mot.",
             received=f"weights {bits[0]} bits, activations {bits[1]} bits",
             fix="Use 8/8 (int8) or 8/16 (int16x8)."))
-    if bits == (8, 8) and target.scheme:
-        return "target"
-    return BIT_SCHEMES[bits]
+    return "target" if bits == (8, 8) else BIT_SCHEMES[bits]
 
 
 def build_recipe(config, target):
@@ -165,7 +163,7 @@ def build_recipe(config, target):
         return Recipe.from_dict({"target": target.name, "rules": config.keras_mot.recipe,
                                  "schedule": None if schedule is None else {
                                      "type": type(schedule).__name__, **schedule.get_config()}})
-    scheme = _scheme(config.task.quantization, target)
+    scheme = _scheme(config.task.quantization)
     if scheme == "target" and target.scheme is None:
         raise KerasMotError(format_error(
             "task.quantization asks for QAT but the target runs float models.",
