@@ -46,6 +46,11 @@ EXAMPLES = {
     L.Normalization: (lambda: L.Normalization(mean=0.5, variance=2.0), (5,)),
     L.BatchNormalization: (lambda: L.BatchNormalization(), (5,)),
     ConstantOp: (lambda: ConstantOp("add", 3.0), (5,)),
+    # attention adapters (keras_mot/layers/attention.py, einsum.py, normalization.py, embedding.py)
+    L.EinsumDense: (lambda: L.EinsumDense("abc,cde->abde", (5, 2, 2), bias_axes="de"), (5, 4)),
+    L.MultiHeadAttention: (lambda: lambda qv: L.MultiHeadAttention(2, 2)(*qv), [(5, 4), (5, 4)]),
+    L.LayerNormalization: (lambda: L.LayerNormalization(), (5, 4)),
+    L.Embedding: (lambda: L.Embedding(4, 3), (5,)),
 }
 
 
