@@ -48,12 +48,18 @@ def frozen_concrete_function(model, batch_size=None):
 
 
 def _representative(data, model):
+    """A converter `representative_dataset`: one sample at a time, each input in its own dtype
+    (float images, int32 token ids, ...)."""
     if data is None:
         return None
+    dtypes = [np.dtype(getattr(t.dtype, "name", t.dtype)) for t in model.inputs]
+
     def gen():
         for batch in data:
-            xs = batch if isinstance(batch, (list, tuple)) else [batch]
-            xs = [np.asarray(x, np.float32) for x in xs][:len(model.inputs)]
+            if isinstance(batch, tuple) and len(batch) in (2, 3):
+                batch = batch[0]  # (x, y[, sample_weight])
+            xs = batch if isinstance(batch, list) else [batch]
+            xs = [np.asarray(x, dt) for x, dt in zip(xs, dtypes)]
             for i in range(xs[0].shape[0]):
                 yield [x[i:i + 1] for x in xs]
     return gen
