@@ -124,3 +124,19 @@ def test_quantize_only_model_trains_without_update_masks():
     x, y = data(dense_model())
     qm = compile_(mot.quantize(dense_model(), "tflite_int8", calibration_data=x))
     qm.fit(x, y, verbose=0)
+
+
+def test_update_masks_under_a_distribution_strategy():
+    import tensorflow as tf
+
+    strategy = tf.distribute.MirroredStrategy(["/cpu:0"])
+    with strategy.scope():
+        pm = compile_(mot.prune(dense_model(), "tflite_sparse_fc",
+                                schedule=mot.ConstantSparsity(0.5, 0, frequency=2)))
+    x, y = data(pm)
+    pm.fit(x, y, batch_size=16, epochs=1, callbacks=mot.callbacks(pm), verbose=0)
+    for w in pruned(pm).values():
+        assert "Mirrored" in type(w.kernel_mask.value).__name__ or \
+            hasattr(w.kernel_mask.value, "values")
+        m = as_matrix(mask_of(w), "dense")
+        assert _blocks_uniform(m, 4, 1) and np.mean(m == 0) == pytest.approx(0.5)
