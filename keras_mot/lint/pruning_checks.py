@@ -3,15 +3,17 @@
 Registered with `keras_mot.lint.register_check` when this module is imported. For each pruned
 `Wrapper` (pattern + schedule on its kernel) and the lint's target:
 
-| code                       | when                                                          |
-|----------------------------|---------------------------------------------------------------|
-| block-not-divisible, ...   | the pattern does not tile the kernel (`SparsityPattern.check`) |
-| prune-block-transposed     | e.g. Block(1, 4) where the target runs Block(4, 1) (TFLite's "1x4" = 4 input channels) |
-| prune-pattern-mismatch     | another pattern than the one the target's kernel exploits     |
-| prune-runs-dense           | the target has no sparse kernel for this layer (zeros only shrink the file) |
-| prune-below-min-sparsity   | the schedule ends below the sparsity the target needs to exploit it |
-| int8-sparse-fc-slower      | int8 sparse FULLY_CONNECTED bypasses XNNPack (target `tflite_sparse_fc_int8`) |
-| xnn-same-stem, ...         | target `xnnpack_sparse`: Keras layers that keep the model out of XNNPack's sparse cluster (`xnnpack_check.stem_rewrite`) |
+| code                     | when                                                            |
+|--------------------------|-----------------------------------------------------------------|
+| block-not-divisible, ... | the pattern does not tile the kernel (`SparsityPattern.check`)  |
+| prune-block-transposed   | e.g. Block(1, 4) where the target runs Block(4, 1) (TFLite's    |
+|                          | "1x4" block = 4 consecutive *input* channels)                   |
+| prune-pattern-mismatch   | another pattern than the one the target's kernel exploits       |
+| prune-runs-dense         | no sparse kernel for this layer: zeros only shrink the file     |
+| prune-below-min-sparsity | the schedule ends below what the target needs to exploit it     |
+| int8-sparse-fc-slower    | `tflite_sparse_fc_int8`: int8 sparse FC bypasses XNNPack        |
+| xnn-same-stem, ...       | `xnnpack_sparse`: Keras layers keeping the model out of the     |
+|                          | sparse cluster (`xnnpack_check.stem_rewrite`, wrapped convs too) |
 
 Sources: the targets' sparsity tables (keras_mot/targets/sparse_targets.py, each entry cited),
 keras_mot/export/xnnpack_check.py (XNNPack src/subgraph.c conditions).
@@ -45,8 +47,8 @@ def _pattern_finding(path, kind, shape, actual, expected, target):
                        f"Target '{target.name}' has no sparse kernel for this {kind} weight "
                        f"{shape}: its {actual!r} zeros only shrink the compressed file, the "
                        "op computes densely.",
-                       fix=f"Exclude the layer from pruning, or use a target whose sparse "
-                           f"kernels cover it (e.g. 'generic' for file size only).",
+                       fix="Exclude the layer from pruning, or use a target whose sparse "
+                           "kernels cover it (e.g. 'generic' for file size only).",
                        code="prune-runs-dense")
     if actual == expected:
         return None

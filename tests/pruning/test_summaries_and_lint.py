@@ -3,7 +3,6 @@
 import glob
 
 import keras
-import numpy as np
 import pytest
 import tensorflow as tf
 from conftest import compile_, data, dense_model, pruned, schedule
@@ -67,6 +66,10 @@ def test_lint_flags_transposed_blocks_and_low_sparsity():
     assert "Block(rows=4, cols=1" in findings[0].fix
     good = mot.prune(dense_model(), "tflite_sparse_fc", schedule=mot.ConstantSparsity(0.9, 0))
     assert _codes(good, "tflite_sparse_fc") == []
+    nofm = mot.prune(dense_model(), "generic", schedule=mot.ConstantSparsity(0.9, 0),
+                     pattern=mot.NofM(2, 4))
+    assert _codes(nofm, "tflite_sparse_fc") == ["prune-pattern-mismatch"] * 2
+    assert _codes(nofm, "nvidia_2x4") == []
 
 
 def test_lint_tells_the_int8_sparse_fc_truth_and_the_pattern_fit():
@@ -96,4 +99,3 @@ def test_pruning_check_is_registered_with_lint():
                    pattern=mot.Block(1, 4))
     report = mot.lint(pm, target="tflite_sparse_fc")
     assert "prune-block-transposed" in {f.code for f in report.findings}
-    assert np.isfinite(len(report.findings))
