@@ -47,6 +47,13 @@ class PreparedModel(Functional):
             self.run_lint(strict=(lint == "strict"), verbose=True)
         return super().compile(*args, **kwargs)
 
+    def fit(self, *args, callbacks=None, **kwargs):
+        """`keras.Model.fit`, refusing up front to train a pruned model without `UpdateMasks`."""
+        from keras_mot.callbacks.pruning import require_update_masks
+
+        require_update_masks(self, callbacks)
+        return super().fit(*args, callbacks=callbacks, **kwargs)
+
     def run_lint(self, strict=False, verbose=False):
         """Lints the model for its target; stores and returns the `LintReport`."""
         from keras_mot.lint import lint as run
