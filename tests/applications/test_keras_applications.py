@@ -33,7 +33,7 @@ APPS = {
         255.0, 8, 2),
     "ResNet50": (lambda: keras.applications.ResNet50(
         input_shape=(32, 32, 3), weights=None, classes=10, classifier_activation=None),
-        1.0, 3, 1),
+        1.0, 4, 1),
 }
 
 
