@@ -20,6 +20,7 @@ import keras
 from keras import ops
 
 from keras_mot.errors import KerasMotError, format_error
+from keras_mot.sparsity.config_value import ConfigValue
 from keras_mot.lint.finding import Finding
 from keras_mot.sparsity.layout import get_layout
 
@@ -44,7 +45,7 @@ def _keep_largest(scores, sparsity):
     return ops.cast(ops.less(ranks, keep), "float32")
 
 
-class SparsityPattern:
+class SparsityPattern(ConfigValue):
     """Base class of sparsity patterns (serializable, comparable by config).
 
     Subclasses implement `_matrix_mask(matrix, sparsity)` on the (rows, cols) view and
@@ -92,21 +93,6 @@ class SparsityPattern:
     def get_config(self):
         """Constructor arguments as a dict."""
         return {}
-
-    @classmethod
-    def from_config(cls, config):
-        """Rebuilds the pattern from `get_config()`."""
-        return cls(**config)
-
-    def __eq__(self, other):
-        return type(self) is type(other) and self.get_config() == other.get_config()
-
-    def __hash__(self):
-        return hash((type(self).__name__, tuple(sorted(self.get_config().items()))))
-
-    def __repr__(self):
-        args = ", ".join(f"{k}={v!r}" for k, v in self.get_config().items())
-        return f"{type(self).__name__}({args})"
 
 
 @keras.saving.register_keras_serializable(package="keras_mot")

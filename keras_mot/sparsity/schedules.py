@@ -20,6 +20,7 @@ import keras
 from keras import ops
 
 from keras_mot.errors import KerasMotError, format_error
+from keras_mot.sparsity.config_value import ConfigValue
 
 
 def _check_sparsity(value, name, owner):
@@ -38,7 +39,7 @@ def _check_int(value, name, owner, minimum):
     return value
 
 
-class PruningSchedule:
+class PruningSchedule(ConfigValue):
     """Base class: `schedule(step)` (keras.ops) and `sparsity_at(step)` (pure python)."""
 
     begin_step: int
@@ -83,24 +84,6 @@ class PruningSchedule:
     def __call__(self, step):
         return self.schedule(step)
 
-    def get_config(self):
-        """Constructor arguments as a dict."""
-        raise NotImplementedError
-
-    @classmethod
-    def from_config(cls, config):
-        """Rebuilds the schedule from `get_config()`."""
-        return cls(**config)
-
-    def __eq__(self, other):
-        return type(self) is type(other) and self.get_config() == other.get_config()
-
-    def __hash__(self):
-        return hash((type(self).__name__, tuple(sorted(self.get_config().items()))))
-
-    def __repr__(self):
-        args = ", ".join(f"{k}={v!r}" for k, v in self.get_config().items())
-        return f"{type(self).__name__}({args})"
 
 
 @keras.saving.register_keras_serializable(package="keras_mot")
