@@ -14,6 +14,7 @@ ranges are moving averages during training, running min/max during calibration, 
 import keras
 from keras import ops
 
+from keras_mot.errors import UnsupportedLayerError, format_error
 from keras_mot.layers import activations as act_table
 from keras_mot.layers.base import adapter_for, resolve_attr
 from keras_mot.quantization import bn_fold, ranges
@@ -94,9 +95,11 @@ class Wrapper(keras.layers.Layer):
         self.prune = _deserialize_prune(prune)
         self.adapter = adapter_for(self.layer)
         if self.adapter is None:
-            raise ValueError(f"Layer '{self.layer.name}' ({type(self.layer).__name__}) has no "
-                             "keras_mot LayerAdapter. Register one with "
-                             "keras_mot.layers.register_adapter, or exclude the layer.")
+            raise UnsupportedLayerError(format_error(
+                "No keras_mot LayerAdapter is registered for this layer type.",
+                layer=self.layer.name, received=type(self.layer).__name__,
+                fix="Register one with keras_mot.layers.base.register_adapter, or exclude the "
+                    "layer (exclude=[...] or annotate(..., quantize=None))."))
         self._points = self._plan_points()
 
     # ----------------------------------------------------------------- planning
