@@ -21,6 +21,9 @@ PRUNING_FAST = ["trainer.train_steps=2", "task.pruning.begin_step=0", "task.prun
 # Structural XNNPack sparse-inference conditions a keras.applications MobileNetV2 does not meet
 # (SAME-padded stride-2 stem, < 2/3 zeros): reported, they make that export "not ok".
 XNN_CODES = {"xnn-entry", "xnn-body", "xnn-exit", "xnn-sparsity", "xnn-densify"}
+# ResNet-50 pruning: only its own (float, generic) export; the extra post-training int8
+# conversion of 23 M parameters costs ~60-100 s here (the int8 path is covered by the others).
+EXPORT_TARGETS = {"resnet50_pruning_cpu": ["generic"]}
 # tests/cli/test_cli.py runs mobilenetv2_qat_cpu end to end through `keras-mot train`.
 COVERED_BY_CLI = {"mobilenetv2_qat_cpu"}
 CPU_CONFIGS = sorted(os.path.basename(p)[:-5] for p in glob.glob(os.path.join(CONFIGS, "*_cpu.yaml")))
@@ -73,14 +76,16 @@ def test_recipe_rules_from_keras_mot_block():
 def test_cpu_config_trains_and_exports(tmp_path, name):
     overrides = FAST + (PRUNING_FAST if "pruning" in name else [])
     result = train(os.path.join(CONFIGS, f"{name}.yaml"), out=tmp_path, overrides=overrides,
-                   verbose=0, lint="off", reference=False, checkpoints=False, max_examples=64)
+                   verbose=0, lint="off", reference=False, checkpoints=False, max_examples=64,
+                   export_targets=EXPORT_TARGETS.get(name))
     assert result.exports, name
     for target, export in result.exports.items():
         assert export.parity.ok, (target, export.parity)
         errors = {f.code for f in export.findings if f.severity == "error"}
         assert export.ok or errors <= XNN_CODES, (target, errors)
-    int8 = result.exports["tflite_int8"]
-    assert int8.ok and int8.float_compute_ops == [] and int8.verdict == "full_int8"
+    if "tflite_int8" in result.exports:
+        int8 = result.exports["tflite_int8"]
+        assert int8.ok and int8.float_compute_ops == [] and int8.verdict == "full_int8"
     assert (tmp_path / "results.json").exists()
     if result.mode == "pruning":
         final = load_config(os.path.join(CONFIGS, f"{name}.yaml")).task.pruning.final_sparsity
