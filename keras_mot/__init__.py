@@ -29,9 +29,11 @@ from keras_mot.wrapper import Wrapper  # noqa: E402
 __version__ = "0.1.0"
 
 __all__ = [
-    "Annotated", "Block", "ConstantSparsity", "ExportError", "Finding", "KerasMotError",
+    "Annotated", "Block", "ConstantSparsity", "ExportError", "ExportResult", "Finding",
+    "KerasMotError",
     "LintReport", "NofM", "PolynomialDecay", "PreparedModel", "PruneSpec", "QuantScheme",
     "QuantSpec", "Recipe", "Rule", "UnsupportedLayerError", "Unstructured", "Wrapper",
-    "annotate", "apply", "calibrate", "callbacks", "get_scheme", "lint", "lint_on_compile",
+    "annotate", "apply", "calibrate", "callbacks", "export", "get_scheme", "lint",
+    "lint_on_compile",
     "prune", "quantize", "strip", "targets",
 ]

@@ -14,7 +14,6 @@ from typing import Optional
 
 from keras_mot import targets
 from keras_mot.errors import ExportError, KerasMotError, format_error
-from keras_mot.export import extra_targets  # noqa: F401  (registers tflite_float16 / _dynamic)
 from keras_mot.export import report as _report
 from keras_mot.export.atomic import AtomicDirectory
 from keras_mot.export.convert import has_wrappers, is_quantized, to_tflite

@@ -55,3 +55,30 @@ TFLITE_INT16X8 = register(Target(
     op_table="tflite_int16x8",
     references=_REFS + ("tensorflow/lite/tools/optimize/operator_property.cc",),
 ))
+
+# Float at run time; only the stored weights differ (lite.py `QuantizationMode`:
+# Optimize.DEFAULT + supported_types=[float16] -> float16 weights; Optimize.DEFAULT without a
+# representative dataset -> dynamic-range int8 weights; post_training_quantization.md).
+_PTQ_REFS = ("tensorflow/lite/python/lite.py",
+             "tensorflow/lite/g3doc/performance/post_training_quantization.md")
+
+TFLITE_FLOAT16 = register(Target(
+    name="tflite_float16",
+    description="TFLite float model with float16 weights (half the size; computes in float)",
+    kind="float",
+    converter=ConverterSettings(supported_ops=("TFLITE_BUILTINS",), optimizations=("DEFAULT",),
+                                quantize="float16"),
+    op_table="tflite_builtins",
+    references=_PTQ_REFS,
+))
+
+TFLITE_DYNAMIC = register(Target(
+    name="tflite_dynamic",
+    description="TFLite dynamic-range model: int8 weights, float activations (hybrid kernels "
+                "quantize activations on the fly)",
+    kind="float",
+    converter=ConverterSettings(supported_ops=("TFLITE_BUILTINS",), optimizations=("DEFAULT",),
+                                quantize="dynamic"),
+    op_table="tflite_builtins",
+    references=_PTQ_REFS,
+))
