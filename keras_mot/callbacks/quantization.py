@@ -59,7 +59,10 @@ class FreezeRanges(_FreezeAtStep):
 
 
 class FreezeBatchNorm(_FreezeAtStep):
-    """Stops updating folded BatchNormalization statistics from training step `step` on.
+    """Updates folded BatchNormalization statistics until training step `step`, then freezes them.
+
+    Without this callback the statistics stay frozen at their float-training values (the
+    default: QAT fine-tunes a trained model).
 
     Example:
         >>> model.fit(ds, callbacks=[mot.callbacks.FreezeBatchNorm(step=1000)])
