@@ -143,6 +143,30 @@ def run_peer(args, log_path):
     return _run_side("tfmot", cmd, env, log_path)
 
 
+def add_result_args(p):
+    """Adds --peer-json / --ours-json / --json-out / --log-dir to a bench's argument parser."""
+    p.add_argument("--peer-json", help="use this saved peer result instead of running tfmot")
+    p.add_argument("--ours-json", help="use this saved keras_mot result instead of running it")
+    p.add_argument("--json-out", help="write {'keras_mot': ..., 'tfmot': ...} here")
+    p.add_argument("--log-dir", default=os.environ.get("TMPDIR", "/tmp"))
+
+
+def both_sides(args, run_ours, run_peer, stem):
+    """Runs (or loads) the keras_mot side, then the tfmot side; saves both with --json-out."""
+    def load_or_run(path, runner, log_name):
+        if path:
+            with open(path) as f:
+                return json.load(f)
+        return runner(args, os.path.join(args.log_dir, log_name))
+
+    ours = load_or_run(args.ours_json, run_ours, f"{stem}_keras_mot.log")
+    peer = load_or_run(args.peer_json, run_peer, f"{stem}_tfmot.log")
+    if args.json_out:
+        with open(args.json_out, "w") as f:
+            json.dump({"keras_mot": ours, "tfmot": peer}, f, indent=2, sort_keys=True)
+    return ours, peer
+
+
 def main(argv=None):
     """Runs both sides and prints the table (and, with --json-out, saves both results)."""
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -150,23 +174,9 @@ def main(argv=None):
     p.add_argument("--qat-epochs", type=int, default=2)
     p.add_argument("--batch-size", type=int, default=64)
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--peer-json", help="use this saved peer result instead of running tfmot")
-    p.add_argument("--ours-json", help="use this saved keras_mot result instead of running it")
-    p.add_argument("--json-out", help="write {'keras_mot': ..., 'tfmot': ...} here")
-    p.add_argument("--log-dir", default=os.environ.get("TMPDIR", "/tmp"))
+    add_result_args(p)
     args = p.parse_args(argv)
-
-    def load_or_run(path, runner, log_name):
-        if path:
-            with open(path) as f:
-                return json.load(f)
-        return runner(args, os.path.join(args.log_dir, log_name))
-
-    ours = load_or_run(args.ours_json, run_ours, "bench_qat_keras_mot.log")
-    peer = load_or_run(args.peer_json, run_peer, "bench_qat_tfmot.log")
-    if args.json_out:
-        with open(args.json_out, "w") as f:
-            json.dump({"keras_mot": ours, "tfmot": peer}, f, indent=2, sort_keys=True)
+    ours, peer = both_sides(args, run_ours, run_peer, "bench_qat")
     print("QAT benchmark (bench/qat.py): MobileNetV2 alpha=0.35, 32x32x3, digits; "
           + settings_line(args, (ours, peer), ("epochs", "qat_epochs", "batch_size", "seed"))
           + "; step-time ratio and time rows: lower is better")

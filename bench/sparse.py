@@ -15,7 +15,6 @@ Usage:
 """
 
 import argparse
-import json
 import os
 import sys
 
@@ -160,23 +159,9 @@ def main(argv=None):
                         "of dense on both sides; 10 leaves it ~3 pt short)")
     p.add_argument("--batch-size", type=int, default=64)
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--peer-json", help="use this saved peer result instead of running tfmot")
-    p.add_argument("--ours-json", help="use this saved keras_mot result instead of running it")
-    p.add_argument("--json-out", help="write {'keras_mot': ..., 'tfmot': ...} here")
-    p.add_argument("--log-dir", default=os.environ.get("TMPDIR", "/tmp"))
+    qat.add_result_args(p)
     args = p.parse_args(argv)
-
-    def load_or_run(path, runner, log_name):
-        if path:
-            with open(path) as f:
-                return json.load(f)
-        return runner(args, os.path.join(args.log_dir, log_name))
-
-    ours = load_or_run(args.ours_json, run_ours, "bench_sparse_keras_mot.log")
-    peer = load_or_run(args.peer_json, run_peer, "bench_sparse_tfmot.log")
-    if args.json_out:
-        with open(args.json_out, "w") as f:
-            json.dump({"keras_mot": ours, "tfmot": peer}, f, indent=2, sort_keys=True)
+    ours, peer = qat.both_sides(args, run_ours, run_peer, "bench_sparse")
     print("Pruning benchmark (bench/sparse.py): digits; "
           + qat.settings_line(args, (ours, peer), ("epochs", "prune_epochs", "batch_size", "seed"))
           + "; float TFLite with Optimize.EXPERIMENTAL_SPARSITY, batch-1 latency")
