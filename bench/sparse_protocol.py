@@ -18,6 +18,7 @@ Example:
     >>> model = build_mlp(keras)
 """
 
+import argparse
 import time
 
 import numpy as np
@@ -27,6 +28,21 @@ import common
 MLP_PRUNED = ("fc_2048a", "fc_2048b", "fc_512")
 MLP_SPARSITY = 0.9
 CNN_SPARSITY = 0.8
+
+
+def parse_args(argv=None, description=""):
+    """Command-line arguments shared by both pruning sides (--epochs, --prune-epochs, ...).
+
+    Example:
+        >>> args = parse_args(["--parts", "mlp"])
+    """
+    p = argparse.ArgumentParser(description=description)
+    p.add_argument("--epochs", type=int, default=10, help="dense training epochs")
+    p.add_argument("--prune-epochs", type=int, default=10, help="pruning fine-tune epochs")
+    p.add_argument("--batch-size", type=int, default=64)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--parts", default="mlp,cnn", help="comma-separated: mlp, cnn")
+    return p.parse_args(argv)
 
 
 def mlp_data():

@@ -19,7 +19,6 @@ Usage:
     python bench/ours/keras_mot_prune.py --epochs 10 --prune-epochs 10
 """
 
-import argparse
 import math
 import os
 import sys
@@ -143,13 +142,7 @@ def run_cnn(ctx, tf, args):
 
 def main(argv=None):
     """Runs the requested parts and prints the JSON result."""
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--epochs", type=int, default=10, help="dense training epochs")
-    p.add_argument("--prune-epochs", type=int, default=10, help="pruning fine-tune epochs")
-    p.add_argument("--batch-size", type=int, default=64)
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--parts", default="mlp,cnn", help="comma-separated: mlp, cnn")
-    args = p.parse_args(argv)
+    args = sp.parse_args(argv, __doc__.splitlines()[0])
     import keras
     import tensorflow as tf
 

@@ -20,7 +20,6 @@ Usage:
     TF_USE_LEGACY_KERAS=1 $(bash bench/peer_env.sh) bench/peer/tfmot_prune.py --epochs 10
 """
 
-import argparse
 import math
 import os
 import sys
@@ -140,13 +139,7 @@ def run_cnn(args):
 
 def main(argv=None):
     """Runs the requested parts and prints the JSON result."""
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--epochs", type=int, default=10, help="dense training epochs")
-    p.add_argument("--prune-epochs", type=int, default=10, help="pruning fine-tune epochs")
-    p.add_argument("--batch-size", type=int, default=64)
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--parts", default="mlp,cnn", help="comma-separated: mlp, cnn")
-    args = p.parse_args(argv)
+    args = sp.parse_args(argv, __doc__.splitlines()[0])
     runners = {"mlp": run_mlp, "cnn": run_cnn}
     result = {"side": "tfmot", "versions": {"tensorflow": tf.__version__,
                                             "tf_keras": keras.__version__,
