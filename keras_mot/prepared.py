@@ -12,6 +12,7 @@ from keras.src.models.functional import Functional, functional_from_config
 
 from keras_mot.errors import KerasMotError, format_error
 from keras_mot.quantization.linking import link_bias_ranges
+from keras_mot.quantization.mode import simulating
 
 LINT_MODES = ("table", "off", "strict")
 
@@ -52,7 +53,36 @@ class PreparedModel(Functional):
         from keras_mot.callbacks.pruning import require_update_masks
 
         require_update_masks(self, callbacks)
-        return super().fit(*args, callbacks=callbacks, **kwargs)
+        with simulating():
+            return super().fit(*args, callbacks=callbacks, **kwargs)
+
+    # Keras traces its train / test / predict functions inside these calls, so the kernel-exact
+    # rounding (keras_mot.quantization.mode.simulating) is what they compile; plain calls and
+    # converter traces keep the FakeQuant graph.
+    def evaluate(self, *args, **kwargs):
+        """`keras.Model.evaluate`, computing as the int8 kernels do (see `simulating`)."""
+        with simulating():
+            return super().evaluate(*args, **kwargs)
+
+    def predict(self, *args, **kwargs):
+        """`keras.Model.predict`, computing as the int8 kernels do (see `simulating`)."""
+        with simulating():
+            return super().predict(*args, **kwargs)
+
+    def train_on_batch(self, *args, **kwargs):
+        """`keras.Model.train_on_batch` inside `simulating`."""
+        with simulating():
+            return super().train_on_batch(*args, **kwargs)
+
+    def test_on_batch(self, *args, **kwargs):
+        """`keras.Model.test_on_batch` inside `simulating`."""
+        with simulating():
+            return super().test_on_batch(*args, **kwargs)
+
+    def predict_on_batch(self, *args, **kwargs):
+        """`keras.Model.predict_on_batch` inside `simulating`."""
+        with simulating():
+            return super().predict_on_batch(*args, **kwargs)
 
     def run_lint(self, strict=False, verbose=False):
         """Lints the model for its target; stores and returns the `LintReport`."""

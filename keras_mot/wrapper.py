@@ -11,15 +11,20 @@ ranges are moving averages during training, running min/max during calibration, 
 `FreezeRanges` or `mot.strip`. Weight ranges are the last value (symmetric max |w| per channel).
 """
 
+import functools
+
 import keras
 from keras import ops
 
 from keras_mot.errors import UnsupportedLayerError, format_error
 from keras_mot.layers import activations as act_table
 from keras_mot.layers.base import adapter_for, resolve_attr
-from keras_mot.quantization import bn_fold, ranges
-from keras_mot.quantization.mode import is_calibrating
+from keras_mot.quantization import bn_fold, integer_domain, ranges
+from keras_mot.quantization.mode import is_calibrating, is_simulating
 from keras_mot.quantization.scheme import QuantScheme, get_scheme
+
+# Single-kernel linear ops that run on the integer grid during training and Keras inference.
+_GRID_KINDS = ("conv", "depthwise", "dense", "conv_transpose")
 
 
 def _deserialize(obj):
@@ -238,7 +243,7 @@ class Wrapper(keras.layers.Layer):
             return ranges.round_to_grid_away_from_zero(x, ref.min, ref.max, ref.spec)
         if fixed is not None:
             lo, hi = ranges.fixed_range(fixed, spec)
-            return ranges.fake_quant(x, lo, hi, spec)
+            return ranges.fake_quant(x, lo, hi, spec, graph_op=self.frozen or not is_simulating())
         if name not in self._range_vars:
             return x
         vmin, vmax = self._range_vars[name]
@@ -246,6 +251,7 @@ class Wrapper(keras.layers.Layer):
             if self.adapter.same_scale_output and name == "output":
                 return x  # the TFLite kernel keeps the input's scale and rounds by itself
             return ranges.fake_quant(x, vmin, vmax, spec)
+        fake_quant = functools.partial(ranges.fake_quant, graph_op=not is_simulating())
         if is_calibrating():
             lo, hi = ranges.activation_batch_range(ops.stop_gradient(x), spec)
             init = self.initialized > 0
@@ -263,9 +269,9 @@ class Wrapper(keras.layers.Layer):
             new_hi = ops.where(keep, vmax, new_hi)
             vmin.assign(new_lo)
             vmax.assign(new_hi)
-            return ranges.fake_quant(x, new_lo, new_hi, spec)
+            return fake_quant(x, new_lo, new_hi, spec)
         # Inference before any range was recorded: compute in float rather than on a 0..0 grid.
-        return ops.where(self.initialized > 0, ranges.fake_quant(x, vmin, vmax, spec), x)
+        return ops.where(self.initialized > 0, fake_quant(x, vmin, vmax, spec), x)
 
     def _quantize_weight(self, wname, w, training):
         """Fake-quantized weight and its scale (per channel or scalar; `None` if unquantized)."""
@@ -337,18 +343,67 @@ class Wrapper(keras.layers.Layer):
             weights[n], scales[n] = self._quantize_weight(n, weights[n], training)
         return weights, self._quantize_bias(bias, scales.get("kernel"))
 
-    def _update_bn(self, z, scale):
-        """Moves the folded BatchNormalization's statistics towards the batch's."""
+    def _on_integer_grid(self, inputs):
+        """Whether the op can run on the integer grid (see quantization/integer_domain.py)."""
+        return (self.quantize and not self.frozen and not is_calibrating() and is_simulating()
+                and self.adapter.kind in _GRID_KINDS and not isinstance(inputs, (list, tuple))
+                and set(self._weight_refs()) == {"kernel"}
+                and not self.adapter.intermediate_points(self.layer)
+                and self.scheme.activation_spec().bits == 8
+                and self._input_scale() is not None)
+
+    def _linear(self, inputs, point, training):
+        """`(z, y, has_bias)`: the wrapped op's output without and with its (int32-grid) bias."""
+        if self._on_integer_grid(inputs):
+            weights, bias = self.folded_weights()
+            kernel, scale = self._quantize_weight("kernel", weights["kernel"], training)
+            z, y = integer_domain.linear_on_grid(
+                lambda x, k: self.adapter.forward(self.layer, x, {"kernel": k}, point), inputs,
+                kernel, scale, self._weight_refs()["kernel"].channel_axis, bias,
+                self._input_scale())
+            return z, y, bias is not None
+        weights, bias = self._weights(training)
+        z = self.adapter.forward(self.layer, inputs, weights, point)
+        if bias is None:
+            return z, z, False
+        return z, ops.add(z, ops.reshape(bias, (1,) * (len(z.shape) - 1) + (-1,))), True
+
+    def _batch_norm_train(self, z, frozen_y):
+        """Training output of a folded conv/dense + BatchNormalization: batch statistics while the
+        statistics are live, moving statistics (the exported computation) once frozen.
+
+        `z` is the op's output with the moving-statistics-folded, fake-quantized kernel. While
+        live, `z` is renormalized with the batch's statistics (the correction of Krishnamoorthi
+        2018, sec. 3.2: multiply by sigma_moving / sigma_batch, bias from the batch mean), so QAT
+        trains BatchNormalization as float training does while the weight quantizer keeps seeing
+        the stable moving-statistics fold; the moving statistics follow the batch's.
+        """
+        bn = self.bn
+        shape = (1,) * (len(z.shape) - 1) + (-1,)
         axes = tuple(range(len(z.shape) - 1))
-        mean_z = ops.mean(z, axis=axes)
-        var_z = ops.var(z, axis=axes)
-        safe = ops.where(ops.abs(scale) < 1e-6, 1e-6, scale)
-        momentum = self.bn.momentum
-        keep = self.bn_frozen > 0
-        new_mean = self.bn.moving_mean * momentum + (mean_z / safe) * (1.0 - momentum)
-        new_var = self.bn.moving_variance * momentum + (var_z / (safe * safe)) * (1.0 - momentum)
-        self.bn.moving_mean.assign(ops.where(keep, self.bn.moving_mean, new_mean))
-        self.bn.moving_variance.assign(ops.where(keep, self.bn.moving_variance, new_var))
+        scale = bn_fold.bn_scale(bn)
+        tiny = ops.abs(scale) < 1e-6
+        safe = ops.where(tiny, 1.0, scale)
+        moving_var = ops.cast(bn.moving_variance, "float32")
+        mean_u = ops.where(tiny, ops.cast(bn.moving_mean, "float32"), ops.mean(z, axis=axes) / safe)
+        var_u = ops.where(tiny, moving_var, ops.var(z, axis=axes) / (safe * safe))
+        inv_batch = ops.rsqrt(var_u + bn.epsilon)
+        gamma = bn.gamma if bn.scale else 1.0
+        beta = bn.beta if bn.center else 0.0
+        correction = ops.sqrt(moving_var + bn.epsilon) * inv_batch
+        batch_bias = beta - gamma * mean_u * inv_batch
+        batch_y = z * ops.reshape(correction, shape) + ops.reshape(batch_bias, shape)
+        live = self.bn_frozen <= 0
+        conv_bias = self.adapter.bias_attr(self.layer)
+        conv_bias = getattr(self.layer, conv_bias) if conv_bias else None
+        batch_mean = ops.stop_gradient(mean_u + (conv_bias if conv_bias is not None else 0.0))
+        m = bn.momentum
+        bn.moving_mean.assign(ops.where(live, bn.moving_mean * m + batch_mean * (1.0 - m),
+                                        bn.moving_mean))
+        bn.moving_variance.assign(ops.where(
+            live, bn.moving_variance * m + ops.stop_gradient(var_u) * (1.0 - m),
+            bn.moving_variance))
+        return ops.where(live, batch_y, frozen_y)
 
     def call(self, inputs, training=None):
         if training and self.prune is not None:
@@ -360,13 +415,9 @@ class Wrapper(keras.layers.Layer):
                           for i, x in enumerate(inputs)]
             else:
                 inputs = point("input_0", inputs)
-        weights, bias = self._weights(training)
-        y = self.adapter.forward(self.layer, inputs, weights, point)
-        if bias is not None:
-            if training and self.bn is not None and not self.frozen:
-                self._update_bn(ops.stop_gradient(y), ops.stop_gradient(
-                    bn_fold.bn_scale(self.bn)))
-            y = ops.add(y, ops.reshape(bias, (1,) * (len(y.shape) - 1) + (-1,)))
+        z, y, has_bias = self._linear(inputs, point, training)
+        if has_bias and training and self.bn is not None and not self.frozen:
+            y = self._batch_norm_train(z, y)
         name, fn = self._activation()
         entry = act_table.lookup(name)
         if entry is None:  # no TFLite int8 op known: compute in float, quantize the result

@@ -59,10 +59,13 @@ class FreezeRanges(_FreezeAtStep):
 
 
 class FreezeBatchNorm(_FreezeAtStep):
-    """Updates folded BatchNormalization statistics until training step `step`, then freezes them.
+    """Trains folded BatchNormalization with batch statistics until step `step`, then freezes.
 
-    Without this callback the statistics stay frozen at their float-training values (the
-    default: QAT fine-tunes a trained model).
+    Before `step` the folded layer normalizes with the batch's statistics (the weight quantizer
+    keeps the moving-statistics fold; the output is corrected by sigma_moving / sigma_batch)
+    and the moving statistics follow the batch's; from `step` on it computes exactly what is
+    exported. Without this callback the statistics stay frozen at their float-training values
+    (the default: QAT fine-tunes a trained model).
 
     Example:
         >>> model.fit(ds, callbacks=[mot.callbacks.FreezeBatchNorm(step=1000)])

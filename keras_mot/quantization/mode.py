@@ -1,4 +1,5 @@
-"""The quantizers' run mode outside training: normal inference or range calibration.
+"""The quantizers' run mode outside training: normal inference, range calibration,
+kernel-exact simulation.
 
 Calibration runs the float model and records activation ranges (running min/max, as TFLite
 post-training calibration does); `calibrating()` is read when a wrapper's `call` is traced.
@@ -23,3 +24,26 @@ def calibrating():
         yield
     finally:
         _CALIBRATING.reset(token)
+
+
+
+_SIMULATING = contextvars.ContextVar("keras_mot_simulating", default=False)
+
+
+def is_simulating():
+    """True inside `simulating()`."""
+    return _SIMULATING.get()
+
+
+@contextlib.contextmanager
+def simulating():
+    """Context in which wrappers compute as the int8 kernels do: activations rounded relative to
+    zero (not through FakeQuant's shifted range) and conv / dense accumulated on the integer
+    grid. `PreparedModel.fit/evaluate/predict` run inside it. Outside it (plain calls, the lint's
+    trace, any converter) wrappers emit TensorFlow FakeQuant ops and plain conv + bias, the graph
+    the TFLite converter consumes; values agree up to float rounding at near-ties."""
+    token = _SIMULATING.set(True)
+    try:
+        yield
+    finally:
+        _SIMULATING.reset(token)

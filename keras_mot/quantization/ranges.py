@@ -11,7 +11,43 @@ from keras import ops
 _EPS = 1e-6
 
 
-def fake_quant(x, min_val, max_val, spec, axis=None):
+def zero_exact_range(min_val, max_val, spec):
+    """The asymmetric range actually used for [min_val, max_val]: zero and the binding extreme
+    on the grid.
+
+    FakeQuant (and the TFLite converter) make zero exactly representable by rounding the zero
+    point and shifting the whole range by up to half a step. For a range like [-1, 1] (the
+    output of `x / 127.5 - 1` preprocessing) the shift is exactly half a step, so every input at
+    the range's extremes (pixels 0 and 255) lands on a rounding tie that the integer kernels
+    break differently from float rounding. Here the zero point is chosen and the scale widened
+    just enough instead, which keeps the binding extreme (and, for [-a, a], both) on the grid.
+    Symmetric specs and ranges with an end at zero are returned unchanged. Every consumer of an
+    activation range (`fake_quant`, `scale_of`, `round_to_grid_away_from_zero`) applies it, so
+    training, bias scales and the exported FakeQuant constants agree.
+    """
+    if spec.symmetric:
+        return min_val, max_val
+    levels = float((2 ** spec.bits - 1) - (1 if spec.narrow_range else 0))
+    lo = ops.minimum(ops.cast(min_val, "float32"), 0.0)
+    hi = ops.maximum(ops.cast(max_val, "float32"), 0.0)
+    width = ops.maximum(hi - lo, _EPS)
+    ideal = levels * (-lo) / width
+
+    def step_for(z):  # smallest scale with `z` steps below zero that still covers [lo, hi]
+        below = ops.where(z > 0, -lo / ops.maximum(z, 1.0), ops.where(lo < 0, 1e30, 0.0))
+        above = ops.where(z < levels, hi / ops.maximum(levels - z, 1.0),
+                          ops.where(hi > 0, 1e30, 0.0))
+        return ops.maximum(below, above)
+
+    z_down = ops.clip(ops.floor(ideal), 0.0, levels)
+    z_up = ops.clip(ops.ceil(ideal), 0.0, levels)
+    s_down, s_up = step_for(z_down), step_for(z_up)
+    z = ops.where(s_down <= s_up, z_down, z_up)
+    s = ops.maximum(ops.minimum(s_down, s_up), _EPS / levels)
+    return -z * s, (levels - z) * s
+
+
+def fake_quant(x, min_val, max_val, spec, axis=None, graph_op=True):
     """Fake-quantizes `x` to the grid of `spec` over [min_val, max_val].
 
     Gradients pass straight through inside the range and are zero outside it; the range itself
@@ -22,14 +58,33 @@ def fake_quant(x, min_val, max_val, spec, axis=None):
         min_val, max_val: scalars, or vectors along `axis` for per-channel ranges.
         spec: a `QuantSpec`.
         axis: channel axis for per-channel ranges, else `None`.
+        graph_op: `True` emits TensorFlow's `FakeQuantWithMinMaxVars(PerChannel)`, the op the
+            TFLite converter consumes (exported graphs). `False` computes the same grid relative
+            to zero (`round(x / scale) * scale`, clipped), as the int8 kernels requantize: the
+            FakeQuant op rounds `x - min` and loses ~1e-5 of a step when `x` is far from `min`,
+            enough to round a near-tie the other way (training and Keras inference use this).
 
     Example:
         >>> fake_quant(ops.convert_to_tensor([0.1, 0.52]), -1.0, 1.0, QuantSpec(bits=2))
     """
+    if axis is None:
+        min_val, max_val = zero_exact_range(min_val, max_val, spec)
     min_val = ops.stop_gradient(ops.cast(min_val, "float32"))
     max_val = ops.stop_gradient(ops.cast(max_val, "float32"))
+    if not graph_op and axis is None:
+        return _fake_quant_from_zero(x, min_val, max_val, spec)
     return keras.quantizers.fake_quant_with_min_max_vars(
         x, min_val, max_val, num_bits=spec.bits, narrow_range=spec.narrow_range, axis=axis)
+
+
+def _fake_quant_from_zero(x, lo, hi, spec):
+    qmin = 1.0 if spec.narrow_range else 0.0
+    qmax = float(2 ** spec.bits - 1)
+    scale = ops.maximum((hi - lo) / (qmax - qmin), 1e-12)
+    below = ops.round(-lo / scale)  # integer steps from the range's minimum to zero
+    clipped = ops.clip(x, -below * scale, (qmax - qmin - below) * scale)
+    snapped = ops.round(clipped / scale) * scale
+    return clipped + ops.stop_gradient(snapped - clipped)
 
 
 def weight_range(w, spec, axis=None):
@@ -82,6 +137,7 @@ def scale_of(min_val, max_val, spec):
     """Quantization scale of a range, as FakeQuant and the TFLite converter compute it:
     (max - min) / (quant_max - quant_min), quant_min = 1 with narrow range, else 0."""
     levels = (2 ** spec.bits - 1) - (1 if spec.narrow_range else 0)
+    min_val, max_val = zero_exact_range(min_val, max_val, spec)
     return (ops.cast(max_val, "float32") - ops.cast(min_val, "float32")) / float(levels)
 
 
@@ -97,6 +153,7 @@ def round_to_grid_away_from_zero(x, min_val, max_val, spec):
     qmin = 1 if spec.narrow_range else 0
     qmax = 2 ** spec.bits - 1
     offset = 2 ** (spec.bits - 1)
+    min_val, max_val = zero_exact_range(min_val, max_val, spec)
     lo = ops.stop_gradient(ops.cast(min_val, "float32"))
     hi = ops.stop_gradient(ops.cast(max_val, "float32"))
     scale = (hi - lo) / float(qmax - qmin)

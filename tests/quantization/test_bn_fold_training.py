@@ -1,0 +1,75 @@
+"""Folded Conv + BatchNormalization during QAT: batch statistics while live, moving once frozen."""
+
+import keras
+import numpy as np
+
+import keras_mot as mot
+from keras_mot.export.convert import to_tflite
+from tests.conftest import run_tflite
+
+L = keras.layers
+
+
+def _model():
+    inp = keras.Input((6, 6, 3))
+    x = L.Conv2D(8, 3, use_bias=True, name="conv")(inp)
+    x = L.BatchNormalization(momentum=0.5, name="bn")(x)
+    return keras.Model(inp, L.ReLU(name="relu")(x))
+
+
+def _data(n=32, seed=0):
+    return np.random.default_rng(seed).normal(0.5, 1.0, (n, 6, 6, 3)).astype("float32")
+
+
+def test_live_statistics_normalize_like_float_training_and_update_the_moving_ones():
+    model = _model()
+    bn = model.get_layer("bn")
+    x = _data()
+    for _ in range(20):  # moving statistics converge to the data's (momentum 0.5)
+        model(x, training=True)
+    q = mot.quantize(model, calibration_data=x)  # ranges fit the normalized output
+    w = q.get_layer("conv")
+    assert w.bn is not None
+    # Now move the statistics away from the data's: live training must not use them.
+    mean0 = w.bn.moving_mean.numpy() + 0.5
+    var0 = w.bn.moving_variance.numpy() * 2.0
+    w.bn.moving_mean.assign(mean0)
+    w.bn.moving_variance.assign(var0)
+    w.bn_frozen.assign(0.0)  # what FreezeBatchNorm(step=N) does before step N
+    float_bn_train = np.asarray(model(x, training=True))  # float conv + BN, batch statistics
+    live = np.asarray(w(q.get_layer("quantize_input_0")(x), training=True))
+    tol = 4 * float(np.ptp(float_bn_train)) / 255  # a few activation steps + weight rounding
+    np.testing.assert_allclose(live, float_bn_train, atol=tol)
+    # The moving statistics moved half-way (momentum 0.5) to the batch's, conv bias included.
+    conv_out = np.asarray(model.get_layer("conv")(x))
+    np.testing.assert_allclose(w.bn.moving_mean.numpy(),
+                               0.5 * mean0 + 0.5 * conv_out.mean(axis=(0, 1, 2)), rtol=0.05, atol=0.02)
+    np.testing.assert_allclose(w.bn.moving_variance.numpy(),
+                               0.5 * var0 + 0.5 * conv_out.var(axis=(0, 1, 2)), rtol=0.05)
+
+
+def test_frozen_statistics_are_the_exported_computation():
+    model = _model()
+    x = _data()
+    q = mot.quantize(model, calibration_data=x)
+    w = q.get_layer("conv")
+    before = w.bn.moving_mean.numpy().copy()
+    train_out = np.asarray(w(q.get_layer("quantize_input_0")(x), training=True))
+    infer_out = np.asarray(w(q.get_layer("quantize_input_0")(x), training=False))
+    np.testing.assert_array_equal(before, w.bn.moving_mean.numpy())  # frozen by default
+    step = float(np.ptp(infer_out)) / 255
+    np.testing.assert_allclose(train_out, infer_out, atol=step * 1.01)
+
+
+def test_freeze_batchnorm_schedule_trains_then_exports_consistently():
+    model = _model()
+    x, y = _data(64), _data(64, seed=1)[:, :4, :4, :1].repeat(8, axis=-1)
+    q = mot.quantize(model, calibration_data=x)
+    q.compile(keras.optimizers.Adam(1e-3), "mse", lint="off")
+    q.fit(x, y, epochs=2, batch_size=16, verbose=0, callbacks=mot.callbacks(q, freeze_bn_at=4))
+    w = q.get_layer("conv")
+    assert float(w.bn_frozen.numpy()) == 1.0
+    keras_out = np.asarray(q(x, training=False))
+    tfl_out = run_tflite(to_tflite(q, "tflite_int8"), x)
+    step = float(np.ptp(keras_out)) / 255
+    assert np.abs(keras_out - tfl_out).max() <= step * 1.01
