@@ -39,9 +39,10 @@ def is_simulating():
 def simulating():
     """Context in which wrappers compute as the int8 kernels do: activations rounded relative to
     zero (not through FakeQuant's shifted range) and conv / dense accumulated on the integer
-    grid. `PreparedModel.fit/evaluate/predict` run inside it. Outside it (plain calls, the lint's
-    trace, any converter) wrappers emit TensorFlow FakeQuant ops and plain conv + bias, the graph
-    the TFLite converter consumes; values agree up to float rounding at near-ties."""
+    grid. `PreparedModel.evaluate/predict` run inside it; training keeps the fused FakeQuant op.
+    Outside it (plain calls, the lint's trace, any converter) wrappers emit TensorFlow FakeQuant
+    ops and plain conv + bias, the graph the TFLite converter consumes; values agree up to float
+    rounding at near-ties."""
     token = _SIMULATING.set(True)
     try:
         yield
