@@ -378,6 +378,10 @@ class Wrapper(keras.layers.Layer):
         trains BatchNormalization as float training does while the weight quantizer keeps seeing
         the stable moving-statistics fold; the moving statistics follow the batch's.
         """
+        # A cond, not a select: frozen steps (the default) skip the batch statistics entirely.
+        return ops.cond(self.bn_frozen <= 0, lambda: self._batch_norm_live(z), lambda: frozen_y)
+
+    def _batch_norm_live(self, z):
         bn = self.bn
         shape = (1,) * (len(z.shape) - 1) + (-1,)
         axes = tuple(range(len(z.shape) - 1))
@@ -392,18 +396,13 @@ class Wrapper(keras.layers.Layer):
         beta = bn.beta if bn.center else 0.0
         correction = ops.sqrt(moving_var + bn.epsilon) * inv_batch
         batch_bias = beta - gamma * mean_u * inv_batch
-        batch_y = z * ops.reshape(correction, shape) + ops.reshape(batch_bias, shape)
-        live = self.bn_frozen <= 0
         conv_bias = self.adapter.bias_attr(self.layer)
         conv_bias = getattr(self.layer, conv_bias) if conv_bias else None
         batch_mean = ops.stop_gradient(mean_u + (conv_bias if conv_bias is not None else 0.0))
         m = bn.momentum
-        bn.moving_mean.assign(ops.where(live, bn.moving_mean * m + batch_mean * (1.0 - m),
-                                        bn.moving_mean))
-        bn.moving_variance.assign(ops.where(
-            live, bn.moving_variance * m + ops.stop_gradient(var_u) * (1.0 - m),
-            bn.moving_variance))
-        return ops.where(live, batch_y, frozen_y)
+        bn.moving_mean.assign(bn.moving_mean * m + batch_mean * (1.0 - m))
+        bn.moving_variance.assign(bn.moving_variance * m + ops.stop_gradient(var_u) * (1.0 - m))
+        return z * ops.reshape(correction, shape) + ops.reshape(batch_bias, shape)
 
     def call(self, inputs, training=None):
         if training and self.prune is not None:
