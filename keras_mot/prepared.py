@@ -70,8 +70,7 @@ class PreparedModel(Functional):
 
     # Keras traces its test / predict functions inside these calls, so the kernel-exact rounding
     # (keras_mot.quantization.mode.simulating) is what they compile. Training keeps the fused
-    # FakeQuant graph: the exact rounding costs ~2.3x step time on MobileNetV2 (bench/qat.py)
-    # and only moves near-ties, which do not matter for learning.
+    # FakeQuant op: the exact rounding only moves near-ties, which do not matter for learning.
     evaluate = _simulated("evaluate")
     predict = _simulated("predict")
     test_on_batch = _simulated("test_on_batch")
