@@ -343,24 +343,26 @@ class Wrapper(keras.layers.Layer):
             weights[n], scales[n] = self._quantize_weight(n, weights[n], training)
         return weights, self._quantize_bias(bias, scales.get("kernel"))
 
-    def _on_integer_grid(self, inputs):
-        """Whether the op can run on the integer grid (see quantization/integer_domain.py)."""
-        return (self.quantize and not self.frozen and not is_calibrating() and is_simulating()
+    def _grid_input_scale(self, inputs):
+        """Scale of the input grid when the op can run on it (quantization/integer_domain.py),
+        else `None`."""
+        if not (self.quantize and not self.frozen and not is_calibrating() and is_simulating()
                 and self.adapter.kind in _GRID_KINDS and not isinstance(inputs, (list, tuple))
                 and set(self._weight_refs()) == {"kernel"}
                 and not self.adapter.intermediate_points(self.layer)
-                and self.scheme.activation_spec().bits == 8
-                and self._input_scale() is not None)
+                and self.scheme.activation_spec().bits == 8):
+            return None
+        return self._input_scale()
 
     def _linear(self, inputs, point, training):
         """`(z, y, has_bias)`: the wrapped op's output without and with its (int32-grid) bias."""
-        if self._on_integer_grid(inputs):
+        input_scale = self._grid_input_scale(inputs)
+        if input_scale is not None:
             weights, bias = self.folded_weights()
             kernel, scale = self._quantize_weight("kernel", weights["kernel"], training)
             z, y = integer_domain.linear_on_grid(
                 lambda x, k: self.adapter.forward(self.layer, x, {"kernel": k}, point), inputs,
-                kernel, scale, self._weight_refs()["kernel"].channel_axis, bias,
-                self._input_scale())
+                kernel, scale, self._weight_refs()["kernel"].channel_axis, bias, input_scale)
             return z, y, bias is not None
         weights, bias = self._weights(training)
         z = self.adapter.forward(self.layer, inputs, weights, point)

@@ -8,6 +8,16 @@ post-training calibration does); `calibrating()` is read when a wrapper's `call`
 import contextlib
 import contextvars
 
+
+@contextlib.contextmanager
+def _switched_on(flag):
+    token = flag.set(True)
+    try:
+        yield
+    finally:
+        flag.reset(token)
+
+
 _CALIBRATING = contextvars.ContextVar("keras_mot_calibrating", default=False)
 
 
@@ -16,15 +26,9 @@ def is_calibrating():
     return _CALIBRATING.get()
 
 
-@contextlib.contextmanager
 def calibrating():
     """Context in which wrappers record activation ranges and compute in float."""
-    token = _CALIBRATING.set(True)
-    try:
-        yield
-    finally:
-        _CALIBRATING.reset(token)
-
+    return _switched_on(_CALIBRATING)
 
 
 _SIMULATING = contextvars.ContextVar("keras_mot_simulating", default=False)
@@ -35,7 +39,6 @@ def is_simulating():
     return _SIMULATING.get()
 
 
-@contextlib.contextmanager
 def simulating():
     """Context in which wrappers compute as the int8 kernels do: activations rounded relative to
     zero (not through FakeQuant's shifted range) and conv / dense accumulated on the integer
@@ -43,8 +46,4 @@ def simulating():
     Outside it (plain calls, the lint's trace, any converter) wrappers emit TensorFlow FakeQuant
     ops and plain conv + bias, the graph the TFLite converter consumes; values agree up to float
     rounding at near-ties."""
-    token = _SIMULATING.set(True)
-    try:
-        yield
-    finally:
-        _SIMULATING.reset(token)
+    return _switched_on(_SIMULATING)
