@@ -7,13 +7,19 @@ Runs two subprocesses one after the other (never concurrently, so step times are
 Both follow bench/qat_protocol.py (MobileNetV2 alpha 0.35, 32x32x3, digits, same optimiser and
 epochs) and print a JSON line; this script prints the comparison table (markdown).
 
+With `--seeds N` (default 3) both sides run N times (seeds --seed .. --seed+N-1, one side after
+the other per seed); each cell is the mean over seeds, accuracy-like rows add the standard
+deviation, and a difference smaller than two standard errors is reported as "within noise"
+rather than as a win (one seed's float models already differ by 2-3 points between the sides).
+
 Usage:
-    python bench/qat.py --epochs 8 --qat-epochs 2 --batch-size 64
-    python bench/qat.py --peer-json saved_peer.json     # reuse a saved peer result
+    python bench/qat.py                   # 30 float + 3 QAT epochs, batch 64, seeds 0-2
+    python bench/qat.py --peer-json saved.json     # reuse saved peer results (--json-out file)
 """
 
 import argparse
 import json
+import math
 import os
 import subprocess
 import sys
@@ -23,6 +29,7 @@ BENCH = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, BENCH)
 
 import common  # noqa: E402
+import qat_protocol  # noqa: E402
 
 # (result key, row label, format, which direction is better: +1 higher, -1 lower, 0 no verdict)
 ROWS = (
@@ -31,6 +38,8 @@ ROWS = (
     ("agreement", "TFLite-vs-Keras top-1 agreement", "{:.1%}", +1),
     ("max_logit_diff", "max abs logit diff (TFLite vs Keras)", "{:.3f}", -1),
     ("int8_acc", "int8 TFLite accuracy", "{:.1%}", +1),
+    ("int8_minus_float", "int8 accuracy minus own float model's", "{:+.1%}", +1),
+    ("int8_minus_ptq", "int8 accuracy minus own PTQ int8", "{:+.1%}", +1),
     ("qat_keras_acc", "Keras QAT accuracy", "{:.1%}", +1),
     ("float_acc", "float accuracy", "{:.1%}", 0),
     ("ptq_int8_acc", "PTQ int8 accuracy (reference)", "{:.1%}", 0),
@@ -42,11 +51,41 @@ ROWS = (
 _MS_KEYS = ("float_step_s", "qat_step_s")
 
 
+# Protocol settings and sizes: the same in every seed, never averaged.
+_SETTINGS_KEYS = ("seed", "epochs", "qat_epochs", "batch_size", "n_train", "n_test")
+# Rows whose spread over seeds is printed next to the mean.
+_SPREAD_KEYS = ("step_time_ratio", "qat_acc_before_finetune", "agreement", "int8_acc",
+                "int8_minus_float", "int8_minus_ptq", "qat_keras_acc", "float_acc",
+                "ptq_int8_acc")
+
+
+def _with_differences(result):
+    """Adds the paired rows: int8 accuracy minus the same seed's float and PTQ accuracies (each
+    side's float models differ by seed far more than quantization changes them)."""
+    r = dict(result)
+    for key, ref in (("int8_minus_float", "float_acc"), ("int8_minus_ptq", "ptq_int8_acc")):
+        if r.get("int8_acc") is not None and r.get(ref) is not None:
+            r[key] = r["int8_acc"] - r[ref]
+    return r
+
+
 def _cell(result, key, fmt):
     if result is None or "unavailable" in result or result.get(key) is None:
         return "n/a"
-    value = result[key] * 1e3 if key in _MS_KEYS else result[key]
-    return fmt.format(value)
+    scale = 1e3 if key in _MS_KEYS else 1
+    text = fmt.format(result[key] * scale)
+    if result.get("n_seeds", 1) > 1 and key in _SPREAD_KEYS:
+        sd = result.get(f"{key}_sd", 0.0) * scale
+        text += f" ± {sd * 100:.1f}" if fmt.endswith("%}") else f" ± {sd:.2f}"
+    return text
+
+
+def _within_noise(ours, peer, key):
+    """True when both sides ran several seeds and |difference| < 2 standard errors."""
+    if min(ours.get("n_seeds", 1), peer.get("n_seeds", 1)) < 2 or key not in _SPREAD_KEYS:
+        return False
+    se = math.sqrt(sum(r.get(f"{key}_sd", 0.0) ** 2 / r["n_seeds"] for r in (ours, peer)))
+    return abs(ours[key] - peer[key]) < 2.0 * se
 
 
 def _verdict(ours, peer, key, direction):
@@ -55,8 +94,52 @@ def _verdict(ours, peer, key, direction):
         return ""
     a, b = ours[key], peer[key]
     ratio = f"{a / b:.2f}x" if b else "-"
-    better = "tie" if a == b else ("keras_mot" if (a - b) * direction > 0 else "tfmot")
+    if a == b:
+        better = "tie"
+    elif _within_noise(ours, peer, key):
+        better = "within noise"
+    else:
+        better = "keras_mot" if (a - b) * direction > 0 else "tfmot"
     return f"{ratio} / {better}"
+
+
+def aggregate(results):
+    """Combines one side's per-seed results: means of the numbers, `<key>_sd` (sample standard
+    deviation) for the rows that print a spread, the worst float-op count, summed wall time.
+
+    A side that was unavailable in any seed is returned as that unavailable result.
+
+    Example:
+        >>> aggregate([{"int8_acc": 0.8, "seed": 0}, {"int8_acc": 0.9, "seed": 1}])["int8_acc"]
+        0.85
+    """
+    results = [_with_differences(r) for r in results if r is not None]
+    if not results:
+        return None
+    for r in results:
+        if "unavailable" in r:
+            return r
+    if len(results) == 1:
+        return dict(results[0], n_seeds=1)
+    out = dict(results[0], n_seeds=len(results), seed=[r.get("seed") for r in results])
+    for key, value in results[0].items():
+        values = [r.get(key) for r in results]
+        if key in _SETTINGS_KEYS or not all(isinstance(v, (int, float)) and not isinstance(v, bool)
+                                    for v in values):
+            continue
+        if key == "float_ops_left":
+            out[key] = max(values)
+        elif key == "wall_s":
+            out[key] = sum(values)
+        else:
+            mean = sum(values) / len(values)
+            out[key] = mean
+            if key in _SPREAD_KEYS:
+                out[f"{key}_sd"] = math.sqrt(sum((v - mean) ** 2 for v in values)
+                                             / (len(values) - 1))
+    out["float_ops_left_names"] = sorted({n for r in results
+                                          for n in r.get("float_ops_left_names", [])})
+    return out
 
 
 def format_table(ours, peer):
@@ -167,19 +250,50 @@ def both_sides(args, run_ours, run_peer, stem):
     return ours, peer
 
 
+def _load_results(path, side):
+    """Per-seed results of `side` from a saved file: a --json-out file, a list, or one result."""
+    with open(path) as f:
+        data = json.load(f)
+    if isinstance(data, dict) and side in data:
+        data = data[side]
+    return list(data) if isinstance(data, list) else [data]
+
+
+def seeded_sides(args, run_ours, run_peer, stem):
+    """Runs (or loads) both sides for seeds args.seed .. args.seed + args.seeds - 1, alternating
+    sides per seed; saves the per-seed results with --json-out; returns the two aggregates."""
+    ours = _load_results(args.ours_json, "keras_mot") if args.ours_json else []
+    peer = _load_results(args.peer_json, "tfmot") if args.peer_json else []
+    for seed in range(args.seed, args.seed + args.seeds):
+        seed_args = argparse.Namespace(**dict(vars(args), seed=seed))
+        if not args.ours_json:
+            ours.append(run_ours(seed_args, os.path.join(args.log_dir,
+                                                         f"{stem}_keras_mot_s{seed}.log")))
+        if not args.peer_json:
+            peer.append(run_peer(seed_args, os.path.join(args.log_dir,
+                                                         f"{stem}_tfmot_s{seed}.log")))
+    if args.json_out:
+        with open(args.json_out, "w") as f:
+            json.dump({"keras_mot": ours, "tfmot": peer}, f, indent=2, sort_keys=True)
+    return aggregate(ours), aggregate(peer)
+
+
 def main(argv=None):
     """Runs both sides and prints the table (and, with --json-out, saves both results)."""
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--epochs", type=int, default=8)
-    p.add_argument("--qat-epochs", type=int, default=2)
+    p.add_argument("--epochs", type=int, default=qat_protocol.FLOAT_EPOCHS)
+    p.add_argument("--qat-epochs", type=int, default=qat_protocol.QAT_EPOCHS)
     p.add_argument("--batch-size", type=int, default=64)
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=int, default=0, help="first seed")
+    p.add_argument("--seeds", type=int, default=3, help="number of seeds per side")
     add_result_args(p)
     args = p.parse_args(argv)
-    ours, peer = both_sides(args, run_ours, run_peer, "bench_qat")
+    if args.seeds < 1:
+        p.error(f"--seeds must be at least 1. Received: {args.seeds}.")
+    ours, peer = seeded_sides(args, run_ours, run_peer, "bench_qat")
     print("QAT benchmark (bench/qat.py): MobileNetV2 alpha=0.35, 32x32x3, digits; "
           + settings_line(args, (ours, peer), ("epochs", "qat_epochs", "batch_size", "seed"))
-          + "; step-time ratio and time rows: lower is better")
+          + "; cells: mean ± sd over seeds; step-time ratio and time rows: lower is better")
     print(format_table(ours, peer))
 
 

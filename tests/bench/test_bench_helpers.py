@@ -115,3 +115,25 @@ def test_sparse_tables_speedup_and_storage():
     assert "| stored sparse as (TFLite block) | n/a | n/a | 1x4 |" in mlp
     assert "| pruned-kernel sparsity (mean) | n/a | n/a | 85.0% |" in mlp
     assert "keras_mot side unavailable: did not run" in text
+
+
+def test_qat_seeds_aggregate_and_noise_verdict():
+    def side(name, accs, ratios):
+        return [{"side": name, "seed": i, "int8_acc": a, "step_time_ratio": t,
+                 "float_ops_left": i, "float_ops_left_names": [f"OP{i}"], "wall_s": 10.0}
+                for i, (a, t) in enumerate(zip(accs, ratios))]
+
+    ours = qat.aggregate(side("keras_mot", [0.80, 0.84, 0.82], [1.10, 1.12, 1.14]))
+    assert ours["n_seeds"] == 3 and ours["seed"] == [0, 1, 2]
+    assert abs(ours["int8_acc"] - 0.82) < 1e-12 and abs(ours["int8_acc_sd"] - 0.02) < 1e-12
+    assert ours["float_ops_left"] == 2 and ours["float_ops_left_names"] == ["OP0", "OP1", "OP2"]
+    assert ours["wall_s"] == 30.0
+    peer = qat.aggregate(side("tfmot", [0.81, 0.85, 0.83], [1.38, 1.40, 1.42]))
+    rows = {line.split("|")[1].strip(): line for line in qat.format_table(ours, peer).splitlines()
+            if line.startswith("| ")}
+    # 1 point apart with a 2-point spread: not a win for either side.
+    assert rows["int8 TFLite accuracy"].rstrip(" |").endswith("/ within noise")
+    assert "82.0% ± 2.0" in rows["int8 TFLite accuracy"]
+    # 0.28x apart with a 0.02x spread: a real difference.
+    assert rows["QAT/float step-time ratio"].rstrip(" |").endswith("/ keras_mot")
+    assert qat.aggregate([{"side": "tfmot", "unavailable": "no venv"}, None])["unavailable"]
