@@ -46,6 +46,10 @@ def calibrate(model, data, steps=None, batch_size=32):
         for batch in _batches(data, batch_size):
             if steps is not None and seen >= steps:
                 break
+            # The first batch replaces any earlier ranges; later batches widen them (running
+            # min/max over every batch, not just the last one).
+            for w in ws:
+                w.initialized.assign(1.0 if seen else 0.0)
             model(batch, training=False)
             seen += 1
     if seen == 0:

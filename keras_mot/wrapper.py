@@ -19,7 +19,7 @@ from keras import ops
 from keras_mot.errors import UnsupportedLayerError, format_error
 from keras_mot.layers import activations as act_table
 from keras_mot.layers.base import adapter_for, resolve_attr
-from keras_mot.quantization import bn_fold, integer_domain, ranges
+from keras_mot.quantization import bn_fold, int8_kernels, integer_domain, ranges
 from keras_mot.quantization.mode import is_calibrating, is_simulating
 from keras_mot.quantization.scheme import QuantScheme, get_scheme
 
@@ -371,40 +371,38 @@ class Wrapper(keras.layers.Layer):
         return z, ops.add(z, ops.reshape(bias, (1,) * (len(z.shape) - 1) + (-1,))), True
 
     def _batch_norm_train(self, z, frozen_y):
-        """Training output of a folded conv/dense + BatchNormalization: batch statistics while the
-        statistics are live, moving statistics (the exported computation) once frozen.
-
-        `z` is the op's output with the moving-statistics-folded, fake-quantized kernel. While
-        live, `z` is renormalized with the batch's statistics (the correction of Krishnamoorthi
-        2018, sec. 3.2: multiply by sigma_moving / sigma_batch, bias from the batch mean), so QAT
-        trains BatchNormalization as float training does while the weight quantizer keeps seeing
-        the stable moving-statistics fold; the moving statistics follow the batch's.
-        """
+        """Training output of a folded conv/dense + BatchNormalization: batch statistics while
+        they are live (`bn_fold.batch_statistics_output`), the moving-statistics fold (the
+        exported computation, `frozen_y`) once `FreezeBatchNorm` froze them."""
         # A cond, not a select: frozen steps (the default) skip the batch statistics entirely.
-        return ops.cond(self.bn_frozen <= 0, lambda: self._batch_norm_live(z), lambda: frozen_y)
-
-    def _batch_norm_live(self, z):
-        bn = self.bn
-        shape = (1,) * (len(z.shape) - 1) + (-1,)
-        axes = tuple(range(len(z.shape) - 1))
-        scale = bn_fold.bn_scale(bn)
-        tiny = ops.abs(scale) < 1e-6
-        safe = ops.where(tiny, 1.0, scale)
-        moving_var = ops.cast(bn.moving_variance, "float32")
-        mean_u = ops.where(tiny, ops.cast(bn.moving_mean, "float32"), ops.mean(z, axis=axes) / safe)
-        var_u = ops.where(tiny, moving_var, ops.var(z, axis=axes) / (safe * safe))
-        inv_batch = ops.rsqrt(var_u + bn.epsilon)
-        gamma = bn.gamma if bn.scale else 1.0
-        beta = bn.beta if bn.center else 0.0
-        correction = ops.sqrt(moving_var + bn.epsilon) * inv_batch
-        batch_bias = beta - gamma * mean_u * inv_batch
         conv_bias = self.adapter.bias_attr(self.layer)
         conv_bias = getattr(self.layer, conv_bias) if conv_bias else None
-        batch_mean = ops.stop_gradient(mean_u + (conv_bias if conv_bias is not None else 0.0))
-        m = bn.momentum
-        bn.moving_mean.assign(bn.moving_mean * m + batch_mean * (1.0 - m))
-        bn.moving_variance.assign(bn.moving_variance * m + ops.stop_gradient(var_u) * (1.0 - m))
-        return z * ops.reshape(correction, shape) + ops.reshape(batch_bias, shape)
+        return ops.cond(self.bn_frozen <= 0,
+                        lambda: bn_fold.batch_statistics_output(self.bn, z, conv_bias),
+                        lambda: frozen_y)
+
+    def _kernel_exact_activation(self, entry, y, out):
+        """In `simulating()` mode, the int8 kernel's exact output of activation `entry` on `y`
+        (on its input grid) where `int8_kernels.EMULATED` has it (gradients: those of `out`,
+        the fake-quantized float activation); else `out`."""
+        spec = self.scheme.activation_spec()
+        kernel = int8_kernels.EMULATED.get(entry.tflite_op)
+        if not (kernel is not None and self.quantize and self.quantize_output
+                and not self.frozen and is_simulating() and not is_calibrating()
+                and "output" in self._range_vars and spec.bits == 8):
+            return out
+        if self.adapter.kind == "activation":
+            s_in = self._input_scale()
+        else:
+            s_in = ranges.scale_of(*self._range_vars["pre_activation"], spec)
+        if s_in is None:
+            return out
+        lo, hi = ranges.zero_exact_range(*self._range_vars["output"], spec)
+        s_out = ranges.scale_of(lo, hi, spec)
+        ready = (s_in > 0) & (self.initialized > 0)
+        exact = kernel(y, ops.where(ready, s_in, 1.0), s_out, ops.round(-lo / s_out),
+                       float(spec.levels))
+        return ops.where(ready, out + ops.stop_gradient(exact - out), out)
 
     def call(self, inputs, training=None):
         if training and self.prune is not None:
@@ -430,7 +428,8 @@ class Wrapper(keras.layers.Layer):
             return point("output", y) if self.quantize_output else y
         if self.adapter.kind != "activation":
             y = point("pre_activation", y)
-        return entry.apply(y, point, fn=fn, quantize_output=self.quantize_output)
+        out = entry.apply(y, point, fn=fn, quantize_output=self.quantize_output)
+        return self._kernel_exact_activation(entry, y, out)
 
     def compute_output_shape(self, input_shape):
         return self.adapter.compute_output_shape(self.layer, input_shape)

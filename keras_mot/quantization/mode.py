@@ -41,9 +41,9 @@ def is_simulating():
 
 def simulating():
     """Context in which wrappers compute as the int8 kernels do: activations rounded relative to
-    zero (not through FakeQuant's shifted range) and conv / dense accumulated on the integer
-    grid. `PreparedModel.evaluate/predict` run inside it; training keeps the fused FakeQuant op.
-    Outside it (plain calls, the lint's trace, any converter) wrappers emit TensorFlow FakeQuant
-    ops and plain conv + bias, the graph the TFLite converter consumes; values agree up to float
-    rounding at near-ties."""
+    zero (not through FakeQuant's shifted range), conv / dense accumulated on the integer grid,
+    HARD_SWISH in the kernel's fixed point (`int8_kernels`). `PreparedModel.evaluate/predict`
+    run inside it; training keeps the fused FakeQuant op. Outside it (plain calls, the lint's
+    trace, any converter) wrappers emit TensorFlow FakeQuant ops and plain conv + bias, the graph
+    the TFLite converter consumes; values agree up to float rounding at near-ties."""
     return _switched_on(_SIMULATING)

@@ -27,7 +27,7 @@ def zero_exact_range(min_val, max_val, spec):
     """
     if spec.symmetric:
         return min_val, max_val
-    levels = float((2 ** spec.bits - 1) - (1 if spec.narrow_range else 0))
+    levels = float(spec.levels)
     lo = ops.minimum(ops.cast(min_val, "float32"), 0.0)
     hi = ops.maximum(ops.cast(max_val, "float32"), 0.0)
     width = ops.maximum(hi - lo, _EPS)
@@ -78,11 +78,10 @@ def fake_quant(x, min_val, max_val, spec, axis=None, graph_op=True):
 
 
 def _fake_quant_from_zero(x, lo, hi, spec):
-    qmin = 1.0 if spec.narrow_range else 0.0
-    qmax = float(2 ** spec.bits - 1)
-    scale = ops.maximum((hi - lo) / (qmax - qmin), 1e-12)
+    levels = float(spec.levels)
+    scale = ops.maximum((hi - lo) / levels, 1e-12)
     below = ops.round(-lo / scale)  # integer steps from the range's minimum to zero
-    clipped = ops.clip(x, -below * scale, (qmax - qmin - below) * scale)
+    clipped = ops.clip(x, -below * scale, (levels - below) * scale)
     snapped = ops.round(clipped / scale) * scale
     return clipped + ops.stop_gradient(snapped - clipped)
 
@@ -136,9 +135,8 @@ def fixed_range(kind, spec):
 def scale_of(min_val, max_val, spec):
     """Quantization scale of a range, as FakeQuant and the TFLite converter compute it:
     (max - min) / (quant_max - quant_min), quant_min = 1 with narrow range, else 0."""
-    levels = (2 ** spec.bits - 1) - (1 if spec.narrow_range else 0)
     min_val, max_val = zero_exact_range(min_val, max_val, spec)
-    return (ops.cast(max_val, "float32") - ops.cast(min_val, "float32")) / float(levels)
+    return (ops.cast(max_val, "float32") - ops.cast(min_val, "float32")) / float(spec.levels)
 
 
 def round_to_grid_away_from_zero(x, min_val, max_val, spec):

@@ -31,6 +31,11 @@ class QuantSpec:
             raise KerasMotError(format_error("QuantSpec.bits must be in [2, 16].",
                                              received=repr(self.bits)))
 
+    @property
+    def levels(self):
+        """Number of grid steps between the lowest and highest code (int8: 255; narrow: 254)."""
+        return (2 ** self.bits - 1) - (1 if self.narrow_range else 0)
+
 
 @dataclasses.dataclass(frozen=True)
 class QuantScheme:

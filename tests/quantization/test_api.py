@@ -45,6 +45,26 @@ def test_uninitialized_ranges_pass_activations_through():
     np.testing.assert_allclose(np.asarray(q(x)), np.asarray(m(x)), atol=0.01)
 
 
+def _logits_range(q):
+    return tuple(float(v.numpy()) for v in q.get_layer("logits")._range_vars["output"])
+
+
+def test_calibration_ranges_cover_every_batch():
+    """Running min/max over all calibration batches (as TFLite calibration), not the last one."""
+    m = _cnn()
+    x = _x(64)
+    x[:32] *= 4.0  # the first batch has the widest activations
+    whole = _logits_range(mot.quantize(m, calibration_data=x))  # two batches of 32
+    first = _logits_range(mot.quantize(m, calibration_data=x[:32]))
+    second = _logits_range(mot.quantize(m, calibration_data=x[32:]))
+    assert whole == (min(first[0], second[0]), max(first[1], second[1]))
+    assert whole != second
+    # Calibrating again starts afresh instead of widening the earlier ranges.
+    q = mot.quantize(m, calibration_data=x[:32])
+    mot.calibrate(q, x[32:])
+    assert _logits_range(q) == second
+
+
 def test_calibration_initialises_ranges_from_data():
     m = _cnn()
     x = _x()

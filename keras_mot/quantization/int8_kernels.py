@@ -1,0 +1,91 @@
+"""Bit-exact emulations of TFLite int8 kernels whose fixed-point arithmetic differs from
+rounding the float function (keras.ops only; used in `simulating()` mode).
+
+HARD_SWISH: the int8 kernel (tensorflow/lite/kernels/internal/reference/hard_swish.h; the
+optimized kernel and the XNNPack delegate give the same codes, checked on every int8 input)
+computes `x * relu6(x + 3) / 6` in int16 fixed point with 16-bit multipliers and a deliberately
+truncating product, so about 1-2 % of the 256 input codes come out one step away from the
+correctly rounded value. Elementwise on int8 inputs, so this module reproduces it exactly.
+"""
+
+from keras import ops
+
+_I16_MIN, _I16_MAX = -32768, 32767
+
+
+def _pow2(e):
+    """2**e as int32 for an int32 tensor 0 <= e <= 30."""
+    return ops.cast(ops.power(2.0, ops.cast(e, "float32")), "int32")
+
+
+def _sat16(x):
+    return ops.clip(x, _I16_MIN, _I16_MAX)
+
+
+def _trunc_div(x, d):
+    """Integer division rounding toward zero (C semantics), d > 0."""
+    return ops.where(x >= 0, ops.floor_divide(x, d), -ops.floor_divide(-x, d))
+
+
+def _rounding_doubling_high_mul16(a, b):
+    """gemmlowp's SaturatingRoundingDoublingHighMul on int16 values held in int32."""
+    ab = a * b
+    nudge = ops.where(ab >= 0, 1 << 14, 1 - (1 << 14))
+    out = _trunc_div(ab + nudge, 1 << 15)
+    return ops.where((a == _I16_MIN) & (b == _I16_MIN), _I16_MAX, out)
+
+
+def _rounding_divide_by_pot(x, e):
+    """x / 2**e rounded half away from zero (gemmlowp RoundingDivideByPOT), 0 <= e <= 30."""
+    d = _pow2(e)
+    floor = ops.floor_divide(x, d)
+    remainder = x - floor * d
+    threshold = ops.floor_divide(d - 1, 2) + ops.cast(x < 0, "int32")
+    return floor + ops.cast(remainder > threshold, "int32")
+
+
+def _int16_multiplier(m):
+    """(int16 mantissa, exponent) of a positive float32 multiplier, as TFLite's
+    QuantizeMultiplier followed by DownScaleInt32ToInt16Multiplier computes them."""
+    e = ops.floor(ops.log2(m)) + 1.0
+    f = m / ops.power(2.0, e)  # exact: a power-of-two scaling
+    e = ops.where(f >= 1.0, e + 1.0, ops.where(f < 0.5, e - 1.0, e))
+    f = m / ops.power(2.0, e)  # in [0.5, 1)
+    # round(f * 2**31) is exact in float32 (24-bit mantissa); its rounded top 16 bits:
+    q16 = ops.minimum(ops.floor(f * 32768.0 + 0.5), float(_I16_MAX))
+    return ops.cast(q16, "int32"), ops.cast(e, "int32")
+
+
+def hard_swish(x, input_scale, output_scale, output_below_zero, output_levels):
+    """Output of TFLite's int8 HARD_SWISH on `x`, which lies on the grid of `input_scale`.
+
+    Args:
+        x: input values (multiples of `input_scale`).
+        input_scale, output_scale: positive float32 scalars.
+        output_below_zero: number of output grid steps below zero (the output zero point
+            relative to the lowest code); `output_levels`: number of steps of the output grid.
+
+    Returns:
+        The kernel's output values (multiples of `output_scale`), as float32.
+    """
+    v = ops.cast(ops.round(x / input_scale), "int32")  # input code minus its zero point
+    hires_scale = input_scale * (1.0 / 128.0)
+    out_mult, out_exp = _int16_multiplier(hires_scale / output_scale)
+    relu_mult, relu_exp = _int16_multiplier(hires_scale / (3.0 / 32768.0))
+    hires = v * 128
+    preshift_out = _rounding_doubling_high_mul16(hires, out_mult)
+    # relu6(x + 3) / 6 in Q0.15, via x / 3 saturated to [-1, 1).
+    r = ops.where(relu_exp > 0, _sat16(hires * _pow2(ops.maximum(relu_exp - 1, 0))), hires)
+    r = _rounding_doubling_high_mul16(r, relu_mult)
+    r = ops.where(relu_exp > 0, _sat16(r * 2), r)
+    r = ops.where(relu_exp < 0, _rounding_divide_by_pot(r, ops.maximum(-relu_exp, 0)), r)
+    r = ops.floor_divide(r + (1 << 15), 2)
+    product = _trunc_div(r * preshift_out, 1 << 15)  # truncating on purpose, as the kernel
+    out = _rounding_divide_by_pot(product, ops.maximum(-out_exp, 0))
+    below = ops.cast(output_below_zero, "int32")
+    out = ops.clip(out, -below, ops.cast(output_levels, "int32") - below)
+    return ops.cast(out, "float32") * output_scale
+
+
+# TFLite op name -> emulation `(x, input_scale, output_scale, output_below_zero, output_levels)`.
+EMULATED = {"HARD_SWISH": hard_swish}
