@@ -83,7 +83,8 @@ def _fit_timed(keras, model, x, y, epochs, batch_size, callbacks=()):
 def run(keras, tf, side, args):
     """Runs the whole protocol for one side and returns a flat dict of measurements.
 
-    Steps: float training (`args.epochs`, train split), PTQ int8 reference, `side.quantize`,
+    Steps: float training (`args.epochs`, train split), PTQ int8 reference, a copy of the float
+    model trained `args.qat_epochs` more in float (reference), `side.quantize`,
     accuracy before fine-tuning, QAT fine-tuning (`args.qat_epochs`), int8 conversion (timed),
     then the int8 model in the interpreter on the held-out images (validation + test splits):
     accuracy, top-1 agreement with the Keras QAT model, max |logit difference|, float compute
@@ -110,6 +111,16 @@ def run(keras, tf, side, args):
 
     ptq_bytes, r["ptq_conversion_s"] = common.ptq_int8(tf, model, x_cal)
     r["ptq_int8_acc"] = _accuracy(common.run_tflite(ptq_bytes, x_te), y_te)
+
+    # The float model trained as long as QAT trains (same epochs, learning rate): what the
+    # extra epochs alone give, so that QAT is not credited with them.
+    continued = keras.models.clone_model(model)
+    continued.set_weights(model.get_weights())
+    _compile(keras, continued, QAT_LR)
+    continued.fit(x_tr, y_tr, epochs=args.qat_epochs, batch_size=args.batch_size, shuffle=True,
+                  verbose=0)
+    r["float_continued_acc"] = _accuracy(continued.predict(x_te, verbose=0), y_te)
+    del continued
 
     t0 = time.perf_counter()
     qmodel = side.quantize(model, x_cal)
