@@ -27,23 +27,21 @@ def zero_exact_range(min_val, max_val, spec):
     """
     if spec.symmetric:
         return min_val, max_val
+    # Few ops on purpose: this runs for every activation point when a model is traced.
     levels = float(spec.levels)
-    lo = ops.minimum(ops.cast(min_val, "float32"), 0.0)
+    below = -ops.minimum(ops.cast(min_val, "float32"), 0.0)  # >= 0
     hi = ops.maximum(ops.cast(max_val, "float32"), 0.0)
-    width = ops.maximum(hi - lo, _EPS)
-    ideal = levels * (-lo) / width
+    ideal = ops.clip(levels * below / ops.maximum(below + hi, _EPS), 0.0, levels)
+    z_down, z_up = ops.floor(ideal), ops.ceil(ideal)
 
-    def step_for(z):  # smallest scale with `z` steps below zero that still covers [lo, hi]
-        below = ops.where(z > 0, -lo / ops.maximum(z, 1.0), ops.where(lo < 0, 1e30, 0.0))
-        above = ops.where(z < levels, hi / ops.maximum(levels - z, 1.0),
-                          ops.where(hi > 0, 1e30, 0.0))
-        return ops.maximum(below, above)
+    def step_for(z):  # smallest scale with `z` steps below zero that covers [-below, hi]
+        # A zero count with a nonzero extent on that side divides by ~0: never the minimum.
+        return ops.maximum(below / ops.maximum(z, 1e-12), hi / ops.maximum(levels - z, 1e-12))
 
-    z_down = ops.clip(ops.floor(ideal), 0.0, levels)
-    z_up = ops.clip(ops.ceil(ideal), 0.0, levels)
     s_down, s_up = step_for(z_down), step_for(z_up)
-    z = ops.where(s_down <= s_up, z_down, z_up)
-    s = ops.maximum(ops.minimum(s_down, s_up), _EPS / levels)
+    down = s_down <= s_up
+    z = ops.where(down, z_down, z_up)
+    s = ops.maximum(ops.where(down, s_down, s_up), _EPS / levels)
     return -z * s, (levels - z) * s
 
 
