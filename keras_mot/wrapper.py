@@ -374,7 +374,6 @@ class Wrapper(keras.layers.Layer):
         """Training output of a folded conv/dense + BatchNormalization: batch statistics while
         they are live (`bn_fold.batch_statistics_output`), the moving-statistics fold (the
         exported computation, `frozen_y`) once `FreezeBatchNorm` froze them."""
-        # A cond, not a select: frozen steps (the default) skip the batch statistics entirely.
         conv_bias = self.adapter.bias_attr(self.layer)
         conv_bias = getattr(self.layer, conv_bias) if conv_bias else None
         return ops.cond(self.bn_frozen <= 0,
@@ -415,7 +414,8 @@ class Wrapper(keras.layers.Layer):
             else:
                 inputs = point("input_0", inputs)
         z, y, has_bias = self._linear(inputs, point, training)
-        if has_bias and training and self.bn is not None and not self.frozen:
+        if has_bias and training and self.bn is not None and not self.frozen and \
+                getattr(self, "_bn_statistics_live", False):  # set by FreezeBatchNorm
             y = self._batch_norm_train(z, y)
         name, fn = self._activation()
         entry = act_table.lookup(name)

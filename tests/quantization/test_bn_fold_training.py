@@ -35,7 +35,8 @@ def test_live_statistics_normalize_like_float_training_and_update_the_moving_one
     var0 = w.bn.moving_variance.numpy() * 2.0
     w.bn.moving_mean.assign(mean0)
     w.bn.moving_variance.assign(var0)
-    w.bn_frozen.assign(0.0)  # what FreezeBatchNorm(step=N) does before step N
+    w._bn_statistics_live = True  # what FreezeBatchNorm(step=N) does before step N
+    w.bn_frozen.assign(0.0)
     float_bn_train = np.asarray(model(x, training=True))  # float conv + BN, batch statistics
     live = np.asarray(w(q.get_layer("quantize_input_0")(x), training=True))
     tol = 4 * float(np.ptp(float_bn_train)) / 255  # a few activation steps + weight rounding
@@ -66,9 +67,12 @@ def test_freeze_batchnorm_schedule_trains_then_exports_consistently():
     x, y = _data(64), _data(64, seed=1)[:, :4, :4, :1].repeat(8, axis=-1)
     q = mot.quantize(model, calibration_data=x)
     q.compile(keras.optimizers.Adam(1e-3), "mse", lint="off")
-    q.fit(x, y, epochs=2, batch_size=16, verbose=0, callbacks=mot.callbacks(q, freeze_bn_at=4))
     w = q.get_layer("conv")
+    q.fit(x, y, epochs=1, batch_size=16, verbose=0)  # traced without the live branch
+    before = w.bn.moving_mean.numpy().copy()
+    q.fit(x, y, epochs=2, batch_size=16, verbose=0, callbacks=mot.callbacks(q, freeze_bn_at=8))
     assert float(w.bn_frozen.numpy()) == 1.0
+    assert not np.allclose(before, w.bn.moving_mean.numpy())  # statistics were live until then
     keras_out = np.asarray(q(x, training=False))
     tfl_out = run_tflite(to_tflite(q, "tflite_int8"), x)
     step = float(np.ptp(keras_out)) / 255
