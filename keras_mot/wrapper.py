@@ -397,7 +397,7 @@ class Wrapper(keras.layers.Layer):
         if s_in is None:
             return out
         lo, hi = ranges.zero_exact_range(*self._range_vars["output"], spec)
-        s_out = ranges.scale_of(lo, hi, spec)
+        s_out = (hi - lo) / float(spec.levels)  # already zero-exact: no second pass
         ready = (s_in > 0) & (self.initialized > 0)
         exact = kernel(y, ops.where(ready, s_in, 1.0), s_out, ops.round(-lo / s_out),
                        float(spec.levels))
