@@ -60,7 +60,7 @@ def fake_quant(x, min_val, max_val, spec, axis=None, graph_op=True):
             TFLite converter consumes (exported graphs). `False` computes the same grid relative
             to zero (`round(x / scale) * scale`, clipped), as the int8 kernels requantize: the
             FakeQuant op rounds `x - min` and loses ~1e-5 of a step when `x` is far from `min`,
-            enough to round a near-tie the other way (training and Keras inference use this).
+            enough to round a near-tie the other way (`simulating()` mode: evaluate / predict).
 
     Example:
         >>> fake_quant(ops.convert_to_tensor([0.1, 0.52]), -1.0, 1.0, QuantSpec(bits=2))
