@@ -307,6 +307,17 @@ class Wrapper(MaskUpdates, keras.layers.Layer):
             return None
         return self._input_scale()
 
+    def _linear_output_scale(self):
+        """Scale of the int8 tensor the linear op writes (its output, or the pre-activation of
+        an activation TFLite does not fuse), 0 before ranges exist; `None` if there is none."""
+        entry = act_table.lookup(self.activation_name())
+        name = None if entry is None else "output" if entry.fused else "pre_activation"
+        if name not in self._range_vars or self._points.get(name) is not None:
+            return None
+        spec = self.scheme.activation_spec()
+        lo, hi = ranges.zero_exact_range(*self._range_vars[name], spec)
+        return ops.where(self.initialized > 0, ranges.grid_scale(lo, hi, spec), 0.0)
+
     def _linear(self, inputs, point, training):
         """`(z, y, has_bias)`: the wrapped op's output without and with its (int32-grid) bias."""
         input_scale = self._grid_input_scale(inputs)
@@ -315,7 +326,8 @@ class Wrapper(MaskUpdates, keras.layers.Layer):
             kernel, scale = self._quantize_weight("kernel", weights["kernel"], training)
             z, y = integer_domain.linear_on_grid(
                 lambda x, k: self.adapter.forward(self.layer, x, {"kernel": k}, point), inputs,
-                kernel, scale, self._weight_refs()["kernel"].channel_axis, bias, input_scale)
+                kernel, scale, self._weight_refs()["kernel"].channel_axis, bias, input_scale,
+                output_scale=self._linear_output_scale())
             return z, y, bias is not None
         weights, bias = self._weights(training)
         z = self.adapter.forward(self.layer, inputs, weights, point)
@@ -350,7 +362,7 @@ class Wrapper(MaskUpdates, keras.layers.Layer):
         if s_in is None:
             return out
         lo, hi = ranges.zero_exact_range(*self._range_vars["output"], spec)
-        s_out = (hi - lo) / float(spec.levels)  # already zero-exact: no second pass
+        s_out = ranges.grid_scale(lo, hi, spec)  # already zero-exact: no second pass
         ready = (s_in > 0) & (self.initialized > 0)
         exact = kernel(y, ops.where(ready, s_in, 1.0), s_out, ops.round(-lo / s_out),
                        float(spec.levels))

@@ -77,7 +77,7 @@ def fake_quant(x, min_val, max_val, spec, axis=None, graph_op=True):
 
 def _fake_quant_from_zero(x, lo, hi, spec):
     levels = float(spec.levels)
-    scale = ops.maximum((hi - lo) / levels, 1e-12)
+    scale = ops.maximum(grid_scale(lo, hi, spec), 1e-12)
     below = ops.round(-lo / scale)  # integer steps from the range's minimum to zero
     clipped = ops.clip(x, -below * scale, (levels - below) * scale)
     snapped = ops.round(clipped / scale) * scale
@@ -133,8 +133,16 @@ def fixed_range(kind, spec):
 def scale_of(min_val, max_val, spec):
     """Quantization scale of a range, as FakeQuant and the TFLite converter compute it:
     (max - min) / (quant_max - quant_min), quant_min = 1 with narrow range, else 0."""
-    min_val, max_val = zero_exact_range(min_val, max_val, spec)
-    return (ops.cast(max_val, "float32") - ops.cast(min_val, "float32")) / float(spec.levels)
+    return grid_scale(*zero_exact_range(min_val, max_val, spec), spec)
+
+
+def grid_scale(lo, hi, spec):
+    """Scale of a range already on its grid (`zero_exact_range`'s output), bit for bit the
+    float32 scale the TFLite converter writes: it reads the FakeQuant min/max as float32 and
+    computes `(max - min) / levels` in float64 (float32 arithmetic is one ulp off for some
+    ranges, e.g. 0.123835936 for the converter's 0.12383593, enough to move a rounding tie)."""
+    lo, hi = ops.cast(lo, "float64"), ops.cast(hi, "float64")
+    return ops.cast((hi - lo) / float(spec.levels), "float32")
 
 
 def round_to_grid_away_from_zero(x, min_val, max_val, spec):
@@ -152,7 +160,7 @@ def round_to_grid_away_from_zero(x, min_val, max_val, spec):
     min_val, max_val = zero_exact_range(min_val, max_val, spec)
     lo = ops.stop_gradient(ops.cast(min_val, "float32"))
     hi = ops.stop_gradient(ops.cast(max_val, "float32"))
-    scale = (hi - lo) / float(qmax - qmin)
+    scale = grid_scale(lo, hi, spec)
     zero_point = ops.clip(ops.round(qmin - lo / scale), qmin, qmax) - offset
     q = x / scale + zero_point
     # Averages of grid values are exact multiples of 1/64 in the integer domain (pool sums of up
