@@ -13,7 +13,7 @@ sees the same gradients as `conv(x_fq, w_fq) + b`.
 
 With the output grid known (`output_scale`, Keras inference in `simulating()` mode), the result
 is also requantized as XNNPack (TFLite's default CPU delegate) does for int8 CONV_2D /
-DEPTHWISE_CONV_2D / FULLY_CONNECTED with per-channel weights: one float32 multiplier per channel,
+DEPTHWISE_CONV_2D / FULLY_CONNECTED: one float32 multiplier per output channel (or per tensor),
 `m = float32(s_x * s_w) / s_out`, and `code = round_half_even(float32(acc + bias_int) * m)`.
 Measured on ResNet50's first convolution (1 048 576 outputs, eager): 0 codes differ from
 XNNPack's, against 2 for rounding `y / s_out` and 3 for the exact real product (in a traced
