@@ -215,6 +215,9 @@ class KerasMotConfig:
         data: data source override (`DataSource`).
         bn_momentum: BatchNormalization momentum; overrides `task.model.norm_activation.norm_momentum`.
         float_train_steps: steps of float training before QAT / pruning when no checkpoint is given.
+        float_learning_rate: constant learning rate of that float training; `None` uses the
+            trainer's learning rate (which then also drives QAT / pruning fine-tuning, usually
+            lower: fine-tuning a trained model with a from-scratch rate undoes part of it).
         representative_examples: examples used for calibration and parity at export.
         export_formats: formats written by export.
         seed: seed for weights initialisation and data shuffling.
@@ -226,6 +229,7 @@ class KerasMotConfig:
     data: DataSource = _d(DataSource)
     bn_momentum: Optional[float] = None
     float_train_steps: int = 0
+    float_learning_rate: Optional[float] = None
     representative_examples: int = 100
     export_formats: List[str] = dataclasses.field(default_factory=lambda: ["saved_model", "tflite"])
     seed: int = 0
@@ -236,6 +240,9 @@ class KerasMotConfig:
         """Checks momentum range and rule shapes."""
         if self.bn_momentum is not None and not 0.0 <= self.bn_momentum < 1.0:
             _bad(f"{path}.bn_momentum", "must be in [0, 1).", self.bn_momentum, "Use e.g. 0.9.")
+        if self.float_learning_rate is not None and not self.float_learning_rate > 0:
+            _bad(f"{path}.float_learning_rate", "must be > 0.", self.float_learning_rate,
+                 "Use e.g. 0.002, or remove it to use the trainer's learning rate.")
         for i, rule in enumerate(self.recipe):
             if "select" not in rule:
                 _bad(f"{path}.recipe[{i}]", "a rule needs a 'select' key.", rule,

@@ -112,8 +112,8 @@ def _fit(model, train_ds, steps, config, log_dir, callbacks, verbose):
               shuffle=False)
 
 
-def _compile(model, config, lint):
-    kwargs = dict(optimizer=build_optimizer(config), loss=build_loss(config), metrics=["accuracy"],
+def _compile(model, config, lint, learning_rate=None):
+    kwargs = dict(optimizer=build_optimizer(config, learning_rate), loss=build_loss(config), metrics=["accuracy"],
                   run_eagerly=config.runtime.run_eagerly or None,
                   jit_compile=bool(config.runtime.enable_xla))
     if hasattr(model, "mot_target"):
@@ -240,7 +240,7 @@ def train(config, out=None, overrides=None, verbose=1, lint="table", export_targ
 
     model = build_model(config)
     float_steps = 0 if _load_checkpoint(model, config) else config.keras_mot.float_train_steps
-    _compile(model, config, lint)
+    _compile(model, config, lint, config.keras_mot.float_learning_rate)
     if float_steps:
         _fit(model, train_ds, float_steps, config, os.path.join(out, "logs", "float"), [],
              verbose)

@@ -100,8 +100,10 @@ def build_learning_rate(config):
     return rate
 
 
-def build_optimizer(config):
+def build_optimizer(config, learning_rate=None):
     """A Keras optimizer from `trainer.optimizer_config` (default: SGD, as in Model Garden's factories).
+
+    `learning_rate` (a constant) replaces the configured schedule when given.
 
     Example:
         >>> type(build_optimizer(load_config("model_garden_configs/mobilenetv2_qat_cpu.yaml"))).__name__
@@ -119,7 +121,9 @@ def build_optimizer(config):
             kwargs[clip] = getattr(block, clip)
     if "global_clipnorm" in kwargs and "clipnorm" in kwargs:
         del kwargs["clipnorm"]
-    return cls(learning_rate=build_learning_rate(config), **kwargs)
+    if learning_rate is None:
+        learning_rate = build_learning_rate(config)
+    return cls(learning_rate=learning_rate, **kwargs)
 
 
 def build_loss(config):

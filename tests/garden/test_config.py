@@ -149,6 +149,7 @@ def test_overrides_are_yaml_typed():
     (["keras_mot.data.source=s3"], ", ".join(DATA_SOURCES)),
     (["keras_mot.recipe=[{quantize: int8}]"], "'select'"),
     (["task.model.num_classes=true"], "expected int"),
+    (["keras_mot.float_learning_rate=0"], r"float_learning_rate.*> 0"),
 ])
 def test_bad_values_raise_clear_errors(overrides, match):
     with pytest.raises(KerasMotError, match=match):

@@ -71,6 +71,27 @@ def test_recipe_rules_from_keras_mot_block():
     assert [r.select for r in recipe.rules] == ["class:Dense", "_default"]
 
 
+def test_float_phase_uses_float_learning_rate(tmp_path, monkeypatch):
+    """Float training runs at `keras_mot.float_learning_rate`, QAT at the trainer's rate."""
+    import keras_mot.garden.trainer as trainer_module
+
+    used = []
+    real = trainer_module.build_optimizer
+
+    def recording(config, learning_rate=None):
+        opt = real(config, learning_rate)
+        used.append(float(opt.learning_rate))
+        return opt
+
+    monkeypatch.setattr(trainer_module, "build_optimizer", recording)
+    overrides = [o for o in FAST if "float_train_steps" not in o] + [
+        "keras_mot.float_train_steps=1", "keras_mot.float_learning_rate=0.003",
+        "trainer.optimizer_config.learning_rate.constant.learning_rate=0.0003"]
+    train(os.path.join(CONFIGS, "mobilenetv2_qat_cpu.yaml"), out=tmp_path, overrides=overrides,
+          verbose=0, lint="off", reference=False, checkpoints=False, max_examples=16)
+    assert used == [pytest.approx(0.003), pytest.approx(0.0003)]
+
+
 @pytest.mark.slow  # 10-60 s per architecture (ResNet-50: 23 M parameters to convert)
 @pytest.mark.parametrize("name", [c for c in CPU_CONFIGS if c not in COVERED_BY_CLI])
 def test_cpu_config_trains_and_exports(tmp_path, name):

@@ -21,6 +21,13 @@ def test_every_config_gives_an_optimizer_and_loss(path):
     assert isinstance(build_loss(cfg), keras.losses.Loss)
 
 
+def test_learning_rate_argument_replaces_the_schedule():
+    cfg = load_config("/work/shared/model_garden_reference/imagenet_resnet50_pruning_gpu.yaml")
+    opt = build_optimizer(cfg, learning_rate=0.005)
+    assert isinstance(opt, keras.optimizers.SGD) and opt.momentum == 0.9
+    assert float(opt.learning_rate) == pytest.approx(0.005)
+
+
 def test_values_are_carried_over():
     cfg = load_config("/work/shared/model_garden_reference/imagenet_resnet50_pruning_gpu.yaml")
     opt = build_optimizer(cfg)
