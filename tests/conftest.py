@@ -36,3 +36,24 @@ def run_tflite(tflite_bytes, x):
         s, z = out["quantization"]
         y = (y.astype(np.float32) - z) * s
     return y
+
+
+def run_tflite_int8(tflite_bytes, x):
+    """Runs an int8-I/O .tflite (default resolver, XNNPack) on float `x` quantized to its input.
+
+    Returns `(on_grid, codes, (s_out, z_out))`: `x` snapped to the input grid (float32, what the
+    Keras model should see), the interpreter's int8 output codes as float32, and the output's
+    quantization parameters.
+    """
+    from ai_edge_litert.interpreter import Interpreter
+
+    it = Interpreter(model_content=tflite_bytes)
+    i, o = it.get_input_details()[0], it.get_output_details()[0]
+    it.resize_tensor_input(i["index"], x.shape)
+    it.allocate_tensors()
+    (s_in, z_in), out_q = i["quantization"], o["quantization"]
+    codes = np.clip(np.round(x / s_in) + z_in, -128, 127).astype(np.int8)
+    it.set_tensor(i["index"], codes)
+    it.invoke()
+    on_grid = ((codes.astype(np.float32) - z_in) * s_in).astype(np.float32)
+    return on_grid, it.get_tensor(o["index"]).astype(np.float32), out_q

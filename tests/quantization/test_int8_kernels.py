@@ -11,6 +11,7 @@ import pytest
 
 import keras_mot as mot
 from keras_mot.export.convert import to_tflite
+from tests.conftest import run_tflite_int8
 
 
 def _interpreter_codes(tflite_bytes, codes):
@@ -57,17 +58,6 @@ def test_conv_with_hard_swish_matches_interpreter():
     qmodel = mot.quantize(model, "tflite_int8", calibration_data=x)
     tflite = to_tflite(qmodel, "tflite_int8", input_type="int8", output_type="int8")
 
-    from ai_edge_litert.interpreter import Interpreter
-
-    it = Interpreter(model_content=tflite)
-    i, o = it.get_input_details()[0], it.get_output_details()[0]
-    it.resize_tensor_input(i["index"], x.shape)
-    it.allocate_tensors()
-    (s_in, z_in), (s_out, z_out) = i["quantization"], o["quantization"]
-    codes = np.clip(np.round(x / s_in) + z_in, -128, 127).astype(np.int8)
-    it.set_tensor(i["index"], codes)
-    it.invoke()
-    kernel = it.get_tensor(o["index"]).astype(np.float32)
-    on_grid = ((codes.astype(np.float32) - z_in) * s_in).astype(np.float32)
+    on_grid, kernel, (s_out, z_out) = run_tflite_int8(tflite, x)
     simulated = np.round(np.asarray(qmodel.predict(on_grid, verbose=0)) / s_out + z_out)
     np.testing.assert_array_equal(simulated, kernel)

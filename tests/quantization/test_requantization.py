@@ -14,6 +14,7 @@ import pytest
 import keras_mot as mot
 from keras_mot.export.convert import to_tflite
 from keras_mot.quantization.mode import simulating
+from tests.conftest import run_tflite_int8
 
 
 def _conv():
@@ -36,8 +37,6 @@ def _dense():
 
 @pytest.mark.parametrize("make", [_conv, _depthwise, _dense], ids=["conv", "depthwise", "dense"])
 def test_requantized_outputs_equal_xnnpack(make):
-    from ai_edge_litert.interpreter import Interpreter
-
     model, shape = make()
     rng = np.random.default_rng(0)
     for w in model.weights:  # weights and BN statistics far from their defaults
@@ -49,17 +48,7 @@ def test_requantized_outputs_equal_xnnpack(make):
     qmodel = mot.quantize(model, "tflite_int8", calibration_data=x[:32])
     tflite = to_tflite(qmodel, "tflite_int8", input_type="int8", output_type="int8")
 
-    it = Interpreter(model_content=tflite)  # default resolver: the XNNPack delegate
-    i, o = it.get_input_details()[0], it.get_output_details()[0]
-    it.resize_tensor_input(i["index"], x.shape)
-    it.allocate_tensors()
-    (s_in, z_in), (s_out, z_out) = i["quantization"], o["quantization"]
-    codes = np.clip(np.round(x / s_in) + z_in, -128, 127).astype(np.int8)
-    it.set_tensor(i["index"], codes)
-    it.invoke()
-    kernel = it.get_tensor(o["index"]).astype(np.float32)
-
-    on_grid = ((codes.astype(np.float32) - z_in) * s_in).astype(np.float32)
+    on_grid, kernel, (s_out, z_out) = run_tflite_int8(tflite, x)  # XNNPack delegate
     with simulating():
         simulated = np.asarray(qmodel(on_grid, training=False))
     simulated = np.round(simulated / s_out + z_out)
