@@ -312,11 +312,10 @@ class Wrapper(MaskUpdates, keras.layers.Layer):
         an activation TFLite does not fuse), 0 before ranges exist; `None` if there is none."""
         entry = act_table.lookup(self.activation_name())
         name = None if entry is None else "output" if entry.fused else "pre_activation"
-        if name not in self._range_vars or self._points.get(name) is not None:
+        if name not in self._range_vars:  # also None for fixed-range points (no variables)
             return None
-        spec = self.scheme.activation_spec()
-        lo, hi = ranges.zero_exact_range(*self._range_vars[name], spec)
-        return ops.where(self.initialized > 0, ranges.grid_scale(lo, hi, spec), 0.0)
+        scale = ranges.scale_of(*self._range_vars[name], self.scheme.activation_spec())
+        return ops.where(self.initialized > 0, scale, 0.0)
 
     def _linear(self, inputs, point, training):
         """`(z, y, has_bias)`: the wrapped op's output without and with its (int32-grid) bias."""
