@@ -7,13 +7,21 @@ Runs two subprocesses one after the other (never concurrently, so step times are
 Both follow bench/qat_protocol.py (MobileNetV2 alpha 0.35, 32x32x3, digits, same optimiser and
 epochs) and print a JSON line; this script prints the comparison table (markdown).
 
+By default both sides fine-tune the same float model per seed: the keras_mot side trains it
+(Keras 3) and passes its weights to the tfmot side as an .npz (bench/qat_protocol.py), so the
+accuracy rows compare the two QAT methods and not two float trainings (independently trained
+float models of one seed differ by 2-3 points, more than quantization changes them).
+`--independent-float` lets each side train its own.
+
 With `--seeds N` (default 3) both sides run N times (seeds --seed .. --seed+N-1, one side after
 the other per seed); each cell is the mean over seeds, accuracy-like rows add the standard
 deviation, and a difference smaller than two standard errors is reported as "within noise"
-rather than as a win (one seed's float models already differ by 2-3 points between the sides).
+rather than as a win. With a shared float model the int8 accuracies are also compared seed by
+seed (paired difference, mean ± sd, "within noise" below two standard errors of that mean).
 
 Usage:
     python bench/qat.py                   # 30 float + 3 QAT epochs, batch 64, seeds 0-2
+    python bench/qat.py --seeds 5 --json-out qat.json   # 5 seeds, per-seed results saved
     python bench/qat.py --peer-json saved.json     # reuse saved peer results (--json-out file)
 """
 
@@ -195,8 +203,37 @@ def _run_side(name, cmd, env, log_path):
 
 
 def _side_args(args):
-    return ["--epochs", str(args.epochs), "--qat-epochs", str(args.qat_epochs),
-            "--batch-size", str(args.batch_size), "--seed", str(args.seed)]
+    out = ["--epochs", str(args.epochs), "--qat-epochs", str(args.qat_epochs),
+           "--batch-size", str(args.batch_size), "--seed", str(args.seed)]
+    if getattr(args, "float_weights", None):
+        out += ["--float-weights", args.float_weights]
+    return out
+
+
+def paired_difference(ours, peer, key="int8_acc"):
+    """Seed-by-seed `ours[key] - peer[key]` over the seeds where both sides QAT-trained the same
+    float model (one trained it, the other loaded it); None when there are fewer than two.
+
+    Returns:
+        dict with "mean", "sd", "n" and "verdict" ("keras_mot", "tfmot" or "within noise":
+        |mean| below two standard errors).
+
+    Example:
+        >>> paired_difference([{"seed": 0, "int8_acc": .9, "float_model": "trained"}], [...])
+    """
+    by_seed = {r.get("seed"): r for r in peer if r and r.get("float_model") == "loaded"}
+    diffs = [r[key] - by_seed[r["seed"]][key] for r in ours
+             if r and r.get("float_model") == "trained" and r.get("seed") in by_seed
+             and r.get(key) is not None and by_seed[r["seed"]].get(key) is not None]
+    if len(diffs) < 2:
+        return None
+    mean = sum(diffs) / len(diffs)
+    sd = math.sqrt(sum((d - mean) ** 2 for d in diffs) / (len(diffs) - 1))
+    if abs(mean) < 2.0 * sd / math.sqrt(len(diffs)):
+        verdict = "within noise"
+    else:
+        verdict = "keras_mot" if mean > 0 else "tfmot"
+    return {"mean": mean, "sd": sd, "n": len(diffs), "verdict": verdict}
 
 
 def run_ours(args, log_path):
@@ -267,18 +304,24 @@ def seeded_sides(args, run_ours, run_peer, stem):
     sides per seed; saves the per-seed results with --json-out; returns the two aggregates."""
     ours = _load_results(args.ours_json, "keras_mot") if args.ours_json else []
     peer = _load_results(args.peer_json, "tfmot") if args.peer_json else []
+    shared = not getattr(args, "independent_float", True)
     for seed in range(args.seed, args.seed + args.seeds):
-        seed_args = argparse.Namespace(**dict(vars(args), seed=seed))
+        weights = os.path.join(args.log_dir, f"{stem}_float_s{seed}.npz") if shared else None
+        if weights and os.path.exists(weights):
+            os.remove(weights)  # never a stale float model from an earlier run
+        seed_args = argparse.Namespace(**dict(vars(args), seed=seed, float_weights=weights))
         if not args.ours_json:
             ours.append(run_ours(seed_args, os.path.join(args.log_dir,
                                                          f"{stem}_keras_mot_s{seed}.log")))
         if not args.peer_json:
             peer.append(run_peer(seed_args, os.path.join(args.log_dir,
                                                          f"{stem}_tfmot_s{seed}.log")))
+        if weights and os.path.exists(weights):
+            os.remove(weights)
     if args.json_out:
         with open(args.json_out, "w") as f:
             json.dump({"keras_mot": ours, "tfmot": peer}, f, indent=2, sort_keys=True)
-    return aggregate(ours), aggregate(peer)
+    return aggregate(ours), aggregate(peer), paired_difference(ours, peer)
 
 
 def main(argv=None):
@@ -289,15 +332,23 @@ def main(argv=None):
     p.add_argument("--batch-size", type=int, default=64)
     p.add_argument("--seed", type=int, default=0, help="first seed")
     p.add_argument("--seeds", type=int, default=3, help="number of seeds per side")
+    p.add_argument("--independent-float", action="store_true",
+                   help="each side trains its own float model (default: one shared per seed)")
     add_result_args(p)
     args = p.parse_args(argv)
     if args.seeds < 1:
         p.error(f"--seeds must be at least 1. Received: {args.seeds}.")
-    ours, peer = seeded_sides(args, run_ours, run_peer, "bench_qat")
+    ours, peer, paired = seeded_sides(args, run_ours, run_peer, "bench_qat")
     print("QAT benchmark (bench/qat.py): MobileNetV2 alpha=0.35, 32x32x3, digits; "
           + settings_line(args, (ours, peer), ("epochs", "qat_epochs", "batch_size", "seed"))
+          + ("; each side its own float model" if args.independent_float
+             else "; both sides fine-tune the same float model per seed")
           + "; cells: mean ± sd over seeds; step-time ratio and time rows: lower is better")
     print(format_table(ours, peer))
+    if paired:
+        print(f"\nint8 accuracy, keras_mot minus tfmot on the same float model (paired over "
+              f"{paired['n']} seeds): {paired['mean'] * 100:+.1f} ± {paired['sd'] * 100:.1f} "
+              f"points -> {paired['verdict']}")
 
 
 if __name__ == "__main__":

@@ -6,12 +6,17 @@ model, which callbacks QAT training needs, and how to convert the QAT model to i
 Everything else — data, architecture, optimiser, epochs, timing and TFLite checks — is here.
 Like bench/common.py, this module imports neither keras_mot nor a Keras package.
 
+With `--float-weights PATH` both sides start QAT from the same float model: the first side to
+run trains it and saves its weights there (.npz with the seed and epochs); the other side loads
+them into its own (same-architecture) model. Accuracy rows then differ only by QAT.
+
 Example:
     >>> result = run(keras, tf, Side("tfmot", quantize, callbacks, convert), Args(...))
 """
 
 import argparse
 import dataclasses
+import os
 import time
 from typing import Callable
 
@@ -59,7 +64,43 @@ def parse_args(argv=None, description=""):
     p.add_argument("--qat-epochs", type=int, default=QAT_EPOCHS, help="QAT fine-tuning epochs")
     p.add_argument("--batch-size", type=int, default=64)
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--float-weights", default=None,
+                   help="share the float model: load its weights from this .npz if it exists, "
+                        "else train it and save them here")
     return p.parse_args(argv)
+
+
+def save_float_weights(path, model, args):
+    """Saves `model.get_weights()` to `path` (.npz) with the seed and float epochs that made it."""
+    arrays = {f"w{i:04d}": w for i, w in enumerate(model.get_weights())}
+    tmp = path + ".partial.npz"
+    np.savez(tmp, seed=args.seed, epochs=args.epochs, **arrays)
+    os.replace(tmp, path)
+
+
+def load_float_weights(path, model, args):
+    """Loads weights saved by `save_float_weights` into `model` (the other side's Keras).
+
+    Raises:
+        ValueError: when the file was made with another seed or epoch count, or its weight
+            shapes do not match `model` (then the two sides' architectures differ).
+    """
+    with np.load(path) as f:
+        made = (int(f["seed"]), int(f["epochs"]))
+        weights = [f[k] for k in sorted(k for k in f.files if k.startswith("w"))]
+    if made != (args.seed, args.epochs):
+        raise ValueError(f"{path} holds the float model of seed {made[0]}, {made[1]} epochs; "
+                         f"this run is seed {args.seed}, {args.epochs} epochs. Fix: delete the "
+                         "file or pass another --float-weights path.")
+    want = [tuple(w.shape) for w in model.get_weights()]
+    got = [tuple(w.shape) for w in weights]
+    if want != got:
+        first = next((i for i, (a, b) in enumerate(zip(want, got)) if a != b),
+                     min(len(want), len(got)))
+        raise ValueError(f"{path} holds {len(got)} weights, this side's model {len(want)}; they "
+                         f"first differ at index {first}. Fix: build the same architecture on "
+                         "both sides.")
+    model.set_weights(weights)
 
 
 def _compile(keras, model, lr):
@@ -83,8 +124,10 @@ def _fit_timed(keras, model, x, y, epochs, batch_size, callbacks=()):
 def run(keras, tf, side, args):
     """Runs the whole protocol for one side and returns a flat dict of measurements.
 
-    Steps: float training (`args.epochs`, train split), PTQ int8 reference, a copy of the float
-    model trained `args.qat_epochs` more in float (reference), `side.quantize`,
+    Steps: float training (`args.epochs`, train split; or the shared float model of
+    `args.float_weights`), PTQ int8 reference, a copy of the float model trained
+    `args.qat_epochs` more in float (reference; its median step time is the float step time,
+    so both step times are over the same number of steps at the same rate), `side.quantize`,
     accuracy before fine-tuning, QAT fine-tuning (`args.qat_epochs`), int8 conversion (timed),
     then the int8 model in the interpreter on the held-out images (validation + test splits):
     accuracy, top-1 agreement with the Keras QAT model, max |logit difference|, float compute
@@ -104,9 +147,19 @@ def run(keras, tf, side, args):
          "n_train": int(len(x_tr)), "n_test": int(len(x_te))}
 
     model = common.build_mobilenetv2(keras, IMAGE_SIZE + (3,), classes=10)
-    _compile(keras, model, FLOAT_LR)
-    r["float_step_s"], r["float_fit_s"], r["float_steps_timed"] = _fit_timed(
-        keras, model, x_tr, y_tr, args.epochs, args.batch_size)
+    shared = getattr(args, "float_weights", None)
+    if shared and os.path.exists(shared):
+        load_float_weights(shared, model, args)
+        r["float_model"] = "loaded"
+    else:
+        _compile(keras, model, FLOAT_LR)
+        t0 = time.perf_counter()
+        model.fit(x_tr, y_tr, epochs=args.epochs, batch_size=args.batch_size, shuffle=True,
+                  verbose=0)
+        r["float_fit_s"] = time.perf_counter() - t0
+        r["float_model"] = "trained"
+        if shared:
+            save_float_weights(shared, model, args)
     r["float_acc"] = _accuracy(model.predict(x_te, verbose=0), y_te)
 
     ptq_bytes, r["ptq_conversion_s"] = common.ptq_int8(tf, model, x_cal)
@@ -117,8 +170,8 @@ def run(keras, tf, side, args):
     continued = keras.models.clone_model(model)
     continued.set_weights(model.get_weights())
     _compile(keras, continued, QAT_LR)
-    continued.fit(x_tr, y_tr, epochs=args.qat_epochs, batch_size=args.batch_size, shuffle=True,
-                  verbose=0)
+    r["float_step_s"], _, r["float_steps_timed"] = _fit_timed(
+        keras, continued, x_tr, y_tr, args.qat_epochs, args.batch_size)
     r["float_continued_acc"] = _accuracy(continued.predict(x_te, verbose=0), y_te)
     del continued
 

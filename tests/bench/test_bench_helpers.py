@@ -137,3 +137,40 @@ def test_qat_seeds_aggregate_and_noise_verdict():
     # 0.28x apart with a 0.02x spread: a real difference.
     assert rows["QAT/float step-time ratio"].rstrip(" |").endswith("/ keras_mot")
     assert qat.aggregate([{"side": "tfmot", "unavailable": "no venv"}, None])["unavailable"]
+
+
+def test_qat_paired_difference_needs_a_shared_float_model():
+    def side(accs, made):
+        return [{"seed": i, "int8_acc": a, "float_model": made} for i, a in enumerate(accs)]
+
+    # Same 1-point lead in every seed: a real difference although both spreads are wide.
+    paired = qat.paired_difference(side([0.80, 0.90, 0.85], "trained"),
+                                   side([0.79, 0.89, 0.84], "loaded"))
+    assert paired["n"] == 3 and abs(paired["mean"] - 0.01) < 1e-12
+    assert paired["verdict"] == "keras_mot"
+    noisy = qat.paired_difference(side([0.80, 0.90, 0.85], "trained"),
+                                  side([0.82, 0.88, 0.85], "loaded"))
+    assert noisy["verdict"] == "within noise"
+    # Each side trained its own float model: nothing to pair.
+    assert qat.paired_difference(side([0.8, 0.9], "trained"), side([0.7, 0.8], "trained")) is None
+
+
+def test_qat_float_weights_shared_between_sides(tmp_path):
+    import qat_protocol
+
+    def model(units=3):
+        return keras.Sequential([keras.Input((4,)), keras.layers.Dense(units)])
+
+    args = qat_protocol.parse_args(["--seed", "2", "--epochs", "5"])
+    path = str(tmp_path / "float.npz")
+    trained = model()
+    qat_protocol.save_float_weights(path, trained, args)
+    loaded = model()
+    qat_protocol.load_float_weights(path, loaded, args)
+    x = np.arange(8, dtype="float32").reshape(2, 4)
+    np.testing.assert_array_equal(loaded.predict(x, verbose=0), trained.predict(x, verbose=0))
+    other_seed = qat_protocol.parse_args(["--seed", "3", "--epochs", "5"])
+    with pytest.raises(ValueError, match="seed 2, 5 epochs; this run is seed 3"):
+        qat_protocol.load_float_weights(path, model(), other_seed)
+    with pytest.raises(ValueError, match="first differ at index 0"):
+        qat_protocol.load_float_weights(path, model(units=5), args)
