@@ -58,6 +58,7 @@ ROWS = (
     ("qat_step_s", "QAT step time (ms, median)", "{:.1f}", 0),
 )
 _MS_KEYS = ("float_step_s", "qat_step_s")
+_FORMATS = {key: fmt for key, _, fmt, _ in ROWS}
 
 
 # Protocol settings and sizes: the same in every seed, never averaged.
@@ -104,7 +105,8 @@ def _verdict(ours, peer, key, direction):
                                  for r in (ours, peer)):
         return ""
     a, b = ours[key], peer[key]
-    ratio = f"{a / b:.2f}x" if b else "-"
+    # A ratio of two signed differences (int8 minus a reference) means nothing.
+    ratio = f"{a / b:.2f}x" if b and "{:+" not in _FORMATS[key] else "-"
     if a == b:
         better = "tie"
     elif _within_noise(ours, peer, key):

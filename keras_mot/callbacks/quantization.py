@@ -65,7 +65,10 @@ class FreezeBatchNorm(_FreezeAtStep):
     keeps the moving-statistics fold; the output is corrected by sigma_moving / sigma_batch)
     and the moving statistics follow the batch's; from `step` on it computes exactly what is
     exported. Without this callback the statistics stay frozen at their float-training values
-    (the default: QAT fine-tunes a trained model).
+    (the default: QAT fine-tunes a trained model). Use it when QAT's training loss climbs above
+    the float model's: with frozen statistics a folded layer loses BatchNormalization's scale
+    invariance, so a learning rate that suits float training can be too high for layers with
+    small moving variances (a lower rate is the other fix).
 
     Example:
         >>> model.fit(ds, callbacks=[mot.callbacks.FreezeBatchNorm(step=1000)])

@@ -174,3 +174,12 @@ def test_qat_float_weights_shared_between_sides(tmp_path):
         qat_protocol.load_float_weights(path, model(), other_seed)
     with pytest.raises(ValueError, match="first differ at index 0"):
         qat_protocol.load_float_weights(path, model(units=5), args)
+
+
+def test_qat_difference_rows_have_no_ratio():
+    ours = {"int8_minus_ptq": -0.006, "int8_acc": 0.895}
+    peer = {"int8_minus_ptq": 1e-17, "int8_acc": 0.901}
+    rows = {line.split("|")[1].strip(): line for line in qat.format_table(ours, peer).splitlines()
+            if line.startswith("| ")}
+    assert rows["int8 minus own PTQ int8"].rstrip(" |").endswith("- / tfmot")
+    assert "0.99x / tfmot" in rows["int8 TFLite accuracy"]
