@@ -221,7 +221,12 @@ def paired_difference(ours, peer, key="int8_acc"):
         |mean| below two standard errors).
 
     Example:
-        >>> paired_difference([{"seed": 0, "int8_acc": .9, "float_model": "trained"}], [...])
+        >>> ours = [{"seed": s, "int8_acc": a, "float_model": "trained"}
+        ...         for s, a in ((0, .91), (1, .87))]
+        >>> peer = [{"seed": s, "int8_acc": a, "float_model": "loaded"}
+        ...         for s, a in ((0, .90), (1, .86))]
+        >>> paired_difference(ours, peer)["verdict"]
+        'keras_mot'
     """
     by_seed = {r.get("seed"): r for r in peer if r and r.get("float_model") == "loaded"}
     diffs = [r[key] - by_seed[r["seed"]][key] for r in ours
