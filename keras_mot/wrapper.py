@@ -165,7 +165,7 @@ class Wrapper(MaskUpdates, keras.layers.Layer):
         # Folded BatchNormalization statistics start frozen: QAT fine-tunes a trained model, so
         # training computes what is exported from the first step. Neither choice wins everywhere
         # (tests/applications recipe: MobileNetV2 89.6 % frozen vs 86.8 % live, EfficientNetB0
-        # 95.7 % both; bench/qat.py protocol, seeds 0-2: 90.2 % vs 90.4 %).
+        # 95.7 % both; bench/qat.py, 5 seeds: 89.5 % vs 90.2 %).
         # `FreezeBatchNorm(step=N)` trains with batch statistics for the first N steps instead.
         self.bn_frozen = self.add_weight(name="bn_frozen", shape=(), initializer="ones",
                                          trainable=False)
