@@ -58,7 +58,9 @@ ROWS = (
     ("qat_step_s", "QAT step time (ms, median)", "{:.1f}", 0),
 )
 _MS_KEYS = ("float_step_s", "qat_step_s")
-_FORMATS = {key: fmt for key, _, fmt, _ in ROWS}
+# Paired rows: int8 accuracy minus a reference accuracy of the same seed and side.
+_DIFFERENCES = {"int8_minus_float_continued": "float_continued_acc",
+                "int8_minus_ptq": "ptq_int8_acc"}
 
 
 # Protocol settings and sizes: the same in every seed, never averaged.
@@ -74,8 +76,7 @@ def _with_differences(result):
     accuracies (each side's float models differ by seed far more than quantization changes
     them, and extra epochs alone can add points)."""
     r = dict(result)
-    for key, ref in (("int8_minus_float_continued", "float_continued_acc"),
-                     ("int8_minus_ptq", "ptq_int8_acc")):
+    for key, ref in _DIFFERENCES.items():
         if r.get("int8_acc") is not None and r.get(ref) is not None:
             r[key] = r["int8_acc"] - r[ref]
     return r
@@ -106,7 +107,7 @@ def _verdict(ours, peer, key, direction):
         return ""
     a, b = ours[key], peer[key]
     # A ratio of two signed differences (int8 minus a reference) means nothing.
-    ratio = f"{a / b:.2f}x" if b and "{:+" not in _FORMATS[key] else "-"
+    ratio = f"{a / b:.2f}x" if b and key not in _DIFFERENCES else "-"
     if a == b:
         better = "tie"
     elif _within_noise(ours, peer, key):
