@@ -70,6 +70,10 @@ _SPREAD_KEYS = ("step_time_ratio", "qat_acc_before_finetune", "agreement", "int8
                 "int8_minus_float_continued", "int8_minus_ptq", "qat_keras_acc", "float_acc",
                 "float_continued_acc", "ptq_int8_acc")
 
+# Rows compared seed by seed when both sides fine-tuned the same float model (`paired_difference`).
+_PAIRED_KEYS = ("qat_acc_before_finetune", "agreement", "int8_acc",
+                "int8_minus_float_continued", "int8_minus_ptq", "qat_keras_acc")
+
 
 def _with_differences(result):
     """Adds the paired rows: int8 accuracy minus the same seed's float-trained-as-long and PTQ
@@ -101,7 +105,7 @@ def _within_noise(ours, peer, key):
     return abs(ours[key] - peer[key]) < 2.0 * se
 
 
-def _verdict(ours, peer, key, direction):
+def _verdict(ours, peer, key, direction, paired=None):
     if direction == 0 or not all(r and r.get(key) is not None and "unavailable" not in r
                                  for r in (ours, peer)):
         return ""
@@ -110,6 +114,11 @@ def _verdict(ours, peer, key, direction):
     ratio = f"{a / b:.2f}x" if b and key not in _DIFFERENCES else "-"
     if a == b:
         better = "tie"
+    elif paired and key in paired:  # same float model per seed: the seed-by-seed test
+        better = paired[key]["verdict"]
+        if better not in ("within noise", "tie"):
+            better = "keras_mot" if paired[key]["mean"] * direction > 0 else "tfmot"
+        better += " (paired)"
     elif _within_noise(ours, peer, key):
         better = "within noise"
     else:
@@ -124,8 +133,9 @@ def aggregate(results):
     A side that was unavailable in any seed is returned as that unavailable result.
 
     Example:
-        >>> aggregate([{"int8_acc": 0.8, "seed": 0}, {"int8_acc": 0.9, "seed": 1}])["int8_acc"]
-        0.85
+        >>> both = aggregate([{"int8_acc": 0.8, "seed": 0}, {"int8_acc": 0.9, "seed": 1}])
+        >>> round(both["int8_acc"], 3), both["n_seeds"]
+        (0.85, 2)
     """
     results = [_with_differences(r) for r in results if r is not None]
     if not results:
@@ -156,19 +166,23 @@ def aggregate(results):
     return out
 
 
-def format_table(ours, peer):
+def format_table(ours, peer, paired=None):
     """Markdown table of the QAT comparison; a side that did not run shows "n/a".
 
     Args:
         ours, peer: the JSON dicts printed by the two sides (or None / {"unavailable": ...}).
+        paired: optional {row key: `paired_difference` result}; those rows take the
+            seed-by-seed verdict (marked "(paired)") instead of comparing the two means.
 
     Example:
-        >>> print(format_table({"side": "keras_mot", "int8_acc": 0.9}, {"int8_acc": 0.8}))
+        >>> table = format_table({"side": "keras_mot", "int8_acc": 0.9}, {"int8_acc": 0.8})
+        >>> print(next(line for line in table.splitlines() if "int8 TFLite" in line))
+        | int8 TFLite accuracy | 90.0% | 80.0% | 1.12x / keras_mot |
     """
     lines = ["| measure | keras_mot | tfmot 0.8.1 | ratio / better |", "|---|---|---|---|"]
     for key, label, fmt, direction in ROWS:
         lines.append(f"| {label} | {_cell(ours, key, fmt)} | {_cell(peer, key, fmt)} | "
-                     f"{_verdict(ours, peer, key, direction)} |")
+                     f"{_verdict(ours, peer, key, direction, paired)} |")
     for name, r in (("keras_mot", ours), ("tfmot", peer)):
         if r is None or "unavailable" in r:
             why = (r or {}).get("unavailable", "did not run")
@@ -229,7 +243,9 @@ def paired_difference(ours, peer, key="int8_acc"):
         >>> paired_difference(ours, peer)["verdict"]
         'keras_mot'
     """
-    by_seed = {r.get("seed"): r for r in peer if r and r.get("float_model") == "loaded"}
+    ours = [_with_differences(r) for r in ours if r]
+    by_seed = {r.get("seed"): _with_differences(r) for r in peer
+               if r and r.get("float_model") == "loaded"}
     diffs = [r[key] - by_seed[r["seed"]][key] for r in ours
              if r and r.get("float_model") == "trained" and r.get("seed") in by_seed
              and r.get(key) is not None and by_seed[r["seed"]].get(key) is not None]
@@ -309,7 +325,8 @@ def _load_results(path, side):
 
 def seeded_sides(args, run_ours, run_peer, stem):
     """Runs (or loads) both sides for seeds args.seed .. args.seed + args.seeds - 1, alternating
-    sides per seed; saves the per-seed results with --json-out; returns the two aggregates."""
+    sides per seed; saves the per-seed results with --json-out; returns the two aggregates and
+    {row key: paired_difference} for the rows that can be compared seed by seed."""
     ours = _load_results(args.ours_json, "keras_mot") if args.ours_json else []
     peer = _load_results(args.peer_json, "tfmot") if args.peer_json else []
     shared = not getattr(args, "independent_float", True)
@@ -329,7 +346,8 @@ def seeded_sides(args, run_ours, run_peer, stem):
     if args.json_out:
         with open(args.json_out, "w") as f:
             json.dump({"keras_mot": ours, "tfmot": peer}, f, indent=2, sort_keys=True)
-    return aggregate(ours), aggregate(peer), paired_difference(ours, peer)
+    paired = {key: paired_difference(ours, peer, key) for key in _PAIRED_KEYS}
+    return aggregate(ours), aggregate(peer), {k: v for k, v in paired.items() if v}
 
 
 def main(argv=None):
@@ -352,11 +370,12 @@ def main(argv=None):
           + ("; each side its own float model" if args.independent_float
              else "; both sides fine-tune the same float model per seed")
           + "; cells: mean ± sd over seeds; step-time ratio and time rows: lower is better")
-    print(format_table(ours, peer))
-    if paired:
+    print(format_table(ours, peer, paired))
+    if "int8_acc" in paired:
+        d = paired["int8_acc"]
         print(f"\nint8 accuracy, keras_mot minus tfmot on the same float model (paired over "
-              f"{paired['n']} seeds): {paired['mean'] * 100:+.1f} ± {paired['sd'] * 100:.1f} "
-              f"points -> {paired['verdict']}")
+              f"{d['n']} seeds): {d['mean'] * 100:+.1f} ± {d['sd'] * 100:.1f} "
+              f"points -> {d['verdict']}")
 
 
 if __name__ == "__main__":

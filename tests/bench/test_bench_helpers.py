@@ -183,3 +183,30 @@ def test_qat_difference_rows_have_no_ratio():
             if line.startswith("| ")}
     assert rows["int8 minus own PTQ int8"].rstrip(" |").endswith("- / tfmot")
     assert "0.99x / tfmot" in rows["int8 TFLite accuracy"]
+
+
+def test_qat_rows_take_the_paired_verdict_on_a_shared_float_model():
+    def side(accs, ptq, made):
+        return [{"seed": i, "int8_acc": a, "ptq_int8_acc": p, "float_model": made, "side": made}
+                for i, (a, p) in enumerate(zip(accs, ptq))]
+
+    ours = side([0.80, 0.90, 0.85], [0.81, 0.91, 0.86], "trained")
+    peer = side([0.82, 0.88, 0.86], [0.81, 0.91, 0.86], "loaded")
+    # int8 minus PTQ is derived per seed before pairing (same PTQ model on both sides here).
+    d = qat.paired_difference(ours, peer, "int8_minus_ptq")
+    assert d["n"] == 3 and abs(d["mean"] - (-0.01 / 3)) < 1e-12
+    paired = {"int8_acc": qat.paired_difference(ours, peer),
+              "int8_minus_ptq": {"mean": -0.01, "sd": 0.001, "n": 3, "verdict": "tfmot"}}
+    rows = {line.split("|")[1].strip(): line for line in
+            qat.format_table(qat.aggregate(ours), qat.aggregate(peer), paired).splitlines()
+            if line.startswith("| ")}
+    assert "within noise (paired)" in rows["int8 TFLite accuracy"]
+    assert rows["int8 minus own PTQ int8"].rstrip(" |").endswith("- / tfmot (paired)")
+    # Rows without a paired result keep the two-means comparison.
+    assert "(paired)" not in rows["PTQ int8 accuracy (reference)"]
+
+
+def test_qat_docstring_examples_run():
+    import doctest
+
+    assert doctest.testmod(qat).failed == 0
