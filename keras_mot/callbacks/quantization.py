@@ -59,20 +59,30 @@ class FreezeRanges(_FreezeAtStep):
 
 
 class FreezeBatchNorm(_FreezeAtStep):
-    """Freezes folded BatchNormalization statistics from training step `step` on.
+    """Trains folded BatchNormalization with batch statistics until step `step`, then freezes.
 
-    Until then a folded layer trains as BatchNormalization does in float training: it
-    normalizes with the batch's statistics (the weight quantizer keeps the moving-statistics
-    fold; the output is corrected by sigma_moving / sigma_batch) and the moving statistics follow
-    the batch's. From `step` on it computes exactly what is exported. Without this callback the
-    statistics stay live for the whole fine-tuning (the default; evaluation and export always
-    use the moving statistics). Freezing early keeps the folded weights fixed but loses
-    BatchNormalization's scale invariance: at a learning rate that suits float training the
-    channels' scales drift (bench/qat.py, frozen from step 0: int8 accuracy 0.7 points below live
-    statistics over 5 seeds, lower on every seed).
+    Before `step` the folded layer normalizes with the batch's statistics (the weight quantizer
+    keeps the moving-statistics fold; the output is corrected by sigma_moving / sigma_batch)
+    and the moving statistics follow the batch's; from `step` on it computes exactly what is
+    exported. Without this callback the statistics stay frozen at their float-training values
+    (the default: QAT fine-tunes a trained model). Use it when QAT's training loss climbs above
+    the float model's: with frozen statistics a folded layer loses BatchNormalization's scale
+    invariance, so a learning rate that suits float training can be too high for layers with
+    small moving variances (a lower rate is the other fix).
 
     Example:
         >>> model.fit(ds, callbacks=[mot.callbacks.FreezeBatchNorm(step=1000)])
     """
 
     flag = "bn_frozen"
+
+    def on_train_begin(self, logs=None):
+        # The batch-statistics branch is traced only for models trained with this callback (it
+        # costs ~30 % of the training graph's tracing time); retrace if it is missing.
+        live = [w for w in wrappers(self.model)
+                if w.bn is not None and not getattr(w, "_bn_statistics_live", False)]
+        if live and _step(self.model) < self.step:
+            for w in live:
+                w._bn_statistics_live = True
+            self.model.make_train_function(force=True)
+        super().on_train_begin(logs)

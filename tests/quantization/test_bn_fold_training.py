@@ -1,13 +1,10 @@
-"""Folded Conv + BatchNormalization during QAT: batch statistics (the default) until
-`FreezeBatchNorm` freezes them, then the moving statistics (the exported computation)."""
+"""Folded Conv + BatchNormalization during QAT: batch statistics while live, moving once frozen."""
 
 import keras
 import numpy as np
-import tensorflow as tf
 
 import keras_mot as mot
 from keras_mot.export.convert import to_tflite
-from keras_mot.quantization import bn_fold
 from tests.conftest import run_tflite
 
 L = keras.layers
@@ -38,7 +35,8 @@ def test_live_statistics_normalize_like_float_training_and_update_the_moving_one
     var0 = w.bn.moving_variance.numpy() * 2.0
     w.bn.moving_mean.assign(mean0)
     w.bn.moving_variance.assign(var0)
-    assert float(w.bn_frozen.numpy()) == 0.0  # live by default
+    w._bn_statistics_live = True  # what FreezeBatchNorm(step=N) does before step N
+    w.bn_frozen.assign(0.0)
     float_bn_train = np.asarray(model(x, training=True))  # float conv + BN, batch statistics
     live = np.asarray(w(q.get_layer("quantize_input_0")(x), training=True))
     tol = 4 * float(np.ptp(float_bn_train)) / 255  # a few activation steps + weight rounding
@@ -56,25 +54,12 @@ def test_frozen_statistics_are_the_exported_computation():
     x = _data()
     q = mot.quantize(model, calibration_data=x)
     w = q.get_layer("conv")
-    w.bn_frozen.assign(1.0)  # what FreezeBatchNorm does at its step
     before = w.bn.moving_mean.numpy().copy()
     train_out = np.asarray(w(q.get_layer("quantize_input_0")(x), training=True))
     infer_out = np.asarray(w(q.get_layer("quantize_input_0")(x), training=False))
-    np.testing.assert_array_equal(before, w.bn.moving_mean.numpy())
+    np.testing.assert_array_equal(before, w.bn.moving_mean.numpy())  # frozen by default
     step = float(np.ptp(infer_out)) / 255
     np.testing.assert_allclose(train_out, infer_out, atol=step * 1.01)
-
-
-def test_non_trainable_batchnorm_keeps_its_statistics_in_training():
-    model = _model()
-    model.get_layer("bn").trainable = False  # Keras: such a layer runs in inference mode
-    x = _data()
-    q = mot.quantize(model, calibration_data=x)
-    w = q.get_layer("conv")
-    assert not w.bn.trainable
-    before = w.bn.moving_mean.numpy().copy()
-    w(q.get_layer("quantize_input_0")(x + 1.0), training=True)
-    np.testing.assert_array_equal(before, w.bn.moving_mean.numpy())
 
 
 def test_freeze_batchnorm_schedule_trains_then_exports_consistently():
@@ -83,9 +68,8 @@ def test_freeze_batchnorm_schedule_trains_then_exports_consistently():
     q = mot.quantize(model, calibration_data=x)
     q.compile(keras.optimizers.Adam(1e-3), "mse", lint="off")
     w = q.get_layer("conv")
+    q.fit(x, y, epochs=1, batch_size=16, verbose=0)  # traced without the live branch
     before = w.bn.moving_mean.numpy().copy()
-    q.fit(x, y, epochs=1, batch_size=16, verbose=0, callbacks=mot.callbacks(q, freeze_bn_at=0))
-    np.testing.assert_array_equal(before, w.bn.moving_mean.numpy())  # frozen from step 0
     q.fit(x, y, epochs=2, batch_size=16, verbose=0, callbacks=mot.callbacks(q, freeze_bn_at=8))
     assert float(w.bn_frozen.numpy()) == 1.0
     assert not np.allclose(before, w.bn.moving_mean.numpy())  # statistics were live until then
@@ -93,45 +77,3 @@ def test_freeze_batchnorm_schedule_trains_then_exports_consistently():
     tfl_out = run_tflite(to_tflite(q, "tflite_int8"), x)
     step = float(np.ptp(keras_out)) / 255
     assert np.abs(keras_out - tfl_out).max() <= step * 1.01
-
-
-def _bn_and_input(seed=0):
-    rng = np.random.default_rng(seed)
-    bn = L.BatchNormalization(momentum=0.9)
-    bn.build((None, 4))
-    bn.gamma.assign(rng.normal(1.0, 0.5, 4).astype("float32"))
-    bn.beta.assign(rng.normal(0.0, 1.0, 4).astype("float32"))
-    bn.moving_mean.assign(rng.normal(0.0, 1.0, 4).astype("float32"))
-    bn.moving_variance.assign(rng.uniform(0.5, 2.0, 4).astype("float32"))
-    return bn, tf.constant(rng.normal(1.0, 1.5, (32, 4)).astype("float32"))
-
-
-def test_live_output_is_batchnorm_with_constant_moments_values_and_gradients():
-    bn, u = _bn_and_input()
-    mm, mv = bn.moving_mean.numpy().copy(), bn.moving_variance.numpy().copy()
-    weights = tf.constant(np.random.default_rng(1).normal(size=(32, 4)).astype("float32"))
-    with tf.GradientTape(persistent=True) as tape:
-        tape.watch(u)
-        folded = (u - mm) * bn_fold.bn_scale(bn) + bn.beta  # the moving-statistics fold
-        out = bn_fold.batch_statistics_output(bn, folded, tf.constant(True))
-        mean, var = tf.reduce_mean(u, 0), tf.math.reduce_variance(u, 0)
-        ref = bn.gamma * (u - tf.stop_gradient(mean)) / tf.sqrt(tf.stop_gradient(var)
-                                                                 + bn.epsilon) + bn.beta
-        loss_out, loss_ref = tf.reduce_sum(out * weights), tf.reduce_sum(ref * weights)
-    np.testing.assert_allclose(out, ref, atol=1e-5)
-    for v in (u, bn.gamma, bn.beta):
-        np.testing.assert_allclose(tape.gradient(loss_out, v), tape.gradient(loss_ref, v),
-                                   atol=1e-5)
-    np.testing.assert_allclose(bn.moving_mean.numpy(), 0.9 * mm + 0.1 * mean.numpy(), atol=1e-6)
-    np.testing.assert_allclose(bn.moving_variance.numpy(), 0.9 * mv + 0.1 * var.numpy(),
-                               rtol=1e-5)
-
-
-def test_frozen_output_is_the_fold_bit_for_bit():
-    bn, u = _bn_and_input(seed=2)
-    mm, mv = bn.moving_mean.numpy().copy(), bn.moving_variance.numpy().copy()
-    folded = (u - mm) * bn_fold.bn_scale(bn) + bn.beta
-    out = bn_fold.batch_statistics_output(bn, folded, tf.constant(False))
-    np.testing.assert_array_equal(np.asarray(out), np.asarray(folded))
-    np.testing.assert_array_equal(bn.moving_mean.numpy(), mm)
-    np.testing.assert_array_equal(bn.moving_variance.numpy(), mv)
