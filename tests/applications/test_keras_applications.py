@@ -79,10 +79,15 @@ def test_qat_int8_export_is_fully_integer_and_agrees(name):
     # Conv/Dense outputs are requantized as XNNPack does and scales computed as the converter
     # does (quantization/integer_domain.py); flips left come from ops not emulated (ADD, MEAN...).
     assert agreement >= 0.995, f"{name}: agreement {agreement:.4f} below the 99.5 % target"
+    # Agreement alone passes a model that fine-tuning broke (a live-BN variant once took
+    # ResNet50 to 10.8 % with 100 % agreement). Fine-tuning at 2e-4 costs ResNet50 up to
+    # ~7 points here (the rate is high for it); more than 10 means something broke.
+    int8_acc = float(np.mean(tfl_logits.argmax(1) == y_test))
+    assert int8_acc >= float_acc - 0.10, \
+        f"{name}: int8 accuracy {int8_acc:.3f} more than 10 points below float {float_acc:.3f}"
     if name == "MobileNetV2":  # issue 2: within 0.5 pt of float and not below PTQ int8
         ptq = to_tflite(model, "tflite_int8", representative_data=[x_train[:100]])
         ptq_acc = float(np.mean(run_tflite(ptq, x_test).argmax(1) == y_test))
-        int8_acc = float(np.mean(tfl_logits.argmax(1) == y_test))
         print(f"MobileNetV2: PTQ int8 acc {ptq_acc:.3f}")
         assert int8_acc >= float_acc - 0.005
         assert int8_acc >= ptq_acc, f"int8 QAT accuracy {int8_acc:.3f} below PTQ int8 {ptq_acc:.3f}"
