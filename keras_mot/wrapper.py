@@ -319,31 +319,21 @@ class Wrapper(MaskUpdates, keras.layers.Layer):
         return ops.where(self.initialized > 0, scale, 0.0)
 
     def _linear(self, inputs, point, training):
-        """`(z, y, has_bias)`: the wrapped op's output without and with its (int32-grid) bias."""
+        """`(y, has_bias)`: the wrapped op's output, with its (int32-grid) bias if it has one."""
         input_scale = self._grid_input_scale(inputs)
         if input_scale is not None:
             weights, bias = self.folded_weights()
             kernel, scale = self._quantize_weight("kernel", weights["kernel"], training)
-            z, y = integer_domain.linear_on_grid(
+            _, y = integer_domain.linear_on_grid(
                 lambda x, k: self.adapter.forward(self.layer, x, {"kernel": k}, point), inputs,
                 kernel, scale, self._weight_refs()["kernel"].channel_axis, bias, input_scale,
                 output_scale=self._linear_output_scale())
-            return z, y, bias is not None
+            return y, bias is not None
         weights, bias = self._weights(training)
         z = self.adapter.forward(self.layer, inputs, weights, point)
         if bias is None:
-            return z, z, False
-        return z, ops.add(z, ops.reshape(bias, (1,) * (len(z.shape) - 1) + (-1,))), True
-
-    def _batch_norm_train(self, z, frozen_y):
-        """Training output of a folded conv/dense + BatchNormalization: batch statistics while
-        they are live (`bn_fold.batch_statistics_output`), the moving-statistics fold (the
-        exported computation, `frozen_y`) once `FreezeBatchNorm` froze them."""
-        conv_bias = self.adapter.bias_attr(self.layer)
-        conv_bias = getattr(self.layer, conv_bias) if conv_bias else None
-        return ops.cond(self.bn_frozen <= 0,
-                        lambda: bn_fold.batch_statistics_output(self.bn, z, conv_bias),
-                        lambda: frozen_y)
+            return z, False
+        return ops.add(z, ops.reshape(bias, (1,) * (len(z.shape) - 1) + (-1,))), True
 
     def _kernel_exact_activation(self, entry, y, out):
         """In `simulating()` mode, the int8 kernel's exact output of activation `entry` on `y`
@@ -378,10 +368,10 @@ class Wrapper(MaskUpdates, keras.layers.Layer):
                           for i, x in enumerate(inputs)]
             else:
                 inputs = point("input_0", inputs)
-        z, y, has_bias = self._linear(inputs, point, training)
+        y, has_bias = self._linear(inputs, point, training)
         if has_bias and training and self.bn is not None and not self.frozen and \
                 getattr(self, "_bn_statistics_live", False):  # set by FreezeBatchNorm
-            y = self._batch_norm_train(z, y)
+            y = bn_fold.batch_statistics_output(self.bn, y, self.bn_frozen <= 0)
         name, fn = self._activation()
         entry = act_table.lookup(name)
         if entry is None:  # no TFLite int8 op known: compute in float, quantize the result

@@ -2,9 +2,11 @@
 
 import keras
 import numpy as np
+import tensorflow as tf
 
 import keras_mot as mot
 from keras_mot.export.convert import to_tflite
+from keras_mot.quantization import bn_fold
 from tests.conftest import run_tflite
 
 L = keras.layers
@@ -77,3 +79,44 @@ def test_freeze_batchnorm_schedule_trains_then_exports_consistently():
     tfl_out = run_tflite(to_tflite(q, "tflite_int8"), x)
     step = float(np.ptp(keras_out)) / 255
     assert np.abs(keras_out - tfl_out).max() <= step * 1.01
+
+
+def _bn_and_input(seed=0):
+    rng = np.random.default_rng(seed)
+    bn = L.BatchNormalization(momentum=0.9)
+    bn.build((None, 4))
+    bn.gamma.assign(rng.normal(1.0, 0.5, 4).astype("float32"))
+    bn.beta.assign(rng.normal(0.0, 1.0, 4).astype("float32"))
+    bn.moving_mean.assign(rng.normal(0.0, 1.0, 4).astype("float32"))
+    bn.moving_variance.assign(rng.uniform(0.5, 2.0, 4).astype("float32"))
+    return bn, tf.constant(rng.normal(1.0, 1.5, (32, 4)).astype("float32"))
+
+
+def test_live_output_has_batchnorm_values_gradients_and_statistics_updates():
+    bn, u = _bn_and_input()
+    mm, mv = bn.moving_mean.numpy().copy(), bn.moving_variance.numpy().copy()
+    weights = tf.constant(np.random.default_rng(1).normal(size=(32, 4)).astype("float32"))
+    with tf.GradientTape(persistent=True) as tape:
+        tape.watch(u)
+        folded = (u - mm) * bn_fold.bn_scale(bn) + bn.beta  # the moving-statistics fold
+        out = bn_fold.batch_statistics_output(bn, folded, tf.constant(True))
+        mean, var = tf.reduce_mean(u, 0), tf.math.reduce_variance(u, 0)
+        ref = bn.gamma * (u - mean) / tf.sqrt(var + bn.epsilon) + bn.beta  # float training
+        loss_out, loss_ref = tf.reduce_sum(out * weights), tf.reduce_sum(ref * weights)
+    np.testing.assert_allclose(out, ref, atol=1e-5)
+    for v in (u, bn.gamma, bn.beta):
+        np.testing.assert_allclose(tape.gradient(loss_out, v), tape.gradient(loss_ref, v),
+                                   atol=2e-5)
+    np.testing.assert_allclose(bn.moving_mean.numpy(), 0.9 * mm + 0.1 * mean.numpy(), atol=1e-6)
+    np.testing.assert_allclose(bn.moving_variance.numpy(), 0.9 * mv + 0.1 * var.numpy(),
+                               rtol=1e-5)
+
+
+def test_frozen_output_is_the_fold_bit_for_bit():
+    bn, u = _bn_and_input(seed=2)
+    mm, mv = bn.moving_mean.numpy().copy(), bn.moving_variance.numpy().copy()
+    folded = (u - mm) * bn_fold.bn_scale(bn) + bn.beta
+    out = bn_fold.batch_statistics_output(bn, folded, tf.constant(False))
+    np.testing.assert_array_equal(np.asarray(out), np.asarray(folded))
+    np.testing.assert_array_equal(bn.moving_mean.numpy(), mm)
+    np.testing.assert_array_equal(bn.moving_variance.numpy(), mv)
