@@ -16,8 +16,9 @@ float models of one seed differ by 2-3 points, more than quantization changes th
 With `--seeds N` (default 3) both sides run N times (seeds --seed .. --seed+N-1, one side after
 the other per seed); each cell is the mean over seeds, accuracy-like rows add the standard
 deviation, and a difference smaller than two standard errors is reported as "within noise"
-rather than as a win. With a shared float model the int8 accuracies are also compared seed by
-seed (paired difference, mean ± sd, "within noise" below two standard errors of that mean).
+rather than as a win. With a shared float model the accuracy rows are compared seed by seed
+instead (paired difference, "within noise" below two standard errors of its mean; the verdict
+is marked "(paired)"), and the int8 difference is printed below the table as mean ± sd.
 
 Usage:
     python bench/qat.py                   # 30 float + 3 QAT epochs, batch 64, seeds 0-2
