@@ -324,7 +324,7 @@ class Wrapper(MaskUpdates, keras.layers.Layer):
         if input_scale is not None:
             weights, bias = self.folded_weights()
             kernel, scale = self._quantize_weight("kernel", weights["kernel"], training)
-            _, y = integer_domain.linear_on_grid(
+            y = integer_domain.linear_on_grid(
                 lambda x, k: self.adapter.forward(self.layer, x, {"kernel": k}, point), inputs,
                 kernel, scale, self._weight_refs()["kernel"].channel_axis, bias, input_scale,
                 output_scale=self._linear_output_scale())

@@ -50,7 +50,7 @@ def linear_on_grid(forward, inputs, kernel_q, kernel_scale, channel_axis, bias, 
             docstring).
 
     Returns:
-        `(z, y)`: the op's output without and with the bias.
+        `y`: the op's output, bias included.
     """
     ready = input_scale > 0
     s_in = ops.where(ready, input_scale, 1.0)
@@ -62,7 +62,6 @@ def linear_on_grid(forward, inputs, kernel_q, kernel_scale, channel_axis, bias, 
     acc = forward(x_int, _ste_round(w_int))
     rank = len(acc.shape)
     scale = _per_output_channel(s_in * kernel_scale, rank)
-    z = acc * scale
     if bias is not None:
         b = bias / (s_in * kernel_scale)
         acc_b = acc + _per_output_channel(ops.where(ready, _ste_round(b), b), rank)
@@ -71,7 +70,7 @@ def linear_on_grid(forward, inputs, kernel_q, kernel_scale, channel_axis, bias, 
     y = acc_b * scale
     if output_scale is not None:
         y = _requantize(acc_b, y, s_in * kernel_scale, output_scale, ready, rank)
-    return z, y
+    return y
 
 
 def _requantize(acc, y, acc_scale, output_scale, ready, rank):
