@@ -116,10 +116,9 @@ def _verdict(ours, peer, key, direction, paired=None):
     if a == b:
         better = "tie"
     elif paired and key in paired:  # same float model per seed: the seed-by-seed test
-        better = paired[key]["verdict"]
-        if better not in ("within noise", "tie"):
-            better = "keras_mot" if paired[key]["mean"] * direction > 0 else "tfmot"
-        better += " (paired)"
+        d = paired[key]
+        better = ("within noise" if d["verdict"] == "within noise" else
+                  "keras_mot" if d["mean"] * direction > 0 else "tfmot") + " (paired)"
     elif _within_noise(ours, peer, key):
         better = "within noise"
     else:
@@ -248,7 +247,7 @@ def paired_difference(ours, peer, key="int8_acc"):
     by_seed = {r.get("seed"): _with_differences(r) for r in peer
                if r and r.get("float_model") == "loaded"}
     diffs = [r[key] - by_seed[r["seed"]][key] for r in ours
-             if r and r.get("float_model") == "trained" and r.get("seed") in by_seed
+             if r.get("float_model") == "trained" and r.get("seed") in by_seed
              and r.get(key) is not None and by_seed[r["seed"]].get(key) is not None]
     if len(diffs) < 2:
         return None
