@@ -24,6 +24,8 @@ Usage:
     python bench/qat.py                   # 30 float + 3 QAT epochs, batch 64, seeds 0-2
     python bench/qat.py --seeds 5 --json-out qat.json   # 5 seeds, per-seed results saved
     python bench/qat.py --peer-json saved.json     # reuse saved peer results (--json-out file)
+    python bench/qat.py --seeds 5 --peer-json saved.json --ours-freeze-bn-at 1000000000
+        # keras_mot with live BatchNormalization statistics throughout, against saved tfmot runs
 """
 
 import argparse
@@ -65,7 +67,7 @@ _DIFFERENCES = {"int8_minus_float_continued": "float_continued_acc",
 
 
 # Protocol settings and sizes: the same in every seed, never averaged.
-_SETTINGS_KEYS = ("seed", "epochs", "qat_epochs", "batch_size", "n_train", "n_test")
+_SETTINGS_KEYS = ("seed", "epochs", "qat_epochs", "batch_size", "n_train", "n_test", "freeze_bn_at")
 # Rows whose spread over seeds is printed next to the mean.
 _SPREAD_KEYS = ("step_time_ratio", "qat_acc_before_finetune", "agreement", "int8_acc",
                 "int8_minus_float_continued", "int8_minus_ptq", "qat_keras_acc", "float_acc",
@@ -264,6 +266,8 @@ def run_ours(args, log_path):
     """Runs bench/ours/keras_mot_qat.py in this interpreter; returns its JSON dict."""
     env = {k: v for k, v in os.environ.items() if k != "TF_USE_LEGACY_KERAS"}
     cmd = [sys.executable, os.path.join(BENCH, "ours", "keras_mot_qat.py"), *_side_args(args)]
+    if getattr(args, "ours_freeze_bn_at", None) is not None:
+        cmd += ["--freeze-bn-at", str(args.ours_freeze_bn_at)]
     return _run_side("keras_mot", cmd, env, log_path)
 
 
@@ -350,6 +354,12 @@ def seeded_sides(args, run_ours, run_peer, stem):
     return aggregate(ours), aggregate(peer), {k: v for k, v in paired.items() if v}
 
 
+def _bn_regime(ours):
+    """"; keras_mot BN statistics live for N steps" when the keras_mot side ran so, else ""."""
+    steps = (ours or {}).get("freeze_bn_at")
+    return "" if steps is None else f"; keras_mot BN statistics live for {steps} QAT steps"
+
+
 def main(argv=None):
     """Runs both sides and prints the table (and, with --json-out, saves both results)."""
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -360,6 +370,9 @@ def main(argv=None):
     p.add_argument("--seeds", type=int, default=3, help="number of seeds per side")
     p.add_argument("--independent-float", action="store_true",
                    help="each side trains its own float model (default: one shared per seed)")
+    p.add_argument("--ours-freeze-bn-at", type=int, default=None, metavar="N",
+                   help="keras_mot side: batch statistics for folded BatchNormalization for the "
+                        "first N QAT steps (default: frozen statistics, the library default)")
     add_result_args(p)
     args = p.parse_args(argv)
     if args.seeds < 1:
@@ -369,6 +382,7 @@ def main(argv=None):
           + settings_line(args, (ours, peer), ("epochs", "qat_epochs", "batch_size", "seed"))
           + ("; each side its own float model" if args.independent_float
              else "; both sides fine-tune the same float model per seed")
+          + _bn_regime(ours)
           + "; cells: mean ± sd over seeds; step-time ratio and time rows: lower is better")
     print(format_table(ours, peer, paired))
     if "int8_acc" in paired:

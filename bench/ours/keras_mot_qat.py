@@ -10,10 +10,16 @@ protocol lives in bench/qat_protocol.py); only quantize / callbacks / convert di
 Prints one JSON object on the last line of stdout. When the keras_mot QAT API is not available
 yet, the JSON is {"side": "keras_mot", "unavailable": "<why>"} and nothing is measured.
 
+`--freeze-bn-at N` (this side only) trains folded BatchNormalization with batch statistics for
+the first N QAT steps (`mot.callbacks(qmodel, freeze_bn_at=N)`) instead of the default frozen
+statistics; the result records it as "freeze_bn_at".
+
 Usage:
     python bench/ours/keras_mot_qat.py --epochs 8 --qat-epochs 2
+    python bench/ours/keras_mot_qat.py --freeze-bn-at 1000000000   # live statistics throughout
 """
 
+import argparse
 import os
 import sys
 
@@ -38,7 +44,10 @@ def _load_api():
 
 def main(argv=None):
     """Runs the protocol on the keras_mot side and prints the JSON result."""
-    args = qat_protocol.parse_args(argv, description=__doc__.splitlines()[0])
+    own = argparse.ArgumentParser(add_help=False)
+    own.add_argument("--freeze-bn-at", type=int, default=None)
+    own_args, rest = own.parse_known_args(argv)
+    args = qat_protocol.parse_args(rest, description=__doc__.splitlines()[0])
     try:
         mot, to_tflite = _load_api()
     except (ImportError, AttributeError) as e:
@@ -50,11 +59,13 @@ def main(argv=None):
     side = qat_protocol.Side(
         name="keras_mot",
         quantize=lambda model, x_cal: mot.quantize(model, target=TARGET, calibration_data=x_cal),
-        callbacks=lambda qmodel: list(mot.callbacks(qmodel)),
+        callbacks=lambda qmodel: list(mot.callbacks(qmodel, freeze_bn_at=own_args.freeze_bn_at)),
         convert=lambda qmodel: to_tflite(qmodel, target=TARGET),
         versions={"tensorflow": tf.__version__, "keras": keras.__version__,
                   "keras_mot": getattr(mot, "__version__", "?")})
-    common.emit(qat_protocol.run(keras, tf, side, args))
+    result = qat_protocol.run(keras, tf, side, args)
+    result["freeze_bn_at"] = own_args.freeze_bn_at
+    common.emit(result)
 
 
 if __name__ == "__main__":

@@ -81,6 +81,42 @@ def test_freeze_batchnorm_schedule_trains_then_exports_consistently():
     assert np.abs(keras_out - tfl_out).max() <= step * 1.01
 
 
+def test_freeze_step_drops_the_batch_statistics_branch_even_between_executions():
+    model = _model()
+    x, y = _data(64), _data(64, seed=1)[:, :4, :4, :1].repeat(8, axis=-1)
+    q = mot.quantize(model, calibration_data=x)
+    q.compile(keras.optimizers.Adam(1e-3), "mse", lint="off", steps_per_execution=3)
+    w = q.get_layer("conv")
+    means = {}
+
+    class Record(keras.callbacks.Callback):
+        def on_train_batch_end(self, batch, logs=None):
+            step = int(q.optimizer.iterations.numpy())
+            means[step] = w.bn.moving_mean.numpy().copy()
+
+    traced = []
+
+    class Traces(keras.callbacks.Callback):
+        def on_train_batch_begin(self, batch, logs=None):
+            if not traced or traced[-1] is not q.train_function:
+                traced.append(q.train_function)
+
+    # 4 steps per epoch, executions of at most 3 steps within an epoch: they start at steps
+    # 0, 3, 4, 7, 8, 11. Step 2 is inside the first, so the statistics freeze at step 3.
+    before = w.bn.moving_mean.numpy().copy()
+    q.fit(x, y, epochs=3, batch_size=16, verbose=0, shuffle=False,
+          callbacks=[*mot.callbacks(q, freeze_bn_at=2), Traces(), Record()])
+    assert sorted(means) == [3, 4, 7, 8, 11, 12]
+    assert not np.allclose(before, means[3])  # live for the first execution
+    np.testing.assert_array_equal(means[3], means[12])  # frozen from step 3 on
+    assert float(w.bn_frozen.numpy()) == 1.0
+    assert not getattr(w, "_bn_statistics_live", False)
+    assert len(traced) == 2  # the live training step, then the retraced frozen one
+    keras_out = np.asarray(q(x, training=False))
+    tfl_out = run_tflite(to_tflite(q, "tflite_int8"), x)
+    assert np.abs(keras_out - tfl_out).max() <= float(np.ptp(keras_out)) / 255 * 1.01
+
+
 def _bn_and_input(seed=0):
     rng = np.random.default_rng(seed)
     bn = L.BatchNormalization(momentum=0.9)
