@@ -76,7 +76,7 @@ class FreezeBatchNorm(_FreezeAtStep):
     the float model's: with frozen statistics a folded layer loses BatchNormalization's scale
     invariance, so a learning rate that suits float training can be too high for layers with
     small moving variances (a lower rate is the other fix). While the statistics are live a
-    training step costs ~1.35x a frozen one (bench/qat.py's MobileNetV2); at `step` the step
+    training step costs ~1.4x a frozen one (bench/qat.py's MobileNetV2); at `step` the step
     is retraced without the batch-statistics branch and runs at the frozen cost. With
     `steps_per_execution=k` the freeze lands on the first execution that starts at or after
     `step`.
@@ -99,9 +99,9 @@ class FreezeBatchNorm(_FreezeAtStep):
         every folded BatchNormalization, where that changes the traced graph.
 
         The branch costs ~30 % of the step's tracing time and, even frozen (where it computes
-        the fold bit for bit), its reductions: QAT/float step 1.33x instead of 0.97x on
-        bench/qat.py's MobileNetV2. So it is traced only while the statistics are live, and
-        dropped at the freeze step (`fit` calls `model.train_function` afresh every step).
+        the fold bit for bit), its passes over the activations (the class docstring's step
+        cost). So it is traced only while the statistics are live, and dropped at the freeze
+        step (`fit` calls `model.train_function` afresh every step).
         """
         changed = [w for w in wrappers(self.model)
                    if w.bn is not None and getattr(w, "_bn_statistics_live", False) != live]
