@@ -98,6 +98,10 @@ class Wrapper(MaskUpdates, keras.layers.Layer):
                 fix="Register one with keras_mot.layers.base.register_adapter, or exclude the "
                     "layer (exclude=[...] or annotate(..., quantize=None))."))
         self._points = self._plan_points()
+        # Whether training traces the batch-statistics branch of a folded BatchNormalization:
+        # follows `bn_frozen` (FreezeBatchNorm and weight loading set it), so that frozen
+        # statistics do not pay for a branch that would return the fold unchanged.
+        self._bn_statistics_live = False
 
     # ----------------------------------------------------------------- planning
     def _activation(self):
@@ -132,6 +136,13 @@ class Wrapper(MaskUpdates, keras.layers.Layer):
     def activation_name(self):
         """Name of the activation applied after the wrapped op (fused or the layer's own)."""
         return self._activation()[0]
+
+    def load_own_variables(self, store):
+        """Keras weight loading; training then traces the BatchNormalization statistics as the
+        loaded `bn_frozen` says (a model saved before its freeze step trains them live)."""
+        super().load_own_variables(store)
+        if self.bn is not None:
+            self._bn_statistics_live = float(ops.convert_to_numpy(self.bn_frozen)) <= 0
 
     # ----------------------------------------------------------------- build
     def build(self, input_shape):
@@ -370,7 +381,7 @@ class Wrapper(MaskUpdates, keras.layers.Layer):
                 inputs = point("input_0", inputs)
         y, has_bias = self._linear(inputs, point, training)
         if has_bias and training and self.bn is not None and not self.frozen and \
-                getattr(self, "_bn_statistics_live", False):  # set by FreezeBatchNorm
+                self._bn_statistics_live:
             y = bn_fold.batch_statistics_output(self.bn, y, self.bn_frozen <= 0)
         name, fn = self._activation()
         entry = act_table.lookup(name)

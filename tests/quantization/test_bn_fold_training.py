@@ -110,11 +110,31 @@ def test_freeze_step_drops_the_batch_statistics_branch_even_between_executions()
     assert not np.allclose(before, means[3])  # live for the first execution
     np.testing.assert_array_equal(means[3], means[12])  # frozen from step 3 on
     assert float(w.bn_frozen.numpy()) == 1.0
-    assert not getattr(w, "_bn_statistics_live", False)
+    assert not w._bn_statistics_live
     assert len(traced) == 2  # the live training step, then the retraced frozen one
     keras_out = np.asarray(q(x, training=False))
     tfl_out = run_tflite(to_tflite(q, "tflite_int8"), x)
     assert np.abs(keras_out - tfl_out).max() <= float(np.ptp(keras_out)) / 255 * 1.01
+
+
+def test_a_model_saved_before_its_freeze_step_resumes_with_live_statistics(tmp_path):
+    model = _model()
+    x, y = _data(64), _data(64, seed=1)[:, :4, :4, :1].repeat(8, axis=-1)
+    q = mot.quantize(model, calibration_data=x)
+    q.compile(keras.optimizers.Adam(1e-3), "mse", lint="off")
+    q.fit(x, y, epochs=1, batch_size=16, verbose=0, callbacks=mot.callbacks(q, freeze_bn_at=100))
+    q.save(tmp_path / "live.keras")
+    q.fit(x, y, epochs=1, batch_size=16, verbose=0, callbacks=mot.callbacks(q, freeze_bn_at=0))
+    q.save(tmp_path / "frozen.keras")
+    for name, live in (("live", True), ("frozen", False)):
+        loaded = keras.saving.load_model(tmp_path / f"{name}.keras", safe_mode=True)
+        w = loaded.get_layer("conv")
+        assert w._bn_statistics_live is live
+        loaded.compile(keras.optimizers.Adam(1e-3), "mse", lint="off")
+        before = w.bn.moving_mean.numpy().copy()
+        loaded.fit(x, y, epochs=1, batch_size=16, verbose=0)  # no callback: as saved
+        assert np.allclose(before, w.bn.moving_mean.numpy()) is not live
+    assert not mot.quantize(_model(), calibration_data=x).get_layer("conv")._bn_statistics_live
 
 
 def _bn_and_input(seed=0):
