@@ -19,7 +19,7 @@ from keras import ops
 from keras_mot.errors import UnsupportedLayerError, format_error
 from keras_mot.layers import activations as act_table
 from keras_mot.layers.base import adapter_for, resolve_attr
-from keras_mot.quantization import bn_fold, int8_kernels, integer_domain, ranges
+from keras_mot.quantization import bn_fold, int8_kernels, integer_domain, linking, ranges
 from keras_mot.quantization.mode import is_calibrating, is_simulating
 from keras_mot.quantization.scheme import QuantScheme, get_scheme
 from keras_mot.sparsity.mask_updates import MaskUpdates
@@ -369,6 +369,35 @@ class Wrapper(MaskUpdates, keras.layers.Layer):
                        float(spec.levels))
         return ops.where(ready, out + ops.stop_gradient(exact - out), out)
 
+    def _input_range(self, i):
+        """`RangeRef` of input `i`'s int8 grid (this wrapper's own input point, else the
+        producer's output range), or `None`."""
+        own = f"input_{i}"
+        if own in self._range_vars:
+            return linking.RangeRef(*self._range_vars[own], self.scheme.activation_spec())
+        refs = getattr(self, "_input_ranges", None) or []
+        return refs[i] if i < len(refs) else None
+
+    def _kernel_exact_add(self, inputs, activation, out):
+        """In `simulating()` mode, the int8 ADD kernel's exact output on the two inputs' grids
+        (`int8_kernels.add`); else `out`, the fake-quantized float sum."""
+        spec = self.scheme.activation_spec()
+        if not ("ADD" in self.adapter.tflite_ops and self.quantize and not self.frozen
+                and is_simulating() and not is_calibrating() and "output" in self._range_vars
+                and isinstance(inputs, (list, tuple)) and len(inputs) == 2 and spec.bits == 8):
+            return out
+        refs = [self._input_range(i) for i in range(2)]
+        if any(r is None or r.spec.bits != 8 for r in refs):
+            return out
+        in_scales = [ranges.scale_of(r.min, r.max, r.spec) for r in refs]
+        lo, hi = ranges.zero_exact_range(*self._range_vars["output"], spec)
+        s_out = ranges.grid_scale(lo, hi, spec)
+        ready = (in_scales[0] > 0) & (in_scales[1] > 0) & (s_out > 0) & (self.initialized > 0)
+        safe = [ops.where(ready, s, 1.0) for s in (*in_scales, s_out)]
+        exact = int8_kernels.add(inputs[0], inputs[1], *safe, ops.round(-lo / safe[2]),
+                                 float(spec.levels), activation)
+        return ops.where(ready, out + ops.stop_gradient(exact - out), out)
+
     def call(self, inputs, training=None):
         if training and self.prune is not None:
             self._require_mask_updates()
@@ -391,7 +420,9 @@ class Wrapper(MaskUpdates, keras.layers.Layer):
         if entry.fused:
             y = (fn or (lambda t: t))(y) if not self.fused_activation else \
                 act_table._FUNCTIONS[name](y)
-            return point("output", y) if self.quantize_output else y
+            if not self.quantize_output:
+                return y
+            return self._kernel_exact_add(inputs, name, point("output", y))
         if self.adapter.kind != "activation":
             y = point("pre_activation", y)
         out = entry.apply(y, point, fn=fn, quantize_output=self.quantize_output)

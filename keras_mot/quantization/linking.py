@@ -36,7 +36,8 @@ def _output_source(wrapper):
 
 
 def link_bias_ranges(model):
-    """Sets `_bias_input_range` on every `Wrapper` of `model` (nested models included)."""
+    """Sets `_bias_input_range` (the first input's range) and `_input_ranges` (every input's,
+    `None` where unknown) on every `Wrapper` of `model` (nested models included)."""
     from keras_mot.wrapper import Wrapper
 
     fm = graph.functional_view(model)
@@ -51,6 +52,7 @@ def link_bias_ranges(model):
         if isinstance(op, Wrapper):
             if op.built:
                 object.__setattr__(op, "_bias_input_range", first)
+                object.__setattr__(op, "_input_ranges", [source.get(id(t)) for t in ins])
                 out = _output_source(op)
             else:
                 out = None

@@ -1,8 +1,9 @@
-"""Kernel-exact activations: `predict` reproduces the int8 HARD_SWISH kernel code for code.
+"""Kernel-exact ops: `predict` reproduces the int8 HARD_SWISH and ADD kernels code for code.
 
-The kernel computes hard-swish in int16 fixed point and is off the correctly rounded value on a
-few of the 256 input codes; `PreparedModel.predict` (simulating mode) must give the kernel's
-codes, checked against the real interpreter on every int8 input.
+HARD_SWISH computes in int16 fixed point and is off the correctly rounded value on a few of the
+256 input codes; ADD (XNNPack) rescales with ~21-bit multipliers and is off near rounding ties.
+`PreparedModel.predict` (simulating mode) must give the kernels' codes, checked against the
+real interpreter on every int8 input (every pair of inputs for ADD).
 """
 
 import keras
@@ -61,3 +62,52 @@ def test_conv_with_hard_swish_matches_interpreter():
     on_grid, kernel, (s_out, z_out) = run_tflite_int8(tflite, x)
     simulated = np.round(np.asarray(qmodel.predict(on_grid, verbose=0)) / s_out + z_out)
     np.testing.assert_array_equal(simulated, kernel)
+
+
+def _add_model(activation):
+    a, b = keras.Input((256,), name="a"), keras.Input((256,), name="b")
+    y = keras.layers.Add()([a, b])
+    if activation:
+        y = keras.layers.Activation(activation)(y)
+    return keras.Model([a, b], y)
+
+
+@pytest.mark.parametrize("a_range, b_range, activation", [
+    ((-3.0, 2.5), (-1.7, 2.2), None), ((-2.2, 1.1), (-4.0, 3.3), "relu"),
+    ((-1.0, 4.0), (-2.5, 2.0), "relu"), ((-2.0, 2.0), (-3.1, 1.9), "relu6")])
+def test_add_matches_kernel_on_every_pair_of_codes(a_range, b_range, activation):
+    from ai_edge_litert.interpreter import Interpreter
+
+    cal = [np.linspace(*a_range, 256, dtype=np.float32)[None],
+           np.linspace(*b_range, 256, dtype=np.float32)[None]]
+    qmodel = mot.quantize(_add_model(activation), "tflite_int8", calibration_data=[cal])
+    tflite = to_tflite(qmodel, "tflite_int8", input_type="int8", output_type="int8")
+    it = Interpreter(model_content=tflite)
+    ins = sorted(it.get_input_details(), key=lambda d: "quantize_input_1" in d["name"])
+    for d in ins:
+        it.resize_tensor_input(d["index"], [256, 256])
+    it.allocate_tensors()
+    ca = np.tile(np.arange(-128, 128, dtype=np.int8), (256, 1))  # every (a, b) code pair
+    cb = ca.T.copy()
+    for d, c in zip(ins, (ca, cb)):
+        it.set_tensor(d["index"], c)
+    it.invoke()
+    out = it.get_output_details()[0]
+    kernel = it.get_tensor(out["index"]).astype(np.float32)
+    (sa, za), (sb, zb), (so, zo) = ins[0]["quantization"], ins[1]["quantization"], \
+        out["quantization"]
+
+    xa = ((ca.astype(np.float32) - za) * sa).astype(np.float32)
+    xb = ((cb.astype(np.float32) - zb) * sb).astype(np.float32)
+    simulated = np.round(np.asarray(qmodel.predict([xa, xb], batch_size=256, verbose=0)) / so + zo)
+    np.testing.assert_array_equal(simulated, kernel)
+
+    # The kernel is not plain rounding of the exact sum (else this test could not tell).
+    exact = ((ca.astype(np.int64) - za) * np.float64(sa)
+             + (cb.astype(np.int64) - zb) * np.float64(sb)) / np.float64(so)
+    rounded = np.clip(np.round(exact) + zo, -128, 127)
+    if activation:
+        rounded = np.maximum(rounded, zo)
+    if activation == "relu6":
+        rounded = np.minimum(rounded, zo + np.floor(6 / so + 0.5))
+    assert np.sum(rounded != kernel) >= 1
