@@ -202,7 +202,7 @@ class Wrapper(MaskUpdates, keras.layers.Layer):
                                      ops.maximum(ops.max(x), 1e-6), spec)
         fixed = self._points.get(name)
         if fixed == SAME_AS_INPUT:
-            ref = getattr(self, "_bias_input_range", None)
+            ref = self._bias_input_range
             if ref is None:
                 return x
             return ranges.round_to_grid_away_from_zero(x, ref.min, ref.max, ref.spec)
@@ -261,16 +261,10 @@ class Wrapper(MaskUpdates, keras.layers.Layer):
     def _input_scale(self):
         """Scale of the int8 tensor the biased op reads (TFLite's bias scale is s_in * s_w)."""
         own = self.adapter.bias_input_point(self.layer)
-        if own is None and self.quantize_inputs and self.quantize_inputs[0]:
-            own = "input_0"
-        spec = self.scheme.activation_spec()
         if own is not None and own in self._range_vars:
-            lo, hi = self._range_vars[own]
-            return ranges.scale_of(lo, hi, spec)
-        source = getattr(self, "_bias_input_range", None)
-        if source is None:
-            return None
-        return ranges.scale_of(source.min, source.max, source.spec)
+            return ranges.scale_of(*self._range_vars[own], self.scheme.activation_spec())
+        ref = self._input_range(0)
+        return None if ref is None else ranges.scale_of(ref.min, ref.max, ref.spec)
 
     def _quantize_bias(self, bias, weight_scale):
         """Rounds the bias to TFLite's int32 grid (scale s_in * s_w), straight-through."""
@@ -368,6 +362,12 @@ class Wrapper(MaskUpdates, keras.layers.Layer):
         exact = kernel(y, ops.where(ready, s_in, 1.0), s_out, ops.round(-lo / s_out),
                        float(spec.levels))
         return ops.where(ready, out + ops.stop_gradient(exact - out), out)
+
+    @property
+    def _bias_input_range(self):
+        """`RangeRef` of the first input's producer (set by `quantization.linking`), or `None`."""
+        refs = getattr(self, "_input_ranges", None)
+        return refs[0] if refs else None
 
     def _input_range(self, i):
         """`RangeRef` of input `i`'s int8 grid (this wrapper's own input point, else the

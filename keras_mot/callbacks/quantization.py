@@ -78,9 +78,8 @@ class FreezeBatchNorm(_FreezeAtStep):
     small moving variances (a lower rate is the other fix). While the statistics are live a
     training step costs ~1.3x a frozen one (bench/qat.py's MobileNetV2: 102 ms vs 79 ms); at
     `step` the step is retraced without the batch-statistics branch and runs at the frozen
-    cost. With
-    `steps_per_execution=k` the freeze lands on the first execution that starts at or after
-    `step`.
+    cost. With `steps_per_execution=k` the freeze lands on the first execution that starts at
+    or after `step`.
 
     Example:
         >>> model.fit(ds, callbacks=[mot.callbacks.FreezeBatchNorm(step=1000)])

@@ -27,7 +27,7 @@ def _output_source(wrapper):
     spec = wrapper.scheme.activation_spec()
     fixed = wrapper._points.get("output")
     if fixed == "same_as_input":
-        return getattr(wrapper, "_bias_input_range", None)
+        return wrapper._bias_input_range
     if fixed is not None:
         lo, hi = ranges.fixed_range(fixed, spec)
         return RangeRef(lo, hi, spec)
@@ -36,8 +36,8 @@ def _output_source(wrapper):
 
 
 def link_bias_ranges(model):
-    """Sets `_bias_input_range` (the first input's range) and `_input_ranges` (every input's,
-    `None` where unknown) on every `Wrapper` of `model` (nested models included)."""
+    """Sets `_input_ranges` (each input's producer range, `None` where unknown) on every
+    `Wrapper` of `model` (nested models included)."""
     from keras_mot.wrapper import Wrapper
 
     fm = graph.functional_view(model)
@@ -51,7 +51,6 @@ def link_bias_ranges(model):
         first = source.get(id(ins[0])) if ins else None
         if isinstance(op, Wrapper):
             if op.built:
-                object.__setattr__(op, "_bias_input_range", first)
                 object.__setattr__(op, "_input_ranges", [source.get(id(t)) for t in ins])
                 out = _output_source(op)
             else:
