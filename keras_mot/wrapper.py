@@ -378,24 +378,38 @@ class Wrapper(MaskUpdates, keras.layers.Layer):
         refs = getattr(self, "_input_ranges", None) or []
         return refs[i] if i < len(refs) else None
 
-    def _kernel_exact_add(self, inputs, activation, out):
-        """In `simulating()` mode, the int8 ADD kernel's exact output on the two inputs' grids
-        (`int8_kernels.add`); else `out`, the fake-quantized float sum."""
+    def _kernel_exact_output(self, inputs, activation, out):
+        """In `simulating()` mode, the int8 kernel's exact output where `int8_kernels` emulates
+        the op (ADD, MEAN) on its inputs' grids; else `out`, the fake-quantized float result.
+        Gradients are those of `out`."""
         spec = self.scheme.activation_spec()
-        if not ("ADD" in self.adapter.tflite_ops and self.quantize and not self.frozen
-                and is_simulating() and not is_calibrating() and "output" in self._range_vars
-                and isinstance(inputs, (list, tuple)) and len(inputs) == 2 and spec.bits == 8):
+        op = next((o for o in ("ADD", "MEAN") if o in self.adapter.tflite_ops), None)
+        if not (op is not None and self.quantize and not self.frozen and is_simulating()
+                and not is_calibrating() and "output" in self._range_vars and spec.bits == 8):
             return out
-        refs = [self._input_range(i) for i in range(2)]
-        if any(r is None or r.spec.bits != 8 for r in refs):
+        xs = list(inputs) if isinstance(inputs, (list, tuple)) else [inputs]
+        if len(xs) != (2 if op == "ADD" else 1):
             return out
-        in_scales = [ranges.scale_of(r.min, r.max, r.spec) for r in refs]
+        refs = [self._input_range(i) for i in range(len(xs))]
+        if any(r is None or r.spec.bits != 8 or r.spec.symmetric for r in refs):
+            return out
+        grids = [ranges.zero_exact_range(r.min, r.max, r.spec) for r in refs]
+        in_scales = [ranges.grid_scale(lo, hi, r.spec) for (lo, hi), r in zip(grids, refs)]
         lo, hi = ranges.zero_exact_range(*self._range_vars["output"], spec)
         s_out = ranges.grid_scale(lo, hi, spec)
-        ready = (in_scales[0] > 0) & (in_scales[1] > 0) & (s_out > 0) & (self.initialized > 0)
+        ready = self.initialized > 0
+        for s in (*in_scales, s_out):
+            ready = ready & (s > 0)
         safe = [ops.where(ready, s, 1.0) for s in (*in_scales, s_out)]
-        exact = int8_kernels.add(inputs[0], inputs[1], *safe, ops.round(-lo / safe[2]),
-                                 float(spec.levels), activation)
+        below_out = ops.round(-lo / safe[-1])
+        if op == "ADD":
+            exact = int8_kernels.add(xs[0], xs[1], *safe, below_out, float(spec.levels),
+                                     activation)
+        else:
+            axes = self.adapter.reduced_axes(self.layer, len(xs[0].shape))
+            exact = int8_kernels.mean(xs[0], axes, safe[0], ops.round(-grids[0][0] / safe[0]),
+                                      safe[1], below_out, float(spec.levels),
+                                      keepdims=bool(getattr(self.layer, "keepdims", False)))
         return ops.where(ready, out + ops.stop_gradient(exact - out), out)
 
     def call(self, inputs, training=None):
@@ -422,7 +436,7 @@ class Wrapper(MaskUpdates, keras.layers.Layer):
                 act_table._FUNCTIONS[name](y)
             if not self.quantize_output:
                 return y
-            return self._kernel_exact_add(inputs, name, point("output", y))
+            return self._kernel_exact_output(inputs, name, point("output", y))
         if self.adapter.kind != "activation":
             y = point("pre_activation", y)
         out = entry.apply(y, point, fn=fn, quantize_output=self.quantize_output)

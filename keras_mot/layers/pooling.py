@@ -58,6 +58,12 @@ class GlobalAveragePoolingAdapter(LayerAdapter):
     def activation_fn(self, layer):
         return None
 
+    def reduced_axes(self, layer, rank):
+        """The axes MEAN averages over: the spatial axes of a `rank`-D input."""
+        if getattr(layer, "data_format", "channels_last") == "channels_first":
+            return tuple(range(2, rank))
+        return tuple(range(1, rank - 1))
+
     def forward(self, layer, inputs, weights, point):
         return layer.call(inputs)
 

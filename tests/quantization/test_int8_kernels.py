@@ -1,9 +1,10 @@
-"""Kernel-exact ops: `predict` reproduces the int8 HARD_SWISH and ADD kernels code for code.
+"""Kernel-exact ops: `predict` reproduces the int8 HARD_SWISH, ADD and MEAN kernels code for code.
 
 HARD_SWISH computes in int16 fixed point and is off the correctly rounded value on a few of the
-256 input codes; ADD (XNNPack) rescales with ~21-bit multipliers and is off near rounding ties.
+256 input codes; ADD (XNNPack) rescales with ~21-bit multipliers and MEAN (XNNPack) requantizes
+in float32 with the zero point folded into a bias, so both are off near rounding ties.
 `PreparedModel.predict` (simulating mode) must give the kernels' codes, checked against the
-real interpreter on every int8 input (every pair of inputs for ADD).
+real interpreter on every int8 input (every pair of inputs for ADD, every sum for MEAN).
 """
 
 import keras
@@ -19,8 +20,9 @@ def _interpreter_codes(tflite_bytes, codes):
     from ai_edge_litert.interpreter import Interpreter
 
     it = Interpreter(model_content=tflite_bytes)
-    it.allocate_tensors()
     inp, out = it.get_input_details()[0], it.get_output_details()[0]
+    it.resize_tensor_input(inp["index"], codes.shape)
+    it.allocate_tensors()
     it.set_tensor(inp["index"], codes)
     it.invoke()
     return it.get_tensor(out["index"]), inp["quantization"], out["quantization"]
@@ -111,3 +113,49 @@ def test_add_matches_kernel_on_every_pair_of_codes(a_range, b_range, activation)
     if activation == "relu6":
         rounded = np.minimum(rounded, zo + np.floor(6 / so + 0.5))
     assert np.sum(rounded != kernel) >= 1
+
+
+def _all_sums(n):
+    """Every achievable int8 code sum over `n` elements, one row each: (sums, codes[sum, n])."""
+    sums = np.arange(-128 * n, 127 * n + 1)
+    base = np.floor_divide(sums, n)
+    codes = base[:, None] + (np.arange(n)[None, :] < (sums - base * n)[:, None])
+    return sums, codes.astype(np.int8)
+
+
+# Ranges found (keras_mot/quantization/ranges.py grid) where XNNPack's MEAN rounds some sums
+# differently from the exact mean: a near-tie that its float32 requantization breaks the other way.
+@pytest.mark.parametrize("shape, in_range, out_range", [
+    ((4, 4, 1), (-1.0007458925247192, 1.237229347229004), (-0.8331668376922607, 0.7376186847686768)),
+    ((4, 4, 1), (-2.2572615146636963, 0.9327411651611328), (-1.1028839349746704, 0.7116811275482178)),
+    ((7, 7, 1), (-2.3382890224456787, 1.0842971801757812), (-1.3028587102890015, 0.9230025410652161)),
+    ((49, 1), (-1.8624011278152466, 3.7552037239074707), (-0.6008392572402954, 3.5590829849243164)),
+])
+def test_mean_matches_kernel_on_every_sum(shape, in_range, out_range):
+    from keras_mot.callbacks.quantization import wrappers
+
+    inp = keras.Input(shape)
+    pool = keras.layers.GlobalAveragePooling2D if len(shape) == 3 else \
+        keras.layers.GlobalAveragePooling1D
+    cal = np.random.default_rng(0).uniform(*in_range, (4,) + shape).astype(np.float32)
+    qmodel = mot.quantize(keras.Model(inp, pool(name="gap")(inp)), "tflite_int8",
+                          calibration_data=cal)
+    for w in wrappers(qmodel):
+        lo, hi = out_range if w.layer.name == "gap" else in_range
+        for var, value in zip(w._range_vars["output"], (lo, hi)):
+            var.assign(value)
+    tflite = to_tflite(qmodel, "tflite_int8", input_type="int8", output_type="int8")
+    n = int(np.prod(shape))
+    sums, codes = _all_sums(n)
+    codes = codes.reshape((-1,) + shape)
+    kernel, (s_in, z_in), (s_out, z_out) = _interpreter_codes(tflite, codes)
+    kernel = kernel.astype(np.float32).ravel()
+
+    x = ((codes.astype(np.float32) - z_in) * s_in).astype(np.float32)
+    simulated = np.round(np.asarray(qmodel.predict(x, batch_size=2048, verbose=0)).ravel()
+                         / s_out + z_out)
+    np.testing.assert_array_equal(simulated, kernel)
+
+    # The kernel is not the correctly rounded mean (else this test could not tell).
+    exact = (sums - n * z_in) * np.float64(s_in) / n / np.float64(s_out)
+    assert np.sum(np.clip(np.round(exact) + z_out, -128, 127) != kernel) >= 1
