@@ -24,8 +24,8 @@ Usage:
     python bench/qat.py                   # 30 float + 3 QAT epochs, batch 64, seeds 0-2
     python bench/qat.py --seeds 5 --json-out qat.json   # 5 seeds, per-seed results saved
     python bench/qat.py --peer-json saved.json     # reuse saved peer results (--json-out file)
-    python bench/qat.py --seeds 5 --peer-json saved.json --ours-freeze-bn-at 1000000000
-        # keras_mot with live BatchNormalization statistics throughout, against saved tfmot runs
+    python bench/qat.py --seeds 5 --peer-json saved.json --ours-freeze-bn-at 0
+        # keras_mot with BatchNormalization statistics frozen from the first QAT step
 """
 
 import argparse
@@ -355,9 +355,10 @@ def seeded_sides(args, run_ours, run_peer, stem):
 
 
 def _bn_regime(ours):
-    """"; keras_mot BN statistics live for N steps" when the keras_mot side ran so, else ""."""
+    """"; keras_mot BN statistics frozen from QAT step N" when the keras_mot side ran so, else
+    "" (live statistics throughout, the library default)."""
     steps = (ours or {}).get("freeze_bn_at")
-    return "" if steps is None else f"; keras_mot BN statistics live for {steps} QAT steps"
+    return "" if steps is None else f"; keras_mot BN statistics frozen from QAT step {steps}"
 
 
 def main(argv=None):
@@ -371,8 +372,8 @@ def main(argv=None):
     p.add_argument("--independent-float", action="store_true",
                    help="each side trains its own float model (default: one shared per seed)")
     p.add_argument("--ours-freeze-bn-at", type=int, default=None, metavar="N",
-                   help="keras_mot side: batch statistics for folded BatchNormalization for the "
-                        "first N QAT steps (default: frozen statistics, the library default)")
+                   help="keras_mot side: freeze folded BatchNormalization statistics from QAT "
+                        "step N (default: live throughout, the library default)")
     add_result_args(p)
     args = p.parse_args(argv)
     if args.seeds < 1:

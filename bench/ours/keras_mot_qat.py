@@ -10,13 +10,13 @@ protocol lives in bench/qat_protocol.py); only quantize / callbacks / convert di
 Prints one JSON object on the last line of stdout. When the keras_mot QAT API is not available
 yet, the JSON is {"side": "keras_mot", "unavailable": "<why>"} and nothing is measured.
 
-`--freeze-bn-at N` (this side only) trains folded BatchNormalization with batch statistics for
-the first N QAT steps (`mot.callbacks(qmodel, freeze_bn_at=N)`) instead of the default frozen
-statistics; the result records it as "freeze_bn_at".
+`--freeze-bn-at N` (this side only) freezes folded BatchNormalization statistics from QAT step N
+(`mot.callbacks(qmodel, freeze_bn_at=N)`; default: live for the whole fine-tuning, the library
+default); the result records it as "freeze_bn_at".
 
 Usage:
     python bench/ours/keras_mot_qat.py --epochs 8 --qat-epochs 2
-    python bench/ours/keras_mot_qat.py --freeze-bn-at 1000000000   # live statistics throughout
+    python bench/ours/keras_mot_qat.py --freeze-bn-at 0   # statistics frozen from the start
 """
 
 import argparse

@@ -183,18 +183,15 @@ def test_freeze_callbacks_stop_range_and_bn_updates():
     after = [v.numpy() for v in (*stem._range_vars["output"], stem.bn.moving_mean)]
     for b, a in zip(before, after):
         np.testing.assert_array_equal(b, a)
-    # Without callbacks, ranges move and BN statistics stay frozen (the default); a later
-    # FreezeBatchNorm step lets the statistics update until then.
+    # Without callbacks, ranges move and BN statistics follow the batches (the default, as in
+    # float training).
     q2 = mot.quantize(m, calibration_data=x)
     q2.compile("adam", keras.losses.SparseCategoricalCrossentropy(from_logits=True), lint="off")
     s2 = q2.get_layer("stem")
     mean_before = s2.bn.moving_mean.numpy().copy()
     hi_before = float(s2._range_vars["output"][1].numpy())
     q2.fit(x, y, epochs=1, batch_size=16, verbose=0)
-    np.testing.assert_array_equal(mean_before, s2.bn.moving_mean.numpy())
     assert float(s2._range_vars["output"][1].numpy()) != hi_before
-    q2.fit(x, y, epochs=1, batch_size=16, verbose=0,
-           callbacks=mot.callbacks(q2, freeze_bn_at=1000))
     assert not np.allclose(mean_before, s2.bn.moving_mean.numpy())
 
 

@@ -37,8 +37,7 @@ def test_live_statistics_normalize_like_float_training_and_update_the_moving_one
     var0 = w.bn.moving_variance.numpy() * 2.0
     w.bn.moving_mean.assign(mean0)
     w.bn.moving_variance.assign(var0)
-    w._bn_statistics_live = True  # what FreezeBatchNorm(step=N) does before step N
-    w.bn_frozen.assign(0.0)
+    assert w._bn_statistics_live and float(w.bn_frozen.numpy()) == 0.0  # live by default
     float_bn_train = np.asarray(model(x, training=True))  # float conv + BN, batch statistics
     live = np.asarray(w(q.get_layer("quantize_input_0")(x), training=True))
     tol = 4 * float(np.ptp(float_bn_train)) / 255  # a few activation steps + weight rounding
@@ -53,13 +52,16 @@ def test_live_statistics_normalize_like_float_training_and_update_the_moving_one
 
 def test_frozen_statistics_are_the_exported_computation():
     model = _model()
-    x = _data()
+    x, y = _data(), _data(seed=1)[:, :4, :4, :1].repeat(8, axis=-1)
     q = mot.quantize(model, calibration_data=x)
+    q.compile(keras.optimizers.Adam(1e-3), "mse", lint="off")
     w = q.get_layer("conv")
+    q.fit(x, y, epochs=1, batch_size=16, verbose=0, callbacks=mot.callbacks(q, freeze_bn_at=0))
+    assert float(w.bn_frozen.numpy()) == 1.0 and not w._bn_statistics_live
     before = w.bn.moving_mean.numpy().copy()
     train_out = np.asarray(w(q.get_layer("quantize_input_0")(x), training=True))
     infer_out = np.asarray(w(q.get_layer("quantize_input_0")(x), training=False))
-    np.testing.assert_array_equal(before, w.bn.moving_mean.numpy())  # frozen by default
+    np.testing.assert_array_equal(before, w.bn.moving_mean.numpy())
     step = float(np.ptp(infer_out)) / 255
     np.testing.assert_allclose(train_out, infer_out, atol=step * 1.01)
 
@@ -70,8 +72,9 @@ def test_freeze_batchnorm_schedule_trains_then_exports_consistently():
     q = mot.quantize(model, calibration_data=x)
     q.compile(keras.optimizers.Adam(1e-3), "mse", lint="off")
     w = q.get_layer("conv")
-    q.fit(x, y, epochs=1, batch_size=16, verbose=0)  # traced without the live branch
+    q.fit(x, y, epochs=1, batch_size=16, verbose=0, callbacks=mot.callbacks(q, freeze_bn_at=0))
     before = w.bn.moving_mean.numpy().copy()
+    # Training again with a later freeze step makes the statistics live until step 8.
     q.fit(x, y, epochs=2, batch_size=16, verbose=0, callbacks=mot.callbacks(q, freeze_bn_at=8))
     assert float(w.bn_frozen.numpy()) == 1.0
     assert not np.allclose(before, w.bn.moving_mean.numpy())  # statistics were live until then
@@ -134,7 +137,8 @@ def test_a_model_saved_before_its_freeze_step_resumes_with_live_statistics(tmp_p
         before = w.bn.moving_mean.numpy().copy()
         loaded.fit(x, y, epochs=1, batch_size=16, verbose=0)  # no callback: as saved
         assert np.allclose(before, w.bn.moving_mean.numpy()) is not live
-    assert not mot.quantize(_model(), calibration_data=x).get_layer("conv")._bn_statistics_live
+    fresh = mot.quantize(_model(), calibration_data=x).get_layer("conv")
+    assert fresh._bn_statistics_live and float(fresh.bn_frozen.numpy()) == 0.0  # the default
 
 
 def _bn_and_input(seed=0):
