@@ -26,8 +26,6 @@ and turned 5 of 539 predictions. Measured against the interpreter on every achie
 114 random (scale, zero point, n) cases, rank 3 and 4.
 """
 
-import numpy as np
-
 from keras import ops
 
 _I16_MIN, _I16_MAX = -32768, 32767
@@ -172,13 +170,18 @@ def mean(x, axes, input_scale, input_below_zero, output_scale, output_below_zero
         The kernel's output values (multiples of `output_scale`), as float32.
     """
     axes = tuple(int(a) % len(x.shape) for a in axes)
-    n = int(np.prod([x.shape[a] for a in axes]))
+    shape = ops.shape(x)  # the reduced axes may be dynamic (variable input size)
+    n = 1
+    for a in axes:
+        n = n * (x.shape[a] if x.shape[a] is not None else ops.cast(shape[a], "int32"))
+    n = ops.cast(n, "float32")  # exact: n < 2**24
     z_in = ops.cast(ops.round(input_below_zero), "float32") - 128.0
     codes = ops.round(x / input_scale) + z_in  # exact small integers in float32
     total = ops.sum(ops.cast(codes, "int32"), axis=axes, keepdims=keepdims)
-    m = _f32(_f64(ops.divide(input_scale, output_scale)) * float(np.float32(1.0 / n)))
+    inv_n = ops.divide(ops.ones((), "float32"), n)  # float32 division, as 1.0f / n
+    m = _f32(_f64(ops.divide(input_scale, output_scale)) * _f64(inv_n))
     z_out = ops.cast(ops.round(output_below_zero), "float32") - 128.0
-    b = _f32(_f64(z_out) - _f64(_f32(float(n) * _f64(z_in) * _f64(m))))
+    b = _f32(_f64(z_out) - _f64(_f32(_f64(n) * _f64(z_in) * _f64(m))))
     y = _f32(_f64(_f32(_f64(total) * _f64(m))) + _f64(b))
     code = ops.clip(ops.round(y), -128.0, 127.0)  # round half to even, as rint
     below = ops.cast(output_below_zero, "float32")
