@@ -19,7 +19,7 @@ from keras import ops
 from keras_mot.errors import UnsupportedLayerError, format_error
 from keras_mot.layers import activations as act_table
 from keras_mot.layers.base import adapter_for, resolve_attr
-from keras_mot.quantization import bn_fold, int8_kernels, integer_domain, linking, ranges
+from keras_mot.quantization import bn_fold, integer_domain, kernel_exact, linking, ranges
 from keras_mot.quantization.mode import is_calibrating, is_simulating
 from keras_mot.quantization.scheme import QuantScheme, get_scheme
 from keras_mot.sparsity.mask_updates import MaskUpdates
@@ -338,29 +338,6 @@ class Wrapper(MaskUpdates, keras.layers.Layer):
             return z, False
         return ops.add(z, ops.reshape(bias, (1,) * (len(z.shape) - 1) + (-1,))), True
 
-    def _kernel_exact_activation(self, entry, y, out):
-        """In `simulating()` mode, the int8 kernel's exact output of activation `entry` on `y`
-        (on its input grid) where `int8_kernels.EMULATED` has it (gradients: those of `out`,
-        the fake-quantized float activation); else `out`."""
-        spec = self.scheme.activation_spec()
-        kernel = int8_kernels.EMULATED.get(entry.tflite_op)
-        if not (kernel is not None and self.quantize and self.quantize_output
-                and not self.frozen and is_simulating() and not is_calibrating()
-                and "output" in self._range_vars and spec.bits == 8):
-            return out
-        if self.adapter.kind == "activation":
-            s_in = self._input_scale()
-        else:
-            s_in = ranges.scale_of(*self._range_vars["pre_activation"], spec)
-        if s_in is None:
-            return out
-        lo, hi = ranges.zero_exact_range(*self._range_vars["output"], spec)
-        s_out = ranges.grid_scale(lo, hi, spec)  # already zero-exact: no second pass
-        ready = (s_in > 0) & (self.initialized > 0)
-        exact = kernel(y, ops.where(ready, s_in, 1.0), s_out, ops.round(-lo / s_out),
-                       float(spec.levels))
-        return ops.where(ready, out + ops.stop_gradient(exact - out), out)
-
     @property
     def _bias_input_range(self):
         """`RangeRef` of the first input's producer (set by `quantization.linking`), or `None`."""
@@ -375,40 +352,6 @@ class Wrapper(MaskUpdates, keras.layers.Layer):
             return linking.RangeRef(*self._range_vars[own], self.scheme.activation_spec())
         refs = getattr(self, "_input_ranges", None) or []
         return refs[i] if i < len(refs) else None
-
-    def _kernel_exact_output(self, inputs, activation, out):
-        """In `simulating()` mode, the int8 kernel's exact output where `int8_kernels` emulates
-        the op (ADD, MEAN) on its inputs' grids; else `out`, the fake-quantized float result.
-        Gradients are those of `out`."""
-        spec = self.scheme.activation_spec()
-        op = next((o for o in ("ADD", "MEAN") if o in self.adapter.tflite_ops), None)
-        if not (op is not None and self.quantize and not self.frozen and is_simulating()
-                and not is_calibrating() and "output" in self._range_vars and spec.bits == 8):
-            return out
-        xs = list(inputs) if isinstance(inputs, (list, tuple)) else [inputs]
-        if len(xs) != (2 if op == "ADD" else 1):
-            return out
-        refs = [self._input_range(i) for i in range(len(xs))]
-        if any(r is None or r.spec.bits != 8 or r.spec.symmetric for r in refs):
-            return out
-        grids = [ranges.zero_exact_range(r.min, r.max, r.spec) for r in refs]
-        in_scales = [ranges.grid_scale(lo, hi, r.spec) for (lo, hi), r in zip(grids, refs)]
-        lo, hi = ranges.zero_exact_range(*self._range_vars["output"], spec)
-        s_out = ranges.grid_scale(lo, hi, spec)
-        ready = self.initialized > 0
-        for s in (*in_scales, s_out):
-            ready = ready & (s > 0)
-        safe = [ops.where(ready, s, 1.0) for s in (*in_scales, s_out)]
-        below_out = ops.round(-lo / safe[-1])
-        if op == "ADD":
-            exact = int8_kernels.add(xs[0], xs[1], *safe, below_out, float(spec.levels),
-                                     activation)
-        else:
-            axes = self.adapter.reduced_axes(self.layer, len(xs[0].shape))
-            exact = int8_kernels.mean(xs[0], axes, safe[0], ops.round(-grids[0][0] / safe[0]),
-                                      safe[1], below_out, float(spec.levels),
-                                      keepdims=bool(getattr(self.layer, "keepdims", False)))
-        return ops.where(ready, out + ops.stop_gradient(exact - out), out)
 
     def call(self, inputs, training=None):
         if training and self.prune is not None:
@@ -434,11 +377,11 @@ class Wrapper(MaskUpdates, keras.layers.Layer):
                 act_table._FUNCTIONS[name](y)
             if not self.quantize_output:
                 return y
-            return self._kernel_exact_output(inputs, name, point("output", y))
+            return kernel_exact.op_output(self, inputs, name, point("output", y))
         if self.adapter.kind != "activation":
             y = point("pre_activation", y)
         out = entry.apply(y, point, fn=fn, quantize_output=self.quantize_output)
-        return self._kernel_exact_activation(entry, y, out)
+        return kernel_exact.activation_output(self, entry, y, out)
 
     def compute_output_shape(self, input_shape):
         return self.adapter.compute_output_shape(self.layer, input_shape)
