@@ -183,9 +183,8 @@ def mean(x, axes, input_scale, input_below_zero, output_scale, output_below_zero
     z_out = ops.cast(ops.round(output_below_zero), "float32") - 128.0
     b = _f32(_f64(z_out) - _f64(_f32(_f64(n) * _f64(z_in) * _f64(m))))
     y = _f32(_f64(_f32(_f64(total) * _f64(m))) + _f64(b))
-    code = ops.clip(ops.round(y), -128.0, 127.0)  # round half to even, as rint
-    below = ops.cast(output_below_zero, "float32")
-    steps = ops.clip(code - z_out, -below, ops.cast(output_levels, "float32") - below)
+    below = ops.cast(output_below_zero, "float32")  # round: half to even, as rint
+    steps = ops.clip(ops.round(y) - z_out, -below, ops.cast(output_levels, "float32") - below)
     return steps * output_scale
 
 

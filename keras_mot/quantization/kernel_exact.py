@@ -19,11 +19,14 @@ def _applies(wrapper):
             and "output" in wrapper._range_vars and wrapper.scheme.activation_spec().bits == 8)
 
 
-def _output_grid(wrapper):
-    """(lo, scale) of the wrapper's output grid."""
-    spec = wrapper.scheme.activation_spec()
-    lo, hi = ranges.zero_exact_range(*wrapper._range_vars["output"], spec)
+def _grid(vmin, vmax, spec):
+    """(lo, scale) of the int8 grid of range [vmin, vmax]."""
+    lo, hi = ranges.zero_exact_range(vmin, vmax, spec)
     return lo, ranges.grid_scale(lo, hi, spec)  # already zero-exact: no second pass
+
+
+def _output_grid(wrapper):
+    return _grid(*wrapper._range_vars["output"], wrapper.scheme.activation_spec())
 
 
 def _swap(ready, exact, out):
@@ -78,17 +81,14 @@ def op_output(wrapper, inputs, activation, out):
     if len(xs) != n_inputs or any(r is None or r.spec.bits != 8 or r.spec.symmetric
                                   for r in refs):
         return out
-    in_lo, in_scales = [], []
-    for r in refs:
-        lo, hi = ranges.zero_exact_range(r.min, r.max, r.spec)
-        in_lo.append(lo)
-        in_scales.append(ranges.grid_scale(lo, hi, r.spec))
-    lo, s_out = _output_grid(wrapper)
+    grids = [_grid(r.min, r.max, r.spec) for r in refs] + [_output_grid(wrapper)]
     ready = wrapper.initialized > 0
-    for s in (*in_scales, s_out):
+    for _, s in grids:
         ready = ready & (s > 0)
-    safe = [ops.where(ready, s, 1.0) for s in (*in_scales, s_out)]
-    in_grids = [(s, ops.round(-l / s)) for l, s in zip(in_lo, safe)]
-    exact = emulation(wrapper, xs, in_grids, safe[-1], ops.round(-lo / safe[-1]),
+    # (scale, steps below zero) per grid; scale 1 until the ranges are initialized.
+    safe = [ops.where(ready, s, 1.0) for _, s in grids]
+    grids = [(s, ops.round(-lo / s)) for (lo, _), s in zip(grids, safe)]
+    s_out, below_out = grids.pop()
+    exact = emulation(wrapper, xs, grids, s_out, below_out,
                       float(wrapper.scheme.activation_spec().levels), activation)
     return _swap(ready, exact, out)
