@@ -5,18 +5,27 @@ the running min/max of the float activations over a few batches (as TFLite post-
 calibration does), not from 0..0.
 """
 
+import keras
 import numpy as np
 
+from keras_mot import graph
 from keras_mot.callbacks.quantization import wrappers
 from keras_mot.errors import KerasMotError, format_error
 from keras_mot.quantization.mode import calibrating
 
 
+def _is_array(x):
+    return isinstance(x, np.ndarray) or hasattr(x, "__array__") and not hasattr(x, "take")
+
+
 def _batches(data, batch_size):
-    if isinstance(data, np.ndarray) or hasattr(data, "__array__") and not hasattr(data, "take"):
-        arr = np.asarray(data)
-        for i in range(0, len(arr), batch_size):
-            yield arr[i:i + batch_size]
+    if _is_array(data) or isinstance(data, dict) or (
+            isinstance(data, list) and data and all(_is_array(a) for a in data)):
+        # Whole arrays: one array, a dict of arrays (by input name), or a list (one per input).
+        arrays = keras.tree.map_structure(np.asarray, data)
+        n = len(keras.tree.flatten(arrays)[0])
+        for i in range(0, n, batch_size):
+            yield keras.tree.map_structure(lambda a: a[i:i + batch_size], arrays)
         return
     for batch in data:
         if isinstance(batch, tuple) and len(batch) in (2, 3):
@@ -29,8 +38,9 @@ def calibrate(model, data, steps=None, batch_size=32):
 
     Args:
         model: a model returned by `mot.quantize` / `mot.apply`.
-        data: a numpy array of inputs, or an iterable of batches: `x`, a list of arrays for a
-            multi-input model, or a tuple `(x, y)` as datasets yield.
+        data: a numpy array of inputs, a dict of arrays keyed by input name or a list of
+            arrays (multi-input models), or an iterable of batches in those forms or as
+            `(x, y)` tuples as datasets yield.
         steps: maximum number of batches (all when `None`).
         batch_size: batch size used to split a numpy array.
 
@@ -50,7 +60,8 @@ def calibrate(model, data, steps=None, batch_size=32):
             # min/max over every batch, not just the last one).
             for w in ws:
                 w.initialized.assign(1.0 if seen else 0.0)
-            model(batch, training=False)
+            model(graph.pack_inputs(model, graph.flat_inputs(model, batch, "calibration_data")),
+                  training=False)
             seen += 1
     if seen == 0:
         raise KerasMotError(format_error("calibration_data yielded no batch.",

@@ -70,6 +70,16 @@ def clone_layer(layer):
     return new
 
 
+def clone_or_keep(layer):
+    """`clone_layer(layer)`, or `layer` itself when its config and weights do not round-trip
+    (a subclassed layer whose `get_config` does not rebuild it): a float layer keras_mot does
+    not change is then shared rather than copied wrong."""
+    try:
+        return clone_layer(layer)
+    except Exception:  # noqa: BLE001 - any failure of from_config / build / set_weights
+        return layer
+
+
 def new_inputs_like(fm):
     """Fresh `keras.Input`s with the shapes, dtypes and names of `fm`'s inputs."""
     result = []
@@ -116,3 +126,64 @@ def iter_layers(model):
                 yield f"{layer.name}/{sub_path}", sub
         else:
             yield layer.name, layer
+
+
+def input_keys(model):
+    """One name per model input, in `model.inputs` order: the dict keys for a model built with
+    a dict of inputs, else the input tensors' names."""
+    fm = functional_view(model) if is_graph_model(model) else model
+    struct = getattr(fm, "_inputs_struct", None)
+    if isinstance(struct, dict):
+        return list(keras.tree.flatten({k: k for k in struct}))
+    return [t.name.split(":")[0] for t in model.inputs]
+
+
+def flat_inputs(model, x, what="inputs"):
+    """`x` in any of Keras' input forms -> a list with one entry per model input (in
+    `model.inputs` order).
+
+    Accepted: a single array (one input), a list/tuple in `model.inputs` order (for models
+    built with a list; for a dict-built model only when it has one input), or a dict keyed by
+    input name in any order.
+
+    Example:
+        >>> flat_inputs(bert, {"token_ids": ids, "padding_mask": mask, "segment_ids": seg})
+    """
+    keys = input_keys(model)
+    fm = functional_view(model) if is_graph_model(model) else model
+    by_name = isinstance(getattr(fm, "_inputs_struct", None), dict)
+    if isinstance(x, dict):
+        missing = [k for k in keys if k not in x]
+        unknown = sorted(set(x) - set(keys))
+        if missing or unknown:
+            raise KerasMotError(format_error(
+                f"{what} is a dict whose keys do not match the model's inputs.",
+                received=f"keys {sorted(x)}",
+                fix=f"Give exactly these keys: {keys}."))
+        return [x[k] for k in keys]
+    if isinstance(x, (list, tuple)) and len(keys) > 1:
+        if by_name:
+            raise KerasMotError(format_error(
+                f"{what} is a {type(x).__name__}, but the model was built with a dict of inputs.",
+                received=f"{type(x).__name__} of {len(x)}",
+                fix=f"Pass a dict keyed by input name: {keys}."))
+        if len(x) != len(keys):
+            raise KerasMotError(format_error(
+                f"{what} has {len(x)} input(s); the model has {len(keys)}.",
+                received=f"{len(x)} arrays", fix=f"Give one array per model input: {keys}."))
+        return list(x)
+    if len(keys) > 1:
+        raise KerasMotError(format_error(
+            f"{what} is one array, but the model has {len(keys)} inputs.",
+            received=type(x).__name__,
+            fix=f"Pass a dict keyed by input name (or a list in this order): {keys}."))
+    return [x]
+
+
+def pack_inputs(model, flat):
+    """A list with one entry per model input -> the structure `model(...)` takes."""
+    fm = functional_view(model) if is_graph_model(model) else model
+    struct = getattr(fm, "_inputs_struct", None)
+    if struct is None:
+        return flat[0] if len(flat) == 1 else list(flat)
+    return keras.tree.pack_sequence_as(struct, list(flat))

@@ -8,10 +8,17 @@ Given a Functional model and a decision per layer (`LayerPlan`), builds a new Fu
 3. Every supported layer is wrapped in a `Wrapper`; quantization points are placed where TFLite
    materializes int8 tensors (a tensor is quantized once, by its producer, unless the producer
    is left float or a Concatenate needs a shared range).
-4. Pass-through layers (reshape, pooling that keeps scales, padding, dropout) are copied.
-5. Nested Functional/Sequential models are rewritten recursively and stay nested.
+4. Pass-through layers (reshape, pooling that keeps scales, padding, dropout) are copied, and
+   shape ops (`keras.ops.reshape`, `x[:, 0]`, ...) are re-applied: both keep their input's grid.
+5. Nested Functional/Sequential models are rewritten recursively and stay nested; a nested
+   model called at several places is rewritten once and called at each (weights stay shared).
 
-Layers that cannot be handled are left float and reported as `Finding`s.
+Before all this, `keras_mot.inline` opens subclassed blocks (KerasHub's TransformerEncoder,
+InvertedResidualBlock, ...) into nested Functional models, and tensor ops inside them become the
+equivalent Keras layers where TFLite computes them alike (`keras_mot.layers.tensor_ops`).
+
+Layers that cannot be handled are left float (the original layer object, never a copy) and
+reported as `Finding`s.
 """
 
 import dataclasses
@@ -20,11 +27,13 @@ from typing import Optional
 import keras
 
 from keras_mot import graph
+from keras_mot.inline import inline
 from keras_mot.layers import activations as act_table
 from keras_mot.layers import registry as _registry  # noqa: F401  (registers the adapters)
 from keras_mot.layers.base import adapter_for
 from keras_mot.layers.elementwise import constant_op_from_node
 from keras_mot.layers.pooling import is_passthrough
+from keras_mot.layers.tensor_ops import canonical_layer, float_inputs, is_shape_op
 from keras_mot.lint.finding import Finding
 from keras_mot.annotate import Annotated
 from keras_mot.wrapper import Wrapper
@@ -72,6 +81,7 @@ class _Rewriter:
         self.strict = strict
         self.findings = []
         self.annotations = {}
+        self.submodels = {}  # id(nested model) -> (rewritten model, output flags)
 
     def _decide(self, op, path):
         if isinstance(op, Annotated):
@@ -129,7 +139,8 @@ class _Rewriter:
                 op = op.layer
             elif not isinstance(op, keras.layers.Layer):
                 args = node.arguments.args
-                op = constant_op_from_node(op, list(args)) or op
+                canonical = canonical_layer(op, list(args), node.arguments.kwargs)
+                op = canonical[0] if canonical else (constant_op_from_node(op, list(args)) or op)
             operations[id(node)] = op
         fusion, absorbed, cons, outputs = self._plan_fusions(fm, nodes, operations, path)
 
@@ -161,26 +172,37 @@ class _Rewriter:
             if any(id(t) not in tensor_map for t in node.input_tensors):
                 continue
             new_in = [tensor_map[id(t)] for t in node.input_tensors]
-            in_q = [quantized.get(id(t), False) for t in new_in]
+            # Integer tensors (token ids, masks) never get a quantization point.
+            in_q = [quantized.get(id(t), False) or not keras.backend.is_float_dtype(t.dtype)
+                    for t in new_in]
             if op is node.operation or isinstance(node.operation, Annotated):
                 args, kwargs = node.arguments.fill_in(tensor_map)
-            else:  # ConstantOp replacing a keras operation: only the tensor argument remains
-                args, kwargs = (new_in[0],), {}
+            else:  # a layer replacing a keras operation: only the tensor argument(s) remain
+                args, kwargs = (new_in[0] if len(new_in) == 1 else new_in,), {}
             kwargs = {k: v for k, v in kwargs.items() if k != "training"}
             bn_node, act_node, tail = fusion.get(id(node), (None, None, node))
 
             if graph.is_graph_model(op):
-                sub, out_flags = self.rewrite(op, inputs_quantized=in_q, path=f"{layer_path}/")
+                if id(op) not in self.submodels:  # a nested model called twice is shared
+                    self.submodels[id(op)] = self.rewrite(op, inputs_quantized=in_q,
+                                                          path=f"{layer_path}/")
+                sub, out_flags = self.submodels[id(op)]
                 out = sub(*args, **kwargs)
                 out_list = keras.tree.flatten(out)
             elif isinstance(op, keras.layers.Layer) and is_passthrough(op):
                 out = graph.clone_layer(op)(*args, **kwargs)
                 out_list = keras.tree.flatten(out)
                 out_flags = [all(in_q)] * len(out_list)
+            elif not isinstance(op, keras.layers.Layer) and (
+                    is_shape_op(op) or not float_inputs((args, kwargs))):
+                # Shape ops keep their input's grid; integer-only ops compute ids and masks.
+                out = op(*args, **kwargs)
+                out_list = keras.tree.flatten(out)
+                out_flags = [all(in_q)] * len(out_list)
             else:
                 out, out_flags = self._wrap(op, node, tail, bn_node, act_node, args, kwargs,
-                                            in_q, cons, outputs, operations, layer_path, path,
-                                            wrappers)
+                                            dict(zip(map(id, new_in), in_q)), cons, outputs,
+                                            operations, layer_path, path, wrappers)
                 out_list = keras.tree.flatten(out)
             for orig, new, flag in zip(tail.output_tensors, out_list, out_flags):
                 tensor_map[id(orig)] = new
@@ -203,22 +225,23 @@ class _Rewriter:
                 return plan.scheme
         return None
 
-    def _wrap(self, op, node, tail, bn_node, act_node, args, kwargs, in_q, cons, outputs,
-              operations, layer_path, path, wrappers):
+    def _wrap(self, op, node, tail, bn_node, act_node, args, kwargs, in_quantized, cons,
+              outputs, operations, layer_path, path, wrappers):
         plan = self._decide(op, layer_path)
         adapter = adapter_for(op) if isinstance(op, keras.layers.Layer) else None
+        call = adapter.call_inputs(op, args, kwargs) if adapter is not None else None
         extra = sorted(k for k, v in kwargs.items() if v is not None)
-        if adapter is not None and extra:  # e.g. an explicit attention mask: not modelled
+        if adapter is not None and call is None:  # arguments the adapter does not model
             adapter = None
         if adapter is None or not plan.active:
             if adapter is None and plan.active and not isinstance(op, keras.layers.InputLayer):
                 self._unsupported(op, layer_path, extra)
-            new_op = graph.clone_layer(op) if isinstance(op, keras.layers.Layer) else op
-            out = new_op(*args, **kwargs)
+            out = _keep_float(op, adapter)(*args, **kwargs)
             return out, [False] * len(keras.tree.flatten(out))
+        call_keys, call_inputs = call
         kwargs = {}
         if id(op) in wrappers:  # shared layer: one wrapper for every call
-            out = wrappers[id(op)](*args)
+            out = wrappers[id(op)](call_inputs)
             return out, [wrappers[id(op)].quantize_output] * len(keras.tree.flatten(out))
         quantize = plan.scheme is not None
         out_t = tail.output_tensors[0]
@@ -230,7 +253,8 @@ class _Rewriter:
             and id(out_t) not in outputs
             and self._decide(user_op, f"{path}{user_op.name}").scheme is not None)
         quantize_inputs = [] if adapter.shares_input_range else [
-            not q and adapter.quantizes_inputs for q in in_q]
+            not in_quantized.get(id(t), False) and adapter.quantizes_inputs
+            for t in keras.tree.flatten(call_inputs)]
         activation = _relu_like(act_node.operation) if act_node is not None else None
         options = dict(
             scheme=plan.scheme or "int8",
@@ -242,14 +266,13 @@ class _Rewriter:
         )
         if plan.prune is not None:
             options["prune"] = plan.prune
+        if call_keys is not None:
+            options["call_keys"] = call_keys
         wrapper = Wrapper(graph.clone_layer(op), **options)
         if quantize:
             self._check_activation(wrapper, layer_path)
         wrappers[id(op)] = wrapper
-        if isinstance(args[0], (list, tuple)) or len(args) == 1:
-            out = wrapper(args[0], **kwargs)
-        else:
-            out = wrapper(list(args), **kwargs)
+        out = wrapper(call_inputs)
         return out, [wrapper.quantize_output] * len(keras.tree.flatten(out))
 
     def _check_activation(self, wrapper, layer_path):
@@ -266,6 +289,9 @@ class _Rewriter:
     def _unsupported(self, op, layer_path, extra=()):
         why = (f"is called with {', '.join(extra)}, which keras_mot does not model" if extra
                else "has no keras_mot handler")
+        if not isinstance(op, keras.layers.Layer):
+            why = f"(keras.ops.{getattr(op, 'name', '').rstrip('_0123456789')}) has no int8 " \
+                  "handler in keras_mot"
         finding = Finding(
             layer=layer_path, op=type(op).__name__, severity="warning", code="left-float",
             message=f"{type(op).__name__} {why}: left float (TFLite will "
@@ -275,8 +301,27 @@ class _Rewriter:
         self.findings.append(finding)
 
 
+def _keep_float(op, adapter):
+    """The layer a float (unwrapped) node calls: a copy of a Keras layer keras_mot knows, else
+    the original object (a subclassed layer may not survive `from_config` + `set_weights`)."""
+    if not isinstance(op, keras.layers.Layer) or adapter is None:
+        return op
+    return graph.clone_or_keep(op)
+
+
+def _kept_findings(report):
+    return [Finding(
+        layer=path, op=None, severity="info", code="block-kept",
+        message=f"subclassed block kept as one layer: {why}.",
+        fix="Register a LayerAdapter for its class (keras_mot.layers.base.register_adapter) "
+            "if it should be quantized; otherwise the rewrite reports it below.")
+        for path, why in report.kept.items()]
+
+
 def rewrite(model, decide, strict=False):
     """Rewrites `model` per `decide(layer, path, annotation) -> LayerPlan`.
+
+    Subclassed blocks are first opened into nested Functional models (`keras_mot.inline`).
 
     Returns a `RewriteResult` (new model + findings). `annotation` is the layer's `Annotated`
     container, or `None`.
@@ -284,6 +329,8 @@ def rewrite(model, decide, strict=False):
     from keras_mot.errors import UnsupportedLayerError
 
     rewriter = _Rewriter(decide, strict)
+    model, report = inline(model)
+    rewriter.findings.extend(_kept_findings(report))
     new_model, _ = rewriter.rewrite(model)
     if strict:
         errors = [f for f in rewriter.findings if f.code == "left-float"]

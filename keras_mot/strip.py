@@ -59,7 +59,7 @@ def freeze_wrapper(wrapper, keep_quantization=True):
                   fused_activation=wrapper.fused_activation,
                   quantize_inputs=wrapper.quantize_inputs if quantize else [],
                   quantize_output=wrapper.quantize_output, quantize=quantize, frozen=True,
-                  name=wrapper.name)
+                  call_keys=wrapper.call_keys, name=wrapper.name)
     new.build_from_config(wrapper.get_build_config())
     if quantize:
         for name, (vmin, vmax) in new._range_vars.items():
@@ -83,7 +83,8 @@ def freeze_wrapper(wrapper, keep_quantization=True):
 
 def _prune_only(wrapper):
     """True for a wrapper that only prunes (no quantization, folded BN or fused activation)."""
-    return not wrapper.quantize and wrapper.bn is None and not wrapper.fused_activation
+    return (not wrapper.quantize and wrapper.bn is None and not wrapper.fused_activation
+            and not wrapper.call_keys)  # keyword calls need the wrapper to route the tensors
 
 
 def strip(model, keep_quantization=True):
@@ -105,6 +106,6 @@ def strip(model, keep_quantization=True):
                                  None if bias is None else np.asarray(bias))
         if isinstance(layer, Wrapper):
             return freeze_wrapper(layer, keep_quantization)
-        return graph.clone_layer(layer)
+        return graph.clone_or_keep(layer)
 
     return graph.map_layers(model, replace)

@@ -51,6 +51,25 @@ def _flat_axis(w, axis):
     return w, axis
 
 
+class _Points:
+    """The `point(name, tensor)` callable adapters receive: fake-quantizes an int8 tensor at a
+    named quantization point, learning its range. `point.reuse(name, tensor)` puts another
+    tensor on the grid of an existing point without touching its range (e.g. masked attention
+    scores: TFLite's SELECT_V2 keeps its input's scale, so a masked score lands on the lowest
+    code of the scores' grid)."""
+
+    __slots__ = ("wrapper", "training")
+
+    def __init__(self, wrapper, training):
+        self.wrapper, self.training = wrapper, training
+
+    def __call__(self, name, x):
+        return self.wrapper._point(name, x, self.training)
+
+    def reuse(self, name, x):
+        return self.wrapper._on_grid_of(name, x)
+
+
 @keras.saving.register_keras_serializable(package="keras_mot")
 class Wrapper(MaskUpdates, keras.layers.Layer):
     """Adds fake quantization (and pruning masks) around one Keras layer.
@@ -68,6 +87,9 @@ class Wrapper(MaskUpdates, keras.layers.Layer):
         frozen: inference form produced by `mot.strip`: fixed ranges, no statistics updates.
         prune: a `PruneSpec` (pattern + schedule) for the layer's `"kernel"` weight, or `None`.
             The mask is recomputed by the `UpdateMasks` callback; `call` multiplies by it.
+        call_keys: argument names of the wrapped layer's call when it takes tensors by keyword
+            (e.g. `("query", "value", "attention_mask")`): the wrapper is called with a list in
+            that order and hands the adapter a dict. `None`: positional input(s).
 
     Example:
         >>> w = Wrapper(keras.layers.Dense(4), quantize_inputs=[True])
@@ -76,7 +98,7 @@ class Wrapper(MaskUpdates, keras.layers.Layer):
 
     def __init__(self, layer, scheme="int8", bn=None, fused_activation=None,
                  quantize_inputs=None, quantize_output=True, quantize=True, frozen=False,
-                 prune=None, **kwargs):
+                 prune=None, call_keys=None, **kwargs):
         kwargs.setdefault("name", getattr(layer, "name", None) if not isinstance(layer, dict)
                           else layer.get("config", {}).get("name"))
         super().__init__(**kwargs)
@@ -90,6 +112,7 @@ class Wrapper(MaskUpdates, keras.layers.Layer):
         self.quantize = bool(quantize)
         self.frozen = bool(frozen)
         self.prune = _deserialize_prune(prune)
+        self.call_keys = tuple(call_keys) if call_keys else None
         self.adapter = adapter_for(self.layer)
         if self.adapter is None:
             raise UnsupportedLayerError(format_error(
@@ -145,7 +168,12 @@ class Wrapper(MaskUpdates, keras.layers.Layer):
             self._bn_statistics_live = float(ops.convert_to_numpy(self.bn_frozen)) <= 0
 
     # ----------------------------------------------------------------- build
+    def _keyed(self, values):
+        """`values` (one per call argument) as the adapter receives them."""
+        return dict(zip(self.call_keys, values)) if self.call_keys else values
+
     def build(self, input_shape):
+        input_shape = self._keyed(input_shape)
         if not self.layer.built:
             self.adapter.build(self.layer, input_shape)
         if self.bn is not None and not self.bn.built:
@@ -235,6 +263,21 @@ class Wrapper(MaskUpdates, keras.layers.Layer):
             return fake_quant(x, new_lo, new_hi, spec)
         # Inference before any range was recorded: compute in float rather than on a 0..0 grid.
         return ops.where(self.initialized > 0, fake_quant(x, vmin, vmax, spec), x)
+
+    def _on_grid_of(self, name, x):
+        """`x` fake-quantized on point `name`'s current grid; the range is not updated."""
+        if not self.quantize or is_calibrating():
+            return x
+        spec = self.scheme.activation_spec()
+        fixed = self._points.get(name)
+        if fixed is not None and fixed != SAME_AS_INPUT:
+            lo, hi = ranges.fixed_range(fixed, spec)
+            return ranges.fake_quant(x, lo, hi, spec, graph_op=self.frozen or not is_simulating())
+        if name not in self._range_vars:
+            return x
+        vmin, vmax = self._range_vars[name]
+        fake = ranges.fake_quant(x, vmin, vmax, spec, graph_op=self.frozen or not is_simulating())
+        return fake if self.frozen else ops.where(self.initialized > 0, fake, x)
 
     def _quantize_weight(self, wname, w, training):
         """Fake-quantized weight and its scale (per channel or scalar; `None` if unquantized)."""
@@ -356,14 +399,14 @@ class Wrapper(MaskUpdates, keras.layers.Layer):
     def call(self, inputs, training=None):
         if training and self.prune is not None:
             self._require_mask_updates()
-        point = lambda name, t: self._point(name, t, training)  # noqa: E731
+        point = _Points(self, training)
         if self.quantize_inputs:
             if isinstance(inputs, (list, tuple)):
                 inputs = [point(f"input_{i}", x) if i < len(self.quantize_inputs) else x
                           for i, x in enumerate(inputs)]
             else:
                 inputs = point("input_0", inputs)
-        y, has_bias = self._linear(inputs, point, training)
+        y, has_bias = self._linear(self._keyed(inputs), point, training)
         if has_bias and training and self.bn is not None and not self.frozen and \
                 self._bn_statistics_live:
             y = bn_fold.batch_statistics_output(self.bn, y, self.bn_frozen <= 0)
@@ -384,7 +427,7 @@ class Wrapper(MaskUpdates, keras.layers.Layer):
         return kernel_exact.activation_output(self, entry, y, out)
 
     def compute_output_shape(self, input_shape):
-        return self.adapter.compute_output_shape(self.layer, input_shape)
+        return self.adapter.compute_output_shape(self.layer, self._keyed(input_shape))
 
     def get_config(self):
         cfg = super().get_config()
@@ -398,5 +441,6 @@ class Wrapper(MaskUpdates, keras.layers.Layer):
             quantize=self.quantize,
             frozen=self.frozen,
             prune=keras.saving.serialize_keras_object(self.prune) if self.prune else None,
+            call_keys=list(self.call_keys) if self.call_keys else None,
         )
         return cfg

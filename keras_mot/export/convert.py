@@ -41,7 +41,7 @@ def frozen_concrete_function(model, batch_size=None):
 
     @tf.function
     def serve(*args):
-        return model(list(args) if len(args) > 1 else args[0], training=False)
+        return model(graph.pack_inputs(model, list(args)), training=False)
 
     concrete = serve.get_concrete_function(*specs)
     return convert_variables_to_constants_v2(concrete)

@@ -17,7 +17,8 @@ from typing import List, Optional
 
 import numpy as np
 
-from keras_mot.errors import ExportError, format_error
+from keras_mot import graph
+from keras_mot.errors import ExportError, KerasMotError, format_error
 
 
 @dataclasses.dataclass
@@ -45,8 +46,10 @@ class Examples:
             xs = [x[start:start + batch_size] for x in self.inputs]
             yield xs[0] if len(xs) == 1 else xs
 
-    def model_inputs(self):
-        """All inputs in the form `model.predict` takes."""
+    def model_inputs(self, model=None):
+        """All inputs in the form `model.predict` takes (the dict a dict-built model takes)."""
+        if model is not None:
+            return graph.pack_inputs(model, self.inputs)
         return self.inputs[0] if len(self.inputs) == 1 else list(self.inputs)
 
 
@@ -69,14 +72,11 @@ def _split_batch(batch, n_inputs):
 
 
 def _order_inputs(x, model):
-    names = [t.name.split(":")[0] for t in model.inputs]
     if isinstance(x, dict):
-        missing = [n for n in names if n not in x]
-        if missing:
-            raise ExportError(format_error(
-                "representative_data is a dict without some model inputs.",
-                received=f"keys {sorted(x)}", fix=f"Give every input: {names}."))
-        return [_as_array(x[n]) for n in names]
+        try:
+            return [_as_array(v) for v in graph.flat_inputs(model, x, "representative_data")]
+        except KerasMotError as e:
+            raise ExportError(str(e)) from None
     if isinstance(x, (tuple, list)):
         return [_as_array(v) for v in x]
     return [_as_array(x)]
@@ -108,7 +108,7 @@ def collect(data, model, max_examples=None):
     is_array = hasattr(data, "shape") and not isinstance(data, (tuple, list))
     one_pair = isinstance(data, tuple) and len(data) == 2 and hasattr(data[1], "shape") and (
         hasattr(data[0], "shape") if n_inputs == 1 else isinstance(data[0], (list, tuple, dict)))
-    if is_array or one_pair:
+    if is_array or one_pair or isinstance(data, dict):
         batches = [data]
     else:
         batches = data

@@ -157,7 +157,7 @@ def check_parity(model, tflite_bytes, examples, mode, min_agreement=None, batch_
         >>> check_parity(qat_model, tflite_bytes, collect((x_val, y_val), qat_model), "qat_int8").ok
         True
     """
-    keras_out = model.predict(examples.model_inputs(), batch_size=batch_size, verbose=0)
+    keras_out = model.predict(examples.model_inputs(model), batch_size=batch_size, verbose=0)
     keras_out = keras_out[0] if isinstance(keras_out, (list, tuple)) else keras_out
     if isinstance(keras_out, dict):
         keras_out = next(iter(keras_out.values()))

@@ -10,11 +10,17 @@ tensors marked *):
     context* = BATCH_MATMUL(softmax, TRANSPOSE(value)) -> TRANSPOSE -> RESHAPE
     output* = FULLY_CONNECTED(context, Wo, bo)
 
-(RESHAPE / TRANSPOSE keep their input's scale.) The projections are computed as 2-D matrix
+(RESHAPE / TRANSPOSE keep their input's scale.) With an `attention_mask` (KerasHub's encoders
+pass the padding mask this way), Keras' masked softmax becomes
+`SELECT_V2(mask, scores, -1e9) -> SOFTMAX -> SELECT_V2(mask, softmax, 0)`; SELECT_V2 keeps its
+input's int8 scale, so a masked score sits on the lowest code of the scores' grid (not at -1e9)
+and keeps a small weight in the softmax's denominator. The wrapper computes exactly that, so
+training sees what the int8 model computes. The projections are computed as 2-D matrix
 products with the bias added before the reshape, so the converter fuses each bias into its
 FULLY_CONNECTED (int32 bias) instead of emitting a separate int8 ADD, which Keras' EinsumDense
 form `einsum -> reshape -> add` produces. Kernels are int8 per tensor (they are reshaped into the
-FULLY_CONNECTED layout). Supported: attention over axis 1 of rank-3 inputs, no masks, no gate.
+FULLY_CONNECTED layout). Supported: attention over axis 1 of rank-3 inputs, with or without an
+explicit `attention_mask` (no causal mask, no returned scores, no gate, no cache).
 """
 
 import keras
@@ -50,8 +56,16 @@ def _check(layer):
             fix="Use attention_axes=None, or exclude the layer from quantization."))
 
 
+_ARGUMENTS = ("query", "value", "key", "attention_mask")
+# Keyword arguments that may be given with their default value (nothing to model).
+_DEFAULTS = {"return_attention_scores": False, "use_causal_mask": False, "cache": None,
+             "cache_update_index": None}
+
+
 def _shapes(input_shape):
     """(query, value[, key]) shapes from the wrapper's input shape."""
+    if isinstance(input_shape, dict):
+        return tuple(tuple(input_shape[k]) for k in _ARGUMENTS[:3] if k in input_shape)
     if isinstance(input_shape, (list, tuple)) and input_shape and isinstance(
             input_shape[0], (list, tuple)):
         return tuple(tuple(s) for s in input_shape)
@@ -81,6 +95,20 @@ class MultiHeadAttentionAdapter(LayerAdapter):
     kind = "attention"
     tflite_ops = ("FULLY_CONNECTED", "MUL", "BATCH_MATMUL", "SOFTMAX")
 
+    def call_inputs(self, layer, args, kwargs):
+        bound = dict(zip(_ARGUMENTS[:3], args))
+        for key, value in kwargs.items():
+            if key == "training" or (key in _DEFAULTS and value is _DEFAULTS[key]):
+                continue
+            if key not in _ARGUMENTS or value is None and key != "key":
+                return None
+            if value is not None:
+                bound[key] = value
+        if "query" not in bound or "value" not in bound:
+            return None
+        keys = tuple(k for k in _ARGUMENTS if k in bound)
+        return keys, [bound[k] for k in keys]
+
     def weights(self, layer):
         refs = {f"{name}_kernel": WeightRef(f"{name}_dense.kernel", -1, "dense")
                 for name in _PROJECTIONS}
@@ -105,10 +133,15 @@ class MultiHeadAttentionAdapter(LayerAdapter):
 
     def forward(self, layer, inputs, weights, point):
         _check(layer)
-        if not isinstance(inputs, (list, tuple)):
-            inputs = [inputs, inputs]
-        query, value = inputs[0], inputs[1]
-        key = inputs[2] if len(inputs) > 2 else value
+        mask = None
+        if isinstance(inputs, dict):
+            query, value = inputs["query"], inputs["value"]
+            key, mask = inputs.get("key", value), inputs.get("attention_mask")
+        else:
+            if not isinstance(inputs, (list, tuple)):
+                inputs = [inputs, inputs]
+            query, value = inputs[0], inputs[1]
+            key = inputs[2] if len(inputs) > 2 else value
         heads = (layer.num_heads, layer.key_dim)
         q = point("query", _project(query, weights["query_kernel"], layer.query_dense.bias, heads))
         k = point("key", _project(key, weights["key_kernel"], layer.key_dense.bias, heads))
@@ -117,10 +150,17 @@ class MultiHeadAttentionAdapter(LayerAdapter):
         scale = ops.cast(1.0 / float(layer.key_dim) ** 0.5, q.dtype)
         q = point("query_scaled", ops.multiply(q, scale))
         scores = point("scores", ops.einsum("btnh,bsnh->bnts", q, k))
+        keep = None
+        if mask is not None:  # (batch, target, source) -> broadcast over heads
+            keep = ops.expand_dims(ops.not_equal(ops.cast(mask, "int32"), 0), 1)
+            scores = point.reuse("scores", ops.where(keep, scores, -1e9))
         probs = point("softmax", ops.softmax(scores, axis=-1))
+        if keep is not None:
+            probs = point.reuse("softmax", ops.where(keep, probs, 0.0))
         context = point("context", ops.einsum("bnts,bsnh->btnh", probs, v))
         out_kernel = weights["output_kernel"]
-        flat = ops.reshape(context, (-1, context.shape[1], context.shape[2] * context.shape[3]))
+        length = context.shape[1] if context.shape[1] is not None else ops.shape(context)[1]
+        flat = ops.reshape(context, (-1, length, context.shape[2] * context.shape[3]))
         y = _project(flat, ops.reshape(out_kernel, (-1, out_kernel.shape[-1])),
                      layer.output_dense.bias, (out_kernel.shape[-1],))
         return y

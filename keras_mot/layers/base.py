@@ -88,6 +88,23 @@ class LayerAdapter:
         """Number of output channels (for BatchNormalization folding)."""
         return None
 
+    def call_inputs(self, layer, args, kwargs):
+        """`(keys, inputs)`: how a wrapper around `layer` receives one call's tensors.
+
+        `keys` is `None` when the wrapper takes the positional input(s) as they are, or a tuple
+        of argument names when the call passes tensors by keyword (the wrapper then hands
+        `forward` a dict). Returns `None` when the call uses arguments the adapter does not
+        model (the layer is then left float, with a finding).
+
+        Example:
+            >>> adapter.call_inputs(dense, (x,), {})     # (None, x)
+        """
+        if any(v is not None for k, v in kwargs.items() if k != "training"):
+            return None
+        if len(args) == 1:
+            return None, args[0]
+        return None, list(args)
+
     def build(self, layer, input_shape):
         """Builds the wrapped layer from the wrapper's input shape (a list for several inputs)."""
         layer.build(input_shape)

@@ -16,6 +16,8 @@ from typing import Optional, Tuple
 import keras
 import tensorflow as tf
 
+from keras_mot import graph
+
 _LOCK = threading.Lock()
 
 # Function-valued attributes of control-flow / call ops (tensorflow/core/ops/functional_ops.cc).
@@ -203,8 +205,7 @@ def trace_model(model, batch_size=None):
     specs = input_specs(model, batch_size)
 
     def forward(*inputs):
-        args = inputs[0] if len(inputs) == 1 else list(inputs)
-        return model(args, training=False)
+        return model(graph.pack_inputs(model, list(inputs)), training=False)
 
     owner, classes = {}, {}
     with attribute_layers(owner, classes):
