@@ -15,6 +15,7 @@ from keras_mot.quantization.linking import link_bias_ranges
 from keras_mot.quantization.mode import simulating
 
 LINT_MODES = ("table", "off", "strict")
+LOW_COVERAGE = 0.9  # below this share of MACs, compile() suggests post-training export
 
 
 def _simulated(name):
@@ -82,15 +83,37 @@ class PreparedModel(Functional):
 
         report = run(self, target=self.mot_target)
         self.mot_lint_report = report
-        if verbose and (report.findings or not report.ok):
-            print(report.format_table(min_severity="warning"))
-        elif verbose:
-            print(report.summary())
+        if verbose:
+            print(self.preparation_summary(report))
+            if report.findings or not report.ok:
+                print(report.format_table(min_severity="warning"))
+            else:
+                print(report.summary())
         if strict and report.errors:
             raise KerasMotError(
                 f"Lint for target '{self.mot_target}' found {len(report.errors)} error(s):\n"
                 + report.format_table(min_severity="error"))
         return report
+
+    def preparation_summary(self, report=None):
+        """What preparation did, for `compile()` to show: the QAT coverage line, a hint when
+        it is low, and the rewrite's warnings (layers left float and why).
+
+        Example:
+            >>> print(qmodel.preparation_summary())
+        """
+        report = report or self.mot_lint_report
+        lines = []
+        if report is not None and report.coverage_line:
+            lines.append(report.coverage_line)
+            if report.coverage is not None and report.coverage < LOW_COVERAGE:
+                lines.append("Low coverage: exporting the float model post-training "
+                             "(mot.export(float_model, ..., representative_data=...)) "
+                             "quantizes more of it than this QAT model will.")
+        for f in self.mot_findings:
+            if f.severity in ("warning", "error"):
+                lines.append(f"  {f.severity}: {f.layer}: {f.message}")
+        return "\n".join(lines)
 
     def compile_from_config(self, config):
         """Restores the compiled state on `.keras` load, without linting again."""

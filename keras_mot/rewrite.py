@@ -190,7 +190,9 @@ class _Rewriter:
                 out = sub(*args, **kwargs)
                 out_list = keras.tree.flatten(out)
             elif isinstance(op, keras.layers.Layer) and is_passthrough(op):
-                out = graph.clone_layer(op)(*args, **kwargs)
+                if id(op) not in wrappers:  # a layer called twice stays one layer
+                    wrappers[id(op)] = graph.clone_layer(op)
+                out = wrappers[id(op)](*args, **kwargs)
                 out_list = keras.tree.flatten(out)
                 out_flags = [all(in_q)] * len(out_list)
             elif not isinstance(op, keras.layers.Layer) and (
@@ -236,7 +238,9 @@ class _Rewriter:
         if adapter is None or not plan.active:
             if adapter is None and plan.active and not isinstance(op, keras.layers.InputLayer):
                 self._unsupported(op, layer_path, extra)
-            out = _keep_float(op, adapter)(*args, **kwargs)
+            if id(op) not in wrappers:  # a layer called twice stays one layer
+                wrappers[id(op)] = _keep_float(op, adapter)
+            out = wrappers[id(op)](*args, **kwargs)
             return out, [False] * len(keras.tree.flatten(out))
         call_keys, call_inputs = call
         kwargs = {}

@@ -45,11 +45,15 @@ class Activation:
         if self.name in ("silu", "swish"):
             s = point("sigmoid", ops.sigmoid(x))
             return out(ops.multiply(x, s))
+        if self.name == "hard_sigmoid":  # relu6(x + 3) / 6: ADD (fused RELU6), then MUL
+            shifted = point("hard_sigmoid_relu6",
+                            ops.relu6(ops.add(x, point("constant_three", 3.0))))
+            return out(ops.multiply(shifted, point("constant_sixth", 1.0 / 6.0)))
         return out((fn or _FUNCTIONS[self.name])(x))
 
     def internal_points(self):
         """Names of the int8 tensors this activation creates before its output."""
-        return ("sigmoid",) if self.name in ("silu", "swish") else ()
+        return _INTERNAL_POINTS.get(self.name, ())
 
     def output_fixed(self):
         """The fixed-range kind of the output tensor, or `None`."""
@@ -66,6 +70,8 @@ _FUNCTIONS = {
     "hard_swish": ops.hard_silu,
     "gelu": lambda x: ops.gelu(x, approximate=False),
     "gelu_tanh": lambda x: ops.gelu(x, approximate=True),
+    "gelu_approximate": lambda x: ops.gelu(x, approximate=True),  # KerasHub's name
+    "hard_sigmoid": ops.hard_sigmoid,
     "leaky_relu": lambda x: ops.leaky_relu(x, negative_slope=0.2),
     "elu": ops.elu,
 }
@@ -81,11 +87,18 @@ ACTIVATIONS = {a.name: a for a in (
     Activation("hard_swish", "HARD_SWISH"),
     Activation("gelu", "GELU"),
     Activation("gelu_tanh", "GELU"),
+    Activation("gelu_approximate", "GELU"),
+    # TF backend: relu6(x + 3) / 6 (keras/src/backend/tensorflow/nn.py) -> ADD+RELU6, MUL.
+    Activation("hard_sigmoid", "ADD+MUL"),
     Activation("leaky_relu", "LEAKY_RELU"),
     Activation("silu", "LOGISTIC+MUL"),
     Activation("swish", "LOGISTIC+MUL"),
     Activation("elu", "ELU", int8=False),
 )}
+
+
+_INTERNAL_POINTS = {"silu": ("sigmoid",), "swish": ("sigmoid",),
+                    "hard_sigmoid": ("hard_sigmoid_relu6",)}
 
 
 def lookup(name):

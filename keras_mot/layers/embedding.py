@@ -63,3 +63,35 @@ class PositionEmbeddingAdapter(LayerAdapter):
     def forward(self, layer, inputs, weights, point):
         length = ops.shape(inputs)[1]
         return inputs + ops.expand_dims(weights["embeddings"][:length], 0)
+
+
+@register_adapter("keras_hub>PositionEmbedding")  # by name: keras_hub is an optional dependency
+class HubPositionEmbeddingAdapter(LayerAdapter):
+    """KerasHub's PositionEmbedding (`broadcast(table[:length])`, the input only gives the
+    shape) -> STRIDED_SLICE + BROADCAST_TO of an int8 constant table (per tensor); the model
+    adds it to the token embeddings with its own ADD.
+
+    Example:
+        >>> q = mot.quantize(keras_hub.models.BertBackbone(...))  # position_embedding wrapped
+    """
+
+    kind = "embedding"
+    quantizes_inputs = False  # only the input's shape is read
+    tflite_ops = ("STRIDED_SLICE", "BROADCAST_TO")
+
+    def weights(self, layer):
+        return {"embeddings": WeightRef("position_embeddings", None, "embedding")}
+
+    def activation_fn(self, layer):
+        return None
+
+    def call_inputs(self, layer, args, kwargs):
+        if any(v is not None and not (k == "start_index" and v == 0)
+               for k, v in kwargs.items() if k != "training"):
+            return None  # explicit positions or a start offset (decoding): not modelled
+        return None, args[0]
+
+    def forward(self, layer, inputs, weights, point):
+        shape = ops.shape(inputs)
+        table = ops.slice(weights["embeddings"], (0, 0), (shape[-2], shape[-1]))
+        return ops.broadcast_to(table, shape)

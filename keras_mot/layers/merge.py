@@ -7,6 +7,7 @@ own output range and the Concatenate's range becomes theirs.
 """
 
 import keras
+from keras import ops
 
 from keras_mot.layers.base import LayerAdapter, register_adapter
 
@@ -21,12 +22,41 @@ class _MergeAdapter(LayerAdapter):
         return layer.call(inputs)
 
 
+def _arity(layer):
+    """Number of inputs the (built) merge layer takes; 2 when unknown."""
+    shapes = (layer.get_build_config() or {}).get("input_shape") if layer.built else None
+    if isinstance(shapes, (list, tuple)) and shapes and isinstance(shapes[0], (list, tuple)):
+        return len(shapes)
+    return 2
+
+
+class _ChainAdapter(_MergeAdapter):
+    """A merge of n > 2 inputs becomes a chain of n - 1 binary TFLite ops, each writing an int8
+    tensor: the partial results get their own quantization points."""
+
+    _op = None
+
+    def intermediate_points(self, layer):
+        return tuple(f"partial_{i}" for i in range(1, _arity(layer) - 1))
+
+    def forward(self, layer, inputs, weights, point):
+        if not isinstance(inputs, (list, tuple)) or len(inputs) <= 2:
+            return layer.call(inputs)
+        y = inputs[0]
+        for i, x in enumerate(inputs[1:], 1):
+            y = type(self)._op(y, x)
+            if i < len(inputs) - 1:
+                y = point(f"partial_{i}", y)
+        return y
+
+
 @register_adapter(keras.layers.Add)
-class AddAdapter(_MergeAdapter):
-    """Add -> ADD (fuses ReLU/ReLU6)."""
+class AddAdapter(_ChainAdapter):
+    """Add -> ADD (fuses ReLU/ReLU6); n inputs -> n - 1 ADDs."""
 
     fuses_relu = True
     tflite_ops = ("ADD",)
+    _op = ops.add
 
 
 @register_adapter(keras.layers.Subtract)
@@ -38,11 +68,12 @@ class SubtractAdapter(_MergeAdapter):
 
 
 @register_adapter(keras.layers.Multiply)
-class MultiplyAdapter(_MergeAdapter):
-    """Multiply -> MUL (fuses ReLU/ReLU6)."""
+class MultiplyAdapter(_ChainAdapter):
+    """Multiply -> MUL (fuses ReLU/ReLU6); n inputs -> n - 1 MULs."""
 
     fuses_relu = True
     tflite_ops = ("MUL",)
+    _op = ops.multiply
 
 
 @register_adapter(keras.layers.Maximum)

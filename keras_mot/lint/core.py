@@ -9,6 +9,7 @@ from keras_mot import targets as _targets
 from keras_mot.errors import KerasMotError, format_error
 from keras_mot.lint.classify import legalize_ops
 from keras_mot.lint.finding import SEVERITIES, Finding, LintReport
+from keras_mot.lint.qat_coverage import is_qat_model, qat_coverage
 from keras_mot.lint.rules import Context, ruleset_for
 from keras_mot.lint.trace import trace_model
 
@@ -98,9 +99,17 @@ def lint(model, target="tflite", *, batch_size=None, strict=False):
     ctx = Context(target.name, model.name, trace.layer_classes)
     verdict, findings = ruleset_for(target)(items, ctx)
     findings = findings + _shape_findings(trace, target)
+    coverage = None
+    if target.is_integer and is_qat_model(model):
+        coverage = qat_coverage(model, items)
+        findings += coverage.findings
+        if coverage.findings and verdict == "full_int8":
+            verdict = "float_fallback"
     for check in _CHECKS:
         findings.extend(check(model, target) or ())
-    report = LintReport(target.name, verdict, tuple(_dedupe(findings)))
+    report = LintReport(target.name, verdict, tuple(_dedupe(findings)),
+                        coverage=None if coverage is None else coverage.mac_share,
+                        coverage_line="" if coverage is None else coverage.summary())
     if strict and report.errors:
         raise KerasMotError(format_error(
             f"Model '{model.name}' does not pass the lint for target '{target.name}' "

@@ -46,11 +46,16 @@ class LintReport:
         verdict: for float targets `"builtins"`, `"select_tf_ops"` or `"unconvertible"`;
             for integer targets `"full_int8"`, `"float_fallback"` or `"fails"`.
         findings: the `Finding`s, errors first.
+        coverage: for a quantization-aware model on an integer target, the share of
+            multiply-accumulates its quantized layers cover (`None` otherwise).
+        coverage_line: the one-line coverage summary (`""` when `coverage` is `None`).
     """
 
     target: str
     verdict: str
     findings: Tuple[Finding, ...] = ()
+    coverage: Optional[float] = None
+    coverage_line: str = ""
 
     @property
     def errors(self):
@@ -69,7 +74,7 @@ class LintReport:
 
     def to_dict(self):
         """Plain-dict form."""
-        return {"target": self.target, "verdict": self.verdict,
+        return {"target": self.target, "verdict": self.verdict, "coverage": self.coverage,
                 "findings": [f.to_dict() for f in self.findings]}
 
     def to_json(self, **kwargs):
