@@ -149,6 +149,16 @@ def registered_types():
     return tuple(t for t in _ADAPTERS if not isinstance(t, str))
 
 
+def registered_adapters():
+    """`{type: adapter}` for every type registered by class (name-registered ones excluded).
+
+    Example:
+        >>> registered_adapters()[keras.layers.Dense].tflite_ops
+        ('FULLY_CONNECTED',)
+    """
+    return {t: a for t, a in _ADAPTERS.items() if not isinstance(t, str)}
+
+
 def resolve_attr(obj, path):
     """`getattr` that follows dotted paths (`"query_dense.kernel"`: a sublayer's weight).
 
