@@ -15,6 +15,7 @@ import sys
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 README = os.path.join(ROOT, "README.md")
+FILES = (README, os.path.join(ROOT, "docs", "targets.md"))
 if ROOT not in sys.path:  # run as a script: import this checkout's keras_mot
     sys.path.insert(0, ROOT)
 
@@ -35,7 +36,8 @@ def layers_rows():
 
     rows = []
     for cls, adapter in registered_adapters().items():
-        ops = ", ".join(adapter.tflite_ops) or "per activation (fused into the producer if TFLite can)"
+        ops = (", ".join(adapter.tflite_ops)
+               or "per activation (fused into the producer if TFLite can)")
         rows.append((_public_name(cls), adapter.kind, ops))
     return sorted(rows, key=lambda r: (r[1], r[0]))
 
@@ -81,17 +83,17 @@ def targets_table():
 
 
 TABLES = {"layers": layers_table, "targets": targets_table}
-_BLOCK = re.compile(r"(<!-- generated:(\w+) -->\n)(.*?)(\n<!-- /generated:\2 -->)", re.S)
+_BLOCK = re.compile(r"(<!-- generated:(\w+) -->\n)(.*?\n)?(<!-- /generated:\2 -->)", re.S)
 
 
 def readme_tables(text):
     """`{name: table text}` of the generated blocks found in `text`."""
-    return {m.group(2): m.group(3) for m in _BLOCK.finditer(text)}
+    return {m.group(2): (m.group(3) or "").rstrip("\n") for m in _BLOCK.finditer(text)}
 
 
 def rewrite(text):
     """`text` with every generated block replaced by the freshly generated table."""
-    return _BLOCK.sub(lambda m: m.group(1) + TABLES[m.group(2)]() + m.group(4), text)
+    return _BLOCK.sub(lambda m: m.group(1) + TABLES[m.group(2)]() + "\n" + m.group(4), text)
 
 
 def main(argv=None):
@@ -99,10 +101,11 @@ def main(argv=None):
     parser.add_argument("--write", action="store_true", help="update README.md in place")
     args = parser.parse_args(argv)
     if args.write:
-        with open(README, encoding="utf-8") as f:
-            text = f.read()
-        with open(README, "w", encoding="utf-8") as f:
-            f.write(rewrite(text))
+        for path in FILES:
+            with open(path, encoding="utf-8") as f:
+                text = f.read()
+            with open(path, "w", encoding="utf-8") as f:
+                f.write(rewrite(text))
         return 0
     for name, fn in TABLES.items():
         print(f"<!-- generated:{name} -->\n{fn()}\n<!-- /generated:{name} -->\n")

@@ -166,7 +166,8 @@ def export(model, directory, target=None, representative_data=None, formats=FORM
         representative_data: examples for calibration (PTQ int8, int16x8) and the parity
             check: an array, `(x, y)` (labels give accuracies) or batches / a `tf.data.Dataset`.
         formats: subset of `("saved_model", "tflite")`.
-        input_type, output_type: TFLite I/O dtype for integer targets (`"int8"`, ...).
+        input_type: TFLite input dtype for integer targets (`"int8"`, ...).
+        output_type: TFLite output dtype for integer targets.
         calibration_data: examples for converter calibration when they should differ from
             the parity examples (e.g. training data; default: `representative_data`).
         max_examples: examples used for the parity check.

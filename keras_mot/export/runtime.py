@@ -118,7 +118,8 @@ def latency_ms(tflite_bytes, example, num_threads=1, runs=20, warmup=3):
         tflite_bytes: the model.
         example: list of arrays with batch 1 (one per input).
         num_threads: interpreter threads (1 by default, comparable across machines).
-        runs, warmup: timed and untimed invokes.
+        runs: timed invokes.
+        warmup: untimed invokes before them.
 
     Example:
         >>> latency_ms(tflite_bytes, [x_val[:1]])

@@ -32,6 +32,9 @@ def test_readme_tables_are_the_generated_ones():
     for name in generated:
         assert in_readme[name] == generated[name], (
             f"README's {name} table is stale: run `python docs/gen_tables.py --write`")
+    in_targets_page = gen_tables.readme_tables(_read("docs", "targets.md"))
+    assert in_targets_page == {"targets": generated["targets"]}, (
+        "docs/targets.md's table is stale: run `python docs/gen_tables.py --write`")
 
 
 def test_generated_tables_cover_the_registries():
@@ -47,3 +50,5 @@ def test_fresh_machine_commands_are_verbatim_in_readme_and_ci():
     assert f"    {TEST_COMMAND}\n" in readme
     ci = _read(".ci", "run").splitlines()
     assert TEST_COMMAND in ci, ".ci/run must run the README's test command verbatim"
+    docs = 'pip install -q -e ".[docs]" && mkdocs build --strict -d /tmp/keras_mot_site'
+    assert docs in ci and ci.index(docs) > ci.index(TEST_COMMAND), "docs build after the tests"
