@@ -2,7 +2,7 @@
 
 Run: python bench/lint.py [--runs 3]
 Prints a table: seconds for `keras_mot.lint.lint` and for `TFLiteConverter` per target, and the
-ratio. Goal (issue 4): lint <= 0.5 s and >= 10x faster than the conversion.
+ratio. Goal: lint <= 0.5 s and >= 10x faster than the conversion.
 """
 
 import argparse

@@ -1,4 +1,4 @@
-"""keras_mot vs tensorflow-model-optimization 0.8.1: magnitude pruning (issue 3), one run.
+"""keras_mot vs tensorflow-model-optimization 0.8.1: magnitude pruning, one run.
 
 Runs, one after the other, bench/ours/keras_mot_prune.py in this environment (when it exists)
 and bench/peer/tfmot_prune.py in the peer virtualenv (bench/peer_env.sh), then prints one

@@ -1,9 +1,9 @@
-"""The pruning benchmark protocol (issue 3), shared by the tfmot peer and the keras_mot side.
+"""The pruning benchmark protocol, shared by the tfmot peer and the keras_mot side.
 
 Two models, both trained on the embedded digits data and built from the calling side's Keras
 module (this module imports neither keras_mot nor a Keras package):
 - `build_mlp`: 64 -> 512 -> [2048 -> 2048 -> 512] -> 10, the bracketed Dense layers pruned
-  (the 512->2048->2048->512 core of the issue's hand-pruned MLP, where TFLite's sparse
+  (the 512->2048->2048->512 core of a hand-pruned MLP, where TFLite's sparse
   FULLY_CONNECTED kernel is measured 4.3x faster at 90 % zeros in 1x4 blocks).
 - `build_mobilenet_xnnpack`: a small MobileNet-style net whose stem is ZeroPadding2D(1) +
   Conv2D(3x3, stride 2, "valid") on 3 channels and whose last op is a keepdims global average

@@ -19,6 +19,7 @@ from keras_mot.export.atomic import AtomicDirectory
 from keras_mot.export.convert import has_wrappers, is_quantized, to_tflite
 from keras_mot.export.data import collect
 from keras_mot.export.inspect import float_compute_ops, op_list
+from keras_mot.export.interpreter import runtime_name
 from keras_mot.export.layer_stats import layer_stats, overall_sparsity
 from keras_mot.export.plot import plot_layers
 from keras_mot.export.saved_model import write_saved_model
@@ -71,12 +72,13 @@ class ExportResult:
         return self.paths.get("tflite")
 
     def summary(self):
-        """One line: target, ok, parity, size."""
+        """One line: target, ok, parity, size, and the runtime that ran the `.tflite`."""
         size = self.sizes.get("tflite", {}).get("raw")
         parity = self.parity.summary() if self.parity else "parity not checked"
         return (f"keras_mot export [{self.target}] -> {self.directory}: "
                 f"{'OK' if self.ok else 'NOT OK'}; {parity}"
-                + (f"; model.tflite {size:,} bytes" if size else ""))
+                + (f"; model.tflite {size:,} bytes" if size else "")
+                + f"; runtime {self.report.get('runtime', '?')}")
 
 
 def _fail(what, received=None, fix=None):
@@ -164,7 +166,8 @@ def export(model, directory, target=None, representative_data=None, formats=FORM
         representative_data: examples for calibration (PTQ int8, int16x8) and the parity
             check: an array, `(x, y)` (labels give accuracies) or batches / a `tf.data.Dataset`.
         formats: subset of `("saved_model", "tflite")`.
-        input_type, output_type: TFLite I/O dtype for integer targets (`"int8"`, ...).
+        input_type: TFLite input dtype for integer targets (`"int8"`, ...).
+        output_type: TFLite output dtype for integer targets.
         calibration_data: examples for converter calibration when they should differ from
             the parity examples (e.g. training data; default: `representative_data`).
         max_examples: examples used for the parity check.
@@ -274,6 +277,7 @@ def _export_into(tmp, final, model, target, data, calibration_data, formats, inp
     report = {
         "keras_mot_export": _report.REPORT_VERSION, "ok": ok, "target": target.name,
         "target_kind": target.kind, "mode": mode, "verdict": lint_report.verdict,
+        "runtime": runtime_name(),
         "input_type": input_type if target.is_integer else "float32",
         "output_type": output_type if target.is_integer else "float32",
         "model": {"name": model.name, "params": int(model.count_params())},

@@ -2,6 +2,8 @@
 
 import numpy as np
 
+from keras_mot.export.interpreter import make_interpreter
+
 # TFLite builtins that do arithmetic on activations. In an integer model, one of these reading
 # a float32 tensor is a float island. (QUANTIZE / DEQUANTIZE at the model boundary, shape ops and
 # integer index computations are not compute ops.)
@@ -15,19 +17,9 @@ COMPUTE_OPS = frozenset({
 })
 
 
-def _interpreter(tflite_bytes):
-    try:
-        from ai_edge_litert.interpreter import Interpreter
-    except ImportError:  # pragma: no cover - fallback when the litert extra is not installed
-        import tensorflow as tf
-
-        Interpreter = tf.lite.Interpreter
-    return Interpreter(model_content=tflite_bytes)
-
-
 def op_list(tflite_bytes):
     """`[{"op", "inputs": [dtype names], "outputs": [dtype names], "output_names"}]` in order."""
-    it = _interpreter(tflite_bytes)
+    it, _ = make_interpreter(tflite_bytes)
     result = []
     for d in it._get_ops_details():
         ins = [it._get_tensor_details(i, 0) for i in d["inputs"] if i >= 0]

@@ -1,7 +1,7 @@
-"""Optional PNG of per-layer sparsity and weight quantization error (needs matplotlib).
+"""PNG of per-layer sparsity and weight quantization error (matplotlib).
 
-`matplotlib` is not a dependency of keras_mot: without it the plot is skipped and the report
-says so.
+`matplotlib` is a dependency of keras_mot; where it cannot be imported anyway, the plot is
+skipped and the report says so in its notes.
 """
 
 SKIPPED_NOTE = "plot skipped: matplotlib is not installed (pip install matplotlib)"

@@ -1,12 +1,15 @@
 """The export report: `report.json` (data) and `report.md` (the same, for people).
 
-Sections: files and sizes (raw and gzipped), parity, TFLite ops with their tensor dtypes, float
+The report names the runtime that ran the converted model (`runtime`: `"ai_edge_litert"`, or
+`"tf.lite"` when LiteRT was missing). Sections: files and sizes (raw and gzipped), parity, TFLite ops with their tensor dtypes, float
 compute ops left in an integer model, per-layer sparsity and weight quantization error, sparse
 storage of weights (sparse targets), findings, notes.
 """
 
 import gzip
 import json
+
+from keras_mot.export.interpreter import runtime_label
 
 REPORT_VERSION = 1
 MAX_MD_FINDINGS = 60
@@ -117,7 +120,8 @@ def to_markdown(report):
            f"**{'OK' if report['ok'] else 'NOT OK'}** — lint verdict `{report['verdict']}`, "
            f"mode `{report['mode']}`, I/O {report['input_type']} -> {report['output_type']}, "
            f"{report['model']['params']:,} parameters, overall sparsity "
-           f"{_pct(report['overall_sparsity'])}.", "", "## Files", ""]
+           f"{_pct(report['overall_sparsity'])}.", "",
+           f"Runtime: {runtime_label(report.get('runtime', '?'))}.", "", "## Files", ""]
     rows = [(name, path, _fmt_bytes(sizes.get(name, {}).get("raw")),
              _fmt_bytes(sizes.get(name, {}).get("gzip")))
             for name, path in report["files"].items()]

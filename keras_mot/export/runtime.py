@@ -1,4 +1,4 @@
-"""Running a `.tflite` model: the LiteRT interpreter (`ai_edge_litert`), else `tf.lite.Interpreter`.
+"""Running a `.tflite` model in the LiteRT interpreter (built by `keras_mot.export.interpreter`).
 
 Integer model inputs are quantized from float examples with the input tensor's scale and zero
 point, and integer outputs dequantized, so callers always exchange float arrays.
@@ -8,29 +8,16 @@ import time
 
 import numpy as np
 
+from keras_mot.export.interpreter import make_interpreter, runtime_name  # noqa: F401
+
 
 def interpreter(tflite_bytes, num_threads=None):
-    """A LiteRT interpreter for the flatbuffer (not yet allocated).
+    """An interpreter for the flatbuffer (not yet allocated); see `make_interpreter`.
 
     Example:
         >>> it = interpreter(open("model.tflite", "rb").read(), num_threads=1)
     """
-    try:
-        from ai_edge_litert.interpreter import Interpreter
-    except ImportError:  # pragma: no cover - the TF wheel's interpreter when litert is absent
-        import tensorflow as tf
-
-        Interpreter = tf.lite.Interpreter
-    return Interpreter(model_content=tflite_bytes, num_threads=num_threads)
-
-
-def runtime_name():
-    """`"ai_edge_litert"` or `"tf.lite"`: which interpreter `interpreter` uses."""
-    try:
-        import ai_edge_litert.interpreter  # noqa: F401
-        return "ai_edge_litert"
-    except ImportError:  # pragma: no cover
-        return "tf.lite"
+    return make_interpreter(tflite_bytes, num_threads)[0]
 
 
 def _to_input(x, detail):
@@ -64,12 +51,16 @@ class Runner:
         tflite_bytes: the model.
         num_threads: interpreter threads (`None`: the runtime's default).
 
+    Attributes:
+        it: the interpreter.
+        runtime: which runtime it is (`"ai_edge_litert"`, or `"tf.lite"` as a fallback).
+
     Example:
         >>> outputs = Runner(tflite_bytes).run([x_val])   # list of float arrays, one per output
     """
 
     def __init__(self, tflite_bytes, num_threads=None):
-        self.it = interpreter(tflite_bytes, num_threads)
+        self.it, self.runtime = make_interpreter(tflite_bytes, num_threads)
         self._batch = None
         self._scales = self._output_scales()  # before allocation: delegates replace the ops
 
@@ -127,7 +118,8 @@ def latency_ms(tflite_bytes, example, num_threads=1, runs=20, warmup=3):
         tflite_bytes: the model.
         example: list of arrays with batch 1 (one per input).
         num_threads: interpreter threads (1 by default, comparable across machines).
-        runs, warmup: timed and untimed invokes.
+        runs: timed invokes.
+        warmup: untimed invokes before them.
 
     Example:
         >>> latency_ms(tflite_bytes, [x_val[:1]])

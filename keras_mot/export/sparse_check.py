@@ -322,9 +322,9 @@ def _runtime_findings(report):
                 w.tensor, w.op, "warning",
                 "int8 sparse FC (v8) bypasses XNNPack (xnnpack_delegate.cc refuses FC v8) and "
                 "runs TFLite's own 1x16 kernel; whether that beats XNNPack's dense int8 FC "
-                "depends on CPU, load and sparsity (512-2048-2048-512 MLP, 90 % zeros, x86: "
-                "slower in issue 3, 0.098 vs 0.053 ms; faster in bench/sparse_fc_latency.py "
-                "--int8, 0.16 vs 0.25 ms).",
+                "depends on CPU, load and sparsity (a 512-2048-2048-512 MLP with 90 % zeros "
+                "on x86 measured both slower, 0.098 vs 0.053 ms, and faster, 0.16 vs 0.25 ms; "
+                "docs/benchmarks.md).",
                 fix="Benchmark the dense and the sparse int8 export on the deployment CPU "
                     "(bench/sparse_fc_latency.py --int8) and ship the faster one.",
                 code="int8-sparse-fc-slower"))

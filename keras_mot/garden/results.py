@@ -2,11 +2,13 @@
 
 Rows: the float Keras model, its float `.tflite` (reference size and latency), the optimized
 Keras model (QAT / pruned), and every export. Accuracies are top-1 on the validation split;
-latency is the median single-example invoke of the LiteRT interpreter with 1 thread.
+latency is the median single-example invoke with 1 thread in the runtime the header names (the
+LiteRT interpreter; `tf.lite.Interpreter` only as a fallback when ai-edge-litert is missing).
 """
 
 import numpy as np
 
+from keras_mot.export.interpreter import runtime_label
 from keras_mot.export.layer_stats import layer_stats, overall_sparsity
 
 
@@ -78,7 +80,8 @@ def format_table(data):
     """
     head = (f"keras-mot train: {data['name']} ({data['mode']}, target {data['target']}; "
             f"accuracy on {data['validation_examples']} validation examples of "
-            f"'{data['data']}'; latency: LiteRT interpreter, 1 thread, batch 1)")
+            f"'{data['data']}'; latency: {runtime_label(data.get('runtime'))}, 1 thread, "
+            "batch 1)")
     cols = ["model", "accuracy", "agreement", "size", "gzipped", "latency", "sparsity", "export ok"]
     lines = [head, "", "| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
     for r in data["rows"]:

@@ -26,6 +26,7 @@ import numpy as np
 import yaml
 
 from keras_mot.errors import KerasMotError, format_error
+from keras_mot.export.interpreter import runtime_name
 from keras_mot.garden import results as _results
 from keras_mot.garden.builders import build_model
 from keras_mot.garden.config import ExperimentConfig, dump_config, load_config
@@ -277,7 +278,7 @@ def train(config, out=None, overrides=None, verbose=1, lint="table", export_targ
                          reference=reference)
     data = {"name": name, "mode": mode, "target": target.name, "data": resolve_source(config),
             "validation_examples": int(len(y_val)), "rows": rows,
-            "seconds": {k: round(v, 1) for k, v in seconds.items()}}
+            "runtime": runtime_name(), "seconds": {k: round(v, 1) for k, v in seconds.items()}}
     table = _results.format_table(data)
     with open(os.path.join(out, "results.json"), "w", encoding="utf-8") as f:
         json.dump(data, f, indent=2)

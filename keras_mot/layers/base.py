@@ -114,13 +114,14 @@ class LayerAdapter:
         return layer.compute_output_shape(input_shape)
 
     def forward(self, layer, inputs, weights, point):
-        """Computes the layer's op, without its activation.
+        """Computes the layer's op, without its bias and activation.
 
         Args:
             layer: the wrapped Keras layer.
             inputs: the (possibly fake-quantized) inputs, as the layer's call receives them.
-            weights: `{name: tensor}` transformed weights (masked, folded, fake-quantized);
-                includes `"bias"` when `bias_attr` names one.
+            weights: `{name: tensor}` transformed weights (masked, folded, fake-quantized), as
+                `weights(layer)` names them. The bias (`bias_attr`) is not included: the
+                wrapper adds it to the result, rounded to TFLite's int32 grid.
             point: `point(name, tensor)` fake-quantizes an intermediate tensor.
         """
         raise NotImplementedError
@@ -164,6 +165,16 @@ def adapter_for(obj):
 def registered_types():
     """All layer/operation types that have an adapter (name-registered ones excluded)."""
     return tuple(t for t in _ADAPTERS if not isinstance(t, str))
+
+
+def registered_adapters():
+    """`{type: adapter}` for every type registered by class (name-registered ones excluded).
+
+    Example:
+        >>> registered_adapters()[keras.layers.Dense].tflite_ops
+        ('FULLY_CONNECTED',)
+    """
+    return {t: a for t, a in _ADAPTERS.items() if not isinstance(t, str)}
 
 
 def resolve_attr(obj, path):

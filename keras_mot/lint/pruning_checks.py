@@ -98,7 +98,8 @@ def _int8_fc_finding(target, pruned_dense):
         "", "FULLY_CONNECTED", "warning",
         f"{len(pruned_dense)} pruned Dense layer(s) will export as int8 sparse FULLY_CONNECTED "
         "(v8), which bypasses XNNPack and runs TFLite's own 1x16 kernel; on x86 it was measured "
-        "slower than XNNPack's dense int8 FC (issue 3: 0.098 vs 0.053 ms, 90 % zeros).",
+        "slower than XNNPack's dense int8 FC in one run (0.098 vs 0.053 ms, 90 % zeros; "
+        "docs/benchmarks.md).",
         fix="Benchmark the dense and the sparse int8 export on the deployment CPU "
             "(bench/sparse_fc_latency.py --int8); ship the faster one (target 'tflite_int8' "
             "for dense).", code="int8-sparse-fc-slower")]

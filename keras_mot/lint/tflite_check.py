@@ -1,7 +1,7 @@
 """`lint_tflite(tflite_bytes, target)`: findings from a converted model's ops and tensor dtypes.
 
 Used after conversion (by export): the converter reports success even when, in a full-integer
-model, some compute ops stayed float (tflite_facts.md §2), so this reads the result itself.
+model, some compute ops stayed float (docs/tflite_facts.md §2), so this reads the result itself.
 Layers are named from TFLite tensor names, which keep the TF op names (`model/layer_1/Op`).
 """
 
@@ -10,6 +10,7 @@ import re
 import numpy as np
 
 from keras_mot import targets as _targets
+from keras_mot.export.interpreter import make_interpreter
 from keras_mot.lint.finding import SEVERITIES, Finding, LintReport
 from keras_mot.lint.tables.legalize import EXPERIMENTAL_BUILTINS
 from keras_mot.lint.tables.quant import has_integer_kernel
@@ -19,15 +20,6 @@ from keras_mot.lint.tables.xnnpack import XNNPACK_BUILTINS
 _BOUNDARY = frozenset({"QUANTIZE", "DEQUANTIZE", "SHAPE", "RANK"})
 _FLOATS = (np.float32, np.float16, np.float64)
 _UNIQUIFIED = re.compile(r"_\d+$")
-
-
-def _interpreter(tflite_bytes):
-    try:
-        from ai_edge_litert.interpreter import Interpreter
-    except ImportError:  # pragma: no cover - the TF wheel's interpreter as a fallback
-        import tensorflow as tf
-        Interpreter = tf.lite.Interpreter
-    return Interpreter(model_content=tflite_bytes)
 
 
 def _layer_paths(model):
@@ -70,7 +62,7 @@ def layer_from_tensor_name(name, layer_paths=()):
 
 
 def _op_rows(tflite_bytes):
-    interp = _interpreter(tflite_bytes)
+    interp, _ = make_interpreter(tflite_bytes)
     tensors = {t["index"]: t for t in interp.get_tensor_details()}
     for op in interp._get_ops_details():  # noqa: SLF001  (the interpreter's only op list)
         ins = [tensors[i] for i in op["inputs"] if i >= 0 and i in tensors]

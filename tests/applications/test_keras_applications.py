@@ -1,4 +1,4 @@
-"""Acceptance (issue 2): keras.applications models, QAT on digits, exported fully-integer.
+"""Acceptance: keras.applications models, QAT on digits, exported fully-integer.
 
 Each model is trained briefly in float on the embedded digits (32x32x3; BatchNormalization
 momentum lowered to 0.9 so short runs have usable statistics), quantized with a calibration
@@ -87,7 +87,7 @@ def test_qat_int8_export_is_fully_integer_and_agrees(name):
     int8_acc = float(np.mean(tfl_logits.argmax(1) == y_test))
     assert int8_acc >= float_acc - 0.10, \
         f"{name}: int8 accuracy {int8_acc:.3f} more than 10 points below float {float_acc:.3f}"
-    if name == "MobileNetV2":  # issue 2: within 0.5 pt of float and not below PTQ int8
+    if name == "MobileNetV2":  # acceptance: within 0.5 pt of float and not below PTQ int8
         ptq = to_tflite(model, "tflite_int8", representative_data=[x_train[:100]])
         ptq_acc = float(np.mean(run_tflite(ptq, x_test).argmax(1) == y_test))
         print(f"MobileNetV2: PTQ int8 acc {ptq_acc:.3f}")

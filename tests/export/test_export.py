@@ -36,6 +36,7 @@ def test_qat_int8_export_passes_parity_and_writes_report(tmp_path, qat_model, di
     assert not [f for f in os.listdir(tmp_path) if f.startswith(".")]   # no temp dir left
     report = json.loads((out / "report.json").read_text())
     assert report["ok"] and report["mode"] == "qat_int8"
+    assert report["runtime"] == "ai_edge_litert" and "runtime ai_edge_litert" in result.summary()
     assert report["sizes"]["tflite"]["raw"] == os.path.getsize(out / "model.tflite")
     assert 0 < report["sizes"]["tflite"]["gzip"] < report["sizes"]["tflite"]["raw"] * 1.1
     assert {r["op"] for r in report["ops"]} >= {"CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED"}
@@ -44,6 +45,8 @@ def test_qat_int8_export_passes_parity_and_writes_report(tmp_path, qat_model, di
     assert all(0 < row["quant_error"] < 0.05 for row in layers.values())
     md = (out / "report.md").read_text()
     assert "## Parity" in md and "CONV_2D" in md and "quant. error" in md
+    assert "Runtime: LiteRT interpreter" in md
+    assert "plot" in result.paths   # matplotlib is a dependency
     # The SavedModel serves the same function as the stripped Keras model.
     served = tf.saved_model.load(str(out / "saved_model")).signatures["serving_default"]
     y_sm = list(served(tf.constant(xv[:16])).values())[0].numpy()

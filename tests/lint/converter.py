@@ -2,7 +2,8 @@
 
 `float_verdict` converts with builtins only, then with Select TF ops; `int8_verdict` converts with a
 representative dataset and `TFLITE_BUILTINS_INT8`, then reads the tensor dtypes of every compute op
-in the result (the converter leaves unquantizable ops float without failing, tflite_facts.md §2).
+in the result (the converter leaves unquantizable ops float without failing,
+docs/tflite_facts.md §2).
 """
 
 import numpy as np
