@@ -58,7 +58,7 @@ def first_nonfinite(batch):
         index = int(np.argmax(rows))
         if found is None or index < found[0]:
             row = arr[index] if arr.ndim else arr
-            found = (index, tuple(path), row[~np.isfinite(row)].reshape(-1)[0])
+            found = (index, tuple(path), float(row[~np.isfinite(row)].reshape(-1)[0].real))
     return found
 
 
