@@ -86,33 +86,45 @@ def check_finite(batch, what, start=0, error=KerasMotError):
         received=f"{_describe(value)} in example {start + index}", fix=_FIX_DATA))
 
 
-def nonfinite_range(model):
-    """The first quantizing `Wrapper` of `model` with a non-finite range, or `None`.
-
-    Returns:
-        `(layer_path, range_name, min, max)` of the first such range (layers in
-        `keras_mot.graph.iter_layers` order), or `None`.
+def range_entries(model):
+    """`[(layer_path, range_name, min_variable, max_variable)]` of every built `Wrapper`.
 
     Example:
-        >>> nonfinite_range(qmodel)  # None when every range is finite
+        >>> [(path, name) for path, name, _, _ in range_entries(qmodel)][:2]
+        [('conv', 'input_0'), ('conv', 'output')]
     """
     from keras_mot import graph
     from keras_mot.wrapper import Wrapper
 
     if not graph.is_graph_model(model):
-        return None  # keras_mot prepares Functional / Sequential models only
-    layers = [(p, w) for p, w in graph.iter_layers(model) if isinstance(w, Wrapper) and w.built]
-    variables = [v for _, w in layers for pair in w.range_variables().values() for v in pair]
-    if not variables:
-        return None
-    flat = keras.ops.concatenate([keras.ops.reshape(v, (-1,)) for v in variables])
-    if bool(keras.ops.all(keras.ops.isfinite(flat))):
-        return None  # the common case: one check for the whole model
-    for path, w in layers:
-        for name, (vmin, vmax) in w.range_variables().items():
-            lo, hi = keras.ops.convert_to_numpy(vmin), keras.ops.convert_to_numpy(vmax)
-            if not (np.isfinite(lo).all() and np.isfinite(hi).all()):
-                return path, name, lo, hi
+        return []  # keras_mot prepares Functional / Sequential models only
+    return [(path, name, vmin, vmax) for path, w in graph.iter_layers(model)
+            if isinstance(w, Wrapper) and w.built
+            for name, (vmin, vmax) in w.range_variables().items()]
+
+
+def nonfinite_range(model, entries=None):
+    """The first range of `model`'s wrappers that holds a NaN or inf, or `None`.
+
+    Reads each range variable once (on TensorFlow, ~40 us a variable: ~10 ms for the ~240 of a
+    quantized MobileNetV2).
+
+    Args:
+        model: a model prepared by keras_mot.
+        entries: `range_entries(model)`, when the caller keeps it between calls.
+
+    Returns:
+        `(layer_path, range_name, min, max)` (NumPy values) of the first such range, layers in
+        `keras_mot.graph.iter_layers` order; or `None`.
+
+    Example:
+        >>> nonfinite_range(qmodel)  # None when every range is finite
+    """
+    entries = range_entries(model) if entries is None else entries
+    for path, name, vmin, vmax in entries:
+        lo, hi = np.asarray(vmin), np.asarray(vmax)
+        if not (np.isfinite(lo).all() and np.isfinite(hi).all()):
+            return path, name, lo, hi
     return None
 
 

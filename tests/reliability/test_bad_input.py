@@ -6,6 +6,7 @@ and, for export, that nothing (not even a hidden partial directory) is left on d
 """
 
 import os
+import warnings
 
 import keras
 import numpy as np
@@ -168,6 +169,29 @@ def test_stop_on_non_finite_stops_at_a_bad_range_while_the_loss_is_finite():
     assert "Lower the learning rate" in stop.message
 
 
+@pytest.mark.parametrize("every, where", [(1, "batch 4"), (3, "end of epoch"), (0, None)])
+def test_stop_on_non_finite_reads_ranges_every_n_batches(every, where):
+    """A range broken after the last batch's loss: found at once, at the epoch's end, or
+    (loss only) not at all."""
+    q = _compiled(mot.quantize(_model(), calibration_data=_x()))
+    stop = mot.callbacks.StopOnNonFinite(check_ranges_every=every)
+    with warnings.catch_warnings(record=True):
+        warnings.simplefilter("always")
+        q.fit(_x(), np.arange(40) % 3, batch_size=8, epochs=1, verbose=0,
+              callbacks=[_BreakRangeAt(4), stop])
+    if where is None:
+        assert stop.message is None and stop.stopped_step is None
+    else:
+        assert stop.stopped_step == 5 and f"step 5 ({where})" in stop.message
+        assert "the loss is still finite" in stop.message and "'conv'" in stop.message
+
+
+@pytest.mark.parametrize("bad", [-1, 1.5, True])
+def test_stop_on_non_finite_rejects_a_bad_period(bad):
+    with pytest.raises(KerasMotError, match=rf"check_ranges_every .* Received: {bad!r}"):
+        mot.callbacks.StopOnNonFinite(check_ranges_every=bad)
+
+
 def test_stop_on_non_finite_stops_at_a_nan_loss_and_can_raise():
     model = _model()  # no wrappers: only the loss is checked
     model.compile("sgd", "mse")
@@ -304,3 +328,25 @@ def test_labels_and_examples_of_different_lengths_is_a_clear_error(tmp_path, n_l
     assert f"Received: inputs with [16] examples and {n_labels} labels" in msg
     assert "one label per example" in msg
     _nothing_left(tmp_path)
+
+
+@pytest.mark.parametrize("args, expected", [
+    (["--max-examples", "-5"], "Received: max_examples=-5"),
+    (["--max-examples", "0"], "Received: max_examples=0"),
+    ([], "Received: nan in example 3"),
+], ids=["max-examples-negative", "max-examples-zero", "nan-data"])
+def test_cli_export_refuses_bad_input_and_writes_nothing(tmp_path, capsys, args, expected):
+    from keras_mot.cli import main
+
+    models = tmp_path / "in"
+    models.mkdir()
+    q = mot.quantize(_model(), calibration_data=_x())
+    q.save(models / "q.keras")
+    np.save(models / "x.npy", _with(np.nan, 3, n=8) if not args else _x(8))
+    out = tmp_path / "outs"
+    out.mkdir()
+    code = main(["export", str(models / "q.keras"), str(out / "e"), "--data",
+                 str(models / "x.npy"), *args])
+    err = capsys.readouterr().err
+    assert code == 2 and err.startswith("keras-mot export: ") and expected in err, err
+    _nothing_left(out)
