@@ -19,7 +19,10 @@ _FIX_DATA = ("Remove or replace the non-finite values before passing the data, e
 
 def _as_float_array(leaf):
     """`leaf` as a float NumPy array, or `None` when it cannot hold NaN / inf (ints, strings)."""
-    arr = np.asarray(leaf.numpy() if hasattr(leaf, "numpy") else leaf)
+    try:
+        arr = np.asarray(leaf.numpy() if hasattr(leaf, "numpy") else leaf)
+    except (TypeError, ValueError):  # e.g. a sparse or ragged tensor: not checked here
+        return None
     if arr.dtype.kind in "fc":
         return arr
     if arr.dtype.kind == "V" and "float" in arr.dtype.name:  # bfloat16, float8 (ml_dtypes)

@@ -3,7 +3,7 @@
 A diverging quantization-aware fit otherwise trains to the end, saves weights full of NaN and
 fails much later in the converter (or crashes the interpreter). The check reads the batch's
 loss and the wrappers' range variables (a loss can stay finite while an activation range has
-already gone NaN: TFLite's fake quantization turns a NaN range into finite garbage). NumPy and
+already gone NaN: TensorFlow's fake-quant op turns a NaN range into finite values). NumPy and
 `keras.ops` only: it runs on every backend.
 """
 

@@ -16,6 +16,7 @@ import dataclasses
 import numbers
 from typing import List, Optional
 
+import keras
 import numpy as np
 
 from keras_mot.errors import ExportError, format_error
@@ -104,13 +105,12 @@ def check_max_examples(max_examples):
 def _check_lengths(arrays, y, index):
     """Every input and the labels of batch `index` must have the same number of examples."""
     lengths = [int(a.shape[0]) if a.ndim else 1 for a in arrays]
-    n_labels = None
-    if y is not None:
-        y_shape = np.shape(y)
-        n_labels = int(y_shape[0]) if y_shape else 1
-    if len(set(lengths)) > 1 or (n_labels is not None and n_labels != lengths[0]):
+    label_lengths = [] if y is None else [  # any nest of label arrays (multi-output models)
+        int(np.shape(leaf)[0]) if np.shape(leaf) else 1 for leaf in keras.tree.flatten(y)]
+    if len(set(lengths)) > 1 or any(n != lengths[0] for n in label_lengths):
+        n_labels = label_lengths[0] if len(set(label_lengths)) == 1 else label_lengths
         got = f"inputs with {lengths} examples" + (
-            f" and {n_labels} labels" if n_labels is not None else "")
+            f" and {n_labels} labels" if label_lengths else "")
         raise ExportError(format_error(
             f"representative_data batch {index} has inputs and labels of different lengths.",
             received=got,
