@@ -220,7 +220,8 @@ def callbacks(model, freeze_ranges_at=None, freeze_bn_at=None, stop_on_non_finit
     `stop_on_non_finite=False` (stops at the first NaN / inf loss or range, naming the layer).
 
     Also carries the callback classes as attributes: `mot.callbacks.UpdateMasks`,
-    `mot.callbacks.FreezeRanges`, `mot.callbacks.FreezeBatchNorm`, ...
+    `mot.callbacks.FreezeRanges`, `mot.callbacks.FreezeBatchNorm`,
+    `mot.callbacks.StopOnNonFinite`, ...
 
     Example:
         >>> model.fit(ds, epochs=3, callbacks=mot.callbacks(model, freeze_bn_at=500))

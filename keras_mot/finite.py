@@ -93,8 +93,8 @@ def range_entries(model):
     """`[(layer_path, range_name, min_variable, max_variable)]` of every built `Wrapper`.
 
     Example:
-        >>> [(path, name) for path, name, _, _ in range_entries(qmodel)][:2]
-        [('conv', 'input_0'), ('conv', 'output')]
+        >>> [(path, name) for path, name, _, _ in range_entries(qmodel)][:3]
+        [('quantize_input_0', 'output'), ('conv', 'output'), ('conv', 'kernel')]
     """
     from keras_mot import graph
     from keras_mot.wrapper import Wrapper
