@@ -1,17 +1,48 @@
 """The public entry points: `quantize`, `prune`, `apply`, `strip`, `callbacks`, `lint`."""
 
-from keras_mot import targets
-from keras_mot.calibration import calibrate
+import keras
+
+from keras_mot import graph, targets
+from keras_mot.annotate import Annotated
+from keras_mot.calibration import calibrate, check_steps
 from keras_mot.callbacks import (ExportOnTrainEnd, FreezeBatchNorm, FreezeRanges,
-                                 Summaries, UpdateMasks)
+                                 StopOnNonFinite, Summaries, UpdateMasks)
 from keras_mot.callbacks.quantization import wrappers
 from keras_mot.errors import KerasMotError, format_error
 from keras_mot.layers.base import adapter_for
 from keras_mot.prepared import prepared
 from keras_mot.recipe import Recipe, Rule, matches
+from keras_mot.recipe.selectors import require_match
 from keras_mot.rewrite import LayerPlan, rewrite
 from keras_mot.sparsity import PruneSpec, pattern_for
 from keras_mot.strip import strip  # noqa: F401  (re-exported)
+
+
+def _check_model(model):
+    if not isinstance(model, keras.Model):
+        raise KerasMotError(format_error(
+            "keras_mot prepares Keras models only.",
+            received=f"{type(model).__name__} {repr(model)[:80]}",
+            fix="Pass a keras.Model built with the Functional API (keras.Model(inputs, "
+                "outputs)) or keras.Sequential; load a saved one with "
+                "keras.saving.load_model(path)."))
+
+
+def _selectors(exclude):
+    """`exclude` as a tuple of selectors (a single string is one selector)."""
+    if exclude is None:
+        return ()
+    return (exclude,) if isinstance(exclude, str) else tuple(exclude)
+
+
+def _check_selectors(model, recipe, exclude):
+    """Every `exclude` entry and rule selector (but `_default`) must select some layer."""
+    layers = [(path, layer.layer if isinstance(layer, Annotated) else layer)
+              for path, layer in graph.iter_layers(model)]
+    for selector in exclude:
+        require_match(selector, layers, "exclude entry")
+    for rule in recipe.rules:
+        require_match(rule.select, layers, "recipe rule selector")
 
 
 def _excluded(exclude, layer, path):
@@ -80,9 +111,24 @@ def apply(model, recipe, exclude=None, calibration_data=None, calibration_steps=
     Returns:
         A `PreparedModel` that knows its target (lint at `compile`), with the rewrite's
         findings in `model.mot_findings`.
+
+    Raises:
+        KerasMotError: `model` is not a Keras model, an `exclude` entry or a rule selector
+            (other than `_default`) matches no layer, `calibration_steps` < 1, or
+            `calibration_data` holds a NaN / inf.
+
+    Example:
+        >>> recipe = mot.Recipe("tflite_int8", rules=(mot.Rule("class:Dense", quantize=None),
+        ...                                           mot.Rule("_default")))
+        >>> qmodel = mot.apply(model, recipe, calibration_data=x_train[:256])
     """
+    _check_model(model)
+    if calibration_data is not None:
+        check_steps(calibration_steps, "calibration_steps")
     if isinstance(recipe, str):
         recipe = Recipe.from_yaml(recipe)
+    exclude = _selectors(exclude)
+    _check_selectors(model, recipe, exclude)
     result = rewrite(model, _decider(recipe, exclude), strict=strict)
     new_model = prepared(result.model, recipe.target, result.findings)
     if calibration_data is not None:
@@ -138,20 +184,44 @@ def prune(model, target="generic", schedule=None, exclude=None, pattern=None):
         raise KerasMotError(format_error("mot.prune needs a schedule.", received="schedule=None",
                                          fix="Pass schedule=mot.PolynomialDecay(0.0, 0.8, "
                                              "begin_step=0, end_step=2000)."))
-    recipe = Recipe(target=targets.get(target).name, schedule=schedule,
+    t = targets.get(target)
+    if pattern is None and not t.sparsity:
+        raise KerasMotError(format_error(
+            f"Target '{t.name}' has no sparsity pattern (its runtime does not exploit sparse "
+            "weights), so mot.prune would prune nothing.", received=f"target={target!r}",
+            fix=f"Use a sparse target ({', '.join(_sparse_targets())}), or pass pattern="
+                "mot.Unstructured() (or mot.Block(...)) to prune for size anyway."))
+    recipe = Recipe(target=t.name, schedule=schedule,
                     rules=(Rule("_default", quantize=None, prune=pattern or "target"),))
-    return apply(model, recipe, exclude=exclude)
+    new_model = apply(model, recipe, exclude=exclude)
+    if not any(w.prune is not None for w in wrappers(new_model)):
+        kinds = ", ".join(f"{kind} ({getattr(entry, 'note', entry)})"
+                          for kind, entry in t.sparsity.items()) if pattern is None else None
+        raise KerasMotError(format_error(
+            f"mot.prune pruned no layer of model '{model.name}'"
+            + (f": target '{t.name}' prunes only these layer kinds: {kinds}." if kinds else
+               ": no layer with a kernel is left after exclude and annotations."),
+            received=f"target={target!r}, exclude={list(_selectors(exclude))}",
+            fix="Use a target that prunes this model's layers (e.g. 'generic' prunes every "
+                "Dense/Conv kernel), pass pattern=..., or check exclude and annotations."))
+    return new_model
 
 
-def callbacks(model, freeze_ranges_at=None, freeze_bn_at=None):
+def _sparse_targets():
+    return [n for n in targets.names() if targets.get(n).sparsity]
+
+
+def callbacks(model, freeze_ranges_at=None, freeze_bn_at=None, stop_on_non_finite=True):
     """The callbacks a prepared model needs, with sensible defaults.
 
     `UpdateMasks` when the model is pruned (required); `FreezeRanges` / `FreezeBatchNorm` when
     a step is given (without `freeze_bn_at`, folded BatchNormalization trains with the batch's
-    statistics for the whole fit, as in float training).
+    statistics for the whole fit, as in float training); `StopOnNonFinite` unless
+    `stop_on_non_finite=False` (stops at the first NaN / inf loss or range, naming the layer).
 
     Also carries the callback classes as attributes: `mot.callbacks.UpdateMasks`,
-    `mot.callbacks.FreezeRanges`, `mot.callbacks.FreezeBatchNorm`, ...
+    `mot.callbacks.FreezeRanges`, `mot.callbacks.FreezeBatchNorm`,
+    `mot.callbacks.StopOnNonFinite`, ...
 
     Example:
         >>> model.fit(ds, epochs=3, callbacks=mot.callbacks(model, freeze_bn_at=500))
@@ -164,6 +234,8 @@ def callbacks(model, freeze_ranges_at=None, freeze_bn_at=None):
         result.append(FreezeRanges(freeze_ranges_at))
     if freeze_bn_at is not None:
         result.append(FreezeBatchNorm(freeze_bn_at))
+    if stop_on_non_finite:
+        result.append(StopOnNonFinite())
     return result
 
 
@@ -172,3 +244,4 @@ callbacks.FreezeRanges = FreezeRanges
 callbacks.FreezeBatchNorm = FreezeBatchNorm
 callbacks.ExportOnTrainEnd = ExportOnTrainEnd
 callbacks.Summaries = Summaries
+callbacks.StopOnNonFinite = StopOnNonFinite

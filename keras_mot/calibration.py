@@ -5,12 +5,15 @@ the running min/max of the float activations over a few batches (as TFLite post-
 calibration does), not from 0..0.
 """
 
+import numbers
+
 import keras
 import numpy as np
 
 from keras_mot import graph
 from keras_mot.callbacks.quantization import wrappers
 from keras_mot.errors import KerasMotError, format_error
+from keras_mot.finite import check_finite, check_finite_ranges
 from keras_mot.quantization.mode import calibrating
 
 
@@ -33,6 +36,27 @@ def _batches(data, batch_size):
         yield batch
 
 
+def check_steps(steps, name="steps"):
+    """Raises a clear error unless `steps` is `None` or an int >= 1 (a number of batches).
+
+    Example:
+        >>> check_steps(8, "calibration_steps")
+    """
+    if steps is None:
+        return
+    if isinstance(steps, bool) or not isinstance(steps, numbers.Integral) or steps < 1:
+        raise KerasMotError(format_error(
+            f"{name} must be a number of calibration batches >= 1.", received=f"{name}={steps!r}",
+            fix=f"Pass {name}=8 (or None for every batch of the data); to skip calibration, "
+                "leave calibration_data=None."))
+
+
+def _num_examples(batch):
+    leaves = keras.tree.flatten(batch)
+    shape = getattr(leaves[0], "shape", None) if leaves else None
+    return int(shape[0]) if shape else 1
+
+
 def calibrate(model, data, steps=None, batch_size=32):
     """Records activation ranges of a keras_mot model on `data` and marks them initialized.
 
@@ -47,15 +71,22 @@ def calibrate(model, data, steps=None, batch_size=32):
     Returns:
         The number of batches seen.
 
+    Raises:
+        KerasMotError: `steps` < 1, `data` is empty or holds a NaN / inf (the first bad
+            example is named), or a range came out non-finite.
+
     Example:
         >>> calibrate(qmodel, x_train[:256])
     """
+    check_steps(steps)
     ws = [w for w in wrappers(model) if w.quantize]
-    seen = 0
+    seen = examples = 0
     with calibrating():
         for batch in _batches(data, batch_size):
             if steps is not None and seen >= steps:
                 break
+            check_finite(batch, "calibration_data", start=examples)
+            examples += _num_examples(batch)
             # The first batch replaces any earlier ranges; later batches widen them (running
             # min/max over every batch, not just the last one).
             for w in ws:
@@ -69,4 +100,6 @@ def calibrate(model, data, steps=None, batch_size=32):
                                          fix="Pass a non-empty array or dataset."))
     for w in ws:
         w.initialized.assign(1.0)
+    check_finite_ranges(model, "after calibration on finite calibration_data (the model "
+                        "itself overflows)")
     return seen

@@ -217,6 +217,17 @@ class Wrapper(MaskUpdates, keras.layers.Layer):
     def _weight_refs(self):
         return {n: r for n, r in self.adapter.weights(self.layer).items() if r.quantize}
 
+    def range_variables(self):
+        """`{name: (min_variable, max_variable)}`: every learned quantization range of this
+        layer, activation points (`"output"`, `"input_0"`, ...) and weights (`"kernel"`, ...).
+
+        Example:
+            >>> vmin, vmax = wrapper.range_variables()["output"]
+        """
+        if not self.built:
+            return {}
+        return {**self._range_vars, **self._weight_vars}
+
     # ----------------------------------------------------------------- quantization points
     def _point(self, name, x, training):
         if not self.quantize:

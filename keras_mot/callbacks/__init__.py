@@ -1,8 +1,9 @@
-"""Training callbacks: `UpdateMasks`, `FreezeRanges`, `FreezeBatchNorm`."""
+"""Training callbacks: `UpdateMasks`, `FreezeRanges`, `FreezeBatchNorm`, `StopOnNonFinite`."""
 
 from keras_mot.callbacks.export import ExportOnTrainEnd
+from keras_mot.callbacks.nonfinite import StopOnNonFinite
 from keras_mot.callbacks.pruning import UpdateMasks
 from keras_mot.callbacks.quantization import FreezeBatchNorm, FreezeRanges, wrappers
 from keras_mot.callbacks.summaries import Summaries
 
-__all__ = ["FreezeBatchNorm", "FreezeRanges", "UpdateMasks", "wrappers"]
+__all__ = ["FreezeBatchNorm", "FreezeRanges", "StopOnNonFinite", "UpdateMasks", "wrappers"]

@@ -17,13 +17,14 @@ from keras_mot.errors import ExportError, KerasMotError, format_error
 from keras_mot.export import report as _report
 from keras_mot.export.atomic import AtomicDirectory
 from keras_mot.export.convert import has_wrappers, is_quantized, to_tflite
-from keras_mot.export.data import collect
+from keras_mot.export.data import check_max_examples, collect
 from keras_mot.export.inspect import float_compute_ops, op_list
 from keras_mot.export.interpreter import runtime_name
 from keras_mot.export.layer_stats import layer_stats, overall_sparsity
 from keras_mot.export.plot import plot_layers
 from keras_mot.export.saved_model import write_saved_model
 from keras_mot.export.verify import Parity, check_parity
+from keras_mot.finite import check_finite_ranges
 from keras_mot.lint.finding import Finding
 
 FORMATS = ("saved_model", "tflite")
@@ -85,7 +86,8 @@ def _fail(what, received=None, fix=None):
     return ExportError(format_error(what, received=received, fix=fix))
 
 
-def _check_args(model, target, formats, input_type, output_type):
+def _check_args(model, target, formats, input_type, output_type, max_examples):
+    check_max_examples(max_examples)
     try:
         target = targets.get(target or getattr(model, "mot_target", None) or "tflite")
     except KerasMotError as e:
@@ -170,7 +172,7 @@ def export(model, directory, target=None, representative_data=None, formats=FORM
         output_type: TFLite output dtype for integer targets.
         calibration_data: examples for converter calibration when they should differ from
             the parity examples (e.g. training data; default: `representative_data`).
-        max_examples: examples used for the parity check.
+        max_examples: examples used for the parity check (>= 1, or `None` for all).
         min_agreement: override the parity threshold (`keras_mot.export.verify.TOLERANCES`).
         overwrite: replace a previous keras_mot export at `directory`.
         plot: write `report.png` when matplotlib is available.
@@ -180,15 +182,18 @@ def export(model, directory, target=None, representative_data=None, formats=FORM
         `ExportResult`.
 
     Raises:
-        ExportError: bad target / formats / I/O types, empty representative data, a conversion
-            failure (unconvertible op), or any other failure; nothing is left on disk.
+        ExportError: bad target / formats / I/O types / `max_examples`, empty representative
+            data or data holding NaN / inf, a quantization range that is NaN / inf, a
+            conversion failure (unconvertible op), or any other failure; nothing is left on
+            disk.
 
     Example:
         >>> result = mot.export(qat_model, "out/", representative_data=(x_val, y_val))
         >>> print(result.summary())
     """
     stages = _Stages()
-    target, formats = _check_args(model, target, formats, input_type, output_type)
+    target, formats = _check_args(model, target, formats, input_type, output_type,
+                                  max_examples)
     out = AtomicDirectory(directory, overwrite=overwrite)
     try:
         with out as tmp:
@@ -214,6 +219,8 @@ def _export_into(tmp, final, model, target, data, calibration_data, formats, inp
     stages("collecting representative data")
     examples = collect(data, model, max_examples) if data is not None else None
     mode = _mode(target, model)
+    if mode == "qat_int8":  # before any file is written (to_tflite checks again)
+        check_finite_ranges(model, "before export", error=ExportError)
     float_reference = mode != "qat_int8" and is_quantized(model)
     inference = model
     if "saved_model" in formats or float_reference:
@@ -226,7 +233,7 @@ def _export_into(tmp, final, model, target, data, calibration_data, formats, inp
         paths["saved_model"] = FILES["saved_model"]
     stages(f"converting to TFLite for target '{target.name}'")
     calibrate = examples if calibration_data is None else collect(
-        calibration_data, model, CALIBRATION_EXAMPLES)
+        calibration_data, model, CALIBRATION_EXAMPLES, what="calibration_data")
     calibration = None if calibrate is None else list(calibrate.batches(32))[
         :max(1, CALIBRATION_EXAMPLES // 32)]
     tflite_bytes = to_tflite(model, target, input_type, output_type, calibration)

@@ -18,6 +18,7 @@ from tensorflow.python.framework.convert_to_constants import convert_variables_t
 
 from keras_mot import graph, targets
 from keras_mot.errors import ExportError, format_error
+from keras_mot.finite import check_finite, check_finite_ranges
 from keras_mot.strip import strip
 from keras_mot.wrapper import Wrapper
 
@@ -55,11 +56,14 @@ def _representative(data, model):
     dtypes = [np.dtype(getattr(t.dtype, "name", t.dtype)) for t in model.inputs]
 
     def gen():
+        seen = 0
         for batch in data:
             if isinstance(batch, tuple) and len(batch) in (2, 3):
                 batch = batch[0]  # (x, y[, sample_weight])
             xs = batch if isinstance(batch, list) else [batch]
             xs = [np.asarray(x, dt) for x, dt in zip(xs, dtypes)]
+            check_finite(xs, "representative_data", start=seen, error=ExportError)
+            seen += xs[0].shape[0]
             for i in range(xs[0].shape[0]):
                 yield [x[i:i + 1] for x in xs]
     return gen
@@ -93,7 +97,13 @@ def to_tflite(model, target="tflite_int8", input_type="float32", output_type="fl
     quantized = is_quantized(model)
     qat_int8 = settings.quantize == "int8" and quantized
     if has_wrappers(model):
+        # Never hand the converter a NaN / inf range: the interpreter crashes on its scale.
+        if qat_int8:
+            check_finite_ranges(model, "before conversion", error=ExportError)
         model = strip(model, keep_quantization=qat_int8)
+        if qat_int8:
+            check_finite_ranges(model, "before conversion (mot.strip computed it from the "
+                                "layer's weights)", error=ExportError)
     if settings.quantize in ("int16x8",) or (settings.quantize == "int8" and not quantized):
         if representative_data is None:
             raise ExportError(format_error(

@@ -13,12 +13,15 @@ input name.
 """
 
 import dataclasses
+import numbers
 from typing import List, Optional
 
+import keras
 import numpy as np
 
 from keras_mot import graph
 from keras_mot.errors import ExportError, KerasMotError, format_error
+from keras_mot.finite import check_finite
 
 
 @dataclasses.dataclass
@@ -82,25 +85,62 @@ def _order_inputs(x, model):
     return [_as_array(x)]
 
 
-def collect(data, model, max_examples=None):
+def check_max_examples(max_examples):
+    """Raises `ExportError` unless `max_examples` is `None` or an int >= 1.
+
+    Example:
+        >>> check_max_examples(256)
+    """
+    if max_examples is None:
+        return
+    if isinstance(max_examples, bool) or not isinstance(max_examples, numbers.Integral) \
+            or max_examples < 1:
+        raise ExportError(format_error(
+            "max_examples must be a number of examples >= 1.",
+            received=f"max_examples={max_examples!r}",
+            fix="Pass e.g. max_examples=512, or None to use every example; to skip the parity "
+                "check, pass no representative_data."))
+
+
+def _check_lengths(arrays, y, index):
+    """Every input and the labels of batch `index` must have the same number of examples."""
+    lengths = [int(a.shape[0]) if a.ndim else 1 for a in arrays]
+    label_lengths = [] if y is None else [  # any nest of label arrays (multi-output models)
+        int(np.shape(leaf)[0]) if np.shape(leaf) else 1 for leaf in keras.tree.flatten(y)]
+    if len(set(lengths)) > 1 or any(n != lengths[0] for n in label_lengths):
+        n_labels = label_lengths[0] if len(set(label_lengths)) == 1 else label_lengths
+        got = f"inputs with {lengths} examples" + (
+            f" and {n_labels} labels" if label_lengths else "")
+        raise ExportError(format_error(
+            f"representative_data batch {index} has inputs and labels of different lengths.",
+            received=got,
+            fix="Give one label per example and the same number of examples for every input, "
+                "e.g. (x[:n], y[:n]); or pass x alone (no accuracies)."))
+
+
+def collect(data, model, max_examples=None, what="representative_data"):
     """Gathers examples from `data` (see the module table) for a Keras `model`.
 
     Args:
         data: representative data in one of the accepted forms.
         model: the Keras model (its number and names of inputs).
         max_examples: stop after this many examples (`None`: all).
+        what: the argument's name, for error messages.
 
     Returns:
         `Examples`.
 
     Raises:
-        ExportError: `data` is empty, or its shapes do not match the model's inputs.
+        ExportError: `data` is empty, holds a NaN / inf (the first bad example is named), has
+            fewer labels than examples, or its shapes do not match the model's inputs;
+            `max_examples` < 1.
 
     Example:
         >>> ex = collect((x_val, y_val), model, max_examples=256)
         >>> len(ex), ex.labels.shape
         (256, (256,))
     """
+    check_max_examples(max_examples)
     n_inputs = len(model.inputs)
     if data is None:
         raise ExportError(format_error("No representative data.", received="None",
@@ -123,6 +163,7 @@ def collect(data, model, max_examples=None):
                 fix="Give one array per model input (a list, or a dict keyed by input name)."))
         if arrays[0].ndim == 0 or arrays[0].shape[0] == 0:
             continue
+        _check_lengths(arrays, y, len(xs))
         xs.append(arrays)
         ys.append(None if y is None else _as_array(y))
         count += arrays[0].shape[0]
@@ -144,7 +185,11 @@ def collect(data, model, max_examples=None):
                 fix="Pass examples shaped like the model's input (batch first)."))
         if np.issubdtype(arr.dtype, np.floating):
             inputs[i] = arr.astype(np.float32)
+    names = [t.name.split(":")[0] for t in model.inputs]
+    check_finite(inputs[0] if n_inputs == 1 else dict(zip(names, inputs)), what,
+                 error=ExportError)
     labels = None
     if all(y is not None for y in ys):
         labels = np.concatenate(ys)[:max_examples]
+        check_finite(labels, f"{what} labels", error=ExportError)
     return Examples(inputs, labels)

@@ -179,7 +179,8 @@ def test_freeze_callbacks_stop_range_and_bn_updates():
     q.compile("adam", keras.losses.SparseCategoricalCrossentropy(from_logits=True), lint="off")
     stem = q.get_layer("stem")
     cbs = mot.callbacks(q, freeze_ranges_at=0, freeze_bn_at=0)
-    assert {type(c).__name__ for c in cbs} == {"FreezeRanges", "FreezeBatchNorm"}
+    assert {type(c).__name__ for c in cbs} == {"FreezeRanges", "FreezeBatchNorm",
+                                               "StopOnNonFinite"}
     before = [v.numpy().copy() for v in (*stem._range_vars["output"], stem.bn.moving_mean)]
     q.fit(x, y, epochs=1, batch_size=16, verbose=0, callbacks=cbs)
     after = [v.numpy() for v in (*stem._range_vars["output"], stem.bn.moving_mean)]
