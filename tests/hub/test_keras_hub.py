@@ -1,0 +1,77 @@
+"""KerasHub backbones end to end: inlined blocks, honest lint, int8 export agreement."""
+
+import keras
+import numpy as np
+import pytest
+
+import keras_mot as mot
+from keras_mot import graph
+from keras_mot.inline import inline
+from tests.hub import models
+
+FULL_INT8 = ("mobilenet_v3", "efficientnet", "bert", "distilbert", "albert")
+
+
+@pytest.mark.parametrize("name", sorted(models.ALL))
+def test_inlined_model_computes_the_same(name):
+    model = models.with_head(models.ALL[name]())
+    flat, report = inline(model)
+    x = models.sample(model, n=4)
+    np.testing.assert_allclose(model.predict(x, verbose=0), flat.predict(x, verbose=0),
+                               atol=1e-5)
+    if name != "efficientnet":  # KerasHub builds EfficientNet from plain layers already
+        assert report.inlined, "no block was opened"
+
+
+@pytest.mark.parametrize("name", sorted(models.ALL))
+def test_lint_is_honest_and_int8_export_agrees(name, tmp_path):
+    model = models.with_head(models.ALL[name]())
+    x = models.sample(model, n=64)
+    q = mot.quantize(model, calibration_data=x)
+    report = mot.lint(q, target="tflite_int8")
+    result = mot.export(q, str(tmp_path / "out"), representative_data=x, formats=("tflite",))
+    floats = result.float_compute_ops or []
+    # The promise: lint says full_int8 <=> the export has no float compute op.
+    assert (report.verdict == "full_int8") == (not floats), (report.verdict, floats)
+    if name in FULL_INT8:
+        assert not floats and report.coverage == pytest.approx(1.0)
+        assert result.parity.agreement >= 0.995
+    else:  # ViT: the patch embedding (own class-token variable) stays float and is named
+        assert report.coverage < 1.0
+        assert any(f.code == "qat-float" and "vit_patching_and_embedding" in f.layer
+                   for f in report.findings)
+        assert any(f.code == "left-float" for f in q.mot_findings)
+
+
+def test_albert_shared_encoder_stays_shared():
+    model = models.with_head(models.albert())
+    q = mot.quantize(model, calibration_data=models.sample(model, n=8))
+    encoders = [layer for path, layer in graph.iter_layers(q)
+                if path.endswith("group_0_inner_layer_0")]
+    assert len(encoders) == 1  # one nested model, called once per encoder layer
+    assert len(q.weights) < 2 * len(model.weights) + 400
+
+
+def test_dict_input_bert_through_compile_fit_and_save(tmp_path):
+    model = models.with_head(models.bert(), classes=2)
+    x = models.sample(model, n=32)
+    y = np.arange(32) % 2
+    shuffled = {k: x[k] for k in reversed(sorted(x))}  # any key order
+    q = mot.quantize(model, calibration_data=shuffled)
+    q.compile(optimizer=keras.optimizers.Adam(1e-3), loss="sparse_categorical_crossentropy")
+    assert q.mot_lint_report.verdict == "full_int8"
+    q.fit(x, y, epochs=1, batch_size=16, verbose=0, callbacks=mot.callbacks(q))
+    path = str(tmp_path / "bert.keras")
+    q.save(path)
+    loaded = keras.saving.load_model(path, safe_mode=True)
+    np.testing.assert_allclose(q.predict(x, verbose=0), loaded.predict(x, verbose=0), atol=1e-6)
+
+
+def test_pruning_reaches_dense_layers_inside_transformer_blocks():
+    model = models.with_head(models.bert())
+    p = mot.prune(model, target="tflite_sparse_fc",
+                  schedule=mot.ConstantSparsity(0.5, begin_step=0))
+    pruned = [path for path, layer in graph.iter_layers(p)
+              if isinstance(layer, mot.Wrapper) and layer.prune is not None]
+    assert any("feedforward_intermediate_dense" in path for path in pruned)
+    assert any("feedforward_output_dense" in path for path in pruned)
