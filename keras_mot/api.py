@@ -12,6 +12,7 @@ from keras_mot.errors import KerasMotError, format_error
 from keras_mot.layers.base import adapter_for
 from keras_mot.prepared import prepared
 from keras_mot.recipe import Recipe, Rule, matches
+from keras_mot.inline import inline
 from keras_mot.recipe.selectors import require_match
 from keras_mot.rewrite import LayerPlan, rewrite
 from keras_mot.sparsity import PruneSpec, pattern_for
@@ -37,8 +38,15 @@ def _selectors(exclude):
 
 def _check_selectors(model, recipe, exclude):
     """Every `exclude` entry and rule selector (but `_default`) must select some layer."""
+    seen = list(graph.iter_layers(model))
+    try:  # layers inside subclassed blocks are selectable too (the rewrite opens them)
+        opened, report = inline(model)
+        if report.inlined:
+            seen += list(graph.iter_layers(opened))
+    except KerasMotError:
+        pass  # not a graph model: the rewrite raises the clear error
     layers = [(path, layer.layer if isinstance(layer, Annotated) else layer)
-              for path, layer in graph.iter_layers(model)]
+              for path, layer in seen]
     for selector in exclude:
         require_match(selector, layers, "exclude entry")
     for rule in recipe.rules:

@@ -75,3 +75,13 @@ def test_pruning_reaches_dense_layers_inside_transformer_blocks():
               if isinstance(layer, mot.Wrapper) and layer.prune is not None]
     assert any("feedforward_intermediate_dense" in path for path in pruned)
     assert any("feedforward_output_dense" in path for path in pruned)
+
+
+def test_exclude_selects_a_layer_inside_a_block():
+    model = models.with_head(models.bert())
+    q = mot.quantize(model, exclude=["re:.*feedforward_output_dense"])
+    wrapped = {path for path, layer in graph.iter_layers(q) if isinstance(layer, mot.Wrapper)}
+    assert not any(p.endswith("feedforward_output_dense") for p in wrapped)
+    assert any(p.endswith("feedforward_intermediate_dense") for p in wrapped)
+    with pytest.raises(mot.KerasMotError, match="feedforward_output_dens"):
+        mot.quantize(model, exclude=["feedforward_output_dens"])
