@@ -13,8 +13,10 @@ are invisible to a rewrite that walks nodes. `inline(model)` makes them visible:
   graph does not reproduce it stays as it was.
 - inlining repeats inside the new nested models, so blocks within blocks open up too.
 - a layer that owns variables it reads directly in `call()` (KerasHub's `PositionEmbedding`, a
-  class token) cannot be traced that way; it stays one node (the original object), and the
-  rewrite quantizes it if an adapter knows it, or reports it as left float.
+  class token) cannot be traced that way: a registered decomposition
+  (`keras_mot.layers.decompositions`, e.g. ViT's patching-and-embedding block) writes it with
+  quantizable layers; without one it stays one node (the original object), and the rewrite
+  quantizes it if an adapter knows it, or reports it as left float.
 - a block called at several places (ALBERT's shared encoder) becomes one nested model called at
   each place, so its weights stay shared.
 
@@ -34,6 +36,7 @@ import numpy as np
 
 from keras_mot import graph
 from keras_mot.layers.base import adapter_for
+from keras_mot.layers.decompositions import decomposition_for
 from keras_mot.layers.pooling import is_passthrough
 
 MAX_DEPTH = 8  # nesting levels opened; deeper blocks stay single nodes
@@ -117,9 +120,14 @@ def _same_function(layer, sub, args, kwargs, tensors):
     return True
 
 
+def _call(layer, *args, **kwargs):
+    return layer.call(*args, **kwargs)
+
+
 def trace_block(layer, args, kwargs):
     """`(nested model, its input tensors)` for one call of `layer`, or `(None, reason)`."""
-    if _own_variables(layer):
+    decomposed = decomposition_for(layer)
+    if decomposed is None and _own_variables(layer):
         names = ", ".join(v.path.split("/")[-1] for v in _own_variables(layer))
         return None, f"reads its own variables ({names}) in call()"
     kwargs = {k: v for k, v in kwargs.items() if k != "training"}
@@ -130,7 +138,7 @@ def trace_block(layer, args, kwargs):
     swap = lambda s: keras.tree.map_structure(  # noqa: E731
         lambda a: lookup.get(id(a), a) if isinstance(a, keras.KerasTensor) else a, s)
     try:
-        outputs = layer.call(*swap(args), **swap(kwargs))
+        outputs = (decomposed or _call)(layer, *swap(args), **swap(kwargs))
         sub = keras.Model(inputs if len(inputs) > 1 else inputs[0], outputs, name=layer.name)
     except Exception as e:  # call() does something a symbolic trace cannot follow
         return None, f"call() does not trace symbolically ({type(e).__name__}: {str(e)[:120]})"

@@ -2,7 +2,8 @@
 
 Each builder returns a Functional model from the input to pooled features; `build_model` adds the
 classifier head (dropout + Dense(num_classes) logits), applies the BatchNormalization momentum of the config
-by rebuilding from the edited model config, and returns one flat Functional `keras.Model`.
+by rebuilding from the edited model config (KerasHub backbones, which are not flat, get it set on
+each BatchNormalization layer in place: they are freshly built, so nothing trained is touched), and returns one flat Functional `keras.Model`.
 
 | key | architecture |
 |---|---|
@@ -13,6 +14,7 @@ by rebuilding from the edited model config, and returns one flat Functional `ker
 | ("efficientnet", "b0".."b7") | keras.applications.EfficientNetB*, built-in rescaling/normalization removed |
 | ("efficientnet", "lite0") | EfficientNetB0 with ReLU6 and no squeeze-excite (the Lite0 recipe) |
 | ("bert", any) | `keras_mot.garden.text_encoder` |
+| ("keras_hub", any) | any KerasHub backbone by class name and arguments (`keras_mot.garden.hub_backbone`) |
 
 Images are expected in [0, 1] (what `keras_mot.garden.data` yields); no builder adds a preprocessing layer.
 """
@@ -21,6 +23,7 @@ import keras
 
 from keras_mot.errors import KerasMotError, format_error
 from keras_mot.garden.graph_edit import rebuild
+from keras_mot.garden.hub_backbone import build_keras_hub_features
 from keras_mot.garden.text_encoder import build_bert_features
 
 BUILDERS = {}
@@ -132,6 +135,11 @@ def _bert(input_size, block, cfg):
     return build_bert_features(input_size, block)
 
 
+@register_builder("keras_hub", "*")
+def _keras_hub(input_size, block, cfg):
+    return build_keras_hub_features(input_size, block)
+
+
 def _lookup(backbone):
     block = backbone.get()
     model_id = getattr(block, "model_id", "*")
@@ -187,6 +195,11 @@ def build_model(config):
                            activation="softmax" if model_cfg.output_softmax else None, name="logits")(x)
     model = keras.Model(features.input, x, name=f"{model_cfg.backbone.type}_classifier")
     momentum = config.bn_momentum
+    if model_cfg.backbone.type == "keras_hub":
+        for layer in model._flatten_layers(include_self=False):
+            if isinstance(layer, keras.layers.BatchNormalization):
+                layer.momentum = momentum
+        return model
 
     def set_momentum(class_name, layer_config):
         if class_name == "BatchNormalization":

@@ -68,7 +68,22 @@ def resolve_source(config, split="train"):
     paths = _paths(data.input_path)
     if paths:
         return "image_folder" if len(paths) == 1 and os.path.isdir(paths[0]) else "tfrecord"
-    return "text" if config.task.model.backbone.type == "bert" else "digits"
+    return "text" if text_vocab_size(config) else "digits"
+
+
+def text_vocab_size(config):
+    """Vocabulary size of the model's text backbone (`bert`, or a KerasHub text backbone), else None.
+
+    Example:
+        >>> text_vocab_size(load_config("model_garden_configs/bert_encoder_qat_cpu.yaml"))
+        128
+    """
+    backbone = config.task.model.backbone
+    if backbone.type == "bert":
+        return backbone.bert.vocab_size
+    if backbone.type == "keras_hub":
+        return backbone.keras_hub.args.get("vocabulary_size")
+    return None
 
 
 def _image_shape(config):
@@ -224,14 +239,16 @@ def make_text_task(num_examples, sequence_length, vocab_size, num_classes, seed=
 @register_source("text")
 def _text(config, split):
     model = config.task.model
-    if model.backbone.type != "bert" or len(model.input_size) != 1:
+    vocab_size = text_vocab_size(config)
+    if not vocab_size or len(model.input_size) != 1:
         raise KerasMotError(format_error(
-            "The 'text' source feeds the bert backbone (task.model.input_size = [sequence_length]).",
+            "The 'text' source feeds a text backbone (bert, or keras_hub with vocabulary_size) with "
+            "task.model.input_size = [sequence_length].",
             received=f"backbone {model.backbone.type!r}, input_size {list(model.input_size)}",
-            fix="Use backbone.type: bert, or another data source."))
+            fix="Use a text backbone, or another data source."))
     opts = config.keras_mot.data
     n = opts.text_train_examples if split == "train" else opts.text_validation_examples
-    x, y = make_text_task(n, model.input_size[0], model.backbone.bert.vocab_size, model.num_classes,
+    x, y = make_text_task(n, model.input_size[0], vocab_size, model.num_classes,
                           seed=opts.seed * 2 + (split != "train"))
     return tf.data.Dataset.from_tensor_slices((x, y))
 

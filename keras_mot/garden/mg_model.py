@@ -2,13 +2,14 @@
 
 Field names and defaults follow tensorflow/models official/vision/configs/backbones.py,
 official/vision/configs/common.py (NormActivation) and official/vision/configs/image_classification.py
-(ImageClassificationModel), so Model Garden experiment files load unchanged. keras_mot adds one backbone
-type, `bert` (field names from official/nlp/configs/encoders.py BertEncoderConfig), for its text model.
+(ImageClassificationModel), so Model Garden experiment files load unchanged. keras_mot adds two backbone
+types: `keras_hub` (any KerasHub backbone by class name) and `bert` (field names from
+official/nlp/configs/encoders.py BertEncoderConfig), its own text model.
 Which of these keras_mot can build is decided by `keras_mot.garden.builders`, not here.
 """
 
 import dataclasses
-from typing import List, Optional, Tuple
+from typing import Any, Dict, List, Optional, Tuple
 
 from keras_mot.garden.schema import OneOf
 
@@ -146,6 +147,25 @@ class BertEncoder:
 
 
 @dataclasses.dataclass
+class KerasHubBackbone:
+    """`backbone.keras_hub` (keras_mot extension): any KerasHub backbone, by class name and arguments.
+
+    The backbone is built from its constructor arguments (random init; presets need a download).
+    `task.model.input_size` is the image shape (passed as `image_shape` / `input_shape` unless `args`
+    sets it) or `[sequence_length]` for text backbones (those with `vocabulary_size`), which then
+    read token ids only: the padding mask is `token_ids != 0` and segment ids are 0.
+
+    Example:
+        >>> KerasHubBackbone(class_name="ViTBackbone", args={"patch_size": 8, "num_layers": 2,
+        ...     "num_heads": 2, "hidden_dim": 16, "mlp_dim": 32}).class_name
+        'ViTBackbone'
+    """
+    class_name: str = ""
+    args: Dict[str, Any] = dataclasses.field(default_factory=dict)
+    output: Optional[str] = None  # key of a dict output (default: pooled_output, else sequence_output)
+
+
+@dataclasses.dataclass
 class Backbone(OneOf):
     """One-of: `type` + the block of that backbone.
 
@@ -164,6 +184,7 @@ class Backbone(OneOf):
     mobiledet: MobileDet = _d(MobileDet)
     vit: VisionTransformer = _d(VisionTransformer)
     bert: BertEncoder = _d(BertEncoder)
+    keras_hub: KerasHubBackbone = _d(KerasHubBackbone)
 
 
 @dataclasses.dataclass

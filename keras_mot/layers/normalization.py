@@ -40,6 +40,23 @@ def _broadcast(vector, layer, shape):
     return ops.reshape(vector, target)
 
 
+def _rsqrt(point, v):
+    """RSQRT as TFLite's int8 kernel computes it.
+
+    An input on the zero code (a variance that rounds to 0 on its grid) gives the output's largest
+    code, not inf (tensorflow/lite/kernels/elementwise.cc, quantized Rsqrt: "any value close to 0
+    represents the max output value"). At inference `rsqrt(0) = inf` fake-quantizes to that largest
+    code already, and the graph holds RSQRT alone, as the converter must see it. In training the
+    range is learned from the other positions and the zero positions are put on the range's top
+    without an inf, whose gradient (0 * inf) would be NaN.
+    """
+    if not point.training:
+        return point("rsqrt", ops.rsqrt(v))
+    positive = ops.greater(v, 0.0)
+    y = point("rsqrt", ops.rsqrt(ops.where(positive, v, ops.maximum(ops.max(v), 1e-12))))
+    return ops.where(positive, y, point.reuse("rsqrt", ops.full_like(v, 1e30)))
+
+
 @register_adapter(keras.layers.LayerNormalization)
 class LayerNormalizationAdapter(LayerAdapter):
     """LayerNormalization -> MEAN, SUB, MUL, MEAN, ADD, RSQRT, MUL, MUL, ADD (all int8).
@@ -76,7 +93,7 @@ class LayerNormalizationAdapter(LayerAdapter):
         variance = point("variance", ops.mean(point("squared", ops.multiply(x, x)),
                                               axis=axes, keepdims=True))
         eps = point("constant_epsilon", ops.convert_to_tensor(layer.epsilon, "float32"))
-        inv = point("rsqrt", ops.rsqrt(point("variance_eps", ops.add(variance, eps))))
+        inv = _rsqrt(point, point("variance_eps", ops.add(variance, eps)))
         y = ops.multiply(x, inv)
         if not (layer.scale or layer.center):
             return y

@@ -9,7 +9,7 @@ from keras_mot import graph
 from keras_mot.inline import inline
 from tests.hub import models
 
-FULL_INT8 = ("mobilenet_v3", "efficientnet", "bert", "distilbert", "albert")
+FULL_INT8 = ("mobilenet_v3", "efficientnet", "vit", "bert", "distilbert", "albert")
 
 
 @pytest.mark.parametrize("name", sorted(models.ALL))
@@ -33,14 +33,9 @@ def test_lint_is_honest_and_int8_export_agrees(name, tmp_path):
     floats = result.float_compute_ops or []
     # The promise: lint says full_int8 <=> the export has no float compute op.
     assert (report.verdict == "full_int8") == (not floats), (report.verdict, floats)
-    if name in FULL_INT8:
-        assert not floats and report.coverage == pytest.approx(1.0)
-        assert result.parity.agreement >= 0.995
-    else:  # ViT: the patch embedding (own class-token variable) stays float and is named
-        assert report.coverage < 1.0
-        assert any(f.code == "qat-float" and "vit_patching_and_embedding" in f.layer
-                   for f in report.findings)
-        assert any(f.code == "left-float" for f in q.mot_findings)
+    assert name in FULL_INT8
+    assert not floats and report.coverage == pytest.approx(1.0)
+    assert result.parity.agreement >= 0.995
 
 
 def test_albert_shared_encoder_stays_shared():
