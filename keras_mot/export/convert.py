@@ -18,6 +18,7 @@ from tensorflow.python.framework.convert_to_constants import convert_variables_t
 
 from keras_mot import graph, targets
 from keras_mot.errors import ExportError, format_error
+from keras_mot.export.int16x8 import convert_int16x8
 from keras_mot.finite import check_finite, check_finite_ranges
 from keras_mot.strip import strip
 from keras_mot.wrapper import Wrapper
@@ -111,6 +112,9 @@ def to_tflite(model, target="tflite_int8", input_type="float32", output_type="fl
                 fix="Pass representative_data= (an iterable of input batches), or quantize the "
                     "model with mot.quantize() first (int8)."))
     frozen = frozen_concrete_function(model, batch_size)
+    if settings.quantize == "int16x8":
+        return _int16x8(frozen, target, settings, representative_data, model, input_type,
+                        output_type)
     converter = tf.lite.TFLiteConverter.from_concrete_functions([frozen])
     converter.optimizations = [getattr(tf.lite.Optimize, o) for o in settings.optimizations]
     if settings.sparsity:
@@ -128,6 +132,26 @@ def to_tflite(model, target="tflite_int8", input_type="float32", output_type="fl
         converter.target_spec.supported_types = [tf.float16]
     try:
         return converter.convert()
+    except Exception as e:  # the converter raises many types; re-raise with context
+        raise ExportError(format_error(
+            f"The TFLite converter failed for target '{target.name}'.",
+            received=f"{type(e).__name__}: {str(e)[:2000]}",
+            fix="Run mot.lint(model, target=...) to see which layer needs a change.")) from e
+
+
+def _int16x8(frozen, target, settings, representative_data, model, input_type, output_type):
+    """int16x8 through `keras_mot.export.int16x8` (token ids, masks and LayerNorm convert)."""
+    if input_type not in ("float32", "int16") or output_type not in ("float32", "int16"):
+        raise ExportError(format_error(
+            f"Target '{target.name}' takes float32 or int16 inputs and outputs.",
+            received=f"input_type={input_type!r}, output_type={output_type!r}",
+            fix="Use input_type/output_type 'float32' or 'int16'."))
+    try:
+        return convert_int16x8(frozen, _representative(representative_data, model),
+                               IO_TYPES[input_type], IO_TYPES[output_type],
+                               allow_float="TFLITE_BUILTINS" in settings.supported_ops)
+    except ExportError:
+        raise
     except Exception as e:  # the converter raises many types; re-raise with context
         raise ExportError(format_error(
             f"The TFLite converter failed for target '{target.name}'.",

@@ -9,12 +9,10 @@ integers and get no quantization point.
 PositionEmbedding (`x + table[:length]`) -> ADD with an int8 constant operand (the converter
 slices the constant table at conversion time); the table is quantized per tensor.
 
-TF 2.21 limitation (reproduced with the real converter): `keras.ops.take` clamps negative ids
-with an int32 `where(i < 0, i + n, i)`, and the legacy int16x8 quantizer
-(tensorflow/lite/tools/optimize/quantize_model.cc) tries to quantize that int32 ADD, failing with
-"Max and min for dynamic tensors should be recorded during calibration". Models that start with
-an Embedding therefore convert to int8 but not to int16x8; export the part after the lookup
-(see `examples/bert_encoder_qat.py`).
+int16x8: `keras.ops.take` wraps negative ids with an int32 `where(i < 0, i + n, i)`, which the
+legacy int16x8 quantizer cannot take on its own ("Max and min for dynamic tensors should be
+recorded during calibration"); `keras_mot.export.int16x8` converts such models (the ids stay int32
+up to GATHER), so models that start with an Embedding export to int16x8 as a whole.
 """
 
 import keras

@@ -112,6 +112,9 @@ def tflite_select(items, ctx):
     return _float_core(items, ctx, allow_flex=True)
 
 
+KERNEL_NAMES = {"int8": "int8", "int16x8": "16x8"}
+
+
 def _integer(kind):
     def rules(items, ctx):
         verdict, findings = _float_core(items, ctx, allow_flex=False)
@@ -134,22 +137,15 @@ def _integer(kind):
                         "integer-control-flow"))
                 elif not has_integer_kernel(builtin, kind):
                     fix = FLOAT_FALLBACK_FIXES.get(builtin, "replace the op or accept it")
-                    if kind == "int8":
-                        fallback = True
-                        findings.append(Finding(
-                            ctx.path(op.layer), op.type, "warning",
-                            f"{ctx.where(op.layer)} becomes {builtin}, which has no int8 kernel:"
-                            " it stays float32 between DEQUANTIZE/QUANTIZE.", fix,
-                            "float-fallback"))
-                    else:
-                        failed = True
-                        findings.append(Finding(
-                            ctx.path(op.layer), op.type, "error",
-                            f"{ctx.where(op.layer)} becomes {builtin}, which has no 16x8 "
-                            "kernel: the int16x8 conversion fails.", fix, "no-int16x8-kernel"))
+                    fallback = True
+                    findings.append(Finding(
+                        ctx.path(op.layer), op.type, "warning",
+                        f"{ctx.where(op.layer)} becomes {builtin}, which has no {KERNEL_NAMES[kind]}"
+                        " kernel: it stays float32 between DEQUANTIZE/QUANTIZE.", fix,
+                        "float-fallback"))
         verdict = "fails" if failed else "float_fallback" if fallback else "full_int8"
         return verdict, findings
-    rules.__doc__ = f"Full-integer {kind}: float islands are warnings (int8) or errors (16x8)."
+    rules.__doc__ = f"Full-integer {kind}: ops without an integer kernel are float-fallback warnings."
     return rules
 
 

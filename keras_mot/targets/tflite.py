@@ -50,7 +50,12 @@ TFLITE_INT16X8 = register(Target(
     kind="int16x8",
     scheme="int16x8",
     converter=ConverterSettings(
-        supported_ops=("EXPERIMENTAL_TFLITE_BUILTINS_ACTIVATIONS_INT16_WEIGHTS_INT8",),
+        # TFLITE_BUILTINS lets ops with no int16 kernel keep their own type (lite.py
+        # `_is_allow_float`): the integer shape/index arithmetic of attention masks and
+        # embeddings (CAST, SELECT_V2, NEG, UNSORTED_SEGMENT_PROD on int32) stays int32 instead of
+        # failing the conversion; a real float op left is reported (float_compute_ops, not ok).
+        supported_ops=("EXPERIMENTAL_TFLITE_BUILTINS_ACTIVATIONS_INT16_WEIGHTS_INT8",
+                       "TFLITE_BUILTINS"),
         optimizations=("DEFAULT",), quantize="int16x8"),
     op_table="tflite_int16x8",
     references=_REFS + ("tensorflow/lite/tools/optimize/operator_property.cc",),

@@ -5,8 +5,8 @@
   findings, and the QAT export (LayerNormalization rewritten without NEG) has none.
 - TFLite-vs-Keras top-1 agreement >= 99.5 % on held-out data.
 - `.keras` round-trip with safe_mode=True reproduces the QAT model's outputs exactly.
-- int16x8: converts (after the token lookup, see keras_mot/layers/embedding.py) with 16-bit
-  activations and agrees with Keras.
+- int16x8: converts with 16-bit activations, the token lookup included (keras_mot/export/
+  int16x8.py), and agrees with Keras.
 """
 
 import keras
@@ -113,8 +113,19 @@ def test_int16x8_after_lookup(trained):
     assert agreement >= 0.99, agreement
 
 
+def test_int16x8_whole_model_through_mot_export(trained, tmp_path):
+    """The token lookup included: keras_mot.export.int16x8 keeps the ids int32 up to GATHER."""
+    model, _, x, xt = trained
+    q16 = mot.quantize(model, target="tflite_int16x8", calibration_data=x[:256])
+    result = mot.export(q16, str(tmp_path / "enc16"), target="tflite_int16x8",
+                        representative_data=xt[:128], formats=("tflite",))
+    assert result.float_compute_ops == []
+    assert result.parity.agreement >= 0.99, result.parity.summary()
+
+
 def test_int16x8_with_embedding_fails_in_tf_2_21(trained):
-    """Documents the TF 2.21 limitation: if this starts passing, drop the after-lookup split."""
+    """Documents the TF 2.21 converter limitation that keras_mot/export/int16x8.py works around:
+    if this starts passing, the placeholder ranges on integer tensors can go."""
     model, _, x, _ = trained
     with pytest.raises(Exception, match="Max and min|min/max"):
         _post_training_int8(model, x[:16],

@@ -14,6 +14,23 @@ def mobilenet_v3():
         depthwise_stride=2, depthwise_residual=False, last_layer_filter=32, squeeze_and_excite=0.25,
         image_shape=(32, 32, 3))
 
+def mobilenet_v2_relu6():
+    """V2-style: ReLU6 everywhere, no squeeze-excite (the layout XNNPack's sparse path targets)."""
+    return M.MobileNetBackbone(stackwise_expansion=[[1], [6, 6], [6, 6]], stackwise_num_blocks=[1, 2, 2],
+        stackwise_num_filters=[[8], [12, 12], [16, 16]], stackwise_kernel_size=[[3], [3, 3], [3, 3]],
+        stackwise_num_strides=[[1], [2, 1], [2, 1]], stackwise_se_ratio=[[None], [None, None], [None, None]],
+        stackwise_activation=[["relu6"], ["relu6", "relu6"], ["relu6", "relu6"]],
+        stackwise_padding=[[1], [1, 1], [1, 1]], output_num_filters=32, depthwise_filters=8,
+        depthwise_stride=1, depthwise_residual=False, last_layer_filter=32, squeeze_and_excite=None,
+        input_activation="relu6", output_activation="relu6", image_shape=(32, 32, 3))
+
+
+def resnet():
+    return M.ResNetBackbone(input_conv_filters=[64], input_conv_kernel_sizes=[3],
+        stackwise_num_filters=[64, 32], stackwise_num_blocks=[1, 1], stackwise_num_strides=[1, 2],
+        block_type="basic_block", image_shape=(32, 32, 3))
+
+
 def efficientnet():
     return M.EfficientNetBackbone(
         stackwise_width_coefficients=[1.0] * 2, stackwise_depth_coefficients=[1.0] * 2,
@@ -37,7 +54,9 @@ def distilbert():
 def albert():
     return M.AlbertBackbone(vocabulary_size=50, num_layers=2, num_heads=2, embedding_dim=8, hidden_dim=16, intermediate_dim=32, max_sequence_length=16)
 
-ALL = dict(mobilenet_v3=mobilenet_v3, efficientnet=efficientnet, vit=vit, bert=bert, distilbert=distilbert, albert=albert)
+ALL = dict(resnet=resnet, mobilenet_v3=mobilenet_v3, mobilenet_v2_relu6=mobilenet_v2_relu6, efficientnet=efficientnet, vit=vit, bert=bert, distilbert=distilbert, albert=albert)
+
+TEXT = ("bert", "distilbert", "albert")
 
 
 def with_head(backbone, classes=10):

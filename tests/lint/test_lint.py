@@ -5,10 +5,12 @@ import io
 import json
 
 import keras
+import numpy as np
 import pytest
 import tensorflow as tf
 from keras import layers
 
+import keras_mot as mot
 from keras_mot.errors import KerasMotError
 from keras_mot.lint import lint, lint_tflite
 from keras_mot.lint import cli as lint_cli
@@ -60,10 +62,11 @@ def test_int8_float_fallback_names_layer_and_fix():
     assert finding.fix
 
 
-def test_int16x8_missing_kernel_fails_like_the_converter():
+def test_int16x8_layernorm_is_full_after_keras_mot_rewrites(tmp_path):
+    """TF's converter alone rejects NEG in 16x8; keras_mot's export writes it as MUL by -1 and
+    the lint says so: full 16x8 in the lint <=> no float op in the export."""
     model = _ln_model()
-    report = lint(model, "tflite_int16x8")
-    assert report.verdict == "fails"
+    assert lint(model, "tflite_int16x8").verdict == "full_int8"
     conv = tf.lite.TFLiteConverter.from_keras_model(model)
     conv.optimizations = [tf.lite.Optimize.DEFAULT]
     conv.representative_dataset = converter.representative(model)
@@ -71,6 +74,24 @@ def test_int16x8_missing_kernel_fails_like_the_converter():
         tf.lite.OpsSet.EXPERIMENTAL_TFLITE_BUILTINS_ACTIVATIONS_INT16_WEIGHTS_INT8]
     with pytest.raises(Exception, match="NEG"):
         conv.convert()
+    x = np.random.default_rng(0).normal(size=(32, 6, 4)).astype("float32")
+    result = mot.export(model, str(tmp_path / "ln"), target="tflite_int16x8",
+                        representative_data=x, formats=("tflite",))
+    assert result.float_compute_ops == [] and result.parity.ok
+
+
+def test_int16x8_op_without_kernel_is_a_float_fallback_warning(tmp_path):
+    inp = keras.Input((8,))
+    model = keras.Model(inp, layers.Activation("elu", name="hs")(layers.Dense(4)(inp)))
+    report = lint(model, "tflite_int16x8")
+    assert report.verdict == "float_fallback"
+    (finding,) = [f for f in report.findings if f.code == "float-fallback"]
+    assert finding.layer == "hs" and "no 16x8 kernel" in finding.message
+    named = finding.message.split(" becomes ")[1].split(",")[0]
+    x = np.random.default_rng(0).normal(size=(32, 8)).astype("float32")
+    result = mot.export(model, str(tmp_path / "hs"), target="tflite_int16x8",
+                        representative_data=x, formats=("tflite",))
+    assert [op["op"] for op in result.float_compute_ops] == [named]
 
 
 def test_int16x8_full_for_dense_relu():

@@ -8,8 +8,11 @@ succeeds and wraps them in DEQUANTIZE/QUANTIZE (docs/tflite_facts.md §2) -- a f
 A builtin missing from `INT8` is treated as not quantizable.
 
 `INT16X8`: builtins with a 16-bit activation kernel in
-tensorflow/lite/tools/optimize/operator_property.cc (`quantizable_int16` not cleared); the
-legacy 16x8 quantizer rejects any other op on float data.
+tensorflow/lite/tools/optimize/operator_property.cc (`quantizable_int16` not cleared); keras_mot's
+int16x8 target allows float fallback (TFLITE_BUILTINS), so any other op on float data stays float
+between DEQUANTIZE/QUANTIZE. NEG and SQUARED_DIFFERENCE are rewritten before conversion
+(keras_mot/export/int16x8.py: NEG has no 16x8 kernel; the quantizer makes SQUARED_DIFFERENCE int16
+but LiteRT's kernel has none, tflite/kernels/squared_difference.cc) and compute in int16.
 """
 
 _T, _C = "tfl_ops", "corpus"
@@ -53,6 +56,9 @@ INT16X8 = {b: (True, _P) for b in (
     "SELECT", "SHAPE", "SLICE", "SQUEEZE", "SOFTMAX", "STRIDED_SLICE", "SQUARED_DIFFERENCE",
     "SUB", "SUM", "TANH", "TILE", "TRANSPOSE", "UNPACK", "MIRROR_PAD", "REDUCE_PROD",
     "REDUCE_MAX", "REDUCE_MIN", "WHERE", "GELU", "LOG")}
+INT16X8.update({"SELECT_V2": (True, _C),  # measured: KerasHub BERT's masks, int16 operands
+                "NEG": (True, "keras_mot/export/int16x8.py (MUL by -1)"),
+                "SQUARED_DIFFERENCE": (True, "keras_mot/export/int16x8.py (SUB, MUL)")})
 INT16X8.update({b: (False, _P) for b in (
     "ARG_MAX", "SPACE_TO_DEPTH", "DEPTH_TO_SPACE", "EQUAL", "NOT_EQUAL", "GREATER",
     "GREATER_EQUAL", "LESS", "LESS_EQUAL", "HARD_SWISH", "LOG_SOFTMAX", "L2_NORMALIZATION",
