@@ -63,9 +63,10 @@ def _target_pattern(target, layer):
     if "kernel" not in refs:
         return None
     kernel = getattr(layer, refs["kernel"].attr, None)
-    if kernel is None:
+    kind = adapter.sparsity_kind(layer)
+    if kernel is None or kind is None:
         return None
-    return pattern_for(target, refs["kernel"].kind, tuple(kernel.shape))
+    return pattern_for(target, kind, tuple(kernel.shape))
 
 
 def _decider(recipe, exclude):
@@ -93,8 +94,10 @@ def _decider(recipe, exclude):
                     f"Layer '{path}' is to be pruned but the recipe has no schedule.",
                     fix="Pass schedule=mot.PolynomialDecay(...) to mot.prune, or set `schedule:` "
                         "in the recipe."))
-            check = pattern.check(tuple(getattr(layer, adapter_for(layer).weights(layer)[
-                "kernel"].attr).shape), adapter_for(layer).weights(layer)["kernel"].kind, path)
+            adapter = adapter_for(layer)
+            kind = adapter.sparsity_kind(layer) or adapter.weights(layer)["kernel"].kind
+            check = pattern.check(tuple(getattr(layer, adapter.weights(layer)[
+                "kernel"].attr).shape), kind, path)
             if check is not None and check.severity == "error":
                 raise KerasMotError(format_error(check.message, layer=path, fix=check.fix))
             spec = PruneSpec(pattern, recipe.schedule)

@@ -2,7 +2,10 @@
 
 Read from the Keras model before stripping: for a keras_mot `Wrapper` the weights the op
 really reads (BatchNormalization folded, pruning mask applied) and, when it quantizes, their
-fake-quantized form; for other layers their own kernel.
+fake-quantized form; for other layers their own weight matrices (every own trainable variable
+with two or more dimensions: kernels, embedding and position tables). Layers inside subclassed
+blocks that were not opened (a float KerasHub model, a custom layer) are visited too, so
+`overall_sparsity` counts every weight of the model, not only those keras_mot wrapped.
 """
 
 import dataclasses
@@ -64,14 +67,42 @@ def _wrapper_stat(path, layer):
                      float(np.mean(kernel == 0)), error, pattern)
 
 
+def _own_matrices(layer):
+    """The layer's own trainable variables with >= 2 dimensions (not its sublayers')."""
+    own = getattr(layer, "_trainable_variables", None)
+    if own is None:  # not a Keras 3 layer: fall back to the usual kernel attributes
+        own = [getattr(layer, a, None) for a in KERNEL_ATTRS]
+    return [v for v in own if v is not None and hasattr(v, "shape") and len(v.shape) >= 2]
+
+
 def _plain_stat(path, layer):
-    for attr in KERNEL_ATTRS:
-        var = getattr(layer, attr, None)
-        if var is not None and hasattr(var, "shape") and len(var.shape) >= 2:
-            kernel = np.asarray(var)
-            return LayerStat(path, type(layer).__name__, int(kernel.size),
-                             float(np.mean(kernel == 0)))
-    return None
+    matrices = [np.asarray(v) for v in _own_matrices(layer)]
+    if not matrices:
+        return None
+    params = sum(m.size for m in matrices)
+    zeros = sum(int(np.sum(m == 0)) for m in matrices)
+    return LayerStat(path, type(layer).__name__, int(params), zeros / params)
+
+
+def _sublayers(layer):
+    """Direct sublayers of a non-graph layer (a subclassed block)."""
+    try:
+        return list(layer._flatten_layers(include_self=False, recursive=False))  # noqa: SLF001
+    except (AttributeError, TypeError):
+        return []
+
+
+def _walk(path, layer, stats):
+    if isinstance(layer, Wrapper):
+        stat = _wrapper_stat(path, layer)
+        if stat is not None:
+            stats.append(stat)
+        return
+    stat = _plain_stat(path, layer)
+    if stat is not None:
+        stats.append(stat)
+    for sub in _sublayers(layer):
+        _walk(f"{path}/{sub.name}", sub, stats)
 
 
 def layer_stats(model):
@@ -83,15 +114,12 @@ def layer_stats(model):
     """
     stats = []
     for path, layer in graph.iter_layers(model):
-        if graph.is_graph_model(layer):
-            continue
-        stat = (_wrapper_stat if isinstance(layer, Wrapper) else _plain_stat)(path, layer)
-        if stat is not None:
-            stats.append(stat)
+        if not graph.is_graph_model(layer):
+            _walk(path, layer, stats)
     return stats
 
 
 def overall_sparsity(stats):
-    """Fraction of zeros over all kernels (weighted by size)."""
+    """Fraction of zeros over all weight matrices of the model (weighted by size)."""
     total = sum(s.params for s in stats)
     return sum(s.sparsity * s.params for s in stats) / total if total else 0.0

@@ -59,6 +59,12 @@ class LayerAdapter:
         """`{name: WeightRef}` of the weights the forward pass reads (may be empty)."""
         return {}
 
+    def sparsity_kind(self, layer):
+        """Layout family of the kernel for sparsity patterns (`keras_mot.sparsity.layout`);
+        `None` when no block pattern maps onto the runtime op. Defaults to the kernel's kind."""
+        refs = self.weights(layer)
+        return refs["kernel"].kind if "kernel" in refs else None
+
     def bias_attr(self, layer):
         """Attribute name of the bias (folded with BatchNormalization), or `None`."""
         return None

@@ -25,6 +25,32 @@ def activation_name(layer):
     return "linear" if fn is None else getattr(fn, "__name__", str(fn))
 
 
+def einsum_sparsity_kind(equation):
+    """`"einsum"` / `"einsum_in2"` / ... when `equation` contracts the kernel's leading k axes
+    with the input's trailing k axes in the same order (the converter then lowers it to a
+    FULLY_CONNECTED whose input axis is those axes flattened row-major); else `None`.
+
+    Example:
+        >>> einsum_sparsity_kind("abc,cde->abde"), einsum_sparsity_kind("abcd,cde->abe")
+        ('einsum', 'einsum_in2')
+        >>> einsum_sparsity_kind("abc,acd->abd") is None   # batch axis shared with the kernel
+        True
+    """
+    try:
+        lhs, out = equation.replace(" ", "").split("->")
+        x, kernel = lhs.split(",")
+    except ValueError:
+        return None
+    if "." in equation:
+        return None
+    contracted = [c for c in kernel if c not in out]
+    k = len(contracted)
+    if (k == 0 or kernel[:k] != "".join(contracted) or x[-k:] != kernel[:k]
+            or any(c in x for c in kernel[k:])):
+        return None
+    return "einsum" if k == 1 else f"einsum_in{k}"
+
+
 @register_adapter(keras.layers.EinsumDense)
 class EinsumDenseAdapter(LayerAdapter):
     """EinsumDense -> FULLY_CONNECTED (or BATCH_MATMUL) + RESHAPE, per-tensor int8 kernel.
@@ -40,6 +66,9 @@ class EinsumDenseAdapter(LayerAdapter):
 
     def weights(self, layer):
         return {"kernel": WeightRef("kernel", -1, "dense")}
+
+    def sparsity_kind(self, layer):
+        return einsum_sparsity_kind(layer.equation)
 
     def bias_attr(self, layer):
         bias = getattr(layer, "bias", None)

@@ -12,6 +12,12 @@ matrix with rows x cols blocks; `NofM(n, m)` groups m consecutive rows.
 | "depthwise"      | (kh, kw, in, mult)   | (kh*kw, in*mult), rows = taps   | DEPTHWISE_CONV_2D (1,H,W,C*M) |
 | "conv_transpose" | (kh, kw, out, in)    | (kh*kw*in, out), per-tap in     | TRANSPOSE_CONV OHWI        |
 | "einsum"         | (d0, d1, ...)        | (d0, d1*...)                    | first axis = contracted input |
+| "einsum_in2"     | (d0, d1, d2, ...)    | (d0*d1, d2*...)                 | FC input = d0, d1 row-major |
+
+EinsumDense picks its kind from its equation (`keras_mot.layers.einsum.einsum_sparsity_kind`):
+the converter lowers a contraction of the kernel's leading axes to FULLY_CONNECTED with those
+axes flattened into the input axis (attention q/k/v: "einsum"; the output projection, which
+contracts heads and head_dim: "einsum_in2").
 
 The same rules hold for 1-D and 3-D convolutions (rank 3 / 5 kernels): all leading axes are
 flattened into rows. For "conv" the flattening order (kh, kw, in) is exactly TFLite's OHWI row
@@ -133,3 +139,6 @@ register_layout(Layout("conv_transpose", _swap_last_two, lambda r: 1, lambda r: 
 register_layout(Layout("einsum", _identity, lambda r: r - 1, lambda r: 0, lambda r: r - 1, 2,
                        "EinsumDense kernel (d0, d1, ...) viewed as (d0, d1*...), rows = "
                        "first axis"))
+register_layout(Layout("einsum_in2", _identity, lambda r: r - 2, lambda r: 1, lambda r: r - 1, 3,
+                       "EinsumDense kernel (d0, d1, d2, ...) contracting d0, d1 viewed as "
+                       "(d0*d1, d2*...): rows = the FULLY_CONNECTED input axis (row-major)"))

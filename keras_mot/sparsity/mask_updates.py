@@ -25,7 +25,8 @@ class MaskUpdates:
 
     def prune_kind(self):
         """Layer family of the pruned weight (for sparsity patterns)."""
-        return self.adapter.weights(self.layer)["kernel"].kind
+        return (self.adapter.sparsity_kind(self.layer)
+                or self.adapter.weights(self.layer)["kernel"].kind)
 
     def update_mask(self, step):
         """Recomputes the pruning mask for integer training `step`, if an update is due.

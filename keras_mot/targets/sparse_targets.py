@@ -32,7 +32,8 @@ _TFL_OPS = "tensorflow/compiler/mlir/lite/ir/tfl_ops.td (FULLY_CONNECTED SparseO
 _FC_KERNEL = "tflite/kernels/fully_connected.cc (FullyConnectedSparseWeight1x4 / 1x16)"
 _DENSE_TO_SPARSE = "tflite/converter/transforms/dense_to_sparse_pass.cc"
 _APEX = "NVIDIA/apex apex/contrib/sparsity/sparse_masklib.py (create_mask)"
-_GENERIC_KINDS = ("dense", "conv", "depthwise", "conv_transpose", "einsum")
+_GENERIC_KINDS = ("dense", "conv", "depthwise", "conv_transpose", "einsum", "einsum_in2")
+_FC_KINDS = ("dense", "einsum", "einsum_in2")  # EinsumDense lowered to FULLY_CONNECTED
 
 GENERIC = register(Target(
     name="generic",
@@ -71,8 +72,8 @@ TFLITE_SPARSE_FC = register(Target(
     kind="float",
     converter=ConverterSettings(supported_ops=("TFLITE_BUILTINS",),
                                 optimizations=("EXPERIMENTAL_SPARSITY",), sparsity=True),
-    sparsity={"dense": SparsityRule(Block(4, 1), source=_TFL_OPS,
-                                    note="float FC block {1,4}; " + _FC_KERNEL)},
+    sparsity={kind: SparsityRule(Block(4, 1), source=_TFL_OPS,
+                                 note="float FC block {1,4}; " + _FC_KERNEL) for kind in _FC_KINDS},
     min_sparsity=0.3,
     references=(_TFL_OPS, _FC_KERNEL, _DENSE_TO_SPARSE),
 ))
@@ -87,8 +88,9 @@ TFLITE_SPARSE_FC_INT8 = register(Target(
     converter=ConverterSettings(supported_ops=("TFLITE_BUILTINS",),
                                 optimizations=("DEFAULT", "EXPERIMENTAL_SPARSITY"),
                                 quantize="int8", sparsity=True),
-    sparsity={"dense": SparsityRule(Block(16, 1), source=_TFL_OPS,
-                                    note="quantized FC block {1,16}; " + _FC_KERNEL)},
+    sparsity={kind: SparsityRule(Block(16, 1), source=_TFL_OPS,
+                                 note="quantized FC block {1,16}; " + _FC_KERNEL)
+              for kind in _FC_KINDS},
     min_sparsity=0.3,
     references=(_TFL_OPS, _FC_KERNEL, _DENSE_TO_SPARSE,
                 "tflite/delegates/xnnpack/xnnpack_delegate.cc (FC v8 sparse weights refused)"),
@@ -102,7 +104,7 @@ NVIDIA_2X4 = register(Target(
     converter=ConverterSettings(supported_ops=("TFLITE_BUILTINS",)),
     sparsity={kind: SparsityRule(NofM(2, 4), source=_APEX,
                                  note="2 non-zeros in every 4 consecutive input channels")
-              for kind in ("dense", "conv", "conv_transpose", "einsum")},
+              for kind in ("dense", "conv", "conv_transpose", "einsum", "einsum_in2")},
     min_sparsity=0.5,
     references=(_APEX,),
 ))
