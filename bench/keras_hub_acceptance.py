@@ -61,6 +61,10 @@ def data_for(model):
             load_digits("test", image_size=(32, 32), channels=3))
 
 
+def _loss():
+    return keras.losses.SparseCategoricalCrossentropy(from_logits=True)  # the head emits logits
+
+
 def _take(x, n):
     return {k: v[:n] for k, v in x.items()} if isinstance(x, dict) else x[:n]
 
@@ -78,13 +82,13 @@ def run_one(name, float_epochs, qat_epochs, workdir):
     _lower_bn_momentum(model)
     (x, y), (xt, yt) = data_for(model)
     lr = 1e-3 if name in zoo.TEXT else 2e-3
-    model.compile(keras.optimizers.Adam(lr), loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    model.compile(keras.optimizers.Adam(lr), loss=_loss(), metrics=["accuracy"])
     model.fit(x, y, epochs=float_epochs, batch_size=32, verbose=0)
     float_acc = float(model.evaluate(xt, yt, verbose=0)[1])
 
     q = mot.quantize(model, calibration_data=_take(x, 128))
     lint = mot.lint(q, target="tflite_int8")
-    q.compile(keras.optimizers.Adam(lr / 10), loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    q.compile(keras.optimizers.Adam(lr / 10), loss=_loss(), metrics=["accuracy"])
     q.fit(x, y, epochs=qat_epochs, batch_size=32, verbose=0, callbacks=mot.callbacks(q))
     res = mot.export(q, os.path.join(workdir, name), representative_data=(xt, yt),
                      formats=("tflite",))

@@ -12,8 +12,12 @@ Registered with `keras_mot.lint.register_check` when this module is imported. Fo
 | prune-runs-dense         | no sparse kernel for this layer: zeros only shrink the file     |
 | prune-below-min-sparsity | the schedule ends below what the target needs to exploit it     |
 | int8-sparse-fc-slower    | `tflite_sparse_fc_int8`: int8 sparse FC bypasses XNNPack        |
+| prune-not-reached        | a layer with several prunable kernels (MultiHeadAttention) that |
+|                          | keras_mot leaves dense                                          |
 | xnn-same-stem, ...       | `xnnpack_sparse`: Keras layers keeping the model out of the     |
 |                          | sparse cluster (`xnnpack_check.stem_rewrite`, wrapped convs too) |
+| xnn-grouped-conv         | `xnnpack_sparse`: a Conv2D(groups > 1) (KerasHub's depthwise    |
+|                          | convs) cuts the NCHW cluster                                    |
 
 Sources: the targets' sparsity tables (keras_mot/targets/sparse_targets.py, each entry cited),
 keras_mot/export/xnnpack_check.py (XNNPack src/subgraph.c conditions).
@@ -91,6 +95,50 @@ def _layer_findings(path, wrapper, target):
     return [f for f in findings if f is not None]
 
 
+def _unreached_findings(model, target):
+    """Layers holding several kernels the target could run sparse that keras_mot does not prune
+    (pruning handles one `kernel` per layer): MultiHeadAttention's four projections."""
+    from keras_mot import graph
+    from keras_mot.layers.base import adapter_for
+    from keras_mot.sparsity import pattern_for
+    from keras_mot.wrapper import Wrapper
+
+    findings = []
+    for path, layer in graph.iter_layers(model):
+        inner = layer.layer if isinstance(layer, Wrapper) else layer
+        adapter = adapter_for(inner)
+        refs = adapter.weights(inner) if adapter is not None else {}
+        if not refs or "kernel" in refs:
+            continue
+        names = []
+        for name, ref in refs.items():
+            try:
+                shape = tuple(int(d) for d in resolve_shape(inner, ref.attr))
+            except (AttributeError, TypeError):
+                continue
+            kind = "einsum" if len(shape) > 2 else ref.kind
+            if pattern_for(target, kind, shape) is not None:
+                names.append(name)
+        if names:
+            findings.append(Finding(
+                path, type(inner).__name__, "warning",
+                f"'{path}' ({type(inner).__name__}) holds {len(names)} weights '{target.name}' "
+                f"could run sparse ({', '.join(names)}); keras_mot prunes one kernel per layer, "
+                "so they stay dense.",
+                fix="Accept it (these projections are a small share of an encoder's weights), or "
+                    "build attention from EinsumDense/Dense layers to prune them.",
+                code="prune-not-reached"))
+    return findings
+
+
+def resolve_shape(layer, attr):
+    """Shape of the weight at dotted attribute path `attr` (e.g. "query_dense.kernel")."""
+    obj = layer
+    for part in attr.split("."):
+        obj = getattr(obj, part)
+    return obj.shape
+
+
 def _int8_fc_finding(target, pruned_dense):
     if target.name != "tflite_sparse_fc_int8" or not pruned_dense:
         return []
@@ -116,17 +164,51 @@ def pruning_check(model, target):
     from keras_mot.wrapper import Wrapper
 
     findings, pruned_dense = [], []
+    any_pruned = False
     for path, layer in graph.iter_layers(model):
         if isinstance(layer, Wrapper) and layer.prune is not None:
+            any_pruned = True
             findings.extend(_layer_findings(path, layer, target))
             if layer.prune_kind() == "dense":
                 pruned_dense.append(path)
+    if any_pruned and target.sparsity:
+        findings.extend(_unreached_findings(model, target))
     findings.extend(_int8_fc_finding(target, pruned_dense))
     if target.name == "xnnpack_sparse":
         from keras_mot.export.xnnpack_check import stem_rewrite
 
         findings.extend(stem_rewrite(model))
         findings.extend(_wrapped_stride2_findings(model))
+        findings.extend(_grouped_conv_findings(model))
+    return findings
+
+
+def _grouped_conv_findings(model):
+    """One finding per `Conv2D(groups > 1)`: a grouped CONV_2D is not NCHW-compatible in XNNPack
+    (src/subgraph.c `xnn_check_nchw_compatibility` takes convolutions with groups == 1 and
+    DEPTHWISE_CONV_2D), so the sparse cluster cannot pass it. KerasHub's MobileNetBackbone
+    builds its depthwise convolutions this way."""
+    import keras
+
+    from keras_mot import graph
+
+    findings = []
+    for path, layer in graph.iter_layers(model):
+        inner = getattr(layer, "layer", layer)
+        groups = getattr(inner, "groups", 1)
+        if not isinstance(inner, keras.layers.Conv2D) or groups == 1:
+            continue
+        depthwise = groups == inner.filters == (layer.input.shape[-1]
+                                                if hasattr(layer, "input") else None)
+        findings.append(Finding(
+            path, "Conv2D", "warning",
+            f"'{path}' is Conv2D(groups={groups}) and becomes a grouped CONV_2D, which XNNPack's "
+            "sparse (NCHW) path does not take (it accepts groups == 1 convolutions and "
+            "DEPTHWISE_CONV_2D): the sparse cluster breaks here and the pruned 1x1 convolutions "
+            "next to it run dense.",
+            "build it as keras.layers.DepthwiseConv2D" + (" (same weights: kernel (kh, kw, C, 1))"
+                                                          if depthwise else ""),
+            "xnn-grouped-conv"))
     return findings
 
 

@@ -93,3 +93,36 @@ def test_exclude_selects_a_layer_inside_a_block():
     assert any(p.endswith("feedforward_intermediate_dense") for p in wrapped)
     with pytest.raises(mot.KerasMotError, match="feedforward_output_dens"):
         mot.quantize(model, exclude=["feedforward_output_dens"])
+
+
+def test_xnnpack_sparse_reaches_every_1x1_conv_and_names_grouped_convs():
+    model = models.with_head(models.mobilenet_v2_relu6())
+    p = mot.prune(model, target="xnnpack_sparse", schedule=mot.ConstantSparsity(0.7, begin_step=0))
+    flat, _ = inline(model)
+    convs = {path: layer for path, layer in graph.iter_layers(flat)
+             if isinstance(layer, keras.layers.Conv2D)}
+    pointwise = {p_ for p_, c in convs.items() if tuple(c.kernel_size) == (1, 1) and c.groups == 1}
+    grouped = {p_ for p_, c in convs.items() if c.groups > 1}
+    pruned = {path for path, layer in graph.iter_layers(p)
+              if isinstance(layer, mot.Wrapper) and layer.prune is not None}
+    assert pointwise and pointwise <= pruned
+    report = mot.lint(p, target="xnnpack_sparse")
+    named = {f.layer for f in report.findings if f.code == "xnn-grouped-conv"}
+    assert grouped and named == grouped
+
+
+def test_sparse_fc_says_which_attention_kernels_stay_dense_and_counts_every_weight(tmp_path):
+    from keras_mot.export.layer_stats import layer_stats, overall_sparsity
+    model = models.with_head(models.bert())
+    p = mot.prune(model, target="tflite_sparse_fc",
+                  schedule=mot.ConstantSparsity(0.5, begin_step=0))
+    report = mot.lint(p, target="tflite_sparse_fc")
+    unreached = [f for f in report.findings if f.code == "prune-not-reached"]
+    assert len(unreached) == 2 and all("query_kernel" in f.message for f in unreached)
+    x = models.sample(p, n=8)
+    p.compile("adam", "mse")
+    p.fit(x, np.zeros((8, 10)), epochs=1, verbose=0, callbacks=mot.callbacks(p))
+    stats = layer_stats(p)
+    every = sum(int(np.prod(w.shape)) for w in model.trainable_weights if len(w.shape) >= 2)
+    assert sum(s.params for s in stats) == every
+    assert 0 < overall_sparsity(stats) < 0.5
