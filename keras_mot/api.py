@@ -9,7 +9,7 @@ from keras_mot.callbacks import (ExportOnTrainEnd, FreezeBatchNorm, FreezeRanges
                                  StopOnNonFinite, Summaries, UpdateMasks)
 from keras_mot.callbacks.quantization import wrappers
 from keras_mot.errors import KerasMotError, format_error
-from keras_mot.layers.base import adapter_for
+from keras_mot.layers.base import adapter_for, resolve_attr
 from keras_mot.prepared import prepared
 from keras_mot.recipe import Recipe, Rule, matches
 from keras_mot.inline import inline
@@ -57,16 +57,30 @@ def _excluded(exclude, layer, path):
     return any(matches(sel, layer, path) for sel in (exclude or ()))
 
 
-def _target_pattern(target, layer):
+def _prunable(layer):
+    """`[(name, kind, shape)]` of the weights pruning would mask in `layer`."""
     adapter = adapter_for(layer)
-    refs = adapter.weights(layer) if adapter is not None else {}
-    if "kernel" not in refs:
-        return None
-    kernel = getattr(layer, refs["kernel"].attr, None)
-    kind = adapter.sparsity_kind(layer)
-    if kernel is None or kind is None:
-        return None
-    return pattern_for(target, kind, tuple(kernel.shape))
+    if adapter is None:
+        return []
+    refs, out = adapter.weights(layer), []
+    for name in adapter.prunable_weights(layer):
+        try:
+            weight = resolve_attr(layer, refs[name].attr)
+        except AttributeError:
+            continue
+        kind = adapter.sparsity_kind(layer, name)
+        if weight is not None and kind is not None:
+            out.append((name, kind, tuple(weight.shape)))
+    return out
+
+
+def _target_pattern(target, layer):
+    """The target's pattern for the layer's prunable weights (the first that has one)."""
+    for _, kind, shape in _prunable(layer):
+        pattern = pattern_for(target, kind, shape)
+        if pattern is not None:
+            return pattern
+    return None
 
 
 def _decider(recipe, exclude):
@@ -85,8 +99,9 @@ def _decider(recipe, exclude):
                 prune = annotation.prune
         scheme = target.scheme if quant == "target" else quant
         pattern = _target_pattern(target, layer) if prune == "target" else prune
-        if "kernel" not in (getattr(adapter_for(layer), "weights", lambda _: {})(layer)):
-            pattern = None  # an explicit pattern applies to layers with a kernel only
+        prunable = _prunable(layer)
+        if not prunable:
+            pattern = None  # an explicit pattern applies to layers with prunable weights only
         spec = None
         if pattern is not None:
             if recipe.schedule is None:
@@ -94,12 +109,10 @@ def _decider(recipe, exclude):
                     f"Layer '{path}' is to be pruned but the recipe has no schedule.",
                     fix="Pass schedule=mot.PolynomialDecay(...) to mot.prune, or set `schedule:` "
                         "in the recipe."))
-            adapter = adapter_for(layer)
-            kind = adapter.sparsity_kind(layer) or adapter.weights(layer)["kernel"].kind
-            check = pattern.check(tuple(getattr(layer, adapter.weights(layer)[
-                "kernel"].attr).shape), kind, path)
-            if check is not None and check.severity == "error":
-                raise KerasMotError(format_error(check.message, layer=path, fix=check.fix))
+            for name, kind, shape in prunable:
+                check = pattern.check(shape, kind, path if name == "kernel" else f"{path}.{name}")
+                if check is not None and check.severity == "error":
+                    raise KerasMotError(format_error(check.message, layer=path, fix=check.fix))
             spec = PruneSpec(pattern, recipe.schedule)
         return LayerPlan(scheme=scheme, prune=spec)
 

@@ -206,10 +206,16 @@ class Wrapper(MaskUpdates, keras.layers.Layer):
         # 89.5 % frozen from step 0, where the folded layers lose BN's scale invariance).
         self.bn_frozen = self.add_weight(name="bn_frozen", shape=(), initializer="zeros",
                                          trainable=False)
+        self.masks = {}
         if self.prune is not None:
-            kernel = getattr(self.layer, self.adapter.weights(self.layer)["kernel"].attr)
-            self.kernel_mask = self.add_weight(name="kernel_mask", shape=tuple(kernel.shape),
-                                               initializer="ones", trainable=False)
+            refs = self.adapter.weights(self.layer)
+            for wname in self.adapter.prunable_weights(self.layer):
+                weight = resolve_attr(self.layer, refs[wname].attr)
+                self.masks[wname] = self.add_weight(
+                    name=f"{wname}_mask", shape=tuple(weight.shape), initializer="ones",
+                    trainable=False)
+            if "kernel" in self.masks:
+                self.kernel_mask = self.masks["kernel"]
             self.mask_step = self.add_weight(name="mask_step", shape=(), initializer=
                                              keras.initializers.Constant(-1.0), trainable=False)
         self.built = True
@@ -335,8 +341,8 @@ class Wrapper(MaskUpdates, keras.layers.Layer):
         refs = self.adapter.weights(self.layer)
         weights = {name: ops.convert_to_tensor(resolve_attr(self.layer, ref.attr))
                    for name, ref in refs.items()}
-        if self.prune is not None:
-            weights["kernel"] = weights["kernel"] * self.kernel_mask
+        for wname, mask in getattr(self, "masks", {}).items():
+            weights[wname] = weights[wname] * mask
         bias_attr = self.adapter.bias_attr(self.layer)
         bias = getattr(self.layer, bias_attr) if bias_attr else None
         if self.bn is not None:

@@ -47,12 +47,13 @@ def sparsity_summary(model):
     for path, w in graph.iter_layers(model):
         if not isinstance(w, Wrapper) or w.prune is None or not w.built:
             continue
-        kernel = ops.convert_to_numpy(w.folded_weights()[0]["kernel"])
-        n_zero = int(np.sum(kernel == 0))
-        layers[path] = n_zero / kernel.size
+        folded = w.folded_weights()[0]
+        pruned = [ops.convert_to_numpy(folded[name]) for name in w.masks]
+        n_zero, size = sum(int(np.sum(k == 0)) for k in pruned), sum(k.size for k in pruned)
+        layers[path] = n_zero / size
         step = int(ops.convert_to_numpy(w.mask_step))
         targets[path] = float(w.prune.schedule.sparsity_at(step)) if step >= 0 else 0.0
-        zeros, total = zeros + n_zero, total + kernel.size
+        zeros, total = zeros + n_zero, total + size
     return {"layers": layers, "targets": targets, "global": zeros / total if total else None}
 
 

@@ -55,8 +55,14 @@ def _rel_rms(q, w):
 
 def _wrapper_stat(path, layer):
     weights, _ = layer.folded_weights()
-    if "kernel" not in weights:
-        return None
+    if "kernel" not in weights:  # several matrices (attention): counted together, no error
+        matrices = [np.asarray(w) for w in weights.values() if len(w.shape) >= 2]
+        if not matrices:
+            return None
+        params = sum(m.size for m in matrices)
+        pattern = repr(layer.prune.pattern) if layer.prune is not None else None
+        return LayerStat(path, type(layer.layer).__name__, int(params),
+                         sum(int(np.sum(m == 0)) for m in matrices) / params, None, pattern)
     kernel = np.asarray(weights["kernel"])
     error = None
     if layer.quantize:

@@ -115,6 +115,15 @@ class MultiHeadAttentionAdapter(LayerAdapter):
         refs["output_kernel"] = WeightRef("output_dense.kernel", -1, "dense")
         return refs
 
+    def prunable_weights(self, layer):
+        # All four projections are FULLY_CONNECTED in TFLite (module doc).
+        return tuple(f"{name}_kernel" for name in _PROJECTIONS) + ("output_kernel",)
+
+    def sparsity_kind(self, layer, name="kernel"):
+        # q/k/v kernels (hidden, heads, head_dim) contract their first axis; the output kernel
+        # (heads, head_dim, hidden) its first two (keras_mot.sparsity.layout).
+        return "einsum_in2" if name == "output_kernel" else "einsum"
+
     def activation_fn(self, layer):
         return None
 

@@ -59,11 +59,15 @@ class LayerAdapter:
         """`{name: WeightRef}` of the weights the forward pass reads (may be empty)."""
         return {}
 
-    def sparsity_kind(self, layer):
-        """Layout family of the kernel for sparsity patterns (`keras_mot.sparsity.layout`);
-        `None` when no block pattern maps onto the runtime op. Defaults to the kernel's kind."""
+    def prunable_weights(self, layer):
+        """Names (keys of `weights`) of the weights pruning masks; default: the `"kernel"`."""
+        return ("kernel",) if "kernel" in self.weights(layer) else ()
+
+    def sparsity_kind(self, layer, name="kernel"):
+        """Layout family of weight `name` for sparsity patterns (`keras_mot.sparsity.layout`);
+        `None` when no block pattern maps onto the runtime op. Defaults to the weight's kind."""
         refs = self.weights(layer)
-        return refs["kernel"].kind if "kernel" in refs else None
+        return refs[name].kind if name in refs else None
 
     def bias_attr(self, layer):
         """Attribute name of the bias (folded with BatchNormalization), or `None`."""

@@ -67,7 +67,7 @@ class EinsumDenseAdapter(LayerAdapter):
     def weights(self, layer):
         return {"kernel": WeightRef("kernel", -1, "dense")}
 
-    def sparsity_kind(self, layer):
+    def sparsity_kind(self, layer, name="kernel"):
         return einsum_sparsity_kind(layer.equation)
 
     def bias_attr(self, layer):

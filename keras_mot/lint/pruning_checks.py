@@ -76,14 +76,15 @@ def _layer_findings(path, wrapper, target):
     from keras_mot.sparsity import pattern_for
 
     spec = wrapper.prune
-    kind = wrapper.prune_kind()
-    kernel = getattr(wrapper.layer, wrapper.adapter.weights(wrapper.layer)["kernel"].attr, None)
-    if kernel is None:
-        return []
-    shape = tuple(int(s) for s in kernel.shape)
-    findings = [spec.pattern.check(shape, kind, path)]
-    expected = pattern_for(target, kind, shape) if target.sparsity else None
-    findings.append(_pattern_finding(path, kind, shape, spec.pattern, expected, target))
+    refs = wrapper.adapter.weights(wrapper.layer)
+    findings, expected = [], None
+    for name in wrapper.masks:
+        kind = wrapper.prune_kind(name)
+        shape = tuple(int(s) for s in resolve_shape(wrapper.layer, refs[name].attr))
+        where = path if name == "kernel" else f"{path}.{name}"
+        findings.append(spec.pattern.check(shape, kind, where))
+        expected = pattern_for(target, kind, shape) if target.sparsity else None
+        findings.append(_pattern_finding(where, kind, shape, spec.pattern, expected, target))
     final = _final_sparsity(spec)
     if expected is not None and target.min_sparsity and final < target.min_sparsity:
         findings.append(Finding(
@@ -96,8 +97,8 @@ def _layer_findings(path, wrapper, target):
 
 
 def _unreached_findings(model, target):
-    """Layers holding several kernels the target could run sparse that keras_mot does not prune
-    (pruning handles one `kernel` per layer): MultiHeadAttention's four projections."""
+    """Unpruned layers holding several kernels the target could run sparse (e.g. a
+    MultiHeadAttention keras_mot could not wrap): said, never silent."""
     from keras_mot import graph
     from keras_mot.layers.base import adapter_for
     from keras_mot.sparsity import pattern_for
@@ -105,6 +106,8 @@ def _unreached_findings(model, target):
 
     findings = []
     for path, layer in graph.iter_layers(model):
+        if isinstance(layer, Wrapper) and layer.prune is not None:
+            continue
         inner = layer.layer if isinstance(layer, Wrapper) else layer
         adapter = adapter_for(inner)
         refs = adapter.weights(inner) if adapter is not None else {}
@@ -123,10 +126,9 @@ def _unreached_findings(model, target):
             findings.append(Finding(
                 path, type(inner).__name__, "warning",
                 f"'{path}' ({type(inner).__name__}) holds {len(names)} weights '{target.name}' "
-                f"could run sparse ({', '.join(names)}); keras_mot prunes one kernel per layer, "
-                "so they stay dense.",
-                fix="Accept it (these projections are a small share of an encoder's weights), or "
-                    "build attention from EinsumDense/Dense layers to prune them.",
+                f"could run sparse ({', '.join(names)}); it was not pruned, so they stay dense.",
+                fix="See the rewrite's findings (model.mot_findings) for why the layer was left "
+                    "as it is.",
                 code="prune-not-reached"))
     return findings
 
@@ -169,7 +171,7 @@ def pruning_check(model, target):
         if isinstance(layer, Wrapper) and layer.prune is not None:
             any_pruned = True
             findings.extend(_layer_findings(path, layer, target))
-            if layer.prune_kind() == "dense":
+            if layer.prune_kind() in ("dense", "einsum", "einsum_in2"):
                 pruned_dense.append(path)
     if any_pruned and target.sparsity:
         findings.extend(_unreached_findings(model, target))

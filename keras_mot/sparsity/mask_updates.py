@@ -23,10 +23,11 @@ class MaskUpdates:
     """Mask-update methods of `Wrapper` (needs `prune`, `adapter`, `layer`, `kernel_mask` and
     `mask_step`, which `Wrapper.build` creates for a pruned layer)."""
 
-    def prune_kind(self):
-        """Layer family of the pruned weight (for sparsity patterns)."""
-        return (self.adapter.sparsity_kind(self.layer)
-                or self.adapter.weights(self.layer)["kernel"].kind)
+    def prune_kind(self, name=None):
+        """Layer family of pruned weight `name` (default: the first) for sparsity patterns."""
+        name = name or next(iter(self.masks), "kernel")
+        return (self.adapter.sparsity_kind(self.layer, name)
+                or self.adapter.weights(self.layer)[name].kind)
 
     def update_mask(self, step):
         """Recomputes the pruning mask for integer training `step`, if an update is due.
@@ -38,11 +39,14 @@ class MaskUpdates:
         due = _due_update_step(self.prune.schedule, int(step)) if self.prune else None
         if due is None or due <= int(ops.convert_to_numpy(self.mask_step)):
             return False
-        kernel = getattr(self.layer, self.adapter.weights(self.layer)["kernel"].attr)
+        from keras_mot.layers.base import resolve_attr  # lazy: layers import this package
+
         sparsity = self.prune.schedule.sparsity_at(due)
-        masked = ops.convert_to_tensor(kernel) * self.kernel_mask
-        self.kernel_mask.assign(self.prune.pattern.compute_mask(masked, sparsity,
-                                                                self.prune_kind()))
+        refs = self.adapter.weights(self.layer)
+        for name, mask in self.masks.items():
+            weight = resolve_attr(self.layer, refs[name].attr)
+            masked = ops.convert_to_tensor(weight) * mask
+            mask.assign(self.prune.pattern.compute_mask(masked, sparsity, self.prune_kind(name)))
         self.mask_step.assign(float(due))
         return True
 

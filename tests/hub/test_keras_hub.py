@@ -111,18 +111,31 @@ def test_xnnpack_sparse_reaches_every_1x1_conv_and_names_grouped_convs():
     assert grouped and named == grouped
 
 
-def test_sparse_fc_says_which_attention_kernels_stay_dense_and_counts_every_weight(tmp_path):
+def test_sparse_fc_reaches_attention_and_ffn_kernels_and_counts_every_weight(tmp_path):
     from keras_mot.export.layer_stats import layer_stats, overall_sparsity
+    from keras_mot.export.sparse_check import inspect_sparsity
     model = models.with_head(models.bert())
     p = mot.prune(model, target="tflite_sparse_fc",
-                  schedule=mot.ConstantSparsity(0.5, begin_step=0))
+                  schedule=mot.ConstantSparsity(0.8, begin_step=0))
+    attention = [layer for _, layer in graph.iter_layers(p) if isinstance(layer, mot.Wrapper)
+                 and isinstance(layer.layer, keras.layers.MultiHeadAttention)]
+    assert len(attention) == 2 and all(set(w.masks) == {"query_kernel", "key_kernel",
+                                                        "value_kernel", "output_kernel"}
+                                       for w in attention)
     report = mot.lint(p, target="tflite_sparse_fc")
-    unreached = [f for f in report.findings if f.code == "prune-not-reached"]
-    assert len(unreached) == 2 and all("query_kernel" in f.message for f in unreached)
-    x = models.sample(p, n=8)
+    assert not [f for f in report.findings if f.code == "prune-not-reached"]
+    x = models.sample(p, n=16)
     p.compile("adam", "mse")
-    p.fit(x, np.zeros((8, 10)), epochs=1, verbose=0, callbacks=mot.callbacks(p))
+    p.fit(x, np.zeros((16, 10)), epochs=1, verbose=0, callbacks=mot.callbacks(p))
     stats = layer_stats(p)
-    every = sum(int(np.prod(w.shape)) for w in model.trainable_weights if len(w.shape) >= 2)
-    assert sum(s.params for s in stats) == every
-    assert 0 < overall_sparsity(stats) < 0.5
+    every = sum(int(np.prod(w.shape)) for w in model.trainable_weights
+                if len(w.shape) >= 2 and "bias" not in w.name)  # attention biases are 2-D
+    assert sum(s.params for s in stats) == every  # embeddings included
+    assert 0.3 < overall_sparsity(stats) < 0.8
+    result = mot.export(p, str(tmp_path / "sparse"), target="tflite_sparse_fc",
+                        representative_data=x, formats=("tflite",))
+    assert result.parity.ok
+    fcs = [w for w in inspect_sparsity(open(result.tflite_path, "rb").read()).weights
+           if w.op == "FULLY_CONNECTED"]
+    assert len(fcs) == 14  # 2 x (q, k, v, output, 2 FFN) + pooled + head
+    assert all(w.stored == "block_sparse" and w.block_size == (1, 4) for w in fcs)
