@@ -249,8 +249,7 @@ class _Rewriter:
             return out, [wrappers[id(op)].quantize_output] * len(keras.tree.flatten(out))
         quantize = plan.scheme is not None
         out_t = tail.output_tensors[0]
-        users = cons.get(id(out_t), [])
-        user_op = operations.get(id(users[0]), users[0].operation) if len(users) == 1 else None
+        out_t, user_op = self._grid_consumer(out_t, cons, operations, outputs)
         user_adapter = adapter_for(user_op) if user_op is not None else None
         shared_by_consumer = (
             user_adapter is not None and user_adapter.shares_input_range
@@ -278,6 +277,24 @@ class _Rewriter:
         wrappers[id(op)] = wrapper
         out = wrapper(call_inputs)
         return out, [wrapper.quantize_output] * len(keras.tree.flatten(out))
+
+    @staticmethod
+    def _grid_consumer(tensor, cons, operations, outputs):
+        """`(tensor, op)`: the single consumer of `tensor`, looking through shape-only layers
+        (Reshape, Flatten, ...) that keep its grid, and the tensor that op reads. A Concatenate
+        behind a Reshape (ViT's class token joined to the patch tokens) then sets the producer's
+        range itself: the converter gives CONCATENATION one scale for all operands
+        (tfl_ops.td SameOperandsAndResultsScale), so a producer with its own range would get an
+        int8 requantize (QUANTIZE) whose rounding the fake-quantized model does not reproduce."""
+        while True:
+            users = cons.get(id(tensor), [])
+            if len(users) != 1:
+                return tensor, None
+            op = operations.get(id(users[0]), users[0].operation)
+            if (id(tensor) in outputs or not isinstance(op, keras.layers.Layer)
+                    or not is_passthrough(op) or len(users[0].output_tensors) != 1):
+                return tensor, op
+            tensor = users[0].output_tensors[0]
 
     def _check_activation(self, wrapper, layer_path):
         name = wrapper.activation_name()

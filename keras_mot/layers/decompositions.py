@@ -69,21 +69,21 @@ def _learned_table(name, values):
 
 @register_decomposition("keras_hub:ViTPatchingAndEmbedding")
 def _vit_patching_and_embedding(layer, inputs):
-    """patch Conv2D -> reshape to tokens -> [class token; tokens] -> + position table.
+    """patch Conv2D -> reshape to tokens -> a zero token padded in front -> + one table.
 
-    The class token becomes a one-row table broadcast over the batch and concatenated in front
-    (CONCATENATION of an int8 constant), the position table an int8 constant added with ADD: the
-    ops TFLite runs for the block, now with quantization points.
+    `[class_token; tokens] + positions` equals `[0; tokens] + table` where `table` is the position
+    table with the class token added to its first row. Written that way, TFLite runs CONV_2D,
+    RESHAPE, PAD (keeps the grid; zero is exact on it) and one ADD of an int8 constant: no
+    CONCATENATION, whose operands the converter would requantize (int8 QUANTIZE) onto one shared
+    scale with a rounding the fake-quantized model does not reproduce.
     """
     x = layer.patch_embedding(inputs)
     if layer.data_format == "channels_first":
         x = keras.layers.Permute((2, 3, 1), name="channels_last")(x)
     x = keras.layers.Reshape((-1, layer.hidden_dim), name="tokens")(x)
+    table = keras.ops.convert_to_numpy(layer.position_embedding.embeddings).copy()
     if layer.use_class_token:
-        token = keras.ops.reshape(keras.ops.convert_to_numpy(layer.class_token), (1, layer.hidden_dim))
-        first = keras.layers.Cropping1D((0, layer.num_patches - 1), name="first_token")(x)
-        x = keras.layers.Concatenate(axis=1, name="with_class_token")(
-            [_learned_table("class_token", token)(first), x])
-    table = keras.ops.convert_to_numpy(layer.position_embedding.embeddings)
+        x = keras.layers.ZeroPadding1D((1, 0), name="class_token_slot")(x)
+        table[0] += keras.ops.convert_to_numpy(layer.class_token).reshape(-1)
     positions = _learned_table("position_embedding", table)(x)
     return keras.layers.Add(name="add_position_embedding")([x, positions])
