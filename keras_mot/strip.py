@@ -50,7 +50,7 @@ def freeze_wrapper(wrapper, keep_quantization=True):
     if quantize:
         # Bake the fake-quantized values: weights sit exactly on the int8 grid and the bias on
         # the int32 grid, so the converter's own rounding cannot differ from training's.
-        weights, bias = wrapper._weights(training=False)
+        weights, bias = wrapper.quantized_weights()
     else:
         weights, bias = wrapper.folded_weights()
     weights = {k: np.asarray(v) for k, v in weights.items()}
@@ -62,15 +62,16 @@ def freeze_wrapper(wrapper, keep_quantization=True):
                   call_keys=wrapper.call_keys, name=wrapper.name)
     new.build_from_config(wrapper.get_build_config())
     if quantize:
-        for name, (vmin, vmax) in new._range_vars.items():
-            if name in wrapper._range_vars:
-                vmin.assign(wrapper._range_vars[name][0])
-                vmax.assign(wrapper._range_vars[name][1])
+        learned = wrapper.activation_ranges()
+        for name, (vmin, vmax) in new.activation_ranges().items():
+            if name in learned:
+                vmin.assign(learned[name][0])
+                vmax.assign(learned[name][1])
             else:  # a same-as-input point: freeze the producer's range as this layer's own
-                ref = wrapper._bias_input_range
+                ref = wrapper.bias_input_range
                 vmin.assign(ref.min)
                 vmax.assign(ref.max)
-        for name, (vmin, vmax) in new._weight_vars.items():
+        for name, (vmin, vmax) in new.weight_ranges().items():
             ref = new._weight_refs()[name]
             spec = new.scheme.weight_spec(ref.kind)
             flat, axis = _flat_axis(ops.convert_to_tensor(weights[name]), ref.channel_axis)

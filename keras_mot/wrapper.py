@@ -234,6 +234,44 @@ class Wrapper(MaskUpdates, keras.layers.Layer):
             return {}
         return {**self._range_vars, **self._weight_vars}
 
+    # Read-only views for the modules that build on a wrapper's quantization state (exact
+    # kernels, range linking, strip): they use these instead of the private attributes.
+    def activation_ranges(self):
+        """`{point name: (min_variable, max_variable)}` of the learned activation ranges."""
+        return dict(getattr(self, "_range_vars", {}))
+
+    def weight_ranges(self):
+        """`{weight name: (min_variable, max_variable)}` of the weight ranges."""
+        return dict(getattr(self, "_weight_vars", {}))
+
+    def fixed_point_kind(self, name):
+        """The fixed-range kind of point `name` (e.g. `"softmax"`, `"same_as_input"`), or None
+        for a learned range."""
+        return self._points.get(name)
+
+    def input_scale(self):
+        """Scale of the int8 tensor the biased op reads (`None` when unknown)."""
+        return self._input_scale()
+
+    def link_input_ranges(self, refs):
+        """Records each input's producer range (`RangeRef` or None), set by
+        `keras_mot.quantization.linking` after the graph is built (bias grid, exact kernels)."""
+        object.__setattr__(self, "_input_ranges", list(refs))  # not tracked by Keras
+
+    def quantized_weights(self):
+        """`({name: tensor}, bias)`: the weights as the int8 op reads them (folded, masked,
+        fake-quantized; the bias on TFLite's int32 grid), without updating any range."""
+        return self._weights(training=False)
+
+    def input_range(self, i):
+        """`RangeRef` of input `i`'s int8 grid (own input point, else the producer's), or None."""
+        return self._input_range(i)
+
+    @property
+    def bias_input_range(self):
+        """`RangeRef` of the grid the op's input sits on (own point or producer's), or None."""
+        return self._bias_input_range
+
     # ----------------------------------------------------------------- quantization points
     def _point(self, name, x, training):
         if not self.quantize:

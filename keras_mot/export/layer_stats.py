@@ -66,7 +66,7 @@ def _wrapper_stat(path, layer):
     kernel = np.asarray(weights["kernel"])
     error = None
     if layer.quantize:
-        quantized, _ = layer._weights(training=False)  # noqa: SLF001  (read-only, no updates)
+        quantized, _ = layer.quantized_weights()
         error = _rel_rms(np.asarray(quantized["kernel"]), kernel)
     pattern = repr(layer.prune.pattern) if layer.prune is not None else None
     return LayerStat(path, type(layer.layer).__name__, int(kernel.size),

@@ -16,7 +16,8 @@ from keras_mot.quantization.mode import is_calibrating, is_simulating
 
 def _applies(wrapper):
     return (wrapper.quantize and not wrapper.frozen and is_simulating() and not is_calibrating()
-            and "output" in wrapper._range_vars and wrapper.scheme.activation_spec().bits == 8)
+            and "output" in wrapper.activation_ranges()
+            and wrapper.scheme.activation_spec().bits == 8)
 
 
 def _grid(vmin, vmax, spec):
@@ -26,7 +27,7 @@ def _grid(vmin, vmax, spec):
 
 
 def _output_grid(wrapper):
-    return _grid(*wrapper._range_vars["output"], wrapper.scheme.activation_spec())
+    return _grid(*wrapper.activation_ranges()["output"], wrapper.scheme.activation_spec())
 
 
 def _swap(ready, exact, out):
@@ -41,9 +42,9 @@ def activation_output(wrapper, entry, y, out):
         return out
     spec = wrapper.scheme.activation_spec()
     if wrapper.adapter.kind == "activation":
-        s_in = wrapper._input_scale()
+        s_in = wrapper.input_scale()
     else:
-        s_in = ranges.scale_of(*wrapper._range_vars["pre_activation"], spec)
+        s_in = ranges.scale_of(*wrapper.activation_ranges()["pre_activation"], spec)
     if s_in is None:
         return out
     lo, s_out = _output_grid(wrapper)
@@ -77,7 +78,7 @@ def op_output(wrapper, inputs, activation, out):
         return out
     n_inputs, emulation = OPS[op]
     xs = list(inputs) if isinstance(inputs, (list, tuple)) else [inputs]
-    refs = [wrapper._input_range(i) for i in range(len(xs))]
+    refs = [wrapper.input_range(i) for i in range(len(xs))]
     if len(xs) != n_inputs or any(r is None or r.spec.bits != 8 or r.spec.symmetric
                                   for r in refs):
         return out

@@ -25,19 +25,19 @@ def _output_source(wrapper):
     if not wrapper.quantize or not wrapper.quantize_output:
         return None
     spec = wrapper.scheme.activation_spec()
-    fixed = wrapper._points.get("output")
+    fixed = wrapper.fixed_point_kind("output")
     if fixed == "same_as_input":
-        return wrapper._bias_input_range
+        return wrapper.bias_input_range
     if fixed is not None:
         lo, hi = ranges.fixed_range(fixed, spec)
         return RangeRef(lo, hi, spec)
-    vmin, vmax = wrapper._range_vars["output"]
+    vmin, vmax = wrapper.activation_ranges()["output"]
     return RangeRef(vmin, vmax, spec)
 
 
 def link_bias_ranges(model):
-    """Sets `_input_ranges` (each input's producer range, `None` where unknown) on every
-    `Wrapper` of `model` (nested models included)."""
+    """Tells every `Wrapper` of `model` (nested models included) the range of each of its
+    inputs' producers (`Wrapper.link_input_ranges`; `None` where unknown)."""
     from keras_mot.wrapper import Wrapper
 
     fm = graph.functional_view(model)
@@ -51,7 +51,7 @@ def link_bias_ranges(model):
         first = source.get(id(ins[0])) if ins else None
         if isinstance(op, Wrapper):
             if op.built:
-                object.__setattr__(op, "_input_ranges", [source.get(id(t)) for t in ins])
+                op.link_input_ranges([source.get(id(t)) for t in ins])
                 out = _output_source(op)
             else:
                 out = None
