@@ -143,3 +143,15 @@ def test_sparse_fc_reaches_attention_and_ffn_kernels_and_counts_every_weight(tmp
            if w.op == "FULLY_CONNECTED"]
     assert len(fcs) == 14  # 2 x (q, k, v, output, 2 FFN) + pooled + head
     assert all(w.stored == "block_sparse" and w.block_size == (1, 4) for w in fcs)
+
+
+@pytest.mark.parametrize("name", sorted(models.ALL))
+def test_prepared_model_keras_round_trip_is_exact(name, tmp_path):
+    model = models.with_head(models.ALL[name]())
+    x = models.sample(model, n=8)
+    q = mot.quantize(model, calibration_data=x)
+    path = str(tmp_path / f"{name}.keras")
+    q.save(path)
+    loaded = keras.saving.load_model(path, safe_mode=True)
+    np.testing.assert_array_equal(np.asarray(q(x, training=False)),
+                                  np.asarray(loaded(x, training=False)))
