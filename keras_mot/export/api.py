@@ -86,6 +86,24 @@ def _fail(what, received=None, fix=None):
     return ExportError(format_error(what, received=received, fix=fix))
 
 
+def _failure_hint(error, stage):
+    """What to do about an export failure, by its cause and the stage it hit."""
+    import errno
+
+    if isinstance(error, OSError) and error.errno in (errno.ENOSPC, errno.EDQUOT):
+        return "Free disk space where the export is written (or pass another directory)."
+    if isinstance(error, OSError) and error.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
+        return "Pass a directory you can write to."
+    if isinstance(error, MemoryError):
+        return "Export a smaller batch (max_examples=...) or free memory."
+    if "convert" in stage or "SavedModel" in stage:
+        return "See the cause above; mot.lint(model, target=...) names layers that cannot convert."
+    if "parity" in stage:
+        return ("See the cause above: the converted model could not run on the examples "
+                "(check their shapes and dtypes against model.inputs).")
+    return "See the cause above."
+
+
 def _check_args(model, target, formats, input_type, output_type, max_examples):
     check_max_examples(max_examples)
     try:
@@ -206,8 +224,7 @@ def export(model, directory, target=None, representative_data=None, formats=FORM
         raise ExportError(format_error(
             f"Export to '{out.path}' failed while {stages.name}; nothing was written.",
             received=f"{type(e).__name__}: {str(e)[:1500]}",
-            fix="See the cause above; mot.lint(model, target=...) names layers that cannot "
-                "convert.")) from e
+            fix=_failure_hint(e, stages.name))) from e
     if verbose:
         print(result.summary())
     return result

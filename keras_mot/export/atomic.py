@@ -1,9 +1,18 @@
 """Atomic output directories: build in a hidden sibling, rename into place at the end.
 
 A failure removes the partial directory (and any parent directories this created), so an export
-either fully exists or does not exist at all.
+either fully exists or does not exist at all. What a killed process leaves behind is handled by
+the next export to the same path, and logged (logger "keras_mot"):
+
+- `.NAME.partial-PID-*`: a build whose process is gone (kill -9, power loss) is removed; one
+  whose process still runs (a concurrent export) is left alone.
+- `.NAME.old-*`: an overwrite moves the previous export aside, renames the new one into place,
+  then deletes the old one. Killed between the two renames, `NAME` is missing: the next export
+  first restores the newest previous export, so the path never stays empty because of a crash.
+  With `NAME` in place, leftover `.old-*` copies are deleted.
 """
 
+import logging
 import os
 import shutil
 import tempfile
@@ -11,6 +20,64 @@ import tempfile
 from keras_mot.errors import ExportError, format_error
 
 MARKER = "report.json"  # a directory holding this is a previous keras_mot export
+_logger = logging.getLogger("keras_mot")
+
+
+def _alive(pid):
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OSError):
+        return True  # exists, owned by someone else
+    return True
+
+
+def _siblings(path, kind):
+    parent, name = os.path.dirname(path), os.path.basename(path)
+    prefix = f".{name}.{kind}-"
+    try:
+        entries = os.listdir(parent)
+    except OSError:
+        return []
+    return sorted((os.path.join(parent, e) for e in entries if e.startswith(prefix)),
+                  key=lambda p: os.path.getmtime(p) if os.path.exists(p) else 0)
+
+
+def _partial_pid(entry, path):
+    rest = os.path.basename(entry)[len(f".{os.path.basename(path)}.partial-"):]
+    head = rest.split("-", 1)[0]
+    return int(head) if head.isdigit() else None
+
+
+def recover(path):
+    """Cleans what interrupted exports to `path` left (see module doc); returns what it did.
+
+    Example:
+        >>> recover("out/")       # after a kill -9 between the two renames of an overwrite
+        ['restored the previous export from out/../.out.old-x1y2']
+    """
+    path = os.path.abspath(os.fspath(path))
+    done = []
+    for entry in _siblings(path, "partial"):
+        pid = _partial_pid(entry, path)
+        if pid is not None and pid != os.getpid() and _alive(pid):
+            continue  # another process is exporting here right now
+        shutil.rmtree(entry, ignore_errors=True)
+        done.append(f"removed {entry} (left by an interrupted export)")
+    olds = [e for e in _siblings(path, "old") if os.path.isfile(os.path.join(e, MARKER))]
+    if olds and not os.path.exists(path):
+        os.rename(olds[-1], path)
+        done.append(f"restored the previous export from {olds[-1]} (an overwrite was "
+                    "interrupted before the new export landed)")
+        olds = olds[:-1]
+    for entry in _siblings(path, "old"):
+        if os.path.exists(path):
+            shutil.rmtree(entry, ignore_errors=True)
+            done.append(f"removed {entry} (previous export already replaced)")
+    for line in done:
+        _logger.warning("keras_mot export: %s", line)
+    return done
 
 
 def _missing_parents(path):
@@ -39,6 +106,7 @@ class AtomicDirectory:
         self.overwrite = overwrite
         self.tmp = None
         self._created = []
+        self.recovered = []
 
     def check(self):
         """Raises `ExportError` when `path` may not be (re)placed."""
@@ -57,11 +125,13 @@ class AtomicDirectory:
                     fix="Pass overwrite=True or another directory."))
 
     def __enter__(self):
+        self.recovered = recover(self.path)
         self.check()
         self._created = _missing_parents(self.path)
         os.makedirs(os.path.dirname(self.path), exist_ok=True)
         name = os.path.basename(self.path.rstrip(os.sep)) or "export"
-        self.tmp = tempfile.mkdtemp(prefix=f".{name}.partial-", dir=os.path.dirname(self.path))
+        self.tmp = tempfile.mkdtemp(prefix=f".{name}.partial-{os.getpid()}-",
+                                    dir=os.path.dirname(self.path))
         return self.tmp
 
     def _commit(self):
@@ -71,7 +141,12 @@ class AtomicDirectory:
                                    dir=os.path.dirname(self.path))
             os.rmdir(old)
             os.rename(self.path, old)
-        os.rename(self.tmp, self.path)
+        try:
+            os.rename(self.tmp, self.path)
+        except BaseException:
+            if old is not None:  # put the previous export back before reporting the failure
+                os.rename(old, self.path)
+            raise
         if old is not None:
             shutil.rmtree(old, ignore_errors=True)
 
