@@ -53,6 +53,33 @@ def _check_selectors(model, recipe, exclude):
         require_match(rule.select, layers, "recipe rule selector")
 
 
+def _quantizes(recipe):
+    if targets.get(recipe.target).is_integer:
+        return any(rule.quantize is not None for rule in recipe.rules) or not recipe.rules
+    return any(rule.quantize not in (None, "target") for rule in recipe.rules)
+
+
+def _check_precision(model, recipe):
+    """Quantization-aware training is refused on float16 / bfloat16 compute layers."""
+    if not _quantizes(recipe):
+        return  # pruning alone works under any policy
+    for path, layer in graph.iter_layers(model):
+        if isinstance(layer, keras.layers.InputLayer):
+            continue
+        policy = getattr(layer, "dtype_policy", None)
+        compute = getattr(policy, "compute_dtype", "float32")
+        if compute in ("float16", "bfloat16"):
+            raise KerasMotError(format_error(
+                f"Layer '{path}' computes in {compute} (dtype policy {policy.name!r}). "
+                "Quantization-aware training emulates TFLite's int8 arithmetic, which needs "
+                "float32: a float16 mantissa (11 bits) cannot hold int8 grids and int32 bias "
+                "sums exactly, so the trained model would not be the one that ships.",
+                received=f"dtype policy {policy.name!r}",
+                fix="Build the model under keras.mixed_precision.set_global_policy('float32') "
+                    "(copy the weights with new_model.set_weights(model.get_weights())), then "
+                    "quantize; pruning alone (mot.prune) works with mixed precision."))
+
+
 def _excluded(exclude, layer, path):
     return any(matches(sel, layer, path) for sel in (exclude or ()))
 
@@ -153,6 +180,7 @@ def apply(model, recipe, exclude=None, calibration_data=None, calibration_steps=
         recipe = Recipe.from_yaml(recipe)
     exclude = _selectors(exclude)
     _check_selectors(model, recipe, exclude)
+    _check_precision(model, recipe)
     result = rewrite(model, _decider(recipe, exclude), strict=strict)
     new_model = prepared(result.model, recipe.target, result.findings)
     if calibration_data is not None:

@@ -39,7 +39,8 @@ def _bad(path, what, received, fix):
 
 @dataclasses.dataclass
 class RuntimeConfig:
-    """`runtime`: keras_mot reads `mixed_precision_dtype` and `run_eagerly`; the rest is accepted."""
+    """`runtime`: keras_mot reads `mixed_precision_dtype` (float32 only: float16 / bfloat16 are
+    refused with the reason) and `run_eagerly`; the rest is accepted."""
     distribution_strategy: str = "mirrored"
     enable_xla: bool = False
     gpu_thread_mode: Optional[str] = None
@@ -262,6 +263,20 @@ class ExperimentConfig:
     task: ImageClassificationTask = _d(ImageClassificationTask)
     trainer: TrainerConfig = _d(TrainerConfig)
     keras_mot: KerasMotConfig = _d(KerasMotConfig)
+
+    def validate(self, path):
+        """Cross-block checks, before any training step."""
+        dtype = self.runtime.mixed_precision_dtype
+        if dtype not in (None, "float32", "float16", "bfloat16"):
+            _bad("runtime.mixed_precision_dtype", "is not a dtype keras_mot knows.", repr(dtype),
+                 "Use float32, float16 or bfloat16.")
+        if dtype in ("float16", "bfloat16"):
+            why = ("quantization-aware training emulates int8 arithmetic in float32; a "
+                   f"{dtype} model would not train what ships" if "qat" in self.mode else
+                   "keras-mot train runs pruning and float training in float32 and would "
+                   "ignore it")
+            _bad("runtime.mixed_precision_dtype", why + ".", repr(dtype),
+                 "Set runtime.mixed_precision_dtype: float32 (or remove the key).")
 
     @property
     def mode(self):

@@ -350,3 +350,26 @@ def test_cli_export_refuses_bad_input_and_writes_nothing(tmp_path, capsys, args,
     err = capsys.readouterr().err
     assert code == 2 and err.startswith("keras-mot export: ") and expected in err, err
     _nothing_left(out)
+
+
+# ------------------------------------------------------------------ mixed precision
+
+def test_mixed_float16_model_is_refused_for_qat_with_the_reason():
+    keras.mixed_precision.set_global_policy("mixed_float16")
+    try:
+        model = _model()
+    finally:
+        keras.mixed_precision.set_global_policy("float32")
+    with pytest.raises(KerasMotError) as info:
+        mot.quantize(model, calibration_data=_x(8))
+    msg = str(info.value)
+    assert "'conv'" in msg and "mixed_float16" in msg and "set_global_policy('float32')" in msg
+    pruned = mot.prune(model, schedule=mot.ConstantSparsity(0.5, begin_step=0))  # allowed
+    assert any(getattr(w, "prune", None) is not None for w in wrappers(pruned))
+
+
+def test_garden_config_with_float16_is_refused_before_training():
+    from keras_mot.garden import load_config
+    with pytest.raises(KerasMotError, match="runtime.mixed_precision_dtype.*float32"):
+        load_config("model_garden_configs/mobilenetv2_qat_cpu.yaml",
+                    overrides=["runtime.mixed_precision_dtype=float16"])
