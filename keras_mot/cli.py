@@ -1,6 +1,6 @@
 """The `keras-mot` command: `train`, `lint` and `export` sub-commands.
 
-    keras-mot train CONFIG.yaml [--set key=value ...] [--out DIR]
+    keras-mot train CONFIG.yaml [--set key=value ...] [--out DIR] [--fresh]
     keras-mot lint MODEL.keras --target T [--json] [--strict]
     keras-mot export MODEL.keras OUT/ --target T [--data DATA.npz] [--input-type int8]
 
@@ -26,6 +26,9 @@ def _add_train(subparsers):
     p.add_argument("--lint", default="table", choices=("table", "off", "strict"),
                    help="lint at compile (default: table)")
     p.add_argument("--quiet", action="store_true", help="no progress bars (the table is printed)")
+    p.add_argument("--fresh", action="store_true",
+                   help="discard a previous run in --out instead of resuming it (re-running the "
+                        "same command resumes from the last checkpoint)")
     p.set_defaults(func=_run_train)
 
 
@@ -33,7 +36,7 @@ def _run_train(args):
     from keras_mot.garden.trainer import train
 
     result = train(args.config, out=args.out, overrides=args.overrides,
-                   verbose=2 if args.quiet else 1, lint=args.lint)
+                   verbose=2 if args.quiet else 1, lint=args.lint, fresh=args.fresh)
     print(f"outputs: {result.out}")
     return 0 if result.ok else 1
 

@@ -28,6 +28,7 @@ import yaml
 from keras_mot.errors import KerasMotError, format_error
 from keras_mot.export.interpreter import runtime_name
 from keras_mot.garden import results as _results
+from keras_mot.garden.run_state import PeriodicCheckpoint, RunState
 from keras_mot.garden.builders import build_model
 from keras_mot.garden.config import ExperimentConfig, dump_config, load_config
 from keras_mot.garden.data import build_dataset, resolve_source
@@ -191,7 +192,7 @@ def _load_checkpoint(model, config):
 
 
 def train(config, out=None, overrides=None, verbose=1, lint="table", export_targets=None,
-          reference=True, checkpoints=True, max_examples=512):
+          reference=True, checkpoints=True, max_examples=512, fresh=False):
     """Runs a whole experiment; returns a `TrainResult` (and prints its table when verbose).
 
     Args:
@@ -205,8 +206,11 @@ def train(config, out=None, overrides=None, verbose=1, lint="table", export_targ
             `tflite_int8` post-training quantization when that is not an int8 target).
         reference: also convert the float model to a float `.tflite` for the table's
             reference row (size, latency, accuracy).
-        checkpoints: save the float and optimized models as `.keras` under `out/checkpoints`.
+        checkpoints: save the float and optimized models as `.keras` under `out/checkpoints`,
+            and every `trainer.checkpoint_interval` steps a resume checkpoint: re-running the
+            same experiment on `out` continues where it stopped (`keras_mot.garden.run_state`).
         max_examples: validation examples used by the exports' parity check.
+        fresh: discard a previous run in `out` instead of resuming it.
 
     Returns:
         `TrainResult`.
@@ -220,9 +224,15 @@ def train(config, out=None, overrides=None, verbose=1, lint="table", export_targ
         config = load_config(path, overrides)
     name = _config_name(config, path)
     out = os.path.abspath(out or os.path.join("runs", name))
-    os.makedirs(os.path.join(out, "checkpoints"), exist_ok=True)
+    state = RunState.open(out, dump_config(config, compact=True), fresh=fresh)
+    if state.phase != "float" and not checkpoints:
+        raise KerasMotError(format_error(
+            "This run stopped after its float phase but keeps no checkpoints to resume from.",
+            received=repr(out), fix="Pass --fresh (fresh=True) to start over."))
     with open(os.path.join(out, "config.yaml"), "w", encoding="utf-8") as f:
         yaml.safe_dump(dump_config(config, compact=True), f, sort_keys=False)
+    interval = config.trainer.checkpoint_interval if checkpoints else 0
+    ckpt = os.path.join(out, "checkpoints")
     seconds, clock = {}, time.perf_counter()
     mode = config.mode
     target = targets.get(config.keras_mot.target or DEFAULT_TARGETS[mode])
@@ -239,29 +249,50 @@ def train(config, out=None, overrides=None, verbose=1, lint="table", export_targ
     x_cal, _ = _arrays(build_dataset(config, "train", shuffle=False),
                        config.keras_mot.representative_examples)
 
-    model = build_model(config)
-    float_steps = 0 if _load_checkpoint(model, config) else config.keras_mot.float_train_steps
-    _compile(model, config, lint, config.keras_mot.float_learning_rate)
-    if float_steps:
-        _fit(model, train_ds, float_steps, config, os.path.join(out, "logs", "float"), [],
-             verbose)
-    if checkpoints:
-        model.save(os.path.join(out, "checkpoints", "float.keras"))
-    float_acc = float(model.evaluate(val_ds_fit, verbose=0)[1])
+    if state.phase == "float":
+        model, done = state.load_resume("float"), state.step
+        if model is None:
+            model, done = build_model(config), 0
+            float_steps = 0 if _load_checkpoint(model, config) else \
+                config.keras_mot.float_train_steps
+            _compile(model, config, lint, config.keras_mot.float_learning_rate)
+        else:  # resumed: compiled, optimizer state restored
+            float_steps = config.keras_mot.float_train_steps
+        if float_steps > done:
+            _fit(model, train_ds, float_steps - done, config, os.path.join(out, "logs", "float"),
+                 [PeriodicCheckpoint(state, "float", interval, done)], verbose)
+        if checkpoints:
+            model.save(os.path.join(ckpt, "float.keras"))
+        float_acc = float(model.evaluate(val_ds_fit, verbose=0)[1])
+        state.advance("optimize", float_acc=float_acc)
+    else:
+        model = keras.saving.load_model(os.path.join(ckpt, "float.keras"), safe_mode=True)
+        float_acc = state.data["float_acc"]
     seconds["float"] = time.perf_counter() - clock
 
     clock = time.perf_counter()
     optimized, opt_acc = model, None
-    if mode != "float":
-        optimized = mot.apply(model, build_recipe(config, target), calibration_data=x_cal)
-        _compile(optimized, config, lint)
-        if config.trainer.train_steps:
-            _fit(optimized, train_ds, config.trainer.train_steps, config,
-                 os.path.join(out, "logs", mode.replace("+", "_")), mot.callbacks(optimized),
-                 verbose)
+    saved = os.path.join(ckpt, mode.replace("+", "_") + ".keras")
+    if mode != "float" and state.phase == "optimize":
+        optimized, done = state.load_resume("optimize"), state.step
+        if optimized is None:
+            optimized, done = mot.apply(model, build_recipe(config, target),
+                                        calibration_data=x_cal), 0
+            _compile(optimized, config, lint)
+        if config.trainer.train_steps > done:
+            _fit(optimized, train_ds, config.trainer.train_steps - done, config,
+                 os.path.join(out, "logs", mode.replace("+", "_")),
+                 list(mot.callbacks(optimized))
+                 + [PeriodicCheckpoint(state, "optimize", interval, done)], verbose)
         if checkpoints:
-            optimized.save(os.path.join(out, "checkpoints", mode.replace("+", "_") + ".keras"))
+            optimized.save(saved)
         opt_acc = float(optimized.evaluate(val_ds_fit, verbose=0)[1])
+        state.advance("export", opt_acc=opt_acc)
+    elif mode != "float":
+        optimized = keras.saving.load_model(saved, safe_mode=True)
+        opt_acc = state.data["opt_acc"]
+    else:
+        state.advance("export")
     seconds["optimize"] = time.perf_counter() - clock
 
     clock = time.perf_counter()
@@ -284,6 +315,7 @@ def train(config, out=None, overrides=None, verbose=1, lint="table", export_targ
         json.dump(data, f, indent=2)
     with open(os.path.join(out, "results.md"), "w", encoding="utf-8") as f:
         f.write(table + "\n")
+    state.advance("done")
     if verbose:
         print(table)
     return TrainResult(name, mode, target.name, out, float_acc, opt_acc, exports, rows, table,

@@ -32,8 +32,11 @@ def test_cpu_config_builds_runs_and_trains(path):
     loss = model.train_on_batch(x, y)
     assert np.isfinite(loss)
     assert any(not np.array_equal(b, w.numpy()) for b, w in zip(before, model.trainable_weights))
-    momenta = {layer.momentum for layer in model.layers if isinstance(layer, keras.layers.BatchNormalization)}
-    assert momenta == (set() if cfg.task.model.backbone.type == "bert" else {0.9})
+    momenta = {layer.momentum for layer in model._flatten_layers()  # nested KerasHub blocks too
+               if isinstance(layer, keras.layers.BatchNormalization)}
+    assert momenta <= {0.9}  # every BatchNormalization, if the model has any (ViT, BERT: none)
+    if cfg.task.model.backbone.type in ("mobilenet", "resnet", "efficientnet"):
+        assert momenta == {0.9}
 
 
 def _image_cfg(backbone, block, **model):

@@ -107,7 +107,7 @@ def test_text_source_for_bert_config():
     x, y = next(iter(build_dataset(cfg, "train", repeat=True)))
     assert x.shape == (8, 16) and x.dtype == tf.int32
     assert sum(1 for _ in build_dataset(cfg, "train")) == 5
-    with pytest.raises(KerasMotError, match="bert backbone"):
+    with pytest.raises(KerasMotError, match="text backbone"):
         build_dataset(_cfg("keras_mot.data.source=text"), "train")
 
 
