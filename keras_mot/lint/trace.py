@@ -17,6 +17,7 @@ import keras
 import tensorflow as tf
 
 from keras_mot import graph
+from keras_mot.quantization.ranges import EMULATION_SCOPE
 
 _LOCK = threading.Lock()
 
@@ -170,6 +171,8 @@ def _collect(graph, owner, model_name, fallback, nested, out, seen_graphs):
     functions = getattr(graph, "_functions", {})
     const = _constant_ops(graph)
     for op in graph.get_operations():
+        if EMULATION_SCOPE in op.name:  # kernel rounding emulated in Keras, not a TFLite op
+            continue
         layer = owner.get((graph.name, op.name))
         layer = _strip_model(layer, model_name) if layer is not None else fallback
         out.append(TracedOp(

@@ -145,7 +145,17 @@ def grid_scale(lo, hi, spec):
     return ops.cast((hi - lo) / float(spec.levels), "float32")
 
 
+EMULATION_SCOPE = "keras_mot_kernel_emulation"  # ops the converter never sees (the lint skips)
+
+
 def round_to_grid_away_from_zero(x, min_val, max_val, spec):
+    """See `_round_to_grid_away_from_zero`; its ops are named under `EMULATION_SCOPE`: in the
+    exported model the kernel does this rounding itself (the frozen wrapper emits no op)."""
+    with keras.name_scope(EMULATION_SCOPE):
+        return _round_to_grid_away_from_zero(x, min_val, max_val, spec)
+
+
+def _round_to_grid_away_from_zero(x, min_val, max_val, spec):
     """Rounds `x` onto the grid of [min_val, max_val] as TFLite's same-scale integer kernels do.
 
     AVERAGE_POOL_2D and RESIZE_BILINEAR keep the input's scale and zero point and round their

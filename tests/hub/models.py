@@ -42,6 +42,10 @@ def efficientnet():
         input_shape=(32, 32, 3), num_features=32)
 
 
+def densenet():
+    return M.DenseNetBackbone(stackwise_num_repeats=[2, 2], image_shape=(32, 32, 3))
+
+
 def vit():
     return M.ViTBackbone(image_shape=(32, 32, 3), patch_size=8, num_layers=2, num_heads=2, hidden_dim=16, mlp_dim=32)
 
@@ -54,7 +58,7 @@ def distilbert():
 def albert():
     return M.AlbertBackbone(vocabulary_size=50, num_layers=2, num_heads=2, embedding_dim=8, hidden_dim=16, intermediate_dim=32, max_sequence_length=16)
 
-ALL = dict(resnet=resnet, mobilenet_v3=mobilenet_v3, mobilenet_v2_relu6=mobilenet_v2_relu6, efficientnet=efficientnet, vit=vit, bert=bert, distilbert=distilbert, albert=albert)
+ALL = dict(resnet=resnet, densenet=densenet, mobilenet_v3=mobilenet_v3, mobilenet_v2_relu6=mobilenet_v2_relu6, efficientnet=efficientnet, vit=vit, bert=bert, distilbert=distilbert, albert=albert)
 
 TEXT = ("bert", "distilbert", "albert")
 

@@ -10,7 +10,7 @@ from keras_mot.inline import inline
 from tests.hub import models
 
 # KerasHub builds these from plain layers already: nothing to open.
-FLAT_ALREADY = ("efficientnet", "resnet")
+FLAT_ALREADY = ("efficientnet", "resnet", "densenet")
 
 
 @pytest.mark.parametrize("name", sorted(models.ALL))
@@ -155,3 +155,23 @@ def test_prepared_model_keras_round_trip_is_exact(name, tmp_path):
     loaded = keras.saving.load_model(path, safe_mode=True)
     np.testing.assert_array_equal(np.asarray(q(x, training=False)),
                                   np.asarray(loaded(x, training=False)))
+
+
+def test_deberta_is_refused_by_the_lint_before_the_converter_fails(tmp_path):
+    """DeBERTa's relative positions take ABS / SIGN of int64 tensors, which no builtin kernel
+    runs: the lint says `fails` and names them, and the export fails as predicted."""
+    model = models.with_head(keras_hub_models().DebertaV3Backbone(
+        vocabulary_size=50, num_layers=1, num_heads=2, hidden_dim=16, intermediate_dim=32,
+        max_sequence_length=16, bucket_size=4))
+    x = models.sample(model, n=8)
+    q = mot.quantize(model, calibration_data=x)
+    report = mot.lint(q, target="tflite_int8")
+    assert report.verdict == "fails"
+    assert {f.op for f in report.errors} >= {"Abs", "Sign"}
+    with pytest.raises(mot.KerasMotError, match="Abs"):
+        mot.export(q, str(tmp_path / "deberta"), representative_data=x, formats=("tflite",))
+
+
+def keras_hub_models():
+    import keras_hub
+    return keras_hub.models
