@@ -13,7 +13,7 @@ _os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 from keras_mot import targets  # noqa: E402
 from keras_mot.annotate import Annotated, annotate  # noqa: E402
-from keras_mot.api import apply, callbacks, prune, quantize, strip  # noqa: E402
+from keras_mot.api import apply, callbacks, check_recipe, prune, quantize, strip  # noqa: E402
 from keras_mot.calibration import calibrate  # noqa: E402
 from keras_mot.errors import ExportError, KerasMotError, UnsupportedLayerError  # noqa: E402
 from keras_mot.export.api import ExportResult, export  # noqa: E402
@@ -33,7 +33,7 @@ __all__ = [
     "KerasMotError",
     "LintReport", "NofM", "PolynomialDecay", "PreparedModel", "PruneSpec", "QuantScheme",
     "QuantSpec", "Recipe", "Rule", "UnsupportedLayerError", "Unstructured", "Wrapper",
-    "annotate", "apply", "calibrate", "callbacks", "export", "get_scheme", "lint",
+    "annotate", "apply", "calibrate", "callbacks", "check_recipe", "export", "get_scheme", "lint",
     "lint_on_compile",
     "prune", "quantize", "strip", "targets",
 ]

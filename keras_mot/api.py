@@ -29,6 +29,22 @@ def _check_model(model):
                 "keras.saving.load_model(path)."))
 
 
+def _check_not_prepared(model):
+    """A model keras_mot already prepared is refused: wrapping wrappers would double-quantize."""
+    from keras_mot.wrapper import Wrapper
+
+    done = [path for path, layer in graph.iter_layers(model) if isinstance(layer, Wrapper)]
+    if done:
+        raise KerasMotError(format_error(
+            f"Model '{model.name}' is already prepared by keras_mot ({len(done)} wrapped "
+            f"layers, e.g. '{done[0]}'); preparing it again would quantize or prune twice.",
+            received=f"Wrapper layers {', '.join(done[:3])}{', ...' if len(done) > 3 else ''}",
+            fix="Prepare the float model once with every step in one recipe (mot.apply(model, "
+                "mot.Recipe(target, rules=(mot.Rule('_default', quantize='int8', "
+                "prune='target'),), schedule=...))), or get the float model back first with "
+                "mot.strip(model, keep_quantization=False)."))
+
+
 def _selectors(exclude):
     """`exclude` as a tuple of selectors (a single string is one selector)."""
     if exclude is None:
@@ -146,6 +162,36 @@ def _decider(recipe, exclude):
     return decide
 
 
+def check_recipe(model, recipe, exclude=None):
+    """Checks, without changing anything, that `mot.apply(model, recipe)` can prepare `model`.
+
+    Run it before a long float training phase to fail early: the model must be a float
+    Functional/Sequential Keras model not prepared already, every rule selector and `exclude`
+    entry must select a layer, and quantized layers must compute in float32.
+
+    Args:
+        model: the float Keras model.
+        recipe: a `Recipe` or the path of a recipe YAML file.
+        exclude: selectors of layers to leave untouched.
+
+    Returns:
+        The `Recipe` (read from YAML when a path was given).
+
+    Raises:
+        KerasMotError: naming the problem and the fix.
+
+    Example:
+        >>> recipe = mot.check_recipe(model, "recipes/mobilenet_int8.yaml")
+    """
+    _check_model(model)
+    _check_not_prepared(model)
+    if isinstance(recipe, str):
+        recipe = Recipe.from_yaml(recipe)
+    _check_selectors(model, recipe, _selectors(exclude))
+    _check_precision(model, recipe)
+    return recipe
+
+
 def apply(model, recipe, exclude=None, calibration_data=None, calibration_steps=8,
           strict=False):
     """Applies a `Recipe` (quantization and pruning in one pass); returns a new model.
@@ -173,14 +219,10 @@ def apply(model, recipe, exclude=None, calibration_data=None, calibration_steps=
         ...                                           mot.Rule("_default")))
         >>> qmodel = mot.apply(model, recipe, calibration_data=x_train[:256])
     """
-    _check_model(model)
     if calibration_data is not None:
         check_steps(calibration_steps, "calibration_steps")
-    if isinstance(recipe, str):
-        recipe = Recipe.from_yaml(recipe)
+    recipe = check_recipe(model, recipe, exclude)
     exclude = _selectors(exclude)
-    _check_selectors(model, recipe, exclude)
-    _check_precision(model, recipe)
     result = rewrite(model, _decider(recipe, exclude), strict=strict)
     new_model = prepared(result.model, recipe.target, result.findings)
     if calibration_data is not None:

@@ -6,14 +6,17 @@ calibration does), not from 0..0.
 """
 
 import numbers
+import warnings
 
 import keras
 import numpy as np
 
 from keras_mot import graph
+from keras_mot.bn_statistics import MODES, BatchStatistics
 from keras_mot.callbacks.quantization import wrappers
 from keras_mot.errors import KerasMotError, format_error
 from keras_mot.finite import check_finite, check_finite_ranges
+from keras_mot.lint.finding import Finding
 from keras_mot.quantization.mode import calibrating
 
 
@@ -57,7 +60,7 @@ def _num_examples(batch):
     return int(shape[0]) if shape else 1
 
 
-def calibrate(model, data, steps=None, batch_size=32):
+def calibrate(model, data, steps=None, batch_size=32, bn_statistics="auto"):
     """Records activation ranges of a keras_mot model on `data` and marks them initialized.
 
     Args:
@@ -67,6 +70,10 @@ def calibrate(model, data, steps=None, batch_size=32):
             `(x, y)` tuples as datasets yield.
         steps: maximum number of batches (all when `None`).
         batch_size: batch size used to split a numpy array.
+        bn_statistics: `"auto"` re-estimates the moving statistics of BatchNormalization
+            layers that are far from the batch statistics QAT trains with (barely trained
+            models; see `keras_mot.bn_statistics`), said in a warning and a finding;
+            `"reestimate"` does it for every layer, `"keep"` never.
 
     Returns:
         The number of batches seen.
@@ -79,27 +86,45 @@ def calibrate(model, data, steps=None, batch_size=32):
         >>> calibrate(qmodel, x_train[:256])
     """
     check_steps(steps)
+    if bn_statistics not in MODES:
+        raise KerasMotError(format_error(
+            "Unknown bn_statistics mode.", received=repr(bn_statistics),
+            fix=f"Use one of: {', '.join(MODES)}."))
     ws = [w for w in wrappers(model) if w.quantize]
+    stats = BatchStatistics(model, bn_statistics)
     seen = examples = 0
-    with calibrating():
-        for batch in _batches(data, batch_size):
-            if steps is not None and seen >= steps:
-                break
-            check_finite(batch, "calibration_data", start=examples)
-            examples += _num_examples(batch)
-            # The first batch replaces any earlier ranges; later batches widen them (running
-            # min/max over every batch, not just the last one).
-            for w in ws:
-                w.initialized.assign(1.0 if seen else 0.0)
-            model(graph.pack_inputs(model, graph.flat_inputs(model, batch, "calibration_data")),
-                  training=False)
-            seen += 1
+    try:
+        with calibrating():
+            for batch in _batches(data, batch_size):
+                if steps is not None and seen >= steps:
+                    break
+                check_finite(batch, "calibration_data", start=examples)
+                examples += _num_examples(batch)
+                flat = graph.flat_inputs(model, batch, "calibration_data")
+                graph.check_input_arrays(model, flat, f"calibration_data batch {seen}")
+                inputs = graph.pack_inputs(model, flat)
+                stats.update(inputs)
+                # The first batch replaces any earlier ranges; later batches widen them
+                # (running min/max over every batch, not just the last one).
+                for w in ws:
+                    w.initialized.assign(1.0 if seen else 0.0)
+                model(inputs, training=False)
+                seen += 1
+    finally:
+        stats.restore_momenta()
     if seen == 0:
         raise KerasMotError(format_error("calibration_data yielded no batch.",
                                          received=repr(type(data).__name__),
                                          fix="Pass a non-empty array or dataset."))
     for w in ws:
         w.initialized.assign(1.0)
+    message = stats.message()
+    if message:
+        warnings.warn(message, RuntimeWarning, stacklevel=2)
+        if isinstance(getattr(model, "mot_findings", None), list):
+            model.mot_findings.append(Finding("", None, "info", message,
+                                              "nothing to do; bn_statistics='keep' opts out",
+                                              "bn-statistics-reestimated"))
     check_finite_ranges(model, "after calibration on finite calibration_data (the model "
                         "itself overflows)")
     return seen

@@ -81,12 +81,15 @@ def _load_data(path):
 def _run_export(args):
     import json
 
-    import keras
-
     import keras_mot as mot
+    from keras_mot.model_file import load_model_file
 
     try:
-        model = keras.saving.load_model(args.model, safe_mode=True)
+        model = load_model_file(args.model)
+    except mot.KerasMotError as error:
+        print(f"keras-mot export: {error}", file=sys.stderr)
+        return 2
+    try:
         data = _load_data(args.data)
     except (OSError, ValueError, TypeError) as error:
         print(f"keras-mot export: cannot load input: {error}", file=sys.stderr)

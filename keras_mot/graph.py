@@ -5,6 +5,7 @@ gets a clear error.
 """
 
 import keras
+import numpy as np
 
 from keras_mot.errors import KerasMotError, format_error
 
@@ -178,6 +179,43 @@ def flat_inputs(model, x, what="inputs"):
             received=type(x).__name__,
             fix=f"Pass a dict keyed by input name (or a list in this order): {keys}."))
     return [x]
+
+
+def check_input_arrays(model, flat, what="inputs", error=KerasMotError, exact_rank=False):
+    """Raises `error` when an entry of `flat` (one per model input) cannot feed its input.
+
+    Checks what Keras would otherwise report deep inside `call()`: a non-numeric dtype, or a
+    shape that does not match the input's (batch first; without `exact_rank`, one missing
+    trailing axis of size 1 is accepted, as Keras expands it).
+
+    Example:
+        >>> check_input_arrays(model, [x_batch], "calibration_data")
+    """
+    names = input_keys(model)
+    for name, value, spec in zip(names, flat, model.inputs):
+        value = getattr(value, "numpy", lambda: value)()
+        try:
+            arr = np.asarray(value)
+        except (TypeError, ValueError) as e:
+            raise error(format_error(
+                f"{what}: input '{name}' is not an array.", received=f"{type(value).__name__}",
+                fix=f"Pass a numeric array shaped {tuple(spec.shape)} (batch first).")) from e
+        want = tuple(spec.shape)
+        if arr.dtype.kind not in "biuf":
+            raise error(format_error(
+                f"{what}: input '{name}' holds {arr.dtype} values; the model's input is "
+                f"{spec.dtype}.", received=f"dtype {arr.dtype}, shape {arr.shape}",
+                fix=f"Pass numbers ({spec.dtype}) shaped {want} (batch first), e.g. "
+                    "np.asarray(x, dtype='float32') for images or token ids as integers."))
+        got = arr.shape
+        if not exact_rank and len(got) == len(want) - 1 and want[-1] == 1:
+            got = got + (1,)
+        if len(got) != len(want) or any(w is not None and w != g
+                                        for w, g in zip(want[1:], got[1:])):
+            raise error(format_error(
+                f"{what}: input '{name}' has examples of shape {arr.shape[1:]}; the model "
+                f"expects {want[1:]}.", received=f"array of shape {arr.shape}",
+                fix=f"Pass arrays shaped {want} (batch first) for input '{name}'."))
 
 
 def pack_inputs(model, flat):

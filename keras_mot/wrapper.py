@@ -20,7 +20,7 @@ from keras_mot.errors import UnsupportedLayerError, format_error
 from keras_mot.layers import activations as act_table
 from keras_mot.layers.base import adapter_for, resolve_attr
 from keras_mot.quantization import bn_fold, integer_domain, kernel_exact, linking, ranges
-from keras_mot.quantization.mode import is_calibrating, is_simulating
+from keras_mot.quantization.mode import is_calibrating, is_estimating_bn, is_simulating
 from keras_mot.quantization.scheme import QuantScheme, get_scheme
 from keras_mot.sparsity.mask_updates import MaskUpdates
 
@@ -299,6 +299,8 @@ class Wrapper(MaskUpdates, keras.layers.Layer):
             return ranges.fake_quant(x, vmin, vmax, spec)
         fake_quant = functools.partial(ranges.fake_quant, graph_op=not is_simulating())
         if is_calibrating():
+            if is_estimating_bn():
+                return x
             lo, hi = ranges.activation_batch_range(ops.stop_gradient(x), spec)
             init = self.initialized > 0
             vmin.assign(ops.where(init, ops.minimum(vmin, lo), lo))
@@ -452,7 +454,7 @@ class Wrapper(MaskUpdates, keras.layers.Layer):
         return refs[i] if i < len(refs) else None
 
     def call(self, inputs, training=None):
-        if training and self.prune is not None:
+        if training and self.prune is not None and not is_estimating_bn():
             self._require_mask_updates()
         point = _Points(self, training)
         if self.quantize_inputs:

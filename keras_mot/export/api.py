@@ -12,7 +12,9 @@ import os
 import time
 from typing import Optional
 
-from keras_mot import targets
+import keras
+
+from keras_mot import graph, targets
 from keras_mot.errors import ExportError, KerasMotError, format_error
 from keras_mot.export import report as _report
 from keras_mot.export.atomic import AtomicDirectory
@@ -104,7 +106,24 @@ def _failure_hint(error, stage):
     return "See the cause above."
 
 
+def _check_exportable(model):
+    """mot.export converts Keras models with a known input signature (Functional/Sequential)."""
+    if not isinstance(model, keras.Model):
+        raise _fail("mot.export exports Keras models.",
+                    f"{type(model).__name__} {repr(model)[:80]}",
+                    "Pass a keras.Model; load a saved one with keras.saving.load_model(path) "
+                    "(or use `keras-mot export MODEL.keras OUT`).")
+    if not graph.is_graph_model(model) or not model.inputs:
+        raise _fail(
+            f"Model '{model.name}' is a subclassed {type(model).__name__} without a symbolic "
+            "input signature, which mot.export needs for conversion and the parity check.",
+            type(model).__name__,
+            "Wrap it in a Functional model first: inputs = keras.Input(shape=...); "
+            "wrapped = keras.Model(inputs, model(inputs)); mot.export(wrapped, ...).")
+
+
 def _check_args(model, target, formats, input_type, output_type, max_examples):
+    _check_exportable(model)
     check_max_examples(max_examples)
     try:
         target = targets.get(target or getattr(model, "mot_target", None) or "tflite")

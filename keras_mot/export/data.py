@@ -175,14 +175,8 @@ def collect(data, model, max_examples=None, what="representative_data"):
             received=f"{type(data).__name__} with no batches",
             fix="Pass a non-empty array, (x, y) tuple or dataset (e.g. x_val[:256])."))
     inputs = [np.concatenate([b[i] for b in xs])[:max_examples] for i in range(n_inputs)]
-    for i, (arr, spec) in enumerate(zip(inputs, model.inputs)):
-        want = tuple(spec.shape[1:])
-        if len(arr.shape[1:]) != len(want) or any(
-                w is not None and w != g for w, g in zip(want, arr.shape[1:])):
-            raise ExportError(format_error(
-                f"representative_data input {i} does not match the model's input shape.",
-                received=f"examples of shape {arr.shape[1:]}, model expects {want}",
-                fix="Pass examples shaped like the model's input (batch first)."))
+    graph.check_input_arrays(model, inputs, what, error=ExportError, exact_rank=True)
+    for i, arr in enumerate(inputs):
         if np.issubdtype(arr.dtype, np.floating):
             inputs[i] = arr.astype(np.float32)
     names = [t.name.split(":")[0] for t in model.inputs]

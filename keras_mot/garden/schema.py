@@ -7,6 +7,7 @@ with the dotted path) and values of the wrong type; `to_dict` turns it back into
 """
 
 import dataclasses
+import re
 import types
 import typing
 
@@ -22,6 +23,9 @@ def _type_name(hint):
     return str(hint).replace("typing.", "")
 
 
+_EXPONENT_FLOAT = re.compile(r"[-+]?(\d+\.?\d*|\.\d+)[eE][-+]?\d+")
+
+
 def _fail(path, what, received, fix):
     raise KerasMotError(format_error(f"Config key '{path}': {what}", received=received, fix=fix))
 
@@ -32,6 +36,8 @@ def _convert_scalar(value, hint, path):
     elif hint is int:
         ok = isinstance(value, int) and not isinstance(value, bool)
     elif hint is float:
+        if isinstance(value, str) and _EXPONENT_FLOAT.fullmatch(value.strip()):
+            value = float(value)  # YAML 1.1 reads 1e-3 (no dot) as a string
         ok = isinstance(value, (int, float)) and not isinstance(value, bool)
         value = float(value) if ok else value
     elif hint is str:

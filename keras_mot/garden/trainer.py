@@ -28,6 +28,7 @@ import yaml
 from keras_mot.errors import KerasMotError, format_error
 from keras_mot.export.interpreter import runtime_name
 from keras_mot.garden import results as _results
+from keras_mot.callbacks.nonfinite import StopOnNonFinite
 from keras_mot.garden.run_state import PeriodicCheckpoint, RunState
 from keras_mot.garden.builders import build_model
 from keras_mot.garden.config import ExperimentConfig, dump_config, load_config
@@ -223,6 +224,12 @@ def train(config, out=None, overrides=None, verbose=1, lint="table", export_targ
         path = os.fspath(config)
         config = load_config(path, overrides)
     name = _config_name(config, path)
+    mode = config.mode
+    target = targets.get(config.keras_mot.target or DEFAULT_TARGETS[mode])
+    # The whole config is checked before any training step: recipe (schemes, bits, target)
+    # and export targets now, the recipe's selectors against the model once it is built.
+    recipe = None if mode == "float" else build_recipe(config, target)
+    _export_targets(config, target)
     out = os.path.abspath(out or os.path.join("runs", name))
     state = RunState.open(out, dump_config(config, compact=True), fresh=fresh)
     if state.phase != "float" and not checkpoints:
@@ -234,8 +241,6 @@ def train(config, out=None, overrides=None, verbose=1, lint="table", export_targ
     interval = config.trainer.checkpoint_interval if checkpoints else 0
     ckpt = os.path.join(out, "checkpoints")
     seconds, clock = {}, time.perf_counter()
-    mode = config.mode
-    target = targets.get(config.keras_mot.target or DEFAULT_TARGETS[mode])
     keras.utils.set_random_seed(config.keras_mot.seed)
 
     relabel = _labels_fn(config)
@@ -253,6 +258,8 @@ def train(config, out=None, overrides=None, verbose=1, lint="table", export_targ
         model, done = state.load_resume("float"), state.step
         if model is None:
             model, done = build_model(config), 0
+            if recipe is not None:
+                mot.check_recipe(model, recipe)
             float_steps = 0 if _load_checkpoint(model, config) else \
                 config.keras_mot.float_train_steps
             _compile(model, config, lint, config.keras_mot.float_learning_rate)
@@ -260,7 +267,8 @@ def train(config, out=None, overrides=None, verbose=1, lint="table", export_targ
             float_steps = config.keras_mot.float_train_steps
         if float_steps > done:
             _fit(model, train_ds, float_steps - done, config, os.path.join(out, "logs", "float"),
-                 [PeriodicCheckpoint(state, "float", interval, done)], verbose)
+                 [StopOnNonFinite(raise_error=True),
+                  PeriodicCheckpoint(state, "float", interval, done)], verbose)
         if checkpoints:
             model.save(os.path.join(ckpt, "float.keras"))
         float_acc = float(model.evaluate(val_ds_fit, verbose=0)[1])
@@ -276,14 +284,13 @@ def train(config, out=None, overrides=None, verbose=1, lint="table", export_targ
     if mode != "float" and state.phase == "optimize":
         optimized, done = state.load_resume("optimize"), state.step
         if optimized is None:
-            optimized, done = mot.apply(model, build_recipe(config, target),
-                                        calibration_data=x_cal), 0
+            optimized, done = mot.apply(model, recipe, calibration_data=x_cal), 0
             _compile(optimized, config, lint)
         if config.trainer.train_steps > done:
             _fit(optimized, train_ds, config.trainer.train_steps - done, config,
                  os.path.join(out, "logs", mode.replace("+", "_")),
-                 list(mot.callbacks(optimized))
-                 + [PeriodicCheckpoint(state, "optimize", interval, done)], verbose)
+                 list(mot.callbacks(optimized, stop_on_non_finite=False))
+                 + [StopOnNonFinite(raise_error=True), PeriodicCheckpoint(state, "optimize", interval, done)], verbose)
         if checkpoints:
             optimized.save(saved)
         opt_acc = float(optimized.evaluate(val_ds_fit, verbose=0)[1])

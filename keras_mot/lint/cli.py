@@ -32,18 +32,12 @@ def add_parser(subparsers):
 def run(args, out=None):
     """Runs the lint for parsed `args`; prints the report; returns the exit status."""
     out = out or sys.stdout
-    import keras
-
-    import keras_mot  # noqa: F401  (registers keras_mot layers for safe loading)
     from keras_mot.errors import KerasMotError
     from keras_mot.lint.core import lint
+    from keras_mot.model_file import load_model_file
 
     try:
-        model = keras.saving.load_model(args.model, safe_mode=True)
-    except (OSError, ValueError, TypeError) as error:
-        print(f"keras-mot lint: cannot load '{args.model}': {error}", file=sys.stderr)
-        return 2
-    try:
+        model = load_model_file(args.model)
         report = lint(model, args.target, batch_size=args.batch_size)
     except KerasMotError as error:
         print(f"keras-mot lint: {error}", file=sys.stderr)

@@ -5,6 +5,8 @@ classify each op (`classify.py`), and the target's rule set (`rules.py`) turns t
 findings and a verdict. Extra checks (e.g. a pruning target's) plug in with `register_check`.
 """
 
+import os
+
 from keras_mot import targets as _targets
 from keras_mot.errors import KerasMotError, format_error
 from keras_mot.lint.classify import legalize_ops
@@ -76,7 +78,8 @@ def lint(model, target="tflite", *, batch_size=None, strict=False):
     """Checks a Keras model against a deployment target without converting it.
 
     Args:
-        model: a built Keras 3 model.
+        model: a built Keras 3 model, or the path of a `.keras` file (loaded with
+            `safe_mode=True`).
         target: a target name (`"tflite"`, `"tflite_select"`, `"tflite_int8"`,
             `"tflite_int16x8"`, `"xnnpack"`, ...) or a `Target`.
         batch_size: trace with this fixed batch size (default: the batch dimension of
@@ -93,6 +96,10 @@ def lint(model, target="tflite", *, batch_size=None, strict=False):
         'full_int8'
     """
     target = _targets.get(target)
+    if isinstance(model, (str, os.PathLike)):
+        from keras_mot.model_file import load_model_file
+
+        model = load_model_file(model)
     _check_model(model)
     trace = trace_model(model, batch_size=batch_size)
     items = legalize_ops(trace)

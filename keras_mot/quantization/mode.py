@@ -47,3 +47,17 @@ def simulating():
     trace, any converter) wrappers emit TensorFlow FakeQuant ops and plain conv + bias, the graph
     the TFLite converter consumes; values agree up to float rounding at near-ties."""
     return _switched_on(_SIMULATING)
+
+
+_ESTIMATING_BN = contextvars.ContextVar("keras_mot_estimating_bn", default=False)
+
+
+def is_estimating_bn():
+    """True inside `estimating_bn()`."""
+    return _ESTIMATING_BN.get()
+
+
+def estimating_bn():
+    """Context of a training-mode pass that only re-estimates BatchNormalization statistics:
+    inside `calibrating()`, wrappers then compute in float and record no range."""
+    return _switched_on(_ESTIMATING_BN)

@@ -96,6 +96,18 @@ class Rule:
         return cls(select=data["select"], quantize=data.get("quantize", "target"), prune=prune)
 
 
+def _check_scheme(rule):
+    """A rule's scheme must exist when the recipe is built, not after a float training phase."""
+    from keras_mot.quantization.scheme import get_scheme
+
+    if rule.quantize in (None, "target"):
+        return
+    try:
+        get_scheme(rule.quantize)
+    except KerasMotError as error:
+        raise KerasMotError(f"Recipe rule {rule.select!r}: {error}") from None
+
+
 @dataclasses.dataclass(frozen=True)
 class Recipe:
     """A plan: a target, a pruning schedule and ordered rules (first match wins).
@@ -116,6 +128,8 @@ class Recipe:
                                              received=repr(self.version),
                                              fix=f"This keras_mot reads version {VERSION}."))
         object.__setattr__(self, "rules", tuple(self.rules))
+        for rule in self.rules:
+            _check_scheme(rule)
 
     def rule_for(self, layer, path):
         """The first rule selecting `layer` at `path`, or `None`."""

@@ -373,3 +373,144 @@ def test_garden_config_with_float16_is_refused_before_training():
     with pytest.raises(KerasMotError, match="runtime.mixed_precision_dtype.*float32"):
         load_config("model_garden_configs/mobilenetv2_qat_cpu.yaml",
                     overrides=["runtime.mixed_precision_dtype=float16"])
+
+
+# ------------------------------------------------------------------ prepared twice, input forms
+
+@pytest.mark.parametrize("second", ["quantize", "prune", "apply"])
+def test_preparing_a_prepared_model_again_is_refused(second):
+    q = mot.quantize(_model(), calibration_data=_x(8))
+    calls = {
+        "quantize": lambda: mot.quantize(q),
+        "prune": lambda: mot.prune(q, schedule=mot.ConstantSparsity(0.5, begin_step=0)),
+        "apply": lambda: mot.apply(q, mot.Recipe("tflite_int8", rules=(mot.Rule("_default"),))),
+    }
+    with pytest.raises(KerasMotError) as info:
+        calls[second]()
+    msg = str(info.value)
+    assert "already prepared by keras_mot" in msg and "conv" in msg
+    assert "mot.strip(model, keep_quantization=False)" in msg and "one recipe" in msg
+
+
+@pytest.mark.parametrize("data, expected", [
+    (np.full((8, 8, 8, 1), "a"), r"input 'image' holds <U1 values; the model's input is float32"),
+    (np.zeros((8, 9, 9, 1), "float32"), r"input 'image' has examples of shape \(9, 9, 1\); "
+                                        r"the model expects \(8, 8, 1\)"),
+    ([1, 2, 3], r"input 'image' has examples of shape \(\)"),
+    ({"pixels": _x(8)}, r"keys \['pixels'\].*Give exactly these keys: \['image'\]"),
+], ids=["strings", "wrong-shape", "list-of-ints", "dict-wrong-key"])
+def test_calibration_data_of_the_wrong_form_names_the_input_and_the_shape(data, expected):
+    with pytest.raises(KerasMotError, match=expected):
+        mot.quantize(_model(), calibration_data=data)
+
+
+def test_representative_data_of_the_wrong_dtype_is_refused_and_writes_nothing(tmp_path):
+    q = mot.quantize(_model(), calibration_data=_x(8))
+    with pytest.raises(ExportError, match=r"input 'image' holds <U1 values"):
+        mot.export(q, tmp_path / "out", representative_data=np.full((8, 8, 8, 1), "a"))
+    _nothing_left(tmp_path)
+
+
+def test_unknown_scheme_in_a_recipe_rule_is_refused_when_the_recipe_is_built():
+    with pytest.raises(KerasMotError, match=r"Recipe rule 'class:Dense'.*'int9'.*int8"):
+        mot.Recipe("tflite_int8", rules=(mot.Rule("class:Dense", quantize="int9"),))
+
+
+# ------------------------------------------------------------------ what is not a model
+
+class _Subclassed(keras.Model):
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.dense = L.Dense(2)
+
+    def call(self, x):
+        return self.dense(x)
+
+
+@pytest.mark.parametrize("model, expected", [
+    ("subclassed", "Wrap it in a Functional model first"),
+    ("string", "mot.export exports Keras models"),
+], ids=["subclassed", "string"])
+def test_export_of_what_it_cannot_convert_is_a_clear_error(tmp_path, model, expected):
+    if model == "subclassed":
+        model = _Subclassed()
+        model(np.zeros((1, 4), "float32"))
+    else:
+        model = "model.keras"
+    with pytest.raises(ExportError, match=expected):
+        mot.export(model, tmp_path / "out", representative_data=np.zeros((4, 4), "float32"))
+    _nothing_left(tmp_path)
+
+
+def _bad_keras_files(tmp_path):
+    good = tmp_path / "good.keras"
+    _model().save(good)
+    data = good.read_bytes()
+    (tmp_path / "truncated.keras").write_bytes(data[:len(data) // 2])
+    (tmp_path / "garbage.keras").write_bytes(b"PK\x03\x04 not a zip")
+    import zipfile
+    with zipfile.ZipFile(tmp_path / "other.keras", "w") as z:
+        z.writestr("readme.txt", "hello")
+    (tmp_path / "dir.keras").mkdir()
+    (tmp_path / "model.pb").write_bytes(b"x")
+    return tmp_path
+
+
+@pytest.mark.parametrize("name, expected", [
+    ("truncated.keras", "not a zip archive .* corrupt or truncated"),
+    ("garbage.keras", "not a zip archive .* corrupt or truncated"),
+    ("other.keras", "not a Keras model: it has no config.json"),
+    ("missing.keras", "No such file"),
+    ("dir.keras", "It is a directory"),
+    ("model.pb", "ends in .keras"),
+])
+def test_lint_of_a_bad_keras_file_says_what_is_wrong(tmp_path, capsys, name, expected):
+    from keras_mot.cli import main
+
+    folder = _bad_keras_files(tmp_path)
+    with pytest.raises(KerasMotError, match=expected):
+        mot.lint(str(folder / name), "tflite_int8")
+    assert main(["lint", str(folder / name), "--target", "tflite_int8"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("keras-mot lint: Cannot load model") and "File not found" not in err
+
+
+def test_lint_accepts_a_keras_file_path(tmp_path):
+    _model().save(tmp_path / "m.keras")
+    assert mot.lint(tmp_path / "m.keras", "tflite").verdict == "builtins"
+
+
+# ------------------------------------------------------------------ garden: fail before training
+
+@pytest.mark.parametrize("overrides, expected", [
+    (["keras_mot.target=tflite"], "float models"),
+    (["task.quantization.change_num_bits=true", "task.quantization.num_bits_weight=4"],
+     "4 bits"),
+    (["keras_mot.recipe=[{select: 'class:Dens', quantize: int8}]"], "matches no layer"),
+    (["keras_mot.recipe=[{select: _default, quantize: int9}]"], "'int9'"),
+], ids=["float-target", "bits", "selector", "scheme"])
+def test_garden_config_errors_surface_before_any_training_step(tmp_path, monkeypatch,
+                                                                overrides, expected):
+    import keras_mot.garden.trainer as trainer
+
+    def no_training(*args, **kwargs):
+        raise AssertionError("training started before the config was validated")
+
+    monkeypatch.setattr(trainer, "_fit", no_training)
+    with pytest.raises(KerasMotError, match=expected):
+        trainer.train("model_garden_configs/mobilenetv2_qat_cpu.yaml", out=tmp_path / "run",
+                      overrides=["keras_mot.float_train_steps=2", *overrides], verbose=0)
+
+
+def test_garden_diverging_training_stops_with_the_layer_and_no_checkpoint(tmp_path):
+    from keras_mot.garden.trainer import train
+
+    overrides = ["keras_mot.float_train_steps=3", "keras_mot.float_learning_rate=1e30",
+                 "task.train_data.global_batch_size=8", "runtime.run_eagerly=true",
+                 "trainer.steps_per_loop=1"]
+    with pytest.raises(KerasMotError,
+                       match=r"(?s)Training stopped at step \d+ .*the loss is (nan|inf).*"
+                             r"Lower the learning rate"):
+        train("model_garden_configs/mobilenetv2_qat_cpu.yaml", out=tmp_path / "run",
+              overrides=overrides, verbose=0)
+    assert not (tmp_path / "run" / "checkpoints" / "float.keras").exists()
