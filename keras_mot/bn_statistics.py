@@ -51,6 +51,13 @@ def batch_norm_layers(model):
     return found
 
 
+def _quantizes(model):
+    from keras_mot.wrapper import Wrapper
+
+    return any(isinstance(layer, Wrapper) and layer.quantize
+               for _, layer in graph.iter_layers(model))
+
+
 def _stale(old_mean, old_var, new_mean, new_var, eps):
     """`(stale, variance ratio)` of one layer: stale when, at the `QUANTILE` channel, the batch
     variance is off by more than `RATIO`x or the mean by more than `MEAN_SHIFT` std."""
@@ -76,7 +83,9 @@ class BatchStatistics:
     def __init__(self, model, mode="auto"):
         self.model = model
         self.mode = mode
-        self.layers = [] if mode == "keep" else batch_norm_layers(model)
+        # Only quantization clips at calibrated ranges: pruning alone keeps the statistics.
+        self.layers = [] if mode == "keep" or not _quantizes(model) else \
+            batch_norm_layers(model)
         self.momenta = {id(bn): bn.momentum for _, bn in self.layers}
         self.active = None   # ids of the layers being re-estimated (decided on batch 0)
         self.replaced = []   # [(path, variance ratio)] of the re-estimated layers

@@ -49,26 +49,34 @@ def _logits_range(q):
     return tuple(float(v.numpy()) for v in q.get_layer("logits")._range_vars["output"])
 
 
+def _calibrated(model, x):
+    """Quantized and calibrated with the untrained model's BatchNormalization statistics kept
+    (re-estimating them would change the function compared against; see test_bn_statistics)."""
+    q = mot.quantize(model)
+    mot.calibrate(q, x, steps=8, bn_statistics="keep")
+    return q
+
+
 def test_calibration_ranges_cover_every_batch():
     """Running min/max over all calibration batches (as TFLite calibration), not the last one."""
     m = _cnn()
     x = _x(64)
     x[:32] *= 4.0  # the first batch has the widest activations
-    whole = _logits_range(mot.quantize(m, calibration_data=x))  # two batches of 32
-    first = _logits_range(mot.quantize(m, calibration_data=x[:32]))
-    second = _logits_range(mot.quantize(m, calibration_data=x[32:]))
+    whole = _logits_range(_calibrated(m, x))  # two batches of 32
+    first = _logits_range(_calibrated(m, x[:32]))
+    second = _logits_range(_calibrated(m, x[32:]))
     assert whole == (min(first[0], second[0]), max(first[1], second[1]))
     assert whole != second
     # Calibrating again starts afresh instead of widening the earlier ranges.
-    q = mot.quantize(m, calibration_data=x[:32])
-    mot.calibrate(q, x[32:])
+    q = _calibrated(m, x[:32])
+    mot.calibrate(q, x[32:], bn_statistics="keep")
     assert _logits_range(q) == second
 
 
 def test_calibration_initialises_ranges_from_data():
     m = _cnn()
     x = _x()
-    q = mot.quantize(m, calibration_data=x)
+    q = _calibrated(m, x)
     stem = q.get_layer("stem")
     lo, hi = (float(v.numpy()) for v in stem._range_vars["output"])
     assert lo == 0.0 and 0.0 < hi <= 6.0

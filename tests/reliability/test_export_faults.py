@@ -129,3 +129,28 @@ def test_full_disk_says_free_space_not_lint(tmp_path, monkeypatch):
     msg = str(info.value)
     assert "No space left" in msg and "Free disk space" in msg and "mot.lint" not in msg
     assert os.listdir(tmp_path) == []
+
+
+@pytest.fixture
+def tiny_tmpfs(tmp_path):
+    """A 64 KiB tmpfs (a real full disk); skipped where mounting is not permitted."""
+    point = tmp_path / "tiny"
+    point.mkdir()
+    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", str(point)],
+                             capture_output=True, text=True)
+    if mounted.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs here: {mounted.stderr.strip()[:120]}")
+    try:
+        yield point
+    finally:
+        subprocess.run(["umount", str(point)], check=False)
+
+
+def test_export_onto_a_full_tmpfs_fails_cleanly_and_says_free_space(tiny_tmpfs):
+    with pytest.raises(ExportError) as info:
+        mot.export(_model(), str(tiny_tmpfs / "exp"), target="tflite",
+                   representative_data=_x())
+    msg = str(info.value)
+    assert "No space left on device" in msg and "Free disk space" in msg, msg
+    assert "mot.lint" not in msg
+    assert os.listdir(tiny_tmpfs) == []  # no export, no partial directory
