@@ -13,7 +13,8 @@ import tensorflow as tf
 
 from keras_mot.lint.tables import dtypes as dtype_table
 from keras_mot.lint.tables.flex import is_flex
-from keras_mot.lint.tables.legalize import FOLDED, FUSED, LEGALIZE, TENSOR_LIST_OPS
+from keras_mot.lint.tables.legalize import (FOLDED, FUSED, HASHTABLE_TYPES, INTEGER_FORMS,
+                                           LEGALIZE, TENSOR_LIST_OPS)
 
 FLOAT_DTYPES = frozenset({"float32", "float16", "bfloat16", "float64"})
 _LOW_FLOATS = frozenset({"float16", "bfloat16"})
@@ -71,9 +72,17 @@ def legalize_type(tf_op, in_dtypes, out_dtypes):
     low = sorted(set(in_dtypes + out_dtypes) & _LOW_FLOATS)
     if low and tf_op not in dtype_table.FLOAT16_COMPUTE_LEGAL:
         return _leftover(tf_op, f"{low[0]} compute is not legalized to builtins", "corpus")
+    first = (in_dtypes or out_dtypes or ("",))[0]
+    if tf_op == "Bitcast" and in_dtypes[:1] == out_dtypes[:1]:
+        return Legal(FOLDED_KIND, (), "bitcast to its own dtype, removed", "corpus")
+    if tf_op == "LookupTableFindV2" and tuple(in_dtypes[1:3]) not in HASHTABLE_TYPES:
+        return _leftover(tf_op, f"a {'->'.join(in_dtypes[1:3])} hash table is not legalized "
+                         "(string->int64 and int64->string are)", "hashtables")
+    if tf_op in INTEGER_FORMS and first.startswith(("int", "uint")):
+        builtins, source = INTEGER_FORMS[tf_op]
+        return Legal(BUILTIN, builtins, "", source)
     if tf_op in LEGALIZE:
         builtins, source = LEGALIZE[tf_op]
-        first = (in_dtypes or out_dtypes or ("",))[0]
         if first and not dtype_table.accepts(builtins[0], first):
             return _leftover(tf_op, f"{builtins[0]} does not take {first}", "tfl_ops")
         return Legal(BUILTIN, builtins, "", source)
@@ -118,19 +127,20 @@ def fused_ops(trace):
     return fused
 
 
+# Which input of each TensorList constructor is its element shape (tensorflow/core/ops/list_ops.cc).
+_ELEMENT_SHAPE_INPUT = {"TensorListReserve": 0, "EmptyTensorList": 0, "TensorListFromTensor": 1}
+
+
 def _static_element_shape(graph_op):
-    """False when a TensorList op's element shape has an unknown dimension."""
-    for tensor in graph_op.inputs:
-        if tensor.dtype != tf.int32 and tensor.dtype != tf.int64:
-            continue
-        if tensor.op.type not in ("Const",) and "element_shape" not in tensor.name:
-            continue
-        value = tf.get_static_value(tensor)
-        if value is None:
-            return False
-        if value.ndim and (value < 0).any():
-            return False
-    return True
+    """False when a TensorList's element shape is not a constant with known dimensions
+    (lower_static_tensor_list.cc requires a static 1-D element_shape)."""
+    index = _ELEMENT_SHAPE_INPUT.get(graph_op.type)
+    if index is None or index >= len(graph_op.inputs):
+        return True
+    value = tf.get_static_value(graph_op.inputs[index])
+    if value is None or value.ndim != 1:
+        return False
+    return not (value < 0).any()
 
 
 def dynamic_tensorlist_layers(trace):

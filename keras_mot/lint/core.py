@@ -13,7 +13,7 @@ from keras_mot.lint.classify import legalize_ops
 from keras_mot.lint.finding import SEVERITIES, Finding, LintReport
 from keras_mot.lint.qat_coverage import is_qat_model, qat_coverage
 from keras_mot.lint.rules import Context, ruleset_for
-from keras_mot.lint.trace import trace_model
+from keras_mot.lint.trace import TraceError, trace_model
 
 _CHECKS = []
 
@@ -74,6 +74,24 @@ def _check_model(model):
                 "pass input_shape to the first layer of a Sequential."))
 
 
+def _untraceable(model, target, exc, strict):
+    """The report for a model the converter cannot trace: nothing converts."""
+    layer = exc.layer.split("/", 1)[1] if exc.layer.startswith(model.name + "/") else exc.layer
+    finding = Finding(
+        layer, None, "error",
+        f"{exc.layer_class} '{layer}' cannot be traced as a graph on the model's input signature "
+        f"(the converter traces it the same way, so the conversion fails): {exc}",
+        "give keras.Input the static shape the layer needs (e.g. no None spatial/sequence "
+        "dimension), or move the layer out of the exported model", "trace-failed")
+    verdict = "fails" if target.is_integer else "unconvertible"
+    report = LintReport(target.name, verdict, (finding,))
+    if strict:
+        raise KerasMotError(format_error(
+            f"Model '{model.name}' cannot be traced for target '{target.name}'.", layer=layer,
+            fix=finding.fix)) from exc
+    return report
+
+
 def lint(model, target="tflite", *, batch_size=None, strict=False):
     """Checks a Keras model against a deployment target without converting it.
 
@@ -101,7 +119,10 @@ def lint(model, target="tflite", *, batch_size=None, strict=False):
 
         model = load_model_file(model)
     _check_model(model)
-    trace = trace_model(model, batch_size=batch_size)
+    try:
+        trace = trace_model(model, batch_size=batch_size)
+    except TraceError as exc:
+        return _untraceable(model, target, exc, strict)
     items = legalize_ops(trace)
     ctx = Context(target.name, model.name, trace.layer_classes)
     verdict, findings = ruleset_for(target)(items, ctx)

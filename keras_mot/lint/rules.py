@@ -12,7 +12,7 @@ from keras_mot.lint.classify import (BUILTIN, FLEX, FOLDED_KIND, FUSED_KIND, UNC
 from keras_mot.lint.finding import Finding
 from keras_mot.lint.tables.hints import FLOAT_FALLBACK_FIXES, HINTS
 from keras_mot.lint.tables.legalize import EXPERIMENTAL_BUILTINS
-from keras_mot.lint.tables.quant import INTEGER_FAILS, has_integer_kernel
+from keras_mot.lint.tables.quant import has_integer_kernel, integer_fails
 from keras_mot.lint.tables.xnnpack import XNNPACK_BUILTINS
 
 # Folded ops too common to mention.
@@ -124,18 +124,25 @@ def _integer(kind):
             "TFLITE_BUILTINS_INT8 rejects TF ops and the pip calibrator cannot run Flex ops.")
             if f.severity == "error" else f for f in findings]
         fallback = False
+        # Layers whose loop / branch bodies compute on float data (the calibrator runs them).
+        float_bodies = {op.layer for op, _ in items if op.nested and is_float_data(op)}
         for op, legal in items:
-            if legal.kind != BUILTIN or not is_float_data(op):
+            if legal.kind != BUILTIN:
                 continue
             for builtin in legal.builtins:
-                if builtin in INTEGER_FAILS:
+                why = integer_fails(builtin, op.in_dtypes, op.layer in float_bodies)
+                if why:
                     failed = True
                     findings.append(Finding(
                         ctx.path(op.layer), op.type, "error",
-                        f"{ctx.where(op.layer)} becomes {builtin}: {INTEGER_FAILS[builtin][1]}.",
-                        "unroll the loop (e.g. RNN unroll=True) before integer conversion",
-                        "integer-control-flow"))
-                elif not has_integer_kernel(builtin, kind):
+                        f"{ctx.where(op.layer)} becomes {builtin}: {why}.",
+                        FLOAT_FALLBACK_FIXES.get(builtin, "keep the layer out of the integer "
+                                                 "model (exclude it, or run it before/after)"),
+                        "integer-fails"))
+                    continue
+                if not is_float_data(op):
+                    continue
+                if not has_integer_kernel(builtin, kind):
                     fix = FLOAT_FALLBACK_FIXES.get(builtin, "replace the op or accept it")
                     fallback = True
                     findings.append(Finding(

@@ -79,6 +79,7 @@ def attribute_layers(owner, classes=None):
     original = keras.layers.Layer.__call__
     tracing_thread = threading.get_ident()
     stack = []
+    failing = []
 
     def __call__(self, *args, **kwargs):
         if threading.get_ident() != tracing_thread:
@@ -91,6 +92,10 @@ def attribute_layers(owner, classes=None):
             classes.setdefault(path, type(self).__name__)
         try:
             return original(self, *args, **kwargs)
+        except Exception:
+            if not failing:  # the innermost layer whose call raised
+                failing.append((path, type(self).__name__))
+            raise
         finally:
             stack.pop()
             # Only a FuncGraph records ops; eager calls have nothing to attribute.
@@ -103,8 +108,27 @@ def attribute_layers(owner, classes=None):
         keras.layers.Layer.__call__ = __call__
         try:
             yield owner
+        except Exception as exc:
+            if failing:
+                raise TraceError(failing[0][0], failing[0][1], exc) from exc
+            raise
         finally:
             keras.layers.Layer.__call__ = original
+
+
+class TraceError(Exception):
+    """The model cannot be traced as a graph on its input signature (what the converter does).
+
+    Attributes:
+        layer: path of the innermost layer whose call raised; `layer_class` its class name.
+        cause: the original exception.
+    """
+
+    def __init__(self, layer, layer_class, cause):
+        first = str(cause).strip().splitlines()
+        super().__init__(f"{layer_class} '{layer}': " + " ".join(
+            line.strip() for line in first[:6] if line.strip())[:400])
+        self.layer, self.layer_class, self.cause = layer, layer_class, cause
 
 
 def input_specs(model, batch_size=None):
@@ -167,11 +191,29 @@ def _function_names(op):
     return names
 
 
-def _collect(graph, owner, model_name, fallback, nested, out, seen_graphs):
+def live_ops(graph):
+    """Names of ops some graph output depends on through data edges.
+
+    The converter drops everything else (dead-code elimination after freezing): e.g. the seed
+    updates and random draws of augmentation layers called with `training=False`.
+    """
+    live, stack = set(), [t.op for t in graph.outputs]
+    while stack:
+        op = stack.pop()
+        if op.name in live:
+            continue
+        live.add(op.name)
+        stack.extend(t.op for t in op.inputs)
+    return live
+
+
+def _collect(graph, owner, model_name, fallback, nested, out, seen_graphs, live=None):
     functions = getattr(graph, "_functions", {})
     const = _constant_ops(graph)
     for op in graph.get_operations():
         if EMULATION_SCOPE in op.name:  # kernel rounding emulated in Keras, not a TFLite op
+            continue
+        if live is not None and op.name not in live:
             continue
         layer = owner.get((graph.name, op.name))
         layer = _strip_model(layer, model_name) if layer is not None else fallback
@@ -214,6 +256,7 @@ def trace_model(model, batch_size=None):
     with attribute_layers(owner, classes):
         concrete = tf.function(forward, autograph=False).get_concrete_function(*specs)
     ops = []
-    _collect(concrete.graph, owner, model.name, "", False, ops, {concrete.graph.name})
+    _collect(concrete.graph, owner, model.name, "", False, ops, {concrete.graph.name},
+             live=live_ops(concrete.graph))
     classes = {_strip_model(path, model.name): name for path, name in classes.items()}
     return Trace(ops=tuple(ops), input_specs=specs, model_name=model.name, layer_classes=classes)

@@ -214,3 +214,48 @@ def test_qat_model_fake_quant_is_consumed_and_verdict_matches_converter():
     assert report.verdict == verdict == "full_int8", (report.format_table(), floats)
     assert any(f.op.startswith("FakeQuant") and f.severity == "info" for f in report.findings)
     assert lint(qat, "tflite").verdict == converter.float_verdict(qat)[0] == "builtins"
+
+
+def test_layer_that_cannot_be_traced_is_a_finding_not_a_crash():
+    inp = keras.Input((None, 4), name="seq")
+    out = keras.layers.AdaptiveAveragePooling1D(2, name="adaptive")(inp)
+    model = keras.Model(inp, out, name="untraceable")
+    report = lint(model, "tflite")
+    assert report.verdict == "unconvertible"
+    (finding,) = report.errors
+    assert finding.code == "trace-failed" and finding.layer == "adaptive" and finding.fix
+    assert lint(model, "tflite_int8").verdict == "fails"
+    with pytest.raises(KerasMotError, match="adaptive"):
+        lint(model, "tflite", strict=True)
+
+
+def test_dead_ops_are_not_reported():
+    # Augmentation layers draw random numbers and update their seed even at inference; the
+    # converter drops those ops because no output uses them.
+    inp = keras.Input((8, 8, 3))
+    out = keras.layers.RandomGrayscale(name="gray")(inp)
+    report = lint(keras.Model(inp, out), "tflite_int8")
+    assert report.verdict == "full_int8", report.format_table()
+
+
+def test_loop_over_tensorlists_fails_integer_conversion_and_plain_loop_falls_back():
+    from keras import ops
+
+    class Loop(keras.layers.Layer):
+        def __init__(self, fn, **kwargs):
+            super().__init__(**kwargs)
+            self.fn = fn
+
+        def call(self, x):
+            return self.fn(x)
+
+    inp = keras.Input((6, 4))
+    mapped = keras.Model(inp, Loop(lambda x: ops.map(lambda r: r * 2.0, x), name="m")(inp))
+    report = lint(mapped, "tflite_int8")
+    assert report.verdict == "fails"
+    assert any(f.code == "integer-fails" and f.layer == "m" for f in report.errors)
+    looped = keras.Model(inp, Loop(lambda x: ops.fori_loop(0, 3, lambda i, v: v * 1.5, x),
+                                   name="loop")(inp))
+    report = lint(looped, "tflite_int8")
+    assert report.verdict == "float_fallback"
+    assert any(f.code == "float-fallback" and f.op == "StatelessWhile" for f in report.findings)

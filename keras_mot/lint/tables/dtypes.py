@@ -156,7 +156,8 @@ FIRST_OPERAND_DTYPES = {
     "ZEROS_LIKE": "float32 int32 int64",
 }
 
-FLOAT16_COMPUTE_LEGAL = frozenset({"Cast"})
+# Control flow carries any dtype: a float16 RNN loop stays a WHILE (its body ops go Flex).
+FLOAT16_COMPUTE_LEGAL = frozenset({"Cast", "While", "StatelessWhile", "If", "StatelessIf"})
 
 
 def accepts(builtin, dtype):

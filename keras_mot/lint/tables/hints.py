@@ -55,4 +55,12 @@ FLOAT_FALLBACK_FIXES = {
     "CONV_3D": "use Conv2D on reshaped inputs (CONV_3D has no int8 kernel)",
     "CONV_3D_TRANSPOSE": "use Conv2DTranspose on reshaped inputs",
     "POW": "use MUL for integer powers",
+    "WHILE": "unroll the loop (a Python loop over keras.ops, or RNN unroll=True) so its body is "
+             "quantized, or accept a float island",
+    "IF": "compute both branches and select with keras.ops.where (SELECT_V2 has int8 kernels)",
+    "NOT_EQUAL": "compare with keras.ops.equal and logical_not (EQUAL takes int8), or accept a "
+                 "float comparison",
+    "HASHTABLE_FIND": "run StringLookup/IntegerLookup in the input pipeline and feed token ids "
+                      "to the integer model",
+    "ZEROS_LIKE": "use a constant zero tensor of the static shape",
 }

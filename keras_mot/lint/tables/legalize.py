@@ -149,6 +149,18 @@ _ENTRIES = [
     ("ClipByValue", ("MINIMUM", "MAXIMUM"), "lower_tf"),
     ("Reciprocal", ("DIV",), "lower_tf"),
     ("IsFinite", ("EQUAL", "SUB"), "lower_tf"),
+    # measured (conformance corpus, TF 2.21): lowered to these builtins before legalization
+    ("Expm1", ("EXP", "SUB"), "corpus"),
+    ("IsNan", ("NOT_EQUAL",), "lower_tf"),                 # x != x
+    ("IsInf", ("ABS", "EQUAL"), "corpus"),                  # |x| == inf
+    ("DivNoNan", ("DIV", "EQUAL", "SELECT_V2"), "lower_tf"),
+    ("OnesLike", ("SHAPE", "FILL"), "lower_tf"),
+    ("MatrixBandPart", ("ZEROS_LIKE", "SELECT_V2"), "corpus"),
+    ("TensorScatterUpdate", ("SUB", "SCATTER_ND", "MUL", "ADD"), "corpus"),
+    ("UnsortedSegmentSum", ("UNSORTED_SEGMENT_SUM",), "legalize_patterns"),
+    ("UnsortedSegmentMax", ("UNSORTED_SEGMENT_MAX",), "legalize_patterns"),
+    ("UnsortedSegmentMin", ("UNSORTED_SEGMENT_MIN",), "legalize_patterns"),
+    ("UnsortedSegmentProd", ("UNSORTED_SEGMENT_PROD",), "legalize_patterns"),
     # --- control flow (flatbuffer_export.cc: tf.While / tf.If become WHILE / IF)
     ("While", ("WHILE",), "flatbuffer_export"),
     ("StatelessWhile", ("WHILE",), "flatbuffer_export"),
@@ -162,6 +174,19 @@ _ENTRIES = [
 ]
 
 LEGALIZE = {tf_op: (builtins, source) for tf_op, builtins, source in _ENTRIES}
+
+# Key -> value dtypes a hash table may have to become a TFLite HASHTABLE (legalize_hashtables.cc,
+# `checkPrecondition`: string -> int64 or int64 -> string); others stay TF ops (Flex).
+HASHTABLE_TYPES = frozenset({("string", "int64"), ("int64", "string")})
+HASHTABLE_OPS = frozenset({"LookupTableFindV2", "LookupTableImportV2", "LookupTableSizeV2",
+                           "HashTableV2"})
+
+# TF ops whose integer-typed form is rewritten to other builtins (the float form keeps the
+# LEGALIZE entry): measured in the conformance corpus (TF 2.21), e.g. int32 Relu -> MAXIMUM.
+INTEGER_FORMS = {
+    "Relu": (("MAXIMUM",), "corpus"),
+    "Square": (("MUL",), "corpus"),
+}
 
 # TF ops that disappear: constant-folded, frozen, inlined or fused into a neighbour.
 # (tf op, reason, source key)
@@ -202,6 +227,8 @@ FUSED = {
     "Pow": ("GELU", ("Mul", "AddV2", "Mul", "Tanh"), (), "optimize_patterns"),  # GeluApproximate
     # keras PReLU: relu(x) - alpha * relu(-x)  (optimize_patterns.td, PReLU fusion)
     "Neg": ("PRELU", ("Relu", "Mul", "AddV2"), (), "optimize_patterns"),
+    # square(a - b) -> SQUARED_DIFFERENCE (measured: variance, std and distance ops, TF 2.21)
+    "Sub": ("SQUARED_DIFFERENCE", ("Square",), (), "corpus"),
 }
 
 # Experimental builtins ("not ready for custom models"): ops_compatibility.md.

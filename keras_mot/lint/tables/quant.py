@@ -44,6 +44,11 @@ INT8 = {**{b: (True, _T) for b in _INT8_OK}, **{b: (False, _T) for b in _INT8_FL
 # Measured corrections (conformance corpus, TF 2.21): ELU, CUMSUM, ROUND, SQUARE, NEG, CONV_3D
 # stay float; TOPK_V2 and SELECT_V2 quantize.
 INT8.update({"ELU": (False, _C), "CUMSUM": (False, _C), "CONV_3D": (False, _C)})
+# Measured (generated corpus, tests/lint/corpus/, TF 2.21): NOT_EQUAL keeps float operands (EQUAL
+# does not); ONE_HOT, MATRIX_DIAG and SCATTER_ND take int8; WHILE and IF stay float (their bodies
+# run in float between DEQUANTIZE/QUANTIZE).
+INT8.update({"NOT_EQUAL": (False, _C), "ONE_HOT": (True, _C), "MATRIX_DIAG": (True, _C),
+             "SCATTER_ND": (True, _C), "WHILE": (False, _C), "IF": (False, _C)})
 
 _P = "operator_property"
 INT16X8 = {b: (True, _P) for b in (
@@ -67,11 +72,32 @@ INT16X8.update({b: (False, _P) for b in (
 TABLES = {"int8": INT8, "int16x8": INT16X8}
 
 # Builtins whose integer conversion fails outright with the pip converter (docs/tflite_facts.md §7:
-# the calibrator runs the float model and crashes on control flow; reproduced standalone).
+# the calibrator runs the float model and crashes on loops that carry TensorLists -- keras RNN
+# loops, ops.map, ops.scan; reproduced standalone). `integer_fails(builtin, in_dtypes)` decides;
+# a WHILE without TensorList loop variables converts, with the loop left float.
 INTEGER_FAILS = {
-    "WHILE": ("corpus", "calibrating a WHILE loop crashes the pip calibrator (SIGSEGV)"),
-    "IF": ("corpus", "calibrating control flow is not supported by the pip calibrator"),
+    "WHILE": ("corpus", "calibrating a WHILE loop that carries TensorLists crashes the pip "
+                        "calibrator (SIGSEGV)"),
+    "HASHTABLE_FIND": ("corpus", "the full-integer conversion rejects hash-table lookups"),
 }
+
+
+def integer_fails(builtin, in_dtypes=(), float_body=True):
+    """The reason a full-integer conversion fails on `builtin`, or None.
+
+    `in_dtypes` are the op's input dtypes (a WHILE fails only when it carries TensorLists,
+    dtype `variant`) and `float_body` says whether its body computes on float data (a loop over
+    integers is not calibrated and converts).
+
+    Example:
+        >>> integer_fails("WHILE", ("int32", "float32")) is None
+        True
+    """
+    if builtin not in INTEGER_FAILS:
+        return None
+    if builtin == "WHILE" and ("variant" not in in_dtypes or not float_body):
+        return None
+    return INTEGER_FAILS[builtin][1]
 
 
 def has_integer_kernel(builtin, kind="int8"):
