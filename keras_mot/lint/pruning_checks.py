@@ -11,13 +11,19 @@ Registered with `keras_mot.lint.register_check` when this module is imported. Fo
 | prune-pattern-mismatch   | another pattern than the one the target's kernel exploits       |
 | prune-runs-dense         | no sparse kernel for this layer: zeros only shrink the file     |
 | prune-below-min-sparsity | the schedule ends below what the target needs to exploit it     |
-| int8-sparse-fc-slower    | `tflite_sparse_fc_int8`: int8 sparse FC bypasses XNNPack        |
+| int8-sparse-fc-slower    | check `int8_sparse_fc_speed` (`tflite_sparse_fc_int8`): int8    |
+|                          | sparse FC bypasses XNNPack                                      |
 | prune-not-reached        | a layer with several prunable kernels (MultiHeadAttention) that |
 |                          | keras_mot leaves dense                                          |
-| xnn-same-stem, ...       | `xnnpack_sparse`: Keras layers keeping the model out of the     |
+| xnn-same-stem, ...       | check `xnnpack_nchw_cluster` (`xnnpack_sparse`): Keras layers   |
+|                          | keeping the model out of the                                    |
 |                          | sparse cluster (`xnnpack_check.stem_rewrite`, wrapped convs too) |
-| xnn-grouped-conv         | `xnnpack_sparse`: a Conv2D(groups > 1) (KerasHub's depthwise    |
+| xnn-grouped-conv         | check `xnnpack_nchw_cluster`: a Conv2D(groups > 1) (KerasHub's  |
+|                          | depthwise                                                       |
 |                          | convs) cuts the NCHW cluster                                    |
+
+Target-specific checks run because the target names them (`Target.lint_checks`, keys of
+`TARGET_CHECKS`), not because of the target's name.
 
 Sources: the targets' sparsity tables (keras_mot/targets/sparse_targets.py, each entry cited),
 keras_mot/export/xnnpack_check.py (XNNPack src/subgraph.c conditions).
@@ -31,6 +37,7 @@ Example:
 
 import dataclasses
 
+from keras_mot.errors import KerasMotError
 from keras_mot.lint.core import register_check
 from keras_mot.lint.finding import Finding
 
@@ -141,8 +148,8 @@ def resolve_shape(layer, attr):
     return obj.shape
 
 
-def _int8_fc_finding(target, pruned_dense):
-    if target.name != "tflite_sparse_fc_int8" or not pruned_dense:
+def _int8_fc_finding(model, pruned_dense):
+    if not pruned_dense:
         return []
     return [Finding(
         "", "FULLY_CONNECTED", "warning",
@@ -153,6 +160,11 @@ def _int8_fc_finding(target, pruned_dense):
         fix="Benchmark the dense and the sparse int8 export on the deployment CPU "
             "(bench/sparse_fc_latency.py --int8); ship the faster one (target 'tflite_int8' "
             "for dense).", code="int8-sparse-fc-slower")]
+
+
+# Checks a target asks for by name (`Target.lint_checks`): `fn(model, pruned_dense_paths)`.
+# The target module says which runtime needs which check; this module says what each one does.
+TARGET_CHECKS = {}
 
 
 def pruning_check(model, target):
@@ -175,14 +187,20 @@ def pruning_check(model, target):
                 pruned_dense.append(path)
     if any_pruned and target.sparsity:
         findings.extend(_unreached_findings(model, target))
-    findings.extend(_int8_fc_finding(target, pruned_dense))
-    if target.name == "xnnpack_sparse":
-        from keras_mot.export.xnnpack_check import stem_rewrite
-
-        findings.extend(stem_rewrite(model))
-        findings.extend(_wrapped_stride2_findings(model))
-        findings.extend(_grouped_conv_findings(model))
+    for name in target.lint_checks:
+        if name not in TARGET_CHECKS:
+            raise KerasMotError(f"Target '{target.name}' names lint check '{name}', which is not "
+                           f"registered; known: {sorted(TARGET_CHECKS)}.")
+        findings.extend(TARGET_CHECKS[name](model, pruned_dense))
     return findings
+
+
+def _xnnpack_nchw_cluster(model, pruned_dense):
+    """Keras layers that keep the model out of XNNPack's sparse NCHW cluster."""
+    from keras_mot.export.xnnpack_check import stem_rewrite
+
+    return (list(stem_rewrite(model)) + _wrapped_stride2_findings(model)
+            + _grouped_conv_findings(model))
 
 
 def _grouped_conv_findings(model):
@@ -237,3 +255,7 @@ def _wrapped_stride2_findings(model):
 
 
 register_check(pruning_check)
+
+
+TARGET_CHECKS.update({"xnnpack_nchw_cluster": _xnnpack_nchw_cluster,
+                      "int8_sparse_fc_speed": _int8_fc_finding})

@@ -61,6 +61,7 @@ XNNPACK_SPARSE = register(Target(
                                   "matrices (SpMM); other convs stay dense"),
     },
     min_sparsity=2.0 / 3.0,
+    lint_checks=("xnnpack_nchw_cluster",),
     references=(_XNN_SUBGRAPH, "tflite/delegates/xnnpack/xnnpack_delegate.cc",
                 "tflite/delegates/xnnpack/README.md (Sparse Inference)", _DENSE_TO_SPARSE),
 ))
@@ -92,6 +93,7 @@ TFLITE_SPARSE_FC_INT8 = register(Target(
                                  note="quantized FC block {1,16}; " + _FC_KERNEL)
               for kind in _FC_KINDS},
     min_sparsity=0.3,
+    lint_checks=("int8_sparse_fc_speed",),
     references=(_TFL_OPS, _FC_KERNEL, _DENSE_TO_SPARSE,
                 "tflite/delegates/xnnpack/xnnpack_delegate.cc (FC v8 sparse weights refused)"),
 ))

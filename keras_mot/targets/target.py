@@ -43,6 +43,8 @@ class Target:
             empty when the target exploits no sparsity.
         min_sparsity: the fraction of zeros below which the runtime ignores sparsity.
         references: sources the facts of this target come from.
+        lint_checks: names of extra pruning lint checks this runtime needs (keys of
+            `keras_mot.lint.pruning_checks.TARGET_CHECKS`), e.g. `("xnnpack_nchw_cluster",)`.
     """
 
     name: str
@@ -54,6 +56,7 @@ class Target:
     sparsity: Mapping[str, object] = dataclasses.field(default_factory=dict)
     min_sparsity: float = 0.0
     references: Tuple[str, ...] = ()
+    lint_checks: Tuple[str, ...] = ()
 
     @property
     def is_integer(self):

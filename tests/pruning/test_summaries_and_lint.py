@@ -99,3 +99,21 @@ def test_pruning_check_is_registered_with_lint():
                    pattern=mot.Block(1, 4))
     report = mot.lint(pm, target="tflite_sparse_fc")
     assert "prune-block-transposed" in {f.code for f in report.findings}
+
+
+def test_target_checks_follow_the_target_record_not_its_name():
+    import dataclasses
+
+    inp = keras.Input((16, 16, 3))
+    x = keras.layers.Conv2D(8, 3, strides=2, padding="same", name="stem")(inp)
+    x = keras.layers.Conv2D(16, 1, name="pw")(x)
+    model = keras.Model(inp, keras.layers.GlobalAveragePooling2D()(x))
+    pm = mot.prune(model, "xnnpack_sparse", schedule=mot.ConstantSparsity(0.8, 0),
+                   pattern=mot.Unstructured())
+    renamed = dataclasses.replace(targets.get("xnnpack_sparse"), name="my_arm_sparse")
+    assert ("stem", "xnn-same-stem") in {(f.layer, f.code) for f in pruning_check(pm, renamed)}
+    without = dataclasses.replace(renamed, lint_checks=())
+    assert not any(f.code == "xnn-same-stem" for f in pruning_check(pm, without))
+    unknown = dataclasses.replace(renamed, lint_checks=("no_such_check",))
+    with pytest.raises(KerasMotError, match="no_such_check"):
+        pruning_check(pm, unknown)
