@@ -23,6 +23,7 @@ from keras_mot.quantization import bn_fold, integer_domain, kernel_exact, linkin
 from keras_mot.quantization.mode import is_calibrating, is_estimating_bn, is_simulating
 from keras_mot.quantization.scheme import QuantScheme, get_scheme
 from keras_mot.sparsity.mask_updates import MaskUpdates
+from keras_mot.wrapper_views import Points, QuantStateViews
 
 # Single-kernel linear ops that run on the integer grid during training and Keras inference.
 _GRID_KINDS = ("conv", "depthwise", "dense", "conv_transpose")
@@ -51,27 +52,8 @@ def _flat_axis(w, axis):
     return w, axis
 
 
-class _Points:
-    """The `point(name, tensor)` callable adapters receive: fake-quantizes an int8 tensor at a
-    named quantization point, learning its range. `point.reuse(name, tensor)` puts another
-    tensor on the grid of an existing point without touching its range (e.g. masked attention
-    scores: TFLite's SELECT_V2 keeps its input's scale, so a masked score lands on the lowest
-    code of the scores' grid)."""
-
-    __slots__ = ("wrapper", "training")
-
-    def __init__(self, wrapper, training):
-        self.wrapper, self.training = wrapper, training
-
-    def __call__(self, name, x):
-        return self.wrapper._point(name, x, self.training)
-
-    def reuse(self, name, x):
-        return self.wrapper._on_grid_of(name, x)
-
-
 @keras.saving.register_keras_serializable(package="keras_mot")
-class Wrapper(MaskUpdates, keras.layers.Layer):
+class Wrapper(QuantStateViews, MaskUpdates, keras.layers.Layer):
     """Adds fake quantization (and pruning masks) around one Keras layer.
 
     Built by `mot.quantize` / `mot.prune` / `mot.apply`; users rarely construct it directly.
@@ -222,55 +204,6 @@ class Wrapper(MaskUpdates, keras.layers.Layer):
 
     def _weight_refs(self):
         return {n: r for n, r in self.adapter.weights(self.layer).items() if r.quantize}
-
-    def range_variables(self):
-        """`{name: (min_variable, max_variable)}`: every learned quantization range of this
-        layer, activation points (`"output"`, `"input_0"`, ...) and weights (`"kernel"`, ...).
-
-        Example:
-            >>> vmin, vmax = wrapper.range_variables()["output"]
-        """
-        if not self.built:
-            return {}
-        return {**self._range_vars, **self._weight_vars}
-
-    # Read-only views for the modules that build on a wrapper's quantization state (exact
-    # kernels, range linking, strip): they use these instead of the private attributes.
-    def activation_ranges(self):
-        """`{point name: (min_variable, max_variable)}` of the learned activation ranges."""
-        return dict(getattr(self, "_range_vars", {}))
-
-    def weight_ranges(self):
-        """`{weight name: (min_variable, max_variable)}` of the weight ranges."""
-        return dict(getattr(self, "_weight_vars", {}))
-
-    def fixed_point_kind(self, name):
-        """The fixed-range kind of point `name` (e.g. `"softmax"`, `"same_as_input"`), or None
-        for a learned range."""
-        return self._points.get(name)
-
-    def input_scale(self):
-        """Scale of the int8 tensor the biased op reads (`None` when unknown)."""
-        return self._input_scale()
-
-    def link_input_ranges(self, refs):
-        """Records each input's producer range (`RangeRef` or None), set by
-        `keras_mot.quantization.linking` after the graph is built (bias grid, exact kernels)."""
-        object.__setattr__(self, "_input_ranges", list(refs))  # not tracked by Keras
-
-    def quantized_weights(self):
-        """`({name: tensor}, bias)`: the weights as the int8 op reads them (folded, masked,
-        fake-quantized; the bias on TFLite's int32 grid), without updating any range."""
-        return self._weights(training=False)
-
-    def input_range(self, i):
-        """`RangeRef` of input `i`'s int8 grid (own input point, else the producer's), or None."""
-        return self._input_range(i)
-
-    @property
-    def bias_input_range(self):
-        """`RangeRef` of the grid the op's input sits on (own point or producer's), or None."""
-        return self._bias_input_range
 
     # ----------------------------------------------------------------- quantization points
     def _point(self, name, x, training):
@@ -456,7 +389,7 @@ class Wrapper(MaskUpdates, keras.layers.Layer):
     def call(self, inputs, training=None):
         if training and self.prune is not None and not is_estimating_bn():
             self._require_mask_updates()
-        point = _Points(self, training)
+        point = Points(self, training)
         if self.quantize_inputs:
             if isinstance(inputs, (list, tuple)):
                 inputs = [point(f"input_{i}", x) if i < len(self.quantize_inputs) else x

@@ -5,7 +5,7 @@ keras_mot verifies and times exported models with the LiteRT interpreter
 and keras_mot's kernel-exact emulation follows its XNNPack kernels. TensorFlow's
 `tf.lite.Interpreter` is only a fallback for an environment without `ai-edge-litert`; it is
 deprecated, and it rounds some int8 ops (MEAN) differently from LiteRT
-(docs/tflite_facts.md §8). The fallback is announced once with a logged warning, and every
+(docs/converter_facts.md §8). The fallback is announced once with a logged warning, and every
 caller learns which runtime it got, so reports can say which one ran.
 
 Example:

@@ -1,7 +1,7 @@
 """`lint_tflite(tflite_bytes, target)`: findings from a converted model's ops and tensor dtypes.
 
 Used after conversion (by export): the converter reports success even when, in a full-integer
-model, some compute ops stayed float (docs/tflite_facts.md §2), so this reads the result itself.
+model, some compute ops stayed float (docs/converter_facts.md §2), so this reads the result itself.
 Layers are named from TFLite tensor names, which keep the TF op names (`model/layer_1/Op`).
 """
 

@@ -5,7 +5,7 @@ context manager restores it; calls from other threads pass straight through). Ea
 records how many ops its graph held on entry; on exit the new ops belong to the innermost layer
 that is still unclaimed. Ops created inside nested function graphs (`While`/`If` bodies) that no
 layer claimed fall back to the layer of the op that calls the function.
-See docs/tflite_facts.md §4 for why name scopes are not used.
+See docs/converter_facts.md §4 for why name scopes are not used.
 """
 
 import contextlib

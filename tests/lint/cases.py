@@ -1,7 +1,7 @@
 """Small models for the lint conformance suite: one builder per case.
 
 Each `Case` names a builder returning a Keras model with tiny shapes. `risky=True` cases run their
-conversions in a subprocess (the pip calibrator can crash on them, docs/tflite_facts.md §7).
+conversions in a subprocess (the pip calibrator can crash on them, docs/converter_facts.md §7).
 """
 
 import dataclasses

@@ -3,7 +3,7 @@
 `float_verdict` converts with builtins only, then with Select TF ops; `int8_verdict` converts with a
 representative dataset and `TFLITE_BUILTINS_INT8`, then reads the tensor dtypes of every compute op
 in the result (the converter leaves unquantizable ops float without failing,
-docs/tflite_facts.md §2).
+docs/converter_facts.md §2).
 """
 
 import numpy as np
@@ -74,10 +74,13 @@ def op_names(tflite_bytes):
     return [op["op_name"] for op in interp._get_ops_details()]  # noqa: SLF001
 
 
-def int8_verdict(model, int_input=0):
-    """`("full_int8" | "float_fallback" | "fails", float compute op names, tflite bytes)`."""
+def int8_verdict(model, int_input=0, dataset=None):
+    """`("full_int8" | "float_fallback" | "fails", float compute op names, tflite bytes)`.
+
+    `dataset`: a representative-dataset generator (default: `representative(model, int_input)`).
+    """
     conv = _converter(model, [tf.lite.OpsSet.TFLITE_BUILTINS_INT8],
-                      representative(model, int_input))
+                      dataset or representative(model, int_input))
     try:
         data = conv.convert()
     except Exception:  # noqa: BLE001

@@ -4,7 +4,7 @@ For every small model in `cases.CASES` the TF 2.21 converter runs twice: float (
 builtins + Select TF ops) and full int8 (representative data, `TFLITE_BUILTINS_INT8`, then the
 tensor dtypes of every compute op are read). The lint must predict both verdicts, every error
 must name a layer of the model, and `lint_tflite` on the int8 result must agree.
-Risky cases (a calibrator crash, docs/tflite_facts.md §7) convert in a subprocess.
+Risky cases (a calibrator crash, docs/converter_facts.md §7) convert in a subprocess.
 """
 
 import json

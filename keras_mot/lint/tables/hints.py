@@ -1,6 +1,6 @@
 """Concrete fixes for TF ops that commonly block a conversion, keyed by TF op type.
 
-Facts from docs/tflite_facts.md §7 (TF 2.21 converter corpus) and the Keras 3 sources named
+Facts from docs/converter_facts.md §7 (TF 2.21 converter corpus) and the Keras 3 sources named
 per entry.
 `HINTS[tf_op] = (code, why, fix)`; `why` completes the sentence "<layer> emits <op>: ...".
 """
@@ -44,7 +44,7 @@ HINTS = {
                     "rewrite the function with keras.ops"),
 }
 
-# Fixes for builtins that stay float in a full-integer model (docs/tflite_facts.md §7).
+# Fixes for builtins that stay float in a full-integer model (docs/converter_facts.md §7).
 FLOAT_FALLBACK_FIXES = {
     "NEG": "LayerNormalization/GroupNormalization and sort emit NEG, which has no int8 kernel; "
            "accept the float island, or use BatchNormalization (folds into the conv)",

@@ -178,8 +178,6 @@ LEGALIZE = {tf_op: (builtins, source) for tf_op, builtins, source in _ENTRIES}
 # Key -> value dtypes a hash table may have to become a TFLite HASHTABLE (legalize_hashtables.cc,
 # `checkPrecondition`: string -> int64 or int64 -> string); others stay TF ops (Flex).
 HASHTABLE_TYPES = frozenset({("string", "int64"), ("int64", "string")})
-HASHTABLE_OPS = frozenset({"LookupTableFindV2", "LookupTableImportV2", "LookupTableSizeV2",
-                           "HashTableV2"})
 
 # TF ops whose integer-typed form is rewritten to other builtins (the float form keeps the
 # LEGALIZE entry): measured in the conformance corpus (TF 2.21), e.g. int32 Relu -> MAXIMUM.

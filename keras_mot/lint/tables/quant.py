@@ -4,7 +4,7 @@
 (trait `QuantizableResult` and QI8 in the operand types in tfl_ops.td, the rule of
 quantization/tools/tflite_op_coverage_spec_getters_gen.cc), or when the op only moves or compares
 int8 data. `ok=False` ops keep float32 operands: with `TFLITE_BUILTINS_INT8` the converter still
-succeeds and wraps them in DEQUANTIZE/QUANTIZE (docs/tflite_facts.md §2) -- a float fallback.
+succeeds and wraps them in DEQUANTIZE/QUANTIZE (docs/converter_facts.md §2) -- a float fallback.
 A builtin missing from `INT8` is treated as not quantizable.
 
 `INT16X8`: builtins with a 16-bit activation kernel in
@@ -71,7 +71,7 @@ INT16X8.update({b: (False, _P) for b in (
 
 TABLES = {"int8": INT8, "int16x8": INT16X8}
 
-# Builtins whose integer conversion fails outright with the pip converter (docs/tflite_facts.md §7:
+# Builtins whose integer conversion fails outright with the pip converter (docs/converter_facts.md §7:
 # the calibrator runs the float model and crashes on loops that carry TensorLists -- keras RNN
 # loops, ops.map, ops.scan; reproduced standalone). `integer_fails(builtin, in_dtypes)` decides;
 # a WHILE without TensorList loop variables converts, with the loop left float.

@@ -6,7 +6,7 @@
     python -m tests.lint.corpus.record --jobs 2
 
 Each case is converted in a worker process (the pip calibrator can crash on control flow,
-docs/tflite_facts.md §7): float with builtins, then builtins + Select TF ops
+docs/converter_facts.md §7): float with builtins, then builtins + Select TF ops
 (`builtins` / `select_tf_ops` / `unconvertible`), and full integer with a representative dataset
 and `TFLITE_BUILTINS_INT8` (`full_int8` / `float_fallback` / `fails`; a worker that dies during the
 integer conversion means `fails`). After a TensorFlow or Keras upgrade, run it without `--write`:
@@ -49,25 +49,13 @@ def _representative(model, case):
 
 def convert_case(case):
     """`{"float": ..., "int8": ..., "int8_float_ops": [...]}` from the real converter."""
-    import tensorflow as tf
-
     from tests.lint import converter
 
     model = case.build()
     result = {"float": converter.float_verdict(model)[0]}
     print("FLOAT_DONE", flush=True)
-    conv = tf.lite.TFLiteConverter.from_keras_model(model)
-    conv.optimizations = [tf.lite.Optimize.DEFAULT]
-    conv.representative_dataset = _representative(model, case)
-    conv.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
-    try:
-        data = conv.convert()
-    except Exception:  # noqa: BLE001  (ConverterError and friends)
-        result.update({"int8": "fails", "int8_float_ops": []})
-        return result
-    floats = converter.float_compute_ops(data)
-    result.update({"int8": "float_fallback" if floats else "full_int8",
-                   "int8_float_ops": sorted(set(floats))})
+    verdict, floats, _ = converter.int8_verdict(model, dataset=_representative(model, case))
+    result.update({"int8": verdict, "int8_float_ops": sorted(set(floats))})
     return result
 
 
@@ -124,9 +112,7 @@ def _run_chunk(names, results, log):
             rec = ({"float": "unknown", "int8": "fails", "int8_float_ops": [],
                     "note": "worker died during the integer conversion"} if float_done else
                    {"error": "worker died during the float conversion"})
-            if float_done:
-                # Re-run the float half alone is not needed: the float verdict was printed
-                # before; recover it by converting float only in a fresh process.
+            if float_done:  # the float verdict died with the worker: convert it again alone
                 rec["float"] = _float_only(current)
             results[current] = rec
             pending.remove(current)
