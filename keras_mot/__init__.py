@@ -18,7 +18,7 @@ from keras_mot.calibration import calibrate  # noqa: E402
 from keras_mot.errors import ExportError, KerasMotError, UnsupportedLayerError  # noqa: E402
 from keras_mot.export.api import ExportResult, export  # noqa: E402
 from keras_mot.lint import lint  # noqa: E402
-from keras_mot.lint.finding import Finding, LintReport  # noqa: E402
+from keras_mot.findings import Finding, LintReport  # noqa: E402
 from keras_mot.prepared import PreparedModel, lint_on_compile  # noqa: E402
 from keras_mot.quantization.scheme import QuantScheme, QuantSpec, get_scheme  # noqa: E402
 from keras_mot.recipe import Recipe, Rule  # noqa: E402

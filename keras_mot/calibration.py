@@ -16,7 +16,7 @@ from keras_mot.bn_statistics import MODES, BatchStatistics
 from keras_mot.callbacks.quantization import wrappers
 from keras_mot.errors import KerasMotError, format_error
 from keras_mot.finite import check_finite, check_finite_ranges
-from keras_mot.lint.finding import Finding
+from keras_mot.findings import Finding
 from keras_mot.quantization.mode import calibrating
 
 

@@ -34,7 +34,7 @@ from keras_mot.layers.base import adapter_for
 from keras_mot.layers.elementwise import constant_op_from_node
 from keras_mot.layers.pooling import is_passthrough
 from keras_mot.layers.tensor_ops import canonical_layer, float_inputs, is_shape_op
-from keras_mot.lint.finding import Finding
+from keras_mot.findings import Finding
 from keras_mot.annotate import Annotated
 from keras_mot.wrapper import Wrapper
 

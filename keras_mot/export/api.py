@@ -27,7 +27,7 @@ from keras_mot.export.plot import plot_layers
 from keras_mot.export.saved_model import write_saved_model
 from keras_mot.export.verify import Parity, check_parity
 from keras_mot.finite import check_finite_ranges
-from keras_mot.lint.finding import Finding
+from keras_mot.findings import Finding
 
 FORMATS = ("saved_model", "tflite")
 FILES = {"saved_model": "saved_model", "tflite": "model.tflite", "report_json": "report.json",

@@ -21,7 +21,7 @@ from typing import Optional, Tuple
 import numpy as np
 from tensorflow.lite.python import schema_py_generated as schema
 
-from keras_mot.lint.finding import Finding
+from keras_mot.findings import Finding
 from keras_mot.sparsity import Block, NofM, Unstructured, pattern_for
 
 OP_NAMES = {v: k for k, v in vars(schema.BuiltinOperator).items() if not k.startswith("_")}

@@ -22,7 +22,7 @@ Example:
 """
 
 from keras_mot.export.sparse_check import Graph
-from keras_mot.lint.finding import Finding
+from keras_mot.findings import Finding
 
 _SAME, _VALID = 0, 1
 _UNARY = {"ABS", "CEIL", "ELU", "FLOOR", "GELU", "HARD_SWISH", "LEAKY_RELU", "LOGISTIC", "NEG",

@@ -4,7 +4,7 @@
 `lint_tflite(tflite_bytes, target)` reads a converted model's ops and tensor dtypes.
 """
 
-from keras_mot.lint.finding import Finding, LintReport
+from keras_mot.findings import Finding, LintReport
 from keras_mot.lint.core import lint, register_check
 from keras_mot.lint.tflite_check import lint_tflite
 

@@ -10,7 +10,7 @@ import os
 from keras_mot import targets as _targets
 from keras_mot.errors import KerasMotError, format_error
 from keras_mot.lint.classify import legalize_ops
-from keras_mot.lint.finding import SEVERITIES, Finding, LintReport
+from keras_mot.findings import SEVERITIES, Finding, LintReport
 from keras_mot.lint.qat_coverage import is_qat_model, qat_coverage
 from keras_mot.lint.rules import Context, ruleset_for
 from keras_mot.lint.trace import TraceError, trace_model

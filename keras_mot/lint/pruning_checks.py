@@ -39,7 +39,7 @@ import dataclasses
 
 from keras_mot.errors import KerasMotError
 from keras_mot.lint.core import register_check
-from keras_mot.lint.finding import Finding
+from keras_mot.findings import Finding
 
 
 def _final_sparsity(spec):

@@ -19,7 +19,7 @@ from keras_mot import graph
 from keras_mot.export.inspect import COMPUTE_OPS
 from keras_mot.layers.pooling import is_passthrough
 from keras_mot.lint.classify import BUILTIN, is_float_data
-from keras_mot.lint.finding import Finding
+from keras_mot.findings import Finding
 
 # TF ops that multiply-accumulate: MACs = output elements x reduction length.
 _MATMULS = frozenset({"MatMul", "BatchMatMulV2", "BatchMatMulV3", "Einsum"})

@@ -9,7 +9,7 @@ import dataclasses
 
 from keras_mot.lint.classify import (BUILTIN, FLEX, FOLDED_KIND, FUSED_KIND, UNCONVERTIBLE,
                                      is_float_data)
-from keras_mot.lint.finding import Finding
+from keras_mot.findings import Finding
 from keras_mot.lint.tables.hints import FLOAT_FALLBACK_FIXES, HINTS
 from keras_mot.lint.tables.legalize import EXPERIMENTAL_BUILTINS
 from keras_mot.lint.tables.quant import has_integer_kernel, integer_fails

@@ -11,7 +11,7 @@ import numpy as np
 
 from keras_mot import targets as _targets
 from keras_mot.export.interpreter import make_interpreter
-from keras_mot.lint.finding import SEVERITIES, Finding, LintReport
+from keras_mot.findings import SEVERITIES, Finding, LintReport
 from keras_mot.lint.tables.legalize import EXPERIMENTAL_BUILTINS
 from keras_mot.lint.tables.quant import has_integer_kernel
 from keras_mot.lint.tables.xnnpack import XNNPACK_BUILTINS

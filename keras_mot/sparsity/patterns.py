@@ -21,7 +21,7 @@ from keras import ops
 
 from keras_mot.errors import KerasMotError, format_error
 from keras_mot.sparsity.config_value import ConfigValue
-from keras_mot.lint.finding import Finding
+from keras_mot.findings import Finding
 from keras_mot.sparsity.layout import get_layout
 
 _POOLINGS = ("avg", "max")
