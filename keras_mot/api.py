@@ -15,7 +15,7 @@ from keras_mot.recipe import Recipe, Rule, matches
 from keras_mot.inline import inline
 from keras_mot.recipe.selectors import require_match
 from keras_mot.rewrite import LayerPlan, rewrite
-from keras_mot.sparsity import PruneSpec, pattern_for
+from keras_mot.sparsity import PruneSpec
 from keras_mot.strip import strip  # noqa: F401  (re-exported)
 
 
@@ -120,7 +120,7 @@ def _prunable(layer):
 def _target_pattern(target, layer):
     """The target's pattern for the layer's prunable weights (the first that has one)."""
     for _, kind, shape in _prunable(layer):
-        pattern = pattern_for(target, kind, shape)
+        pattern = targets.get(target).pattern_for(kind, shape)
         if pattern is not None:
             return pattern
     return None

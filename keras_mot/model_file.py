@@ -61,7 +61,8 @@ def load_model_file(path, what="model"):
     """
     import keras
 
-    import keras_mot  # noqa: F401  (registers keras_mot layers for safe loading)
+    # keras_mot's serializable classes are registered: importing this module ran the package's
+    # __init__, which imports them all.
 
     path = os.fspath(path)
     problem = _diagnose(path)

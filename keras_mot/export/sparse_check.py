@@ -22,7 +22,8 @@ import numpy as np
 from tensorflow.lite.python import schema_py_generated as schema
 
 from keras_mot.findings import Finding
-from keras_mot.sparsity import Block, NofM, Unstructured, pattern_for
+from keras_mot.errors import KerasMotError, format_error
+from keras_mot.sparsity import Block, NofM, Unstructured
 
 OP_NAMES = {v: k for k, v in vars(schema.BuiltinOperator).items() if not k.startswith("_")}
 _TYPE_NAMES = {v: k.lower() for k, v in vars(schema.TensorType).items() if not k.startswith("_")}
@@ -301,8 +302,9 @@ def _check_unstructured(w, pattern, target):
 
 
 _PATTERN_CHECKS = {Block: _check_block, NofM: _check_nofm, Unstructured: _check_unstructured}
-# Whole-model checks per target name: "module:function" (imported lazily).
-_TARGET_CHECKS = {"xnnpack_sparse": "keras_mot.export.xnnpack_check:check_cluster"}
+# Whole-model checks a target asks for by name (`Target.export_checks`): "module:function"
+# taking the .tflite bytes (imported lazily: the checkers import this module).
+EXPORT_CHECKS = {"xnnpack_nchw_cluster": "keras_mot.export.xnnpack_check:check_cluster"}
 
 
 def _runtime_findings(report):
@@ -354,11 +356,15 @@ def verify(tflite_bytes, target, report=None):
     findings = []
     for w in report.weights:
         keras_shape = WEIGHT_OPS[w.op][2](w.shape)
-        pattern = pattern_for(target, w.kind, keras_shape)
+        pattern = target.pattern_for(w.kind, keras_shape)
         if pattern is not None:
             findings.append(_PATTERN_CHECKS[type(pattern)](w, pattern, target))
     findings.extend(_runtime_findings(report))
-    if target.name in _TARGET_CHECKS:
-        module, fn = _TARGET_CHECKS[target.name].split(":")
+    for name in target.export_checks:
+        if name not in EXPORT_CHECKS:
+            raise KerasMotError(format_error(
+                f"Target '{target.name}' names export check '{name}', which is not registered.",
+                received=repr(name), fix=f"Use one of: {', '.join(sorted(EXPORT_CHECKS))}."))
+        module, fn = EXPORT_CHECKS[name].split(":")
         findings.extend(getattr(importlib.import_module(module), fn)(tflite_bytes))
     return findings

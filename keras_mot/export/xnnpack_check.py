@@ -1,5 +1,5 @@
-"""Does a .tflite model meet XNNPack's sparse (NCHW) inference conditions? And the Keras
-stem rewrite that makes a model eligible.
+"""Does a .tflite model meet XNNPack's sparse (NCHW) inference conditions? (The Keras stem
+rewrite that makes a model eligible is `keras_mot.xnnpack_stem.stem_rewrite`, re-exported here.)
 
 Conditions (google/XNNPACK src/subgraph.c `xnn_check_nchw_compatibility` and
 `xnn_subgraph_rewrite_for_nchw`; tflite/delegates/xnnpack/xnnpack_delegate.cc):
@@ -23,6 +23,7 @@ Example:
 
 from keras_mot.export.sparse_check import Graph
 from keras_mot.findings import Finding
+from keras_mot.xnnpack_stem import same_padding, stem_rewrite  # noqa: F401  (stem_rewrite: re-export)
 
 _SAME, _VALID = 0, 1
 _UNARY = {"ABS", "CEIL", "ELU", "FLOOR", "GELU", "HARD_SWISH", "LEAKY_RELU", "LOGISTIC", "NEG",
@@ -31,18 +32,6 @@ _UNARY = {"ABS", "CEIL", "ELU", "FLOOR", "GELU", "HARD_SWISH", "LEAKY_RELU", "LO
 _FP = ("float32", "float16")
 _X86_NOTE = ("XNNPack's sparse path is disabled on x86 CPUs with AVX: these conditions are "
              "checked structurally; no speed-up is expected on this machine.")
-
-
-def same_padding(size, kernel, stride, dilation=1):
-    """(before, after) padding TF's SAME adds on an axis of `size` (extra goes after).
-
-    Example:
-        >>> same_padding(224, 3, 2), same_padding(225, 3, 2)
-        ((0, 1), (1, 1))
-    """
-    effective = (kernel - 1) * dilation + 1
-    total = max((-(-size // stride) - 1) * stride + effective - size, 0)
-    return total // 2, total - total // 2
 
 
 def _padding(g, i, kernel):
@@ -269,97 +258,3 @@ def check_cluster(tflite_bytes):
         fix="Convert with tf.lite.Optimize.EXPERIMENTAL_SPARSITY (weights need >= 30 % zeros).")
     findings.append(Finding("", None, "info", _X86_NOTE, code="xnn-x86"))
     return findings
-
-
-def stem_rewrite(model):
-    """Findings for Keras layers that keep a model out of XNNPack's sparse cluster, with the
-    exact rewrite.
-
-    A `Conv2D(f, 3, strides=2, padding="same")` stem cannot be the entry (SAME at stride 2 is
-    a flag, not explicit padding). The rewrite is `ZeroPadding2D(1)` + `padding="valid"`
-    (same output size). When it works and when it is exact are opposite cases:
-    - even input height/width (e.g. 224): SAME pads (0, 1) (extra row/col at the end, see
-      `same_padding`), so the rewrite samples a grid shifted by one pixel: **not exact** (the
-      weights transfer but outputs differ; fine-tune, as pruning does anyway). The PAD op
-      survives conversion and XNNPack fuses it: a valid entry.
-    - odd input (e.g. 225): SAME pads (1, 1), the rewrite is **exact**, and for that very
-      reason the TFLite converter folds PAD + VALID back into a SAME conv (reproduced with TF
-      2.21 on 33x33 and 225x225), so the entry still fails. Use an even input size.
-    `ZeroPadding2D(((0, 1), (0, 1)))`, the exact equivalent on even sizes, is asymmetric and
-    refused too. Stride-2 `DepthwiseConv2D(padding="same")` and asymmetric padding before a
-    stride-2 conv (Keras `correct_pad` on even inputs) are reported the same way.
-
-    Returns:
-        list of `Finding` (empty when nothing blocks the cluster).
-    """
-    import keras
-
-    findings = []
-    for layer in _walk(model):
-        convs = (keras.layers.Conv2D, keras.layers.DepthwiseConv2D)
-        if not isinstance(layer, convs) or tuple(layer.strides) != (2, 2):
-            continue
-        depthwise = isinstance(layer, keras.layers.DepthwiseConv2D)
-        shape = tuple(layer.input.shape)
-        if layer.padding == "same":
-            findings.append(_same_finding(layer, shape, depthwise))
-        else:
-            pad = _asymmetric_pad_before(layer)
-            if pad is not None:
-                findings.append(Finding(
-                    layer.name, "DEPTHWISE_CONV_2D" if depthwise else "CONV_2D", "warning",
-                    f"stride-2 conv after ZeroPadding2D{pad}: XNNPack's sparse path needs "
-                    "symmetric padding (1 on every side for 3x3).",
-                    fix="Use ZeroPadding2D(1) (symmetric) before it; output size is unchanged "
-                        "on even inputs but values shift by one pixel, so fine-tune.",
-                    code="xnn-asymmetric-pad"))
-    return findings
-
-
-def _walk(model):
-    for layer in getattr(model, "layers", []):
-        yield layer
-        yield from _walk(layer)
-
-
-def _same_finding(layer, shape, depthwise):
-    h, w, cin = shape[1], shape[2], shape[3]
-    k = tuple(layer.kernel_size)
-    is_stem = not depthwise and k == (3, 3) and cin == 3
-    pads = [same_padding(s, kk, 2) if s is not None else None for s, kk in zip((h, w), k)]
-    want = tuple((kk // 2, kk // 2) for kk in k)
-    exact = None not in pads and tuple(pads) == want
-    role = "sparse-cluster entry" if is_stem else "sparse-cluster body op"
-    kind = "DepthwiseConv2D" if depthwise else f"Conv2D({layer.filters}, {k[0]})"
-    if None in pads:
-        verdict = ("of unknown exactness (dynamic input size); it works only on even sizes, "
-                   "where it is not exact")
-    elif exact:
-        verdict = ("numerically exact on this odd input, but the TFLite converter then folds "
-                   "PAD + VALID back into a SAME conv, so XNNPack still refuses it: use an even "
-                   "input size (where the rewrite works but is not exact)")
-    else:
-        verdict = (f"NOT numerically exact: SAME pads {pads} (before, after) on this {h}x{w} "
-                   "input, so the rewrite shifts the sampling grid by one pixel (same output "
-                   "size); fine-tune after the rewrite. The PAD survives conversion and "
-                   "XNNPack fuses it")
-    return Finding(
-        layer.name, "DEPTHWISE_CONV_2D" if depthwise else "CONV_2D", "warning",
-        f"{kind} with strides=2, padding='same' cannot be the {role}: TF SAME at stride 2 "
-        "reaches XNNPack as a flag, not as explicit symmetric padding.",
-        fix=f"Replace it by ZeroPadding2D({k[0] // 2}) followed by the same layer with "
-            f"padding='valid'. This rewrite is {verdict}.",
-        code="xnn-same-stem" if is_stem else "xnn-same-stride2")
-
-
-def _asymmetric_pad_before(layer):
-    import keras
-
-    try:
-        prev = layer.input._keras_history.operation
-    except AttributeError:
-        return None
-    if not isinstance(prev, keras.layers.ZeroPadding2D):
-        return None
-    (top, bottom), (left, right) = prev.padding
-    return None if top == bottom == left == right else ((top, bottom), (left, right))

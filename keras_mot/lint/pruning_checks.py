@@ -37,7 +37,7 @@ Example:
 
 import dataclasses
 
-from keras_mot.errors import KerasMotError
+from keras_mot.errors import KerasMotError, format_error
 from keras_mot.lint.core import register_check
 from keras_mot.findings import Finding
 
@@ -80,8 +80,6 @@ def _pattern_finding(path, kind, shape, actual, expected, target):
 
 
 def _layer_findings(path, wrapper, target):
-    from keras_mot.sparsity import pattern_for
-
     spec = wrapper.prune
     refs = wrapper.adapter.weights(wrapper.layer)
     findings, expected = [], None
@@ -90,7 +88,7 @@ def _layer_findings(path, wrapper, target):
         shape = tuple(int(s) for s in resolve_shape(wrapper.layer, refs[name].attr))
         where = path if name == "kernel" else f"{path}.{name}"
         findings.append(spec.pattern.check(shape, kind, where))
-        expected = pattern_for(target, kind, shape) if target.sparsity else None
+        expected = target.pattern_for(kind, shape) if target.sparsity else None
         findings.append(_pattern_finding(where, kind, shape, spec.pattern, expected, target))
     final = _final_sparsity(spec)
     if expected is not None and target.min_sparsity and final < target.min_sparsity:
@@ -108,7 +106,6 @@ def _unreached_findings(model, target):
     MultiHeadAttention keras_mot could not wrap): said, never silent."""
     from keras_mot import graph
     from keras_mot.layers.base import adapter_for
-    from keras_mot.sparsity import pattern_for
     from keras_mot.wrapper import Wrapper
 
     findings = []
@@ -127,7 +124,7 @@ def _unreached_findings(model, target):
             except (AttributeError, TypeError):
                 continue
             kind = "einsum" if len(shape) > 2 else ref.kind
-            if pattern_for(target, kind, shape) is not None:
+            if target.pattern_for(kind, shape) is not None:
                 names.append(name)
         if names:
             findings.append(Finding(
@@ -189,15 +186,16 @@ def pruning_check(model, target):
         findings.extend(_unreached_findings(model, target))
     for name in target.lint_checks:
         if name not in TARGET_CHECKS:
-            raise KerasMotError(f"Target '{target.name}' names lint check '{name}', which is not "
-                           f"registered; known: {sorted(TARGET_CHECKS)}.")
+            raise KerasMotError(format_error(
+                f"Target '{target.name}' names lint check '{name}', which is not registered.",
+                received=repr(name), fix=f"Use one of: {', '.join(sorted(TARGET_CHECKS))}."))
         findings.extend(TARGET_CHECKS[name](model, pruned_dense))
     return findings
 
 
 def _xnnpack_nchw_cluster(model, pruned_dense):
     """Keras layers that keep the model out of XNNPack's sparse NCHW cluster."""
-    from keras_mot.export.xnnpack_check import stem_rewrite
+    from keras_mot.xnnpack_stem import stem_rewrite
 
     return (list(stem_rewrite(model)) + _wrapped_stride2_findings(model)
             + _grouped_conv_findings(model))
@@ -238,7 +236,7 @@ def _wrapped_stride2_findings(model):
     import keras
 
     from keras_mot import graph
-    from keras_mot.export import xnnpack_check
+    from keras_mot.xnnpack_stem import same_stride2_finding
     from keras_mot.wrapper import Wrapper
 
     convs = (keras.layers.Conv2D, keras.layers.DepthwiseConv2D)
@@ -249,7 +247,7 @@ def _wrapped_stride2_findings(model):
                 tuple(inner.strides) != (2, 2) or inner.padding != "same":
             continue
         depthwise = isinstance(inner, keras.layers.DepthwiseConv2D)
-        f = xnnpack_check._same_finding(inner, tuple(w.input.shape), depthwise)
+        f = same_stride2_finding(inner, tuple(w.input.shape), depthwise)
         findings.append(dataclasses.replace(f, layer=path))
     return findings
 

@@ -37,9 +37,10 @@ def _output_source(wrapper):
 
 def link_bias_ranges(model):
     """Tells every `Wrapper` of `model` (nested models included) the range of each of its
-    inputs' producers (`Wrapper.link_input_ranges`; `None` where unknown)."""
-    from keras_mot.wrapper import Wrapper
+    inputs' producers (`Wrapper.link_input_ranges`; `None` where unknown).
 
+    A layer takes part when it has a `link_input_ranges` method (keras_mot's `Wrapper`), so this
+    module needs no import of the wrapper that imports it."""
     fm = graph.functional_view(model)
     source = {}
     for node in graph.ordered_nodes(fm):
@@ -49,7 +50,7 @@ def link_bias_ranges(model):
             link_bias_ranges(op)
             continue
         first = source.get(id(ins[0])) if ins else None
-        if isinstance(op, Wrapper):
+        if hasattr(op, "link_input_ranges"):
             if op.built:
                 op.link_input_ranges([source.get(id(t)) for t in ins])
                 out = _output_source(op)

@@ -1,4 +1,6 @@
-"""`PruneSpec` (pattern + schedule), `SparsityRule` (a target's per-kind entry), `pattern_for`.
+"""`PruneSpec` (pattern + schedule) and `SparsityRule` (a target's per-kind entry).
+
+A target reads its rules with `Target.pattern_for(kind, weight_shape)`.
 
 Example:
     >>> spec = PruneSpec(Block(4, 1), PolynomialDecay(0.0, 0.9, 0, 1000))
@@ -75,28 +77,3 @@ class SparsityRule:
             return True
         return tuple(int(s) for s in weight_shape[:len(self.spatial)]) == tuple(self.spatial)
 
-
-def pattern_for(target, kind, weight_shape):
-    """The pattern `target` prescribes for a `kind` weight of `weight_shape` (None = not pruned).
-
-    Args:
-        target: a target name or `keras_mot.targets.Target`.
-        kind: layer family ("dense", "conv", "depthwise", "conv_transpose", "einsum").
-        weight_shape: the Keras weight shape.
-
-    Example:
-        >>> pattern_for("tflite_sparse_fc", "dense", (512, 2048))
-        Block(rows=4, cols=1, pooling='avg')
-        >>> pattern_for("xnnpack_sparse", "conv", (3, 3, 16, 32)) is None
-        True
-    """
-    from keras_mot import targets  # lazy: targets import this package's tables
-
-    entry = targets.get(target).sparsity.get(kind)
-    if entry is None or isinstance(entry, SparsityPattern):
-        return entry
-    if isinstance(entry, SparsityRule):
-        return entry.pattern if entry.applies(weight_shape) else None
-    raise KerasMotError(format_error(
-        f"Target '{targets.get(target).name}' has a malformed sparsity entry for kind '{kind}'.",
-        received=repr(entry), fix="Use a SparsityPattern or a SparsityRule."))

@@ -37,6 +37,16 @@ def get(name):
                 "with keras_mot.targets.register().")) from None
 
 
+def pattern_for(target, kind, weight_shape):
+    """The pattern target `target` (a name or `Target`) prescribes for a `kind` weight.
+
+    Example:
+        >>> pattern_for("tflite_sparse_fc", "dense", (512, 2048))
+        Block(rows=4, cols=1, pooling='avg')
+    """
+    return get(target).pattern_for(kind, weight_shape)
+
+
 def names():
     """Sorted names of all registered targets."""
     return sorted(_TARGETS)

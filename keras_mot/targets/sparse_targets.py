@@ -2,7 +2,7 @@
 
 Each target's `sparsity` table maps a layer kind ("dense", "conv", "depthwise",
 "conv_transpose", "einsum"; see `keras_mot.sparsity.layout`) to a `SparsityRule` (pattern,
-shape condition, source). `keras_mot.sparsity.pattern_for(target, kind, shape)` reads it.
+shape condition, source). `Target.pattern_for(kind, shape)` reads it.
 
 Facts (the source file of each is cited in its rule):
 - TFLite's converter (`Optimize.EXPERIMENTAL_SPARSITY`, tflite/converter/transforms/
@@ -62,6 +62,7 @@ XNNPACK_SPARSE = register(Target(
     },
     min_sparsity=2.0 / 3.0,
     lint_checks=("xnnpack_nchw_cluster",),
+    export_checks=("xnnpack_nchw_cluster",),
     references=(_XNN_SUBGRAPH, "tflite/delegates/xnnpack/xnnpack_delegate.cc",
                 "tflite/delegates/xnnpack/README.md (Sparse Inference)", _DENSE_TO_SPARSE),
 ))

@@ -8,6 +8,10 @@ module that defines the target (one module per runtime family), each entry citin
 import dataclasses
 from typing import Mapping, Optional, Tuple
 
+from keras_mot.errors import KerasMotError, format_error
+from keras_mot.sparsity.patterns import SparsityPattern
+from keras_mot.sparsity.spec import SparsityRule
+
 
 @dataclasses.dataclass(frozen=True)
 class ConverterSettings:
@@ -45,6 +49,14 @@ class Target:
         references: sources the facts of this target come from.
         lint_checks: names of extra pruning lint checks this runtime needs (keys of
             `keras_mot.lint.pruning_checks.TARGET_CHECKS`), e.g. `("xnnpack_nchw_cluster",)`.
+        export_checks: names of whole-model checks of the converted .tflite this runtime needs
+            (keys of `keras_mot.export.sparse_check.EXPORT_CHECKS`), run by the export's
+            sparsity verification, e.g. `("xnnpack_nchw_cluster",)`.
+
+    Example:
+        >>> t = Target("my_mcu", "Cortex-M with CMSIS-NN", kind="int8", scheme="int8")
+        >>> t.is_integer, t.pattern_for("dense", (64, 10))
+        (True, None)
     """
 
     name: str
@@ -57,6 +69,32 @@ class Target:
     min_sparsity: float = 0.0
     references: Tuple[str, ...] = ()
     lint_checks: Tuple[str, ...] = ()
+    export_checks: Tuple[str, ...] = ()
+
+    def __post_init__(self):
+        for kind, entry in self.sparsity.items():
+            if not isinstance(entry, (SparsityPattern, SparsityRule)):
+                raise KerasMotError(format_error(
+                    f"Target '{self.name}' has a malformed sparsity entry for kind '{kind}'.",
+                    received=repr(entry), fix="Use a SparsityPattern or a SparsityRule."))
+
+    def pattern_for(self, kind, weight_shape):
+        """The pattern this target prescribes for a `kind` weight of `weight_shape` (None = not pruned).
+
+        Args:
+            kind: layer family (a `keras_mot.LayerKind`, e.g. `LayerKind.DENSE`, or its string).
+            weight_shape: the Keras weight shape.
+
+        Example:
+            >>> targets.get("tflite_sparse_fc").pattern_for("dense", (512, 2048))
+            Block(rows=4, cols=1, pooling='avg')
+            >>> targets.get("xnnpack_sparse").pattern_for("conv", (3, 3, 16, 32)) is None
+            True
+        """
+        entry = self.sparsity.get(kind)
+        if isinstance(entry, SparsityRule):
+            return entry.pattern if entry.applies(weight_shape) else None
+        return entry
 
     @property
     def is_integer(self):

@@ -3,7 +3,8 @@
 import pytest
 
 from keras_mot import targets
-from keras_mot.sparsity import Block, NofM, SparsityPattern, Unstructured, kinds, pattern_for
+from keras_mot.errors import KerasMotError
+from keras_mot.sparsity import Block, NofM, SparsityPattern, Unstructured, kinds
 
 SPARSE_TARGETS = ["generic", "xnnpack_sparse", "tflite_sparse_fc", "tflite_sparse_fc_int8",
                   "nvidia_2x4"]
@@ -30,7 +31,13 @@ def test_every_entry_is_a_cited_rule_for_a_known_kind(name):
     ("tflite", "dense", (16, 32), None),
 ])
 def test_pattern_for(name, kind, shape, expected):
-    assert pattern_for(name, kind, shape) == expected
+    assert targets.get(name).pattern_for(kind, shape) == expected
+    assert targets.pattern_for(name, kind, shape) == expected
+
+
+def test_a_malformed_sparsity_entry_is_refused_when_the_target_is_built():
+    with pytest.raises(KerasMotError, match="my_sparse.*'dense'"):
+        targets.Target("my_sparse", "bad table", sparsity={"dense": 0.5})
 
 
 def test_thresholds_and_converter_settings():

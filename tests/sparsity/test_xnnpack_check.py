@@ -89,6 +89,21 @@ def test_verify_for_xnnpack_target_includes_cluster_and_weights():
     assert codes.count("zeros-ok") == 2 and "xnn-entry" in codes
 
 
+def test_the_cluster_check_follows_the_target_record_not_its_name():
+    import dataclasses
+
+    from keras_mot import targets
+    from keras_mot.errors import KerasMotError
+
+    tflite_bytes = _convert(_net())
+    renamed = dataclasses.replace(targets.get("xnnpack_sparse"), name="my_arm_sparse")
+    assert "xnn-entry" in [f.code for f in verify(tflite_bytes, renamed)]
+    without = dataclasses.replace(renamed, export_checks=())
+    assert "xnn-entry" not in [f.code for f in verify(tflite_bytes, without)]
+    with pytest.raises(KerasMotError, match="no_such_check"):
+        verify(tflite_bytes, dataclasses.replace(renamed, export_checks=("no_such_check",)))
+
+
 def test_mobilenet_v2_stem_and_correct_pad_are_reported():
     model = keras.applications.MobileNetV2(weights=None, input_shape=(96, 96, 3), alpha=0.35)
     findings = stem_rewrite(model)
