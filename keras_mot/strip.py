@@ -13,7 +13,7 @@ from keras_mot import graph
 from keras_mot.layers.base import resolve_attr
 from keras_mot.quantization import ranges
 from keras_mot.quantization.linking import link_bias_ranges
-from keras_mot.wrapper import Wrapper, _flat_axis
+from keras_mot.wrapper import Wrapper
 
 
 def _frozen_layer(wrapper, weights, bias):
@@ -74,7 +74,7 @@ def freeze_wrapper(wrapper, keep_quantization=True):
         for name, (vmin, vmax) in new.weight_ranges().items():
             ref = new._weight_refs()[name]
             spec = new.scheme.weight_spec(ref.kind)
-            flat, axis = _flat_axis(ops.convert_to_tensor(weights[name]), ref.channel_axis)
+            flat, axis = ranges.flatten_channel_axes(ops.convert_to_tensor(weights[name]), ref.channel_axis)
             lo, hi = ranges.weight_range(flat, spec, axis if spec.per_channel else None)
             vmin.assign(lo)
             vmax.assign(hi)

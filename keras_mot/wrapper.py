@@ -44,14 +44,6 @@ def _deserialize_prune(prune):
     return keras.saving.deserialize_keras_object(prune)
 
 
-def _flat_axis(w, axis):
-    """Reshape so that a tuple of trailing channel axes becomes one last axis."""
-    if isinstance(axis, (tuple, list)):
-        lead = tuple(w.shape[:len(w.shape) - len(axis)])
-        return ops.reshape(w, lead + (-1,)), -1
-    return w, axis
-
-
 @keras.saving.register_keras_serializable(package="keras_mot")
 class Wrapper(QuantStateViews, MaskUpdates, keras.layers.Layer):
     """Adds fake quantization (and pruning masks) around one Keras layer.
@@ -171,7 +163,7 @@ class Wrapper(QuantStateViews, MaskUpdates, keras.layers.Layer):
         self._weight_vars = {}
         if self.quantize:
             for wname, ref in self._weight_refs().items():
-                w, axis = _flat_axis(resolve_attr(self.layer, ref.attr), ref.channel_axis)
+                w, axis = ranges.flatten_channel_axes(resolve_attr(self.layer, ref.attr), ref.channel_axis)
                 spec = self.scheme.weight_spec(ref.kind)
                 shape = (w.shape[axis],) if (spec.per_channel and axis is not None) else ()
                 self._weight_vars[wname] = (
@@ -276,7 +268,7 @@ class Wrapper(QuantStateViews, MaskUpdates, keras.layers.Layer):
         ref = self._weight_refs()[wname]
         spec = self.scheme.weight_spec(ref.kind)
         shape = w.shape
-        flat, axis = _flat_axis(w, ref.channel_axis)
+        flat, axis = ranges.flatten_channel_axes(w, ref.channel_axis)
         axis = axis if spec.per_channel else None
         vmin, vmax = self._weight_vars[wname]
         if self.frozen:
@@ -407,7 +399,7 @@ class Wrapper(QuantStateViews, MaskUpdates, keras.layers.Layer):
             return point("output", y) if self.quantize_output else y
         if entry.fused:
             y = (fn or (lambda t: t))(y) if not self.fused_activation else \
-                act_table._FUNCTIONS[name](y)
+                act_table.keras_function(name)(y)
             if not self.quantize_output:
                 return y
             return kernel_exact.op_output(self, inputs, name, point("output", y))

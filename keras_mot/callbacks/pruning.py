@@ -2,7 +2,7 @@
 
 import keras
 
-from keras_mot.callbacks.quantization import _step, wrappers
+from keras_mot.callbacks.quantization import optimizer_step, wrappers
 from keras_mot.errors import KerasMotError, format_error
 
 
@@ -31,7 +31,7 @@ class UpdateMasks(keras.callbacks.Callback):
         self._update()
 
     def _update(self):
-        step = _step(self.model)
+        step = optimizer_step(self.model)
         for w in _pruned(self.model):
             w.update_mask(step)
 

@@ -18,7 +18,12 @@ def wrappers(model):
     return [layer for _, layer in graph.iter_layers(model) if isinstance(layer, Wrapper)]
 
 
-def _step(model):
+def optimizer_step(model):
+    """The optimizer's step counter of `model` as an int (what the callbacks key on).
+
+    Example:
+        >>> optimizer_step(model)   # 0 before the first training step
+    """
     return int(keras.ops.convert_to_numpy(model.optimizer.iterations))
 
 
@@ -33,17 +38,17 @@ class _FreezeAtStep(keras.callbacks.Callback):
         self.step = step
 
     def _apply(self):
-        frozen = 1.0 if _step(self.model) >= self.step else 0.0
+        frozen = 1.0 if optimizer_step(self.model) >= self.step else 0.0
         for w in wrappers(self.model):
             getattr(w, self.flag).assign(frozen)
 
     def on_train_begin(self, logs=None):
-        self._pending = _step(self.model) < self.step
+        self._pending = optimizer_step(self.model) < self.step
         self._apply()
 
     def on_train_batch_begin(self, batch, logs=None):
         # `>=`, not `==`: with `steps_per_execution=k` the step counter moves k at a time.
-        if self._pending and _step(self.model) >= self.step:
+        if self._pending and optimizer_step(self.model) >= self.step:
             self._pending = False
             self._apply()
             self._frozen_now()
@@ -89,7 +94,7 @@ class FreezeBatchNorm(_FreezeAtStep):
     flag = "bn_frozen"
 
     def on_train_begin(self, logs=None):
-        self._trace_batch_statistics(_step(self.model) < self.step)
+        self._trace_batch_statistics(optimizer_step(self.model) < self.step)
         super().on_train_begin(logs)
 
     def _frozen_now(self):

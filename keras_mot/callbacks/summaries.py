@@ -13,7 +13,7 @@ import numpy as np
 from keras import callbacks as keras_callbacks
 from keras import ops
 
-from keras_mot.callbacks.quantization import _step
+from keras_mot.callbacks.quantization import optimizer_step
 from keras_mot.errors import KerasMotError, format_error
 
 
@@ -94,14 +94,14 @@ class Summaries(keras_callbacks.Callback):
         scalars = {f"sparsity/{p}": v for p, v in summary["layers"].items()}
         scalars.update({f"sparsity/target/{p}": v for p, v in summary["targets"].items()})
         scalars["sparsity/global"] = summary["global"]
-        step = _step(self.model)
+        step = optimizer_step(self.model)
         with self._writer.as_default():
             for tag, value in scalars.items():
                 _scalar(tf, tag, value, step)
         self._writer.flush()
 
     def on_train_batch_end(self, batch, logs=None):
-        if self.update_freq != "epoch" and _step(self.model) % self.update_freq == 0:
+        if self.update_freq != "epoch" and optimizer_step(self.model) % self.update_freq == 0:
             self._write()
 
     def on_epoch_end(self, epoch, logs=None):

@@ -101,6 +101,15 @@ _INTERNAL_POINTS = {"silu": ("sigmoid",), "swish": ("sigmoid",),
                     "hard_sigmoid": ("hard_sigmoid_relu6",)}
 
 
+def keras_function(name):
+    """The `keras.ops` function computing activation `name` (a fused ReLU's float form).
+
+    Example:
+        >>> keras_function("relu6")(keras.ops.convert_to_tensor([-1.0, 7.0]))   # [0., 6.]
+    """
+    return _FUNCTIONS[name]
+
+
 def lookup(name):
     """The `Activation` entry for a Keras activation name, or `None` if unknown."""
     return ACTIVATIONS.get(name)

@@ -11,6 +11,20 @@ from keras import ops
 _EPS = 1e-6
 
 
+def flatten_channel_axes(w, axis):
+    """`(w, axis)` with a tuple of trailing channel axes reshaped into one last axis.
+
+    Example:
+        >>> w, axis = flatten_channel_axes(ops.zeros((3, 3, 8, 2)), (-2, -1))
+        >>> tuple(w.shape), axis
+        ((3, 3, 16), -1)
+    """
+    if isinstance(axis, (tuple, list)):
+        lead = tuple(w.shape[:len(w.shape) - len(axis)])
+        return ops.reshape(w, lead + (-1,)), -1
+    return w, axis
+
+
 def zero_exact_range(min_val, max_val, spec):
     """The asymmetric range actually used for [min_val, max_val]: zero and the binding extreme
     on the grid.
