@@ -5,9 +5,8 @@ import keras
 from keras_mot import graph, targets
 from keras_mot.annotate import Annotated
 from keras_mot.calibration import calibrate, check_steps
-from keras_mot.callbacks import (ExportOnTrainEnd, FreezeBatchNorm, FreezeRanges,
-                                 StopOnNonFinite, Summaries, UpdateMasks)
-from keras_mot.callbacks.quantization import wrappers
+from keras_mot import callbacks as callbacks_package
+from keras_mot.callbacks import FreezeBatchNorm, FreezeRanges, StopOnNonFinite, UpdateMasks, wrappers
 from keras_mot.errors import KerasMotError, format_error
 from keras_mot.layers.base import adapter_for, resolve_attr
 from keras_mot.prepared import prepared
@@ -313,9 +312,10 @@ def callbacks(model, freeze_ranges_at=None, freeze_bn_at=None, stop_on_non_finit
     statistics for the whole fit, as in float training); `StopOnNonFinite` unless
     `stop_on_non_finite=False` (stops at the first NaN / inf loss or range, naming the layer).
 
-    Also carries the callback classes as attributes: `mot.callbacks.UpdateMasks`,
-    `mot.callbacks.FreezeRanges`, `mot.callbacks.FreezeBatchNorm`,
-    `mot.callbacks.StopOnNonFinite`, ...
+    Also carries the public names of the `keras_mot.callbacks` package as attributes (the
+    package's `__all__`): `mot.callbacks.UpdateMasks`, `mot.callbacks.FreezeRanges`,
+    `mot.callbacks.FreezeBatchNorm`, `mot.callbacks.StopOnNonFinite`, `mot.callbacks.Summaries`,
+    `mot.callbacks.ExportOnTrainEnd`, `mot.callbacks.wrappers`, ...
 
     Example:
         >>> model.fit(ds, epochs=3, callbacks=mot.callbacks(model, freeze_bn_at=500))
@@ -333,9 +333,9 @@ def callbacks(model, freeze_ranges_at=None, freeze_bn_at=None, stop_on_non_finit
     return result
 
 
-callbacks.UpdateMasks = UpdateMasks
-callbacks.FreezeRanges = FreezeRanges
-callbacks.FreezeBatchNorm = FreezeBatchNorm
-callbacks.ExportOnTrainEnd = ExportOnTrainEnd
-callbacks.Summaries = Summaries
-callbacks.StopOnNonFinite = StopOnNonFinite
+# `keras_mot.callbacks` names this function once the package is imported (keras_mot/__init__.py
+# binds it), so the function carries the package's public names and its modules:
+# `mot.callbacks.UpdateMasks`, `keras_mot.callbacks.pruning.require_update_masks`.
+for _name in (*callbacks_package.__all__, "export", "nonfinite", "pruning", "quantization",
+              "summaries"):
+    setattr(callbacks, _name, getattr(callbacks_package, _name))

@@ -1,9 +1,22 @@
-"""Training callbacks: `UpdateMasks`, `FreezeRanges`, `FreezeBatchNorm`, `StopOnNonFinite`."""
+"""Training callbacks: `UpdateMasks`, `FreezeRanges`, `FreezeBatchNorm`, `StopOnNonFinite`,
+`Summaries`, `ExportOnTrainEnd`.
+
+`keras_mot.callbacks` is this package and `mot.callbacks` the function that picks the callbacks a
+prepared model needs (`keras_mot.api.callbacks`). The function carries this package's public
+names as attributes, so both spellings work:
+
+Example:
+    >>> from keras_mot.callbacks import UpdateMasks
+    >>> mot.callbacks.UpdateMasks is UpdateMasks
+    True
+    >>> model.fit(x, y, callbacks=mot.callbacks(model) + [mot.callbacks.Summaries("logs")])
+"""
 
 from keras_mot.callbacks.export import ExportOnTrainEnd
 from keras_mot.callbacks.nonfinite import StopOnNonFinite
 from keras_mot.callbacks.pruning import UpdateMasks
-from keras_mot.callbacks.quantization import FreezeBatchNorm, FreezeRanges, wrappers
+from keras_mot.callbacks.quantization import FreezeBatchNorm, FreezeRanges, optimizer_step, wrappers
 from keras_mot.callbacks.summaries import Summaries
 
-__all__ = ["FreezeBatchNorm", "FreezeRanges", "StopOnNonFinite", "UpdateMasks", "wrappers"]
+__all__ = ["ExportOnTrainEnd", "FreezeBatchNorm", "FreezeRanges", "StopOnNonFinite", "Summaries",
+           "UpdateMasks", "optimizer_step", "wrappers"]
