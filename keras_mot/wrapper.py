@@ -17,6 +17,7 @@ import keras
 from keras import ops
 
 from keras_mot.errors import UnsupportedLayerError, format_error
+from keras_mot.layer_kinds import LayerKind
 from keras_mot.layers import activations as act_table
 from keras_mot.layers.base import adapter_for, resolve_attr
 from keras_mot.quantization import bn_fold, integer_domain, kernel_exact, linking, ranges
@@ -26,7 +27,7 @@ from keras_mot.sparsity.mask_updates import MaskUpdates
 from keras_mot.wrapper_views import Points, QuantStateViews
 
 # Single-kernel linear ops that run on the integer grid during training and Keras inference.
-_GRID_KINDS = ("conv", "depthwise", "dense", "conv_transpose")
+_GRID_KINDS = (LayerKind.CONV, LayerKind.DEPTHWISE, LayerKind.DENSE, LayerKind.CONV_TRANSPOSE)
 
 
 def _deserialize(obj):
@@ -120,7 +121,7 @@ class Wrapper(QuantStateViews, MaskUpdates, keras.layers.Layer):
         name, _ = self._activation()
         entry = act_table.lookup(name)
         if entry is not None and not entry.fused:
-            if self.adapter.kind != "activation":
+            if self.adapter.kind != LayerKind.ACTIVATION:
                 points["pre_activation"] = None
             for p in entry.internal_points():
                 points[p] = "sigmoid" if p == "sigmoid" else None
@@ -403,7 +404,7 @@ class Wrapper(QuantStateViews, MaskUpdates, keras.layers.Layer):
             if not self.quantize_output:
                 return y
             return kernel_exact.op_output(self, inputs, name, point("output", y))
-        if self.adapter.kind != "activation":
+        if self.adapter.kind != LayerKind.ACTIVATION:
             y = point("pre_activation", y)
         out = entry.apply(y, point, fn=fn, quantize_output=self.quantize_output)
         return kernel_exact.activation_output(self, entry, y, out)

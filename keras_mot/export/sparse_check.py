@@ -22,6 +22,7 @@ import numpy as np
 from tensorflow.lite.python import schema_py_generated as schema
 
 from keras_mot.findings import Finding
+from keras_mot.layer_kinds import LayerKind
 from keras_mot.errors import KerasMotError, format_error
 from keras_mot.sparsity import Block, NofM, Unstructured
 
@@ -34,10 +35,10 @@ _NP_TYPES = {"float32": np.float32, "float16": np.float16, "int8": np.int8, "uin
 # TFLite weight shape -> Keras weight shape). Storage: FC (out, in); CONV_2D and
 # TRANSPOSE_CONV OHWI; DEPTHWISE_CONV_2D (1, H, W, C*M) (schema.fbs / kernels).
 WEIGHT_OPS = {
-    "FULLY_CONNECTED": ("dense", 1, lambda s: (s[1], s[0])),
-    "CONV_2D": ("conv", 1, lambda s: (s[1], s[2], s[3], s[0])),
-    "DEPTHWISE_CONV_2D": ("depthwise", 1, lambda s: (s[1], s[2], s[3], 1)),
-    "TRANSPOSE_CONV": ("conv_transpose", 1, lambda s: (s[1], s[2], s[0], s[3])),
+    "FULLY_CONNECTED": (LayerKind.DENSE, 1, lambda s: (s[1], s[0])),
+    "CONV_2D": (LayerKind.CONV, 1, lambda s: (s[1], s[2], s[3], s[0])),
+    "DEPTHWISE_CONV_2D": (LayerKind.DEPTHWISE, 1, lambda s: (s[1], s[2], s[3], 1)),
+    "TRANSPOSE_CONV": (LayerKind.CONV_TRANSPOSE, 1, lambda s: (s[1], s[2], s[0], s[3])),
 }
 
 

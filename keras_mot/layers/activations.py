@@ -16,6 +16,7 @@ import dataclasses
 import keras
 from keras import ops
 
+from keras_mot.layer_kinds import LayerKind
 from keras_mot.layers.base import LayerAdapter, register_adapter
 
 
@@ -129,7 +130,7 @@ def relu_layer_activation(layer):
 
 
 class _ActivationLayerAdapter(LayerAdapter):
-    kind = "activation"
+    kind = LayerKind.ACTIVATION
 
     def forward(self, layer, inputs, weights, point):
         return inputs

@@ -11,11 +11,12 @@ statistics (inference form); gamma and beta stay trainable.
 import keras
 from keras import ops
 
+from keras_mot.layer_kinds import LayerKind
 from keras_mot.layers.base import LayerAdapter, register_adapter
 
 
 class _AffineAdapter(LayerAdapter):
-    kind = "affine"
+    kind = LayerKind.AFFINE
     fuses_relu = True
     tflite_ops = ("MUL", "ADD")
 

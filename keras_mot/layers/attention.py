@@ -27,6 +27,7 @@ import keras
 from keras import ops
 
 from keras_mot.errors import KerasMotError, format_error
+from keras_mot.layer_kinds import LayerKind
 from keras_mot.layers.base import LayerAdapter, WeightRef, register_adapter
 
 _PROJECTIONS = ("query", "key", "value")
@@ -92,7 +93,7 @@ class MultiHeadAttentionAdapter(LayerAdapter):
         >>> q = mot.quantize(model)
     """
 
-    kind = "attention"
+    kind = LayerKind.ATTENTION
     tflite_ops = ("FULLY_CONNECTED", "MUL", "BATCH_MATMUL", "SOFTMAX")
 
     def call_inputs(self, layer, args, kwargs):
@@ -110,9 +111,9 @@ class MultiHeadAttentionAdapter(LayerAdapter):
         return keys, [bound[k] for k in keys]
 
     def weights(self, layer):
-        refs = {f"{name}_kernel": WeightRef(f"{name}_dense.kernel", -1, "dense")
+        refs = {f"{name}_kernel": WeightRef(f"{name}_dense.kernel", -1, LayerKind.DENSE)
                 for name in _PROJECTIONS}
-        refs["output_kernel"] = WeightRef("output_dense.kernel", -1, "dense")
+        refs["output_kernel"] = WeightRef("output_dense.kernel", -1, LayerKind.DENSE)
         return refs
 
     def prunable_weights(self, layer):
@@ -122,7 +123,7 @@ class MultiHeadAttentionAdapter(LayerAdapter):
     def sparsity_kind(self, layer, name="kernel"):
         # q/k/v kernels (hidden, heads, head_dim) contract their first axis; the output kernel
         # (heads, head_dim, hidden) its first two (keras_mot.sparsity.layout).
-        return "einsum_in2" if name == "output_kernel" else "einsum"
+        return LayerKind.EINSUM_IN2 if name == "output_kernel" else LayerKind.EINSUM
 
     def activation_fn(self, layer):
         return None

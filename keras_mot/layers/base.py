@@ -12,6 +12,8 @@ from typing import Optional
 import keras
 from keras import ops
 
+from keras_mot.layer_kinds import LayerKind
+
 
 @dataclasses.dataclass(frozen=True)
 class WeightRef:
@@ -21,7 +23,8 @@ class WeightRef:
         attr: attribute name on the layer (e.g. `"kernel"`, `"depthwise_kernel"`).
         channel_axis: axis of the kernel that indexes output channels (per-channel ranges,
             BatchNormalization folding), or `None` when it has none.
-        kind: the layer family used by sparsity patterns (`"conv"`, `"dense"`, ...).
+        kind: the layer family used by sparsity patterns and schemes (`LayerKind.CONV`,
+            `LayerKind.DENSE`, ...; a `LayerKind` equals its string).
         quantize: whether the weight is fake-quantized (biases are not: TFLite derives them).
     """
 
@@ -35,7 +38,8 @@ class LayerAdapter:
     """Base class: one subclass per layer family.
 
     Class attributes:
-        kind: layer family (`"conv"`, `"dense"`, `"merge"`, `"activation"`, ...).
+        kind: layer family (a `keras_mot.LayerKind`: `LayerKind.CONV`, `LayerKind.DENSE`,
+            `LayerKind.MERGE`, ...; a new family may use its own string).
         fuses_relu: TFLite fuses a following ReLU/ReLU6 into this op.
         folds_batchnorm: a following BatchNormalization can be folded into the weights.
         same_scale_output: the output keeps the input's quantization parameters but is
@@ -47,7 +51,7 @@ class LayerAdapter:
             (False for layers reading integer ids, e.g. Embedding).
     """
 
-    kind = "generic"
+    kind = LayerKind.GENERIC
     same_scale_output = False
     fuses_relu = False
     folds_batchnorm = False

@@ -12,6 +12,7 @@ FULLY_CONNECTED (quantization_spec.md).
 import keras
 from keras import ops
 
+from keras_mot.layer_kinds import LayerKind
 from keras_mot.layers.base import LayerAdapter, WeightRef, register_adapter
 
 
@@ -51,7 +52,7 @@ class _KernelAdapter(LayerAdapter):
 class ConvAdapter(_KernelAdapter):
     """Conv1D/2D -> CONV_2D (Conv1D via EXPAND_DIMS/RESHAPE); Conv3D -> CONV_3D (float only)."""
 
-    kind = "conv"
+    kind = LayerKind.CONV
     tflite_ops = ("CONV_2D",)
 
     def forward(self, layer, inputs, weights, point):
@@ -68,7 +69,7 @@ class ConvAdapter(_KernelAdapter):
 class DenseAdapter(_KernelAdapter):
     """Dense -> FULLY_CONNECTED."""
 
-    kind = "dense"
+    kind = LayerKind.DENSE
     tflite_ops = ("FULLY_CONNECTED",)
 
     def forward(self, layer, inputs, weights, point):
@@ -82,7 +83,7 @@ class DenseAdapter(_KernelAdapter):
 class DepthwiseAdapter(_KernelAdapter):
     """DepthwiseConv2D -> DEPTHWISE_CONV_2D (per-channel over in * depth_multiplier)."""
 
-    kind = "depthwise"
+    kind = LayerKind.DEPTHWISE
     tflite_ops = ("DEPTHWISE_CONV_2D",)
     channel_axis = (-2, -1)
 
@@ -100,18 +101,18 @@ class DepthwiseAdapter(_KernelAdapter):
 class SeparableAdapter(_KernelAdapter):
     """SeparableConv2D -> DEPTHWISE_CONV_2D then CONV_2D, with an int8 tensor in between."""
 
-    kind = "separable"
+    kind = LayerKind.SEPARABLE
     tflite_ops = ("DEPTHWISE_CONV_2D", "CONV_2D")
 
     def weights(self, layer):
-        return {"depthwise_kernel": WeightRef("depthwise_kernel", (-2, -1), "depthwise"),
-                "kernel": WeightRef("pointwise_kernel", -1, "conv")}
+        return {"depthwise_kernel": WeightRef("depthwise_kernel", (-2, -1), LayerKind.DEPTHWISE),
+                "kernel": WeightRef("pointwise_kernel", -1, LayerKind.CONV)}
 
     def intermediate_points(self, layer):
         return ("depthwise",)
 
     def bias_input_point(self, layer):
-        return "depthwise"
+        return LayerKind.DEPTHWISE
 
     def forward(self, layer, inputs, weights, point):
         y = ops.depthwise_conv(inputs, weights["depthwise_kernel"], strides=layer.strides,
@@ -127,7 +128,7 @@ class SeparableAdapter(_KernelAdapter):
 class ConvTransposeAdapter(_KernelAdapter):
     """Conv2DTranspose -> TRANSPOSE_CONV (kernel (kh, kw, out, in): channels on axis -2)."""
 
-    kind = "conv_transpose"
+    kind = LayerKind.CONV_TRANSPOSE
     tflite_ops = ("TRANSPOSE_CONV",)
     channel_axis = -2
 

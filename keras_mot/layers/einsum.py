@@ -16,6 +16,7 @@ quantization point and the bias is added inside the forward pass.
 import keras
 from keras import ops
 
+from keras_mot.layer_kinds import LayerKind
 from keras_mot.layers.base import LayerAdapter, WeightRef, register_adapter
 
 
@@ -26,12 +27,12 @@ def activation_name(layer):
 
 
 def einsum_sparsity_kind(equation):
-    """`"einsum"` / `"einsum_in2"` / ... when `equation` contracts the kernel's leading k axes
+    """`LayerKind.EINSUM` / `LayerKind.EINSUM_IN2` / `"einsum_in3"` ... when `equation` contracts the kernel's leading k axes
     with the input's trailing k axes in the same order (the converter then lowers it to a
     FULLY_CONNECTED whose input axis is those axes flattened row-major); else `None`.
 
     Example:
-        >>> einsum_sparsity_kind("abc,cde->abde"), einsum_sparsity_kind("abcd,cde->abe")
+        >>> str(einsum_sparsity_kind("abc,cde->abde")), str(einsum_sparsity_kind("abcd,cde->abe"))
         ('einsum', 'einsum_in2')
         >>> einsum_sparsity_kind("abc,acd->abd") is None   # batch axis shared with the kernel
         True
@@ -48,7 +49,9 @@ def einsum_sparsity_kind(equation):
     if (k == 0 or kernel[:k] != "".join(contracted) or x[-k:] != kernel[:k]
             or any(c in x for c in kernel[k:])):
         return None
-    return "einsum" if k == 1 else f"einsum_in{k}"
+    if k <= 2:
+        return LayerKind.EINSUM if k == 1 else LayerKind.EINSUM_IN2
+    return f"einsum_in{k}"  # no layout registered: pruning says so (get_layout)
 
 
 @register_adapter(keras.layers.EinsumDense)
@@ -60,12 +63,12 @@ class EinsumDenseAdapter(LayerAdapter):
         ...     keras.layers.EinsumDense("abc,cd->abd", (8, 4), bias_axes="d")]))
     """
 
-    kind = "dense"
+    kind = LayerKind.DENSE
     fuses_relu = True
     tflite_ops = ("FULLY_CONNECTED", "BATCH_MATMUL")
 
     def weights(self, layer):
-        return {"kernel": WeightRef("kernel", -1, "dense")}
+        return {"kernel": WeightRef("kernel", -1, LayerKind.DENSE)}
 
     def sparsity_kind(self, layer, name="kernel"):
         return einsum_sparsity_kind(layer.equation)

@@ -10,6 +10,7 @@ import keras
 from keras import ops
 from keras.src.ops import numpy as knp
 
+from keras_mot.layer_kinds import LayerKind
 from keras_mot.layers.base import LayerAdapter, register_adapter
 
 _OPS = {
@@ -90,7 +91,7 @@ def constant_op_from_node(operation, args):
 class ConstantOpAdapter(LayerAdapter):
     """ConstantOp -> ADD / SUB / MUL with an int8 constant operand (fuses ReLU/ReLU6)."""
 
-    kind = "elementwise"
+    kind = LayerKind.ELEMENTWISE
     fuses_relu = True
     tflite_ops = ("ADD", "SUB", "MUL")
 

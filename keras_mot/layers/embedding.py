@@ -18,6 +18,7 @@ up to GATHER), so models that start with an Embedding export to int16x8 as a who
 import keras
 from keras import ops
 
+from keras_mot.layer_kinds import LayerKind
 from keras_mot.layers.base import LayerAdapter, WeightRef, register_adapter
 
 
@@ -30,12 +31,12 @@ class EmbeddingAdapter(LayerAdapter):
         ...                                    keras.layers.Embedding(100, 16)]))
     """
 
-    kind = "embedding"
+    kind = LayerKind.EMBEDDING
     quantizes_inputs = False
     tflite_ops = ("GATHER",)
 
     def weights(self, layer):
-        return {"embeddings": WeightRef("embeddings", None, "embedding")}
+        return {"embeddings": WeightRef("embeddings", None, LayerKind.EMBEDDING)}
 
     def activation_fn(self, layer):
         return None
@@ -49,11 +50,11 @@ class EmbeddingAdapter(LayerAdapter):
 class PositionEmbeddingAdapter(LayerAdapter):
     """PositionEmbedding -> ADD of an int8 constant table (per tensor)."""
 
-    kind = "embedding"
+    kind = LayerKind.EMBEDDING
     tflite_ops = ("ADD",)
 
     def weights(self, layer):
-        return {"embeddings": WeightRef("position_embeddings", None, "embedding")}
+        return {"embeddings": WeightRef("position_embeddings", None, LayerKind.EMBEDDING)}
 
     def activation_fn(self, layer):
         return None
@@ -73,12 +74,12 @@ class HubPositionEmbeddingAdapter(LayerAdapter):
         >>> q = mot.quantize(keras_hub.models.BertBackbone(...))  # position_embedding wrapped
     """
 
-    kind = "embedding"
+    kind = LayerKind.EMBEDDING
     quantizes_inputs = False  # only the input's shape is read
     tflite_ops = ("STRIDED_SLICE", "BROADCAST_TO")
 
     def weights(self, layer):
-        return {"embeddings": WeightRef("position_embeddings", None, "embedding")}
+        return {"embeddings": WeightRef("position_embeddings", None, LayerKind.EMBEDDING)}
 
     def activation_fn(self, layer):
         return None

@@ -9,11 +9,12 @@ own output range and the Concatenate's range becomes theirs.
 import keras
 from keras import ops
 
+from keras_mot.layer_kinds import LayerKind
 from keras_mot.layers.base import LayerAdapter, register_adapter
 
 
 class _MergeAdapter(LayerAdapter):
-    kind = "merge"
+    kind = LayerKind.MERGE
 
     def activation_fn(self, layer):
         return None

@@ -21,6 +21,7 @@ import keras
 from keras import ops
 
 from keras_mot.errors import KerasMotError, format_error
+from keras_mot.layer_kinds import LayerKind
 from keras_mot.layers.base import LayerAdapter, register_adapter
 
 
@@ -66,7 +67,7 @@ class LayerNormalizationAdapter(LayerAdapter):
         ...                                    keras.layers.LayerNormalization()]))
     """
 
-    kind = "normalization"
+    kind = LayerKind.NORMALIZATION
     tflite_ops = ("MEAN", "SUB", "MUL", "ADD", "RSQRT")
 
     def activation_fn(self, layer):

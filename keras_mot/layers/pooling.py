@@ -9,6 +9,7 @@ GlobalAveragePooling becomes MEAN, which owns its output range.
 
 import keras
 
+from keras_mot.layer_kinds import LayerKind
 from keras_mot.layers.base import LayerAdapter, register_adapter
 
 PASSTHROUGH = tuple(getattr(keras.layers, name) for name in (
@@ -37,7 +38,7 @@ class SameScaleAdapter(LayerAdapter):
     but the averaged values are rounded back onto that grid. The wrapper re-quantizes the output
     with the producer's own range (no new range), exactly as the kernel rounds."""
 
-    kind = "same_scale"
+    kind = LayerKind.SAME_SCALE
     same_scale_output = True
     tflite_ops = ("AVERAGE_POOL_2D", "RESIZE_BILINEAR")
 
@@ -52,7 +53,7 @@ class SameScaleAdapter(LayerAdapter):
 class GlobalAveragePoolingAdapter(LayerAdapter):
     """GlobalAveragePooling -> MEAN with its own output range."""
 
-    kind = "pool"
+    kind = LayerKind.POOL
     tflite_ops = ("MEAN",)
 
     def activation_fn(self, layer):
@@ -72,7 +73,7 @@ class GlobalAveragePoolingAdapter(LayerAdapter):
 class IdentityAdapter(LayerAdapter):
     """Identity: used by keras_mot as the model-input quantization point (TFLite QUANTIZE)."""
 
-    kind = "identity"
+    kind = LayerKind.IDENTITY
     tflite_ops = ("QUANTIZE",)
 
     def activation_fn(self, layer):

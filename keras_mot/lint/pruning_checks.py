@@ -40,6 +40,7 @@ import dataclasses
 from keras_mot.errors import KerasMotError, format_error
 from keras_mot.lint.core import register_check
 from keras_mot.findings import Finding
+from keras_mot.layer_kinds import FULLY_CONNECTED_KINDS, LayerKind
 
 
 def _final_sparsity(spec):
@@ -123,7 +124,7 @@ def _unreached_findings(model, target):
                 shape = tuple(int(d) for d in resolve_shape(inner, ref.attr))
             except (AttributeError, TypeError):
                 continue
-            kind = "einsum" if len(shape) > 2 else ref.kind
+            kind = LayerKind.EINSUM if len(shape) > 2 else ref.kind
             if target.pattern_for(kind, shape) is not None:
                 names.append(name)
         if names:
@@ -180,7 +181,7 @@ def pruning_check(model, target):
         if isinstance(layer, Wrapper) and layer.prune is not None:
             any_pruned = True
             findings.extend(_layer_findings(path, layer, target))
-            if layer.prune_kind() in ("dense", "einsum", "einsum_in2"):
+            if layer.prune_kind() in FULLY_CONNECTED_KINDS:
                 pruned_dense.append(path)
     if any_pruned and target.sparsity:
         findings.extend(_unreached_findings(model, target))

@@ -10,6 +10,7 @@ those of the fake-quantized float output.
 
 from keras import ops
 
+from keras_mot.layer_kinds import LayerKind
 from keras_mot.quantization import int8_kernels, ranges
 from keras_mot.quantization.mode import is_calibrating, is_simulating
 
@@ -41,7 +42,7 @@ def activation_output(wrapper, entry, y, out):
     if kernel is None or not wrapper.quantize_output or not _applies(wrapper):
         return out
     spec = wrapper.scheme.activation_spec()
-    if wrapper.adapter.kind == "activation":
+    if wrapper.adapter.kind == LayerKind.ACTIVATION:
         s_in = wrapper.input_scale()
     else:
         s_in = ranges.scale_of(*wrapper.activation_ranges()["pre_activation"], spec)

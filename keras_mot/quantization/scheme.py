@@ -8,6 +8,7 @@ import dataclasses
 from typing import Optional
 
 from keras_mot.errors import KerasMotError, format_error
+from keras_mot.layer_kinds import LayerKind
 
 
 @dataclasses.dataclass(frozen=True)
@@ -45,12 +46,13 @@ class QuantScheme:
         name: registry key.
         weights: spec for weights of layers whose TFLite kernel takes per-channel weights.
         weights_per_tensor: spec for weights where the target only takes per-tensor ranges.
-        per_tensor_kinds: layer kinds whose weights use `weights_per_tensor`.
+        per_tensor_kinds: layer kinds (`LayerKind`) whose weights use `weights_per_tensor`;
+            stored in configs as their strings.
         activations: spec for activations (per tensor).
         ema_decay: decay of the moving-average activation ranges during training.
 
     Example:
-        >>> get_scheme("int8").weight_spec("conv")
+        >>> get_scheme("int8").weight_spec(LayerKind.CONV)
         QuantSpec(bits=8, symmetric=True, narrow_range=True, per_channel=True)
     """
 
@@ -74,7 +76,7 @@ class QuantScheme:
     def get_config(self):
         """Plain-dict form (for layer configs)."""
         cfg = dataclasses.asdict(self)
-        cfg["per_tensor_kinds"] = list(self.per_tensor_kinds)
+        cfg["per_tensor_kinds"] = [str(kind) for kind in self.per_tensor_kinds]
         return cfg
 
     @classmethod
@@ -122,7 +124,7 @@ register_scheme(QuantScheme(
     weights=QuantSpec(bits=8, symmetric=True, narrow_range=True, per_channel=True),
     activations=QuantSpec(bits=8, symmetric=False),
     weights_per_tensor=_PER_TENSOR_INT8,
-    per_tensor_kinds=("dense", "conv_transpose"),
+    per_tensor_kinds=(LayerKind.DENSE, LayerKind.CONV_TRANSPOSE),
 ))
 
 # Same numerics with per-tensor weights everywhere (older runtimes, some MCU kernels).
@@ -138,7 +140,7 @@ register_scheme(QuantScheme(
     weights=QuantSpec(bits=8, symmetric=True, narrow_range=True, per_channel=True),
     activations=QuantSpec(bits=16, symmetric=True, narrow_range=True),
     weights_per_tensor=_PER_TENSOR_INT8,
-    per_tensor_kinds=("dense", "conv_transpose"),
+    per_tensor_kinds=(LayerKind.DENSE, LayerKind.CONV_TRANSPOSE),
 ))
 
 # 4-bit weights, 8-bit activations: for studying low-bit accuracy (exported as int8 containers).
@@ -147,5 +149,5 @@ register_scheme(QuantScheme(
     weights=QuantSpec(bits=4, symmetric=True, narrow_range=True, per_channel=True),
     activations=QuantSpec(bits=8, symmetric=False),
     weights_per_tensor=QuantSpec(bits=4, symmetric=True, narrow_range=True, per_channel=False),
-    per_tensor_kinds=("dense", "conv_transpose"),
+    per_tensor_kinds=(LayerKind.DENSE, LayerKind.CONV_TRANSPOSE),
 ))

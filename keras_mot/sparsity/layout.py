@@ -30,43 +30,81 @@ Sources: keras/src/layers/convolutional/base_conv.py (kernel shapes),
 keras/src/layers/convolutional/base_conv_transpose.py ((kh, kw, out, in)),
 tensorflow/lite/core/c/builtin_op_data.h and tflite/kernels/conv.cc (OHWI filters).
 
+Each layout is data built with keywords (`Layout(kind=..., in_axis=..., ...)`): axes count from
+the front when >= 0 and from the back when < 0, so one entry holds for every kernel rank.
+
 Example:
-    >>> layout = get_layout("conv")
+    >>> layout = get_layout(LayerKind.CONV)
     >>> layout.matrix_shape((3, 3, 8, 16))
     (72, 16)
 """
 
 import dataclasses
 import math
-from typing import Callable, Dict, Tuple
+from typing import Dict, Optional
 
 from keras import ops
 
 from keras_mot.errors import KerasMotError, format_error
+from keras_mot.layer_kinds import LayerKind
 
 
 @dataclasses.dataclass(frozen=True)
 class Layout:
-    """The matrix view of one layer family's weight.
+    """The matrix view of one layer family's weight, as data.
 
     Attributes:
-        kind: the layer family name.
-        perm: `perm(rank)` -> axis permutation applied before flattening (None = identity).
-        n_col_axes: `n_col_axes(rank)` -> how many trailing axes (after `perm`) form the cols.
-        in_axis: `in_axis(rank)` -> the Keras axis holding input channels (blocks along rows
-            must not straddle it), or None when rows are not channels.
-        out_axis: `out_axis(rank)` -> the Keras axis holding output channels.
-        min_rank: smallest weight rank this layout accepts.
+        kind: the layer family (`LayerKind`, or a string for a family registered by an extension).
         doc: one line, used in findings.
+        min_rank: smallest weight rank this layout accepts.
+        out_axis: the Keras axis holding output channels (negative = from the back).
+        in_axis: the Keras axis holding input channels (blocks along rows must not straddle
+            it), or None when rows are not channels.
+        col_axes: how many trailing axes (after the permutation) form the cols; exactly one of
+            `col_axes` and `row_axes` is set.
+        row_axes: how many leading axes form the rows (the cols are the rest).
+        swap_last_two: transpose the last two axes before flattening (Conv2DTranspose's
+            (kh, kw, out, in) kernel).
+
+    Example:
+        >>> Layout(kind="my_fc", doc="(in, out)", min_rank=2, in_axis=0, out_axis=-1,
+        ...        col_axes=1).matrix_shape((8, 4))
+        (8, 4)
     """
 
     kind: str
-    perm: Callable[[int], Tuple[int, ...]]
-    n_col_axes: Callable[[int], int]
-    in_axis: Callable[[int], object]
-    out_axis: Callable[[int], int]
-    min_rank: int
     doc: str
+    min_rank: int
+    out_axis: int
+    in_axis: Optional[int] = None
+    col_axes: Optional[int] = None
+    row_axes: Optional[int] = None
+    swap_last_two: bool = False
+
+    def __post_init__(self):
+        if (self.col_axes is None) == (self.row_axes is None):
+            raise KerasMotError(format_error(
+                f"Layout '{self.kind}' needs exactly one of col_axes and row_axes.",
+                received=f"col_axes={self.col_axes!r}, row_axes={self.row_axes!r}",
+                fix="Say how many trailing axes are cols (col_axes=1 for a Dense kernel) or how "
+                    "many leading axes are rows (row_axes=1)."))
+
+    def perm(self, rank):
+        """Axis permutation applied before flattening."""
+        axes = tuple(range(rank))
+        return axes[:-2] + (rank - 1, rank - 2) if self.swap_last_two else axes
+
+    def n_col_axes(self, rank):
+        """How many trailing axes (after `perm`) form the cols of a rank-`rank` weight."""
+        return self.col_axes if self.col_axes is not None else rank - self.row_axes
+
+    def in_axis_of(self, rank):
+        """The input-channel axis of a rank-`rank` weight (>= 0), or None."""
+        return None if self.in_axis is None else self.in_axis % rank
+
+    def out_axis_of(self, rank):
+        """The output-channel axis of a rank-`rank` weight (>= 0)."""
+        return self.out_axis % rank
 
     def permuted_shape(self, shape):
         """Shape after the permutation."""
@@ -91,54 +129,56 @@ class Layout:
         return ops.transpose(m, inverse)
 
 
-def _identity(rank):
-    return tuple(range(rank))
-
-
-def _swap_last_two(rank):
-    return tuple(range(rank - 2)) + (rank - 1, rank - 2)
-
-
 _LAYOUTS: Dict[str, Layout] = {}
 
 
 def register_layout(layout):
-    """Adds a `Layout` for a new layer family (adapters of new layer types call this)."""
+    """Adds a `Layout` for a new layer family (adapters of new layer types call this).
+
+    Example:
+        >>> register_layout(Layout(kind="my_fc", doc="(in, out)", min_rank=2, in_axis=0,
+        ...                        out_axis=-1, col_axes=1))
+    """
     _LAYOUTS[layout.kind] = layout
     return layout
 
 
 def get_layout(kind):
-    """Returns the `Layout` of layer family `kind` (e.g. "dense", "conv")."""
+    """Returns the `Layout` of layer family `kind` (e.g. `LayerKind.DENSE` or "dense")."""
     try:
         return _LAYOUTS[kind]
     except (KeyError, TypeError):
         raise KerasMotError(format_error(
             "Unknown layer kind for a sparsity pattern.", received=repr(kind),
-            fix=f"Use one of: {', '.join(sorted(_LAYOUTS))}, or register one with "
+            fix=f"Use one of: {', '.join(sorted(map(str, _LAYOUTS)))}, or register one with "
                 "keras_mot.sparsity.register_layout().")) from None
 
 
 def kinds():
     """Names of all registered layer kinds."""
-    return sorted(_LAYOUTS)
+    return sorted(map(str, _LAYOUTS))
 
 
-register_layout(Layout("dense", _identity, lambda r: 1, lambda r: 0, lambda r: 1, 2,
-                       "Dense kernel (in, out): rows = input units, cols = output units"))
-register_layout(Layout("conv", _identity, lambda r: 1, lambda r: r - 2, lambda r: r - 1, 3,
-                       "Conv kernel (kh, kw, in, out) viewed as (kh*kw*in, out), rows = "
-                       "input channels per tap (TFLite OHWI order)"))
-register_layout(Layout("depthwise", _identity, lambda r: 2, lambda r: None, lambda r: r - 2, 3,
-                       "DepthwiseConv kernel (kh, kw, in, mult) viewed as (kh*kw, in*mult), "
-                       "rows = spatial taps, cols = channels"))
-register_layout(Layout("conv_transpose", _swap_last_two, lambda r: 1, lambda r: r - 1,
-                       lambda r: r - 2, 3,
-                       "ConvTranspose kernel (kh, kw, out, in) viewed as (kh*kw*in, out), "
-                       "rows = input channels per tap (TFLite TRANSPOSE_CONV OHWI order)"))
-register_layout(Layout("einsum", _identity, lambda r: r - 1, lambda r: 0, lambda r: r - 1, 2,
-                       "EinsumDense kernel (d0, d1, ...) viewed as (d0, d1*...), rows = "
-                       "first axis"))
-register_layout(Layout("einsum_in2", _identity, lambda r: r - 2, lambda r: 1, lambda r: r - 1, 3,
-                       "EinsumDense kernel (d0, d1, d2, ...) contracting d0, d1 viewed as "
-                       "(d0*d1, d2*...): rows = the FULLY_CONNECTED input axis (row-major)"))
+register_layout(Layout(
+    kind=LayerKind.DENSE, min_rank=2, in_axis=0, out_axis=-1, col_axes=1,
+    doc="Dense kernel (in, out): rows = input units, cols = output units"))
+register_layout(Layout(
+    kind=LayerKind.CONV, min_rank=3, in_axis=-2, out_axis=-1, col_axes=1,
+    doc="Conv kernel (kh, kw, in, out) viewed as (kh*kw*in, out), rows = input channels per "
+        "tap (TFLite OHWI order)"))
+register_layout(Layout(
+    kind=LayerKind.DEPTHWISE, min_rank=3, in_axis=None, out_axis=-2, col_axes=2,
+    doc="DepthwiseConv kernel (kh, kw, in, mult) viewed as (kh*kw, in*mult), rows = spatial "
+        "taps, cols = channels"))
+register_layout(Layout(
+    kind=LayerKind.CONV_TRANSPOSE, min_rank=3, in_axis=-1, out_axis=-2, col_axes=1,
+    swap_last_two=True,
+    doc="ConvTranspose kernel (kh, kw, out, in) viewed as (kh*kw*in, out), rows = input "
+        "channels per tap (TFLite TRANSPOSE_CONV OHWI order)"))
+register_layout(Layout(
+    kind=LayerKind.EINSUM, min_rank=2, in_axis=0, out_axis=-1, row_axes=1,
+    doc="EinsumDense kernel (d0, d1, ...) viewed as (d0, d1*...), rows = first axis"))
+register_layout(Layout(
+    kind=LayerKind.EINSUM_IN2, min_rank=3, in_axis=1, out_axis=-1, row_axes=2,
+    doc="EinsumDense kernel (d0, d1, d2, ...) contracting d0, d1 viewed as (d0*d1, d2*...): "
+        "rows = the FULLY_CONNECTED input axis (row-major)"))

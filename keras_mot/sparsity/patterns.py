@@ -156,7 +156,7 @@ class Block(SparsityPattern):
 
     def _check(self, shape, layout, layer):
         n_rows, n_cols = layout.matrix_shape(shape)
-        in_axis = layout.in_axis(len(shape))
+        in_axis = layout.in_axis_of(len(shape))
         row_extent = shape[in_axis] if in_axis is not None else n_rows
         problems = []
         if row_extent % self.rows:
@@ -218,7 +218,7 @@ class NofM(SparsityPattern):
         return ops.where(active, mask, ops.ones_like(mask))
 
     def _check(self, shape, layout, layer):
-        in_axis = layout.in_axis(len(shape))
+        in_axis = layout.in_axis_of(len(shape))
         extent = shape[in_axis] if in_axis is not None else layout.matrix_shape(shape)[0]
         if extent % self.m == 0:
             return None

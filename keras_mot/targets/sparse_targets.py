@@ -1,7 +1,7 @@
 """Sparsity targets: which layers a runtime can run sparse, and in which pattern.
 
-Each target's `sparsity` table maps a layer kind ("dense", "conv", "depthwise",
-"conv_transpose", "einsum"; see `keras_mot.sparsity.layout`) to a `SparsityRule` (pattern,
+Each target's `sparsity` table maps a layer kind (`keras_mot.LayerKind`: DENSE, CONV, DEPTHWISE,
+CONV_TRANSPOSE, EINSUM, EINSUM_IN2; see `keras_mot.sparsity.layout`) to a `SparsityRule` (pattern,
 shape condition, source). `Target.pattern_for(kind, shape)` reads it.
 
 Facts (the source file of each is cited in its rule):
@@ -22,6 +22,7 @@ Facts (the source file of each is cited in its rule):
   the input-channel axis C of linear (K, C) and conv (K, C, R, S) weights).
 """
 
+from keras_mot.layer_kinds import FULLY_CONNECTED_KINDS, LayerKind
 from keras_mot.sparsity.patterns import Block, NofM, Unstructured
 from keras_mot.sparsity.spec import SparsityRule
 from keras_mot.targets.registry import register
@@ -32,8 +33,9 @@ _TFL_OPS = "tensorflow/compiler/mlir/lite/ir/tfl_ops.td (FULLY_CONNECTED SparseO
 _FC_KERNEL = "tflite/kernels/fully_connected.cc (FullyConnectedSparseWeight1x4 / 1x16)"
 _DENSE_TO_SPARSE = "tflite/converter/transforms/dense_to_sparse_pass.cc"
 _APEX = "NVIDIA/apex apex/contrib/sparsity/sparse_masklib.py (create_mask)"
-_GENERIC_KINDS = ("dense", "conv", "depthwise", "conv_transpose", "einsum", "einsum_in2")
-_FC_KINDS = ("dense", "einsum", "einsum_in2")  # EinsumDense lowered to FULLY_CONNECTED
+_GENERIC_KINDS = (LayerKind.DENSE, LayerKind.CONV, LayerKind.DEPTHWISE, LayerKind.CONV_TRANSPOSE,
+                  LayerKind.EINSUM, LayerKind.EINSUM_IN2)
+_FC_KINDS = FULLY_CONNECTED_KINDS  # EinsumDense lowered to FULLY_CONNECTED
 
 GENERIC = register(Target(
     name="generic",
@@ -56,7 +58,7 @@ XNNPACK_SPARSE = register(Target(
     converter=ConverterSettings(supported_ops=("TFLITE_BUILTINS",),
                                 optimizations=("EXPERIMENTAL_SPARSITY",), sparsity=True),
     sparsity={
-        "conv": SparsityRule(Unstructured(), spatial=(1, 1), source=_XNN_SUBGRAPH,
+        LayerKind.CONV: SparsityRule(Unstructured(), spatial=(1, 1), source=_XNN_SUBGRAPH,
                              note="only 1x1 stride-1 unpadded CONV_2D weights run as sparse "
                                   "matrices (SpMM); other convs stay dense"),
     },
@@ -107,7 +109,8 @@ NVIDIA_2X4 = register(Target(
     converter=ConverterSettings(supported_ops=("TFLITE_BUILTINS",)),
     sparsity={kind: SparsityRule(NofM(2, 4), source=_APEX,
                                  note="2 non-zeros in every 4 consecutive input channels")
-              for kind in ("dense", "conv", "conv_transpose", "einsum", "einsum_in2")},
+              for kind in (LayerKind.DENSE, LayerKind.CONV, LayerKind.CONV_TRANSPOSE, LayerKind.EINSUM,
+                           LayerKind.EINSUM_IN2)},
     min_sparsity=0.5,
     references=(_APEX,),
 ))
