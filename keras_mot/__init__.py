@@ -2,6 +2,9 @@
 
 Quantization-aware training, target-aware pruning, op-compatibility lint and verified export.
 
+Extension points: `register_adapter`, `LayerAdapter`, `WeightRef` and `LayerKind` teach keras_mot
+a new layer; `targets.register(Target(...))` adds a deployment runtime.
+
 Example:
     >>> import keras_mot as mot
     >>> qmodel = mot.quantize(model, target="tflite_int8", calibration_data=x[:256])
@@ -19,21 +22,24 @@ from keras_mot.errors import ExportError, KerasMotError, UnsupportedLayerError  
 from keras_mot.export.api import ExportResult, export  # noqa: E402
 from keras_mot.lint import lint  # noqa: E402
 from keras_mot.findings import Finding, LintReport  # noqa: E402
+from keras_mot.layer_kinds import LayerKind  # noqa: E402
+from keras_mot.layers.base import LayerAdapter, WeightRef, register_adapter  # noqa: E402
 from keras_mot.prepared import PreparedModel, lint_on_compile  # noqa: E402
 from keras_mot.quantization.scheme import QuantScheme, QuantSpec, get_scheme  # noqa: E402
 from keras_mot.recipe import Recipe, Rule  # noqa: E402
 from keras_mot.sparsity import (Block, ConstantSparsity, NofM, PolynomialDecay,  # noqa: E402
                                 PruneSpec, Unstructured)
+from keras_mot.targets import Target  # noqa: E402
 from keras_mot.wrapper import Wrapper  # noqa: E402
 
 __version__ = "0.1.0"
 
 __all__ = [
     "Annotated", "Block", "ConstantSparsity", "ExportError", "ExportResult", "Finding",
-    "KerasMotError",
+    "KerasMotError", "LayerAdapter", "LayerKind",
     "LintReport", "NofM", "PolynomialDecay", "PreparedModel", "PruneSpec", "QuantScheme",
-    "QuantSpec", "Recipe", "Rule", "UnsupportedLayerError", "Unstructured", "Wrapper",
-    "annotate", "apply", "calibrate", "callbacks", "check_recipe", "export", "get_scheme", "lint",
-    "lint_on_compile",
-    "prune", "quantize", "strip", "targets",
+    "QuantSpec", "Recipe", "Rule", "Target", "UnsupportedLayerError", "Unstructured", "WeightRef",
+    "Wrapper", "annotate", "apply", "calibrate", "callbacks", "check_recipe", "export",
+    "get_scheme", "lint", "lint_on_compile", "prune", "quantize", "register_adapter", "strip",
+    "targets",
 ]

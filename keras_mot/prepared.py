@@ -1,8 +1,10 @@
 """`PreparedModel`: a Functional model that knows its deployment target and lints at compile.
 
 `mot.quantize` / `mot.prune` / `mot.apply` return one. `compile()` runs `mot.lint` for the
-target before any training step and prints a compact table of findings (`lint="table"`, the
-default), stays quiet (`lint="off"`), or raises on errors (`lint="strict"`). A plain model opts in
+target before any training step and shows a compact table of findings (`lint="table"`, the
+default), stays quiet (`lint="off"`), or raises on errors (`lint="strict"`). The table goes
+through the `"keras_mot.compile"` logger, which prints to stdout by default
+(`keras_mot.log`: set its level to WARNING to silence it). A plain model opts in
 with `mot.lint_on_compile(model, target)`. Nothing global is patched, and `.keras` save/load
 (with `safe_mode=True`) keeps the target.
 """
@@ -11,6 +13,7 @@ import keras
 from keras.src.models.functional import Functional, functional_from_config
 
 from keras_mot.errors import KerasMotError, format_error
+from keras_mot.log import compile_logger
 from keras_mot.quantization.linking import link_bias_ranges
 from keras_mot.quantization.mode import simulating
 
@@ -52,7 +55,8 @@ class PreparedModel(Functional):
         """`keras.Model.compile` plus the op-compatibility lint for the target.
 
         Args:
-            lint: `"table"` (print findings), `"off"`, or `"strict"` (raise on errors).
+            lint: `"table"` (show findings through the `"keras_mot.compile"` logger, printed by
+                default), `"off"`, or `"strict"` (raise on errors).
         """
         if lint not in LINT_MODES:
             raise KerasMotError(format_error("Unknown lint mode for compile().",
@@ -78,17 +82,24 @@ class PreparedModel(Functional):
     predict_on_batch = _simulated("predict_on_batch")
 
     def run_lint(self, strict=False, verbose=False):
-        """Lints the model for its target; stores and returns the `LintReport`."""
+        """Lints the model for its target; stores and returns the `LintReport`.
+
+        With `verbose`, the preparation summary and the findings table are logged at INFO on
+        the `"keras_mot.compile"` logger (shown on stdout unless silenced, see `keras_mot.log`).
+        """
         from keras_mot.lint import lint as run
 
         report = run(self, target=self.mot_target)
         self.mot_lint_report = report
         if verbose:
-            print(self.preparation_summary(report))
+            log = compile_logger()
+            summary = self.preparation_summary(report)
+            if summary:
+                log.info(summary)
             if report.findings or not report.ok:
-                print(report.format_table(min_severity="warning"))
+                log.info(report.format_table(min_severity="warning"))
             else:
-                print(report.summary())
+                log.info(report.summary())
         if strict and report.errors:
             raise KerasMotError(
                 f"Lint for target '{self.mot_target}' found {len(report.errors)} error(s):\n"

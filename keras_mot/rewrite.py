@@ -317,8 +317,8 @@ class _Rewriter:
             layer=layer_path, op=type(op).__name__, severity="warning", code="left-float",
             message=f"{type(op).__name__} {why}: left float (TFLite will "
                     "dequantize before it and quantize after it).",
-            fix="Register a LayerAdapter for it (keras_mot.layers.register_adapter), or exclude "
-                "it explicitly to silence this.")
+            fix="Register a LayerAdapter for it (keras_mot.register_adapter; guide: 'Write your "
+                "own adapter' in the docs), or exclude it explicitly to silence this.")
         self.findings.append(finding)
 
 
@@ -334,7 +334,7 @@ def _kept_findings(report):
     return [Finding(
         layer=path, op=None, severity="info", code="block-kept",
         message=f"subclassed block kept as one layer: {why}.",
-        fix="Register a LayerAdapter for its class (keras_mot.layers.base.register_adapter) "
+        fix="Register a LayerAdapter for its class (keras_mot.register_adapter) "
             "if it should be quantized; otherwise the rewrite reports it below.")
         for path, why in report.kept.items()]
 
@@ -359,5 +359,6 @@ def rewrite(model, decide, strict=False):
             raise UnsupportedLayerError(
                 "strict=True and these layers have no keras_mot handler: "
                 + "; ".join(f"'{f.layer}' ({f.op})" for f in errors)
-                + ". Register a LayerAdapter for them or pass exclude=[...].")
+                + ". Register a LayerAdapter for them (keras_mot.register_adapter) or pass "
+                  "exclude=[...].")
     return RewriteResult(new_model, rewriter.findings)

@@ -93,7 +93,7 @@ class Wrapper(QuantStateViews, MaskUpdates, keras.layers.Layer):
             raise UnsupportedLayerError(format_error(
                 "No keras_mot LayerAdapter is registered for this layer type.",
                 layer=self.layer.name, received=type(self.layer).__name__,
-                fix="Register one with keras_mot.layers.base.register_adapter, or exclude the "
+                fix="Register one with keras_mot.register_adapter, or exclude the "
                     "layer (exclude=[...] or annotate(..., quantize=None))."))
         self._points = self._plan_points()
         # Whether training traces the batch-statistics branch of a folded BatchNormalization:

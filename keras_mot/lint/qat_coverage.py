@@ -123,7 +123,7 @@ def qat_coverage(model, items):
         f"'{path or model.name}' is not quantized by keras_mot: its {', '.join(ops)} stay "
         "float32 between DEQUANTIZE and QUANTIZE in the int8 model.",
         "See the rewrite's findings (model.mot_findings) for why; register a LayerAdapter for "
-        "the layer, or export the float model post-training if coverage is low.",
+        "the layer (keras_mot.register_adapter), or export the float model post-training if coverage is low.",
         "qat-float") for path, ops in left.items()]
     share = covered / total if total else 1.0
     return Coverage(share, list(left), findings)

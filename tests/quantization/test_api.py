@@ -221,3 +221,29 @@ def test_compile_runs_the_lint_before_training(capsys):
     out = capsys.readouterr().out
     assert "keras_mot lint [tflite_int8]" in out
     assert q.mot_lint_report is not None and q.mot_lint_report.verdict == "full_int8"
+
+
+def test_the_compile_lint_table_is_logged_and_can_be_silenced_or_rerouted(capsys, caplog):
+    import logging
+
+    from keras_mot.log import COMPILE, show_compile_lint
+
+    q = mot.quantize(_cnn(), calibration_data=_x())
+    logger = logging.getLogger(COMPILE)
+    level = logger.level
+    try:
+        logger.setLevel(logging.WARNING)
+        q.compile("adam", "mse")
+        assert "keras_mot lint" not in capsys.readouterr().out
+        assert q.mot_lint_report is not None            # the lint still ran
+        logger.setLevel(level)
+        show_compile_lint(False)                        # the application's logging takes it
+        with caplog.at_level(logging.INFO, logger=COMPILE):
+            q.compile("adam", "mse")
+        assert "keras_mot lint" not in capsys.readouterr().out
+        assert any("keras_mot lint [tflite_int8]" in r.getMessage() for r in caplog.records)
+    finally:
+        show_compile_lint(True)
+        logger.setLevel(level)
+    q.compile("adam", "mse")
+    assert "keras_mot lint [tflite_int8]" in capsys.readouterr().out
