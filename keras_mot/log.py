@@ -1,13 +1,13 @@
 """keras_mot's loggers: library messages go through `logging`, under the `"keras_mot"` logger.
 
-One logger shows by default: `"keras_mot.compile"`, which carries the lint table that
+One logger shows by default: `"keras_mot.prepared"` (the module that owns it), which carries the lint table that
 `PreparedModel.compile(lint="table")` prints before training. It writes INFO records to the
 current `sys.stdout` with a plain `%(message)s` format and does not propagate (no doubled lines
 when the application configures the root logger). To silence or re-route it:
 
 Example:
     >>> import logging
-    >>> logging.getLogger("keras_mot.compile").setLevel(logging.WARNING)   # silence the table
+    >>> logging.getLogger("keras_mot.prepared").setLevel(logging.WARNING)   # silence the table
     >>> qmodel.compile("adam", "mse", lint="off")                          # or skip the lint
     >>> show_compile_lint(False)   # hand it to the application's logging (propagate, no handler)
 """
@@ -15,7 +15,7 @@ Example:
 import logging
 import sys
 
-COMPILE = "keras_mot.compile"
+COMPILE = "keras_mot.prepared"
 
 
 class StdoutHandler(logging.StreamHandler):
@@ -56,7 +56,7 @@ def show_compile_lint(show=True):
 
 
 def compile_logger():
-    """The `"keras_mot.compile"` logger (its default stdout handler is set up on import)."""
+    """The `"keras_mot.prepared"` logger (its default stdout handler is set up on import)."""
     return logging.getLogger(COMPILE)
 
 

@@ -3,7 +3,7 @@
 `mot.quantize` / `mot.prune` / `mot.apply` return one. `compile()` runs `mot.lint` for the
 target before any training step and shows a compact table of findings (`lint="table"`, the
 default), stays quiet (`lint="off"`), or raises on errors (`lint="strict"`). The table goes
-through the `"keras_mot.compile"` logger, which prints to stdout by default
+through the `"keras_mot.prepared"` logger, which prints to stdout by default
 (`keras_mot.log`: set its level to WARNING to silence it). A plain model opts in
 with `mot.lint_on_compile(model, target)`. Nothing global is patched, and `.keras` save/load
 (with `safe_mode=True`) keeps the target.
@@ -55,7 +55,7 @@ class PreparedModel(Functional):
         """`keras.Model.compile` plus the op-compatibility lint for the target.
 
         Args:
-            lint: `"table"` (show findings through the `"keras_mot.compile"` logger, printed by
+            lint: `"table"` (show findings through the `"keras_mot.prepared"` logger, printed by
                 default), `"off"`, or `"strict"` (raise on errors).
         """
         if lint not in LINT_MODES:
@@ -85,7 +85,7 @@ class PreparedModel(Functional):
         """Lints the model for its target; stores and returns the `LintReport`.
 
         With `verbose`, the preparation summary and the findings table are logged at INFO on
-        the `"keras_mot.compile"` logger (shown on stdout unless silenced, see `keras_mot.log`).
+        the `"keras_mot.prepared"` logger (shown on stdout unless silenced, see `keras_mot.log`).
         """
         from keras_mot.lint import lint as run
 
