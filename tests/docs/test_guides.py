@@ -20,3 +20,7 @@ def test_write_an_adapter_guide_runs(tmp_path):
     result = namespace["result"]
     assert result.ok and result.parity.agreement >= 0.97
     assert "runtime ai_edge_litert" in result.summary()
+    # the public extension API, as a user reaches it
+    assert "mot.register_adapter" in code and "mot.Target(" in code
+    assert namespace["report"].target == "my_npu_int8"
+    assert "my_npu_sparse" in namespace["mot"].targets.names()
