@@ -58,7 +58,8 @@ class SparsityPattern(ConfigValue):
         Args:
             weight: the (already masked) weight tensor.
             sparsity: target fraction of zeros in [0, 1), python float or scalar tensor.
-            kind: layer family, e.g. "dense", "conv" (see `keras_mot.sparsity.layout`).
+            kind: layer family, a `LayerKind` or its string, e.g. `LayerKind.DENSE` or "dense"
+                (see `keras_mot.sparsity.layout`).
         """
         layout = get_layout(kind)
         weight = ops.convert_to_tensor(weight)
