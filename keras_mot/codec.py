@@ -70,7 +70,9 @@ def register(name=None, *, version=1, upgrades=None):
         if missing:
             raise TypeError(f"codec.register: {key} version {version} needs upgrades from versions {missing}.")
         old = _BY_NAME.get(key)
-        if old is not None and (old.cls.__module__, old.cls.__qualname__) != (cls.__module__, cls.__qualname__):
+        same_class = (old is not None and (old.cls.__module__, old.cls.__qualname__)
+                      == (cls.__module__, cls.__qualname__))  # a module reloaded, a new version
+        if old is not None and not same_class:
             raise TypeError(f"codec.register: the name {key!r} is taken by {old.cls.__module__}."
                             f"{old.cls.__qualname__}; register {cls.__name__} under another name.")
         entry = _Entry(key, cls, version, steps)

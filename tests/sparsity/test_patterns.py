@@ -1,6 +1,5 @@
 """Masks have exactly the promised pattern, reach the requested sparsity, and are graph-safe."""
 
-import keras
 import numpy as np
 import pytest
 import tensorflow as tf

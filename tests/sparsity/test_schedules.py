@@ -1,6 +1,5 @@
 """Schedules: values equal tfmot's formula (hand-computed), graph-mode == pure python."""
 
-import keras
 import pytest
 import tensorflow as tf
 
