@@ -68,7 +68,8 @@ def register(name=None, *, version=1, upgrades=None):
         steps = dict(upgrades or {})
         missing = [v for v in range(1, version) if v not in steps]
         if missing:
-            raise TypeError(f"codec.register: {key} version {version} needs upgrades from versions {missing}.")
+            raise TypeError(f"codec.register: {key} version {version} needs upgrades from "
+                            f"versions {missing}.")
         old = _BY_NAME.get(key)
         same_class = (old is not None and (old.cls.__module__, old.cls.__qualname__)
                       == (cls.__module__, cls.__qualname__))  # a module reloaded, a new version
