@@ -5,12 +5,15 @@
 
 `annotate` returns an `Annotated` layer: a transparent, serializable container that computes
 exactly what the inner layer computes. `mot.quantize` / `mot.prune` / `mot.apply` unwrap it and
-let its instructions win over recipe rules (an explicit `exclude` still wins over both).
+let its instructions win over recipe rules (an explicit `exclude` still wins over both). Its
+`prune` pattern is saved in the `.keras` config with `keras_mot.codec`, the encoding recipe
+files use.
 """
 
 import keras
 
-from keras_mot.recipe.recipe import PATTERN_TYPES, _from_typed_dict, _to_typed_dict
+from keras_mot import codec
+from keras_mot.sparsity.patterns import SparsityPattern
 
 _TARGET = "target"
 
@@ -32,9 +35,7 @@ class Annotated(keras.layers.Layer):
         super().__init__(**kwargs)
         self.layer = layer
         self.quantize = quantize
-        if isinstance(prune, dict):
-            prune = _from_typed_dict(prune, PATTERN_TYPES, "sparsity pattern")
-        self.prune = prune
+        self.prune = codec.decode_field(prune, SparsityPattern)
 
     def build(self, input_shape):
         if not self.layer.built:
@@ -49,11 +50,8 @@ class Annotated(keras.layers.Layer):
 
     def get_config(self):
         cfg = super().get_config()
-        prune = self.prune
-        if prune is not None and not isinstance(prune, str):
-            prune = _to_typed_dict(prune)
         cfg.update(layer=keras.saving.serialize_keras_object(self.layer), quantize=self.quantize,
-                   prune=prune)
+                   prune=codec.encode_field(self.prune))
         return cfg
 
 

@@ -16,6 +16,7 @@ import functools
 import keras
 from keras import ops
 
+from keras_mot import codec
 from keras_mot.errors import UnsupportedLayerError, format_error
 from keras_mot.layer_kinds import LayerKind
 from keras_mot.layers import activations as act_table
@@ -24,6 +25,7 @@ from keras_mot.quantization import bn_fold, integer_domain, kernel_exact, linkin
 from keras_mot.quantization.mode import is_calibrating, is_estimating_bn, is_simulating
 from keras_mot.quantization.scheme import QuantScheme, get_scheme
 from keras_mot.sparsity.mask_updates import MaskUpdates
+from keras_mot.sparsity.spec import PruneSpec
 from keras_mot.wrapper_views import Points, QuantStateViews
 
 # Single-kernel linear ops that run on the integer grid during training and Keras inference.
@@ -39,10 +41,12 @@ def _deserialize(obj):
 SAME_AS_INPUT = "same_as_input"  # output point that reuses the input tensor's range
 
 
-def _deserialize_prune(prune):
-    if prune is None or not isinstance(prune, dict):
-        return prune
-    return keras.saving.deserialize_keras_object(prune)
+def _decode_scheme(scheme):
+    """A scheme name, `QuantScheme`, or its `keras_mot.codec` encoding (older files: a bare
+    config mapping) -> `QuantScheme`."""
+    if isinstance(scheme, dict):
+        return codec.decode(scheme, expect=QuantScheme)
+    return get_scheme(scheme)
 
 
 @keras.saving.register_keras_serializable(package="keras_mot")
@@ -79,14 +83,13 @@ class Wrapper(QuantStateViews, MaskUpdates, keras.layers.Layer):
         super().__init__(**kwargs)
         self.layer = _deserialize(layer)
         self.bn = _deserialize(bn)
-        self.scheme = scheme if isinstance(scheme, QuantScheme) else (
-            QuantScheme.from_config(scheme) if isinstance(scheme, dict) else get_scheme(scheme))
+        self.scheme = _decode_scheme(scheme)
         self.fused_activation = fused_activation
         self.quantize_inputs = list(quantize_inputs or [])
         self.quantize_output = bool(quantize_output)
         self.quantize = bool(quantize)
         self.frozen = bool(frozen)
-        self.prune = _deserialize_prune(prune)
+        self.prune = codec.decode_field(prune, PruneSpec)
         self.call_keys = tuple(call_keys) if call_keys else None
         self.adapter = adapter_for(self.layer)
         if self.adapter is None:
@@ -417,13 +420,13 @@ class Wrapper(QuantStateViews, MaskUpdates, keras.layers.Layer):
         cfg.update(
             layer=keras.saving.serialize_keras_object(self.layer),
             bn=keras.saving.serialize_keras_object(self.bn) if self.bn is not None else None,
-            scheme=self.scheme.get_config(),
+            scheme=codec.encode(self.scheme),
             fused_activation=self.fused_activation,
             quantize_inputs=list(self.quantize_inputs),
             quantize_output=self.quantize_output,
             quantize=self.quantize,
             frozen=self.frozen,
-            prune=keras.saving.serialize_keras_object(self.prune) if self.prune else None,
+            prune=codec.encode_field(self.prune),
             call_keys=list(self.call_keys) if self.call_keys else None,
         )
         return cfg

@@ -23,6 +23,7 @@ from keras_mot.garden.mg_data import DataConfig
 from keras_mot.garden.mg_model import ImageClassificationModel
 from keras_mot.garden.mg_optimization import OptimizationConfig
 from keras_mot.garden.schema import apply_overrides, from_dict, to_dict
+from keras_mot.recipe import Rule
 
 # Data sources keras_mot can read (keras_mot.garden.data registers one loader per name).
 DATA_SOURCES = ("auto", "digits", "tfds", "tfrecord", "image_folder", "text")
@@ -212,7 +213,8 @@ class KerasMotConfig:
     Attributes:
         target: deployment target name (`keras_mot.targets`), e.g. `tflite_int8`, `xnnpack_sparse`.
         export_target: target of the exported `.tflite` when it differs from `target`.
-        recipe: ordered rules (`{select: ..., quantize: ..., prune: ...}`), first match wins.
+        recipe: ordered rules (`{select: ..., quantize: ..., prune: ...}`), first match wins; each
+            is checked as a `keras_mot.recipe.Rule` by `keras_mot.codec` and kept as written.
         data: data source override (`DataSource`).
         bn_momentum: BatchNormalization momentum; overrides `task.model.norm_activation.norm_momentum`.
         float_train_steps: steps of float training before QAT / pruning when no checkpoint is given.
@@ -226,7 +228,7 @@ class KerasMotConfig:
     """
     target: Optional[str] = None
     export_target: Optional[str] = None
-    recipe: List[Dict[str, Any]] = dataclasses.field(default_factory=list)
+    recipe: List[Dict[str, Any]] = dataclasses.field(default_factory=list, metadata={"codec": Rule})
     data: DataSource = _d(DataSource)
     bn_momentum: Optional[float] = None
     float_train_steps: int = 0
@@ -238,16 +240,12 @@ class KerasMotConfig:
     description: Optional[str] = None
 
     def validate(self, path):
-        """Checks momentum range and rule shapes."""
+        """Checks momentum range and learning rate (the rules are checked by `keras_mot.codec`)."""
         if self.bn_momentum is not None and not 0.0 <= self.bn_momentum < 1.0:
             _bad(f"{path}.bn_momentum", "must be in [0, 1).", self.bn_momentum, "Use e.g. 0.9.")
         if self.float_learning_rate is not None and not self.float_learning_rate > 0:
             _bad(f"{path}.float_learning_rate", "must be > 0.", self.float_learning_rate,
                  "Use e.g. 0.002, or remove it to use the trainer's learning rate.")
-        for i, rule in enumerate(self.recipe):
-            if "select" not in rule:
-                _bad(f"{path}.recipe[{i}]", "a rule needs a 'select' key.", rule,
-                     "Write e.g. {select: 'class:Conv2D', quantize: int8}.")
 
 
 @dataclasses.dataclass

@@ -4,6 +4,14 @@ The experiment schema (`keras_mot.garden.config`) is a tree of dataclasses. `fro
 mapping that `yaml.safe_load` returns, rejecting unknown keys (the error lists the valid keys at that level,
 with the dotted path) and values of the wrong type; `to_dict` turns it back into plain YAML-ready data;
 `apply_overrides` edits the raw mapping with `"a.b.c=value"` strings before validation.
+
+What this module checks itself: the Model Garden blocks (`runtime`, `task`, `trainer` and their
+optimizer / learning-rate one-of blocks), which are plain typed dataclasses in Model Garden's own
+YAML words rather than keras_mot objects: key names, value types, nesting and each block's
+`validate`. keras_mot config objects inside a config (the `keras_mot.recipe` rules) are checked by
+`keras_mot.codec`, the one decoder of recipe and `.keras` files: a field declared with
+`metadata={"codec": SomeClass}` has each value decoded as a `SomeClass` (errors carry the dotted
+key), and is kept as written so that a dumped config compares equal to the file it came from.
 """
 
 import dataclasses
@@ -13,7 +21,9 @@ import typing
 
 import yaml
 
+from keras_mot import codec
 from keras_mot.errors import KerasMotError, format_error
+
 
 def _type_name(hint):
     if hint is type(None):
@@ -129,19 +139,34 @@ def from_dict(cls, data, path=""):
         _fail(where, "expected a mapping.", repr(data), "Give a YAML mapping (key: value).")
     hints = typing.get_type_hints(cls)
     valid = field_names(cls)
+    fields = {f.name: f for f in dataclasses.fields(cls)}
     kwargs = {}
     for key, value in data.items():
+        dotted = f"{path}.{key}" if path else str(key)
         if key not in valid:
-            dotted = f"{path}.{key}" if path else str(key)
             raise KerasMotError(format_error(
                 f"Unknown config key '{dotted}'.", received=repr(key),
                 fix=f"Valid keys under '{where}': {', '.join(valid)}."))
-        kwargs[key] = _convert(value, hints[key], f"{path}.{key}" if path else key)
+        kwargs[key] = _convert(value, hints[key], dotted)
+        _check_with_codec(kwargs[key], fields[key].metadata.get("codec"), dotted)
     obj = cls(**kwargs)
     validate = getattr(obj, "validate", None)
     if validate is not None:
         validate(path)
     return obj
+
+
+def _check_with_codec(value, expect, path):
+    """Decodes `value` (or each item of a list) as an `expect` with `keras_mot.codec`."""
+    if expect is None or value is None:
+        return
+    items = value if isinstance(value, list) else [value]
+    for i, item in enumerate(items):
+        where = f"{path}[{i}]" if isinstance(value, list) else path
+        try:
+            codec.decode(item, expect=expect)
+        except KerasMotError as error:
+            raise KerasMotError(f"Config key '{where}': {error}") from None
 
 
 def to_dict(obj, compact=False):

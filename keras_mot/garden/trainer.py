@@ -155,7 +155,7 @@ def build_recipe(config, target):
         >>> build_recipe(load_config("model_garden_configs/resnet50_pruning_cpu.yaml"), "generic")
         Recipe(target='generic', rules=(Rule(select='_default', quantize=None, prune='target'),), ...)
     """
-    from keras_mot import targets
+    from keras_mot import codec, targets
     from keras_mot.recipe import Recipe, Rule
     from keras_mot.sparsity import NofM
 
@@ -163,9 +163,8 @@ def build_recipe(config, target):
     pruning = config.task.pruning
     schedule = _schedule(pruning) if pruning is not None else None
     if config.keras_mot.recipe:
-        return Recipe.from_dict({"target": target.name, "rules": config.keras_mot.recipe,
-                                 "schedule": None if schedule is None else {
-                                     "type": type(schedule).__name__, **schedule.get_config()}})
+        return Recipe(target=target.name, schedule=schedule,
+                      rules=tuple(codec.decode(r, expect=Rule) for r in config.keras_mot.recipe))
     scheme = _scheme(config.task.quantization)
     if scheme == "target" and target.scheme is None:
         raise KerasMotError(format_error(

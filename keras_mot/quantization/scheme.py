@@ -7,10 +7,12 @@ A scheme is data. `QuantScheme.weight_spec(kind)` and `QuantScheme.activation_sp
 import dataclasses
 from typing import Optional
 
+from keras_mot import codec
 from keras_mot.errors import KerasMotError, format_error
 from keras_mot.layer_kinds import LayerKind
 
 
+@codec.register()
 @dataclasses.dataclass(frozen=True)
 class QuantSpec:
     """How one tensor is quantized.
@@ -32,12 +34,22 @@ class QuantSpec:
             raise KerasMotError(format_error("QuantSpec.bits must be in [2, 16].",
                                              received=repr(self.bits)))
 
+    def get_config(self):
+        """Plain-data form (see `keras_mot.codec`)."""
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_config(cls, config):
+        """Inverse of `get_config`."""
+        return cls(**config)
+
     @property
     def levels(self):
         """Number of grid steps between the lowest and highest code (int8: 255; narrow: 254)."""
         return (2 ** self.bits - 1) - (1 if self.narrow_range else 0)
 
 
+@codec.register()
 @dataclasses.dataclass(frozen=True)
 class QuantScheme:
     """A named quantization scheme (weights spec per layer kind, activation spec).
@@ -74,20 +86,18 @@ class QuantScheme:
         return self.activations
 
     def get_config(self):
-        """Plain-dict form (for layer configs)."""
-        cfg = dataclasses.asdict(self)
-        cfg["per_tensor_kinds"] = [str(kind) for kind in self.per_tensor_kinds]
-        return cfg
+        """Plain-data form (see `keras_mot.codec`): specs encoded, kinds as a list of strings."""
+        return {f.name: codec.encode_field(getattr(self, f.name)) for f in dataclasses.fields(self)}
 
     @classmethod
-    def from_config(cls, cfg):
-        """Inverse of `get_config`."""
-        cfg = dict(cfg)
+    def from_config(cls, config):
+        """Inverse of `get_config` (specs written as bare mappings by older files are read too)."""
+        config = dict(config)
         for key in ("weights", "activations", "weights_per_tensor"):
-            if cfg.get(key) is not None:
-                cfg[key] = QuantSpec(**cfg[key])
-        cfg["per_tensor_kinds"] = tuple(cfg.get("per_tensor_kinds", ()))
-        return cls(**cfg)
+            if key in config:
+                config[key] = codec.decode_field(config[key], QuantSpec)
+        config["per_tensor_kinds"] = tuple(config.get("per_tensor_kinds", ()))
+        return cls(**config)
 
 
 _SCHEMES = {}

@@ -5,7 +5,21 @@ selector matches decides (first match wins). A rule says `quantize` (a scheme na
 keep the layer float) and `prune` (a `SparsityPattern`, `"target"` for the target's choice, or
 `None`). Pruning uses the recipe's `schedule`.
 
-YAML form (loaded with `yaml.safe_load`; patterns and schedules only from keras_mot's allowlist):
+YAML form (`Recipe.to_yaml`; the `keras_mot.codec` encoding, loaded with `yaml.safe_load`;
+patterns and schedules only from the codec's registered types):
+
+    type: Recipe
+    version: 1
+    config:
+      target: tflite_int8
+      schedule: {type: PolynomialDecay, version: 1, config: {initial_sparsity: 0.0,
+                 final_sparsity: 0.8, begin_step: 0, end_step: 2000, power: 3, frequency: 100}}
+      rules:
+      - {type: Rule, version: 1, config: {select: "class:Dense", quantize: int8,
+         prune: {type: Block, version: 1, config: {rows: 4, cols: 1, pooling: avg}}}}
+      - {type: Rule, version: 1, config: {select: _default, quantize: target, prune: null}}
+
+A hand-written file may use the short form (also what older keras_mot wrote):
 
     version: 1
     target: tflite_int8
@@ -22,39 +36,29 @@ from typing import Optional, Tuple
 
 import yaml
 
-from keras_mot import targets
+from keras_mot import codec, targets
 from keras_mot.errors import KerasMotError, format_error
 from keras_mot.recipe import selectors
-from keras_mot.sparsity import patterns as _patterns
-from keras_mot.sparsity import schedules as _schedules
+from keras_mot.sparsity.patterns import SparsityPattern
+from keras_mot.sparsity.schedules import PruningSchedule
 
-VERSION = 1
-_UNSET = "__unset__"
-
-# The only classes a recipe file may name (safe loading: no arbitrary objects).
-PATTERN_TYPES = {"Unstructured": _patterns.Unstructured, "Block": _patterns.Block,
-                 "NofM": _patterns.NofM}
-SCHEDULE_TYPES = {"PolynomialDecay": _schedules.PolynomialDecay,
-                  "ConstantSparsity": _schedules.ConstantSparsity}
+VERSION = 1  # the config version of `Recipe` in `keras_mot.codec`
 
 
-def _from_typed_dict(data, allowed, what):
-    if not isinstance(data, dict) or "type" not in data:
-        raise KerasMotError(format_error(f"A {what} must be a mapping with a 'type' key.",
-                                         received=repr(data),
-                                         fix=f"Use one of the types: {', '.join(allowed)}."))
-    args = dict(data)
-    kind = args.pop("type")
-    if kind not in allowed:
-        raise KerasMotError(format_error(f"Unknown {what} type.", received=repr(kind),
-                                         fix=f"Use one of: {', '.join(allowed)}."))
-    return allowed[kind](**args)
+def _require_keys(data, allowed, required, what, example):
+    """Unknown (or missing required) keys of a recipe part are an error naming the valid ones."""
+    if not isinstance(data, dict):
+        raise KerasMotError(format_error(f"Invalid {what}.", received=repr(data),
+                                         fix=f"A {what} is a mapping, e.g. {example}."))
+    unknown = sorted(set(data) - set(allowed))
+    missing = [k for k in required if k not in data]
+    if unknown or missing:
+        raise KerasMotError(format_error(
+            f"Invalid {what}: unknown keys {unknown}, missing keys {missing}.", received=repr(data),
+            fix=f"A {what} has the keys: {', '.join(allowed)}; e.g. {example}."))
 
 
-def _to_typed_dict(obj):
-    return {"type": type(obj).__name__, **obj.get_config()}
-
-
+@codec.register()
 @dataclasses.dataclass(frozen=True)
 class Rule:
     """One rule: `select` -> `quantize` scheme (or None) and `prune` pattern (or None).
@@ -73,27 +77,18 @@ class Rule:
     def __post_init__(self):
         selectors.validate(self.select)
 
-    def to_dict(self):
-        """YAML-ready mapping."""
-        prune = self.prune
-        if prune is not None and not isinstance(prune, str):
-            prune = _to_typed_dict(prune)
-        return {"select": self.select, "quantize": self.quantize, "prune": prune}
+    def get_config(self):
+        """Plain data (see `keras_mot.codec`); the pattern is encoded."""
+        return {"select": self.select, "quantize": self.quantize,
+                "prune": codec.encode_field(self.prune)}
 
     @classmethod
-    def from_dict(cls, data):
-        """Inverse of `to_dict` (validating keys)."""
-        allowed = {"select", "quantize", "prune"}
-        unknown = set(data) - allowed
-        if unknown or "select" not in data:
-            raise KerasMotError(format_error(
-                "Invalid recipe rule.", received=repr(data),
-                fix=f"A rule has 'select' and optionally 'quantize', 'prune' (unknown keys: "
-                    f"{sorted(unknown)})."))
-        prune = data.get("prune")
-        if isinstance(prune, dict):
-            prune = _from_typed_dict(prune, PATTERN_TYPES, "sparsity pattern")
-        return cls(select=data["select"], quantize=data.get("quantize", "target"), prune=prune)
+    def from_config(cls, config):
+        """Inverse of `get_config` (validating keys; `prune` may use the codec's short form)."""
+        _require_keys(config, ("select", "quantize", "prune"), ("select",), "recipe rule",
+                      "{select: 'class:Dense', quantize: int8}")
+        return cls(select=config["select"], quantize=config.get("quantize", "target"),
+                   prune=codec.decode_field(config.get("prune"), SparsityPattern))
 
 
 def _check_scheme(rule):
@@ -108,6 +103,7 @@ def _check_scheme(rule):
         raise KerasMotError(f"Recipe rule {rule.select!r}: {error}") from None
 
 
+@codec.register(version=VERSION)
 @dataclasses.dataclass(frozen=True)
 class Recipe:
     """A plan: a target, a pruning schedule and ordered rules (first match wins).
@@ -138,11 +134,24 @@ class Recipe:
                 return rule
         return None
 
+    def get_config(self):
+        """Plain data (see `keras_mot.codec`); the schedule and the rules are encoded."""
+        return {"target": self.target, "schedule": codec.encode_field(self.schedule),
+                "rules": [codec.encode(r) for r in self.rules]}
+
+    @classmethod
+    def from_config(cls, config):
+        """Inverse of `get_config` (unknown keys are an error; parts may use the short form)."""
+        _require_keys(config, ("target", "schedule", "rules"), (), "recipe",
+                      "{target: tflite_int8, rules: [{select: _default}]}")
+        rules = tuple(codec.decode(r, expect=Rule)
+                      for r in config.get("rules") or [{"select": "_default"}])
+        return cls(target=config.get("target", "tflite_int8"), rules=rules,
+                   schedule=codec.decode_field(config.get("schedule"), PruningSchedule))
+
     def to_dict(self):
-        """YAML-ready mapping."""
-        return {"version": self.version, "target": self.target,
-                "schedule": _to_typed_dict(self.schedule) if self.schedule is not None else None,
-                "rules": [r.to_dict() for r in self.rules]}
+        """The recipe encoded by `keras_mot.codec` (what `to_yaml` writes)."""
+        return codec.encode(self)
 
     def to_yaml(self, path=None):
         """YAML text of the recipe (also written to `path` when given)."""
@@ -154,19 +163,9 @@ class Recipe:
 
     @classmethod
     def from_dict(cls, data):
-        """Builds a recipe from a mapping (unknown keys are an error)."""
-        allowed = {"version", "target", "schedule", "rules"}
-        if not isinstance(data, dict) or set(data) - allowed:
-            raise KerasMotError(format_error(
-                "Invalid recipe.", received=repr(sorted(set(data) - allowed)) if isinstance(
-                    data, dict) else repr(data),
-                fix=f"A recipe has the keys: {', '.join(sorted(allowed))}."))
-        schedule = data.get("schedule")
-        if schedule is not None:
-            schedule = _from_typed_dict(schedule, SCHEDULE_TYPES, "pruning schedule")
-        rules = tuple(Rule.from_dict(r) for r in data.get("rules") or [{"select": "_default"}])
-        return cls(target=data.get("target", "tflite_int8"), rules=rules, schedule=schedule,
-                   version=data.get("version", VERSION))
+        """Builds a recipe from its `keras_mot.codec` encoding, or from the short form
+        `{version, target, schedule, rules}` (unknown keys are an error)."""
+        return codec.decode(data, expect=Recipe)
 
     @classmethod
     def from_yaml(cls, path_or_text):

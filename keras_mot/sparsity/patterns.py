@@ -16,9 +16,9 @@ Example:
     0.5
 """
 
-import keras
 from keras import ops
 
+from keras_mot import codec
 from keras_mot.errors import KerasMotError, format_error
 from keras_mot.sparsity.config_value import ConfigValue
 from keras_mot.findings import Finding
@@ -96,7 +96,7 @@ class SparsityPattern(ConfigValue):
         return {}
 
 
-@keras.saving.register_keras_serializable(package="keras_mot")
+@codec.register()
 class Unstructured(SparsityPattern):
     """Zero the individually smallest-magnitude entries (no structure).
 
@@ -109,7 +109,7 @@ class Unstructured(SparsityPattern):
         return ops.reshape(_keep_largest(flat, sparsity), matrix.shape)
 
 
-@keras.saving.register_keras_serializable(package="keras_mot")
+@codec.register()
 class Block(SparsityPattern):
     """Zero whole `rows x cols` blocks of the (input, output) matrix view, scored by pooled |w|.
 
@@ -176,7 +176,7 @@ class Block(SparsityPattern):
                        code="block-not-divisible")
 
 
-@keras.saving.register_keras_serializable(package="keras_mot")
+@codec.register()
 class NofM(SparsityPattern):
     """Keep the `n` largest-magnitude entries of every `m` consecutive input channels.
 

@@ -16,9 +16,9 @@ Example:
     0.7
 """
 
-import keras
 from keras import ops
 
+from keras_mot import codec
 from keras_mot.errors import KerasMotError, format_error
 from keras_mot.sparsity.config_value import ConfigValue
 
@@ -86,7 +86,7 @@ class PruningSchedule(ConfigValue):
 
 
 
-@keras.saving.register_keras_serializable(package="keras_mot")
+@codec.register()
 class PolynomialDecay(PruningSchedule):
     """Sparsity rising polynomially from `initial_sparsity` to `final_sparsity`.
 
@@ -135,7 +135,7 @@ class PolynomialDecay(PruningSchedule):
                 "frequency": self.frequency}
 
 
-@keras.saving.register_keras_serializable(package="keras_mot")
+@codec.register()
 class ConstantSparsity(PruningSchedule):
     """The same `target_sparsity` at every update step in [begin_step, end_step].
 

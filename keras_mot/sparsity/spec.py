@@ -11,14 +11,13 @@ Example:
 import dataclasses
 from typing import Optional, Tuple
 
-import keras
-
+from keras_mot import codec
 from keras_mot.errors import KerasMotError, format_error
 from keras_mot.sparsity.patterns import SparsityPattern
 from keras_mot.sparsity.schedules import PruningSchedule
 
 
-@keras.saving.register_keras_serializable(package="keras_mot")
+@codec.register()
 @dataclasses.dataclass(frozen=True)
 class PruneSpec:
     """What pruning does to one layer: a `SparsityPattern` and a `PruningSchedule`.
@@ -43,15 +42,14 @@ class PruneSpec:
                 fix="Use PolynomialDecay(...) or ConstantSparsity(...)."))
 
     def get_config(self):
-        """Nested Keras-serialized pattern and schedule."""
-        return {"pattern": keras.saving.serialize_keras_object(self.pattern),
-                "schedule": keras.saving.serialize_keras_object(self.schedule)}
+        """The pattern and the schedule, each encoded by `keras_mot.codec`."""
+        return {"pattern": codec.encode(self.pattern), "schedule": codec.encode(self.schedule)}
 
     @classmethod
     def from_config(cls, config):
-        """Rebuilds the spec from `get_config()`."""
-        return cls(keras.saving.deserialize_keras_object(config["pattern"]),
-                   keras.saving.deserialize_keras_object(config["schedule"]))
+        """Rebuilds the spec from `get_config()` (older Keras-registry forms are read too)."""
+        return cls(codec.decode(config["pattern"], expect=SparsityPattern),
+                   codec.decode(config["schedule"], expect=PruningSchedule))
 
 
 @dataclasses.dataclass(frozen=True)

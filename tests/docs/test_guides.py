@@ -24,3 +24,16 @@ def test_write_an_adapter_guide_runs(tmp_path):
     assert "mot.register_adapter" in code and "mot.Target(" in code
     assert namespace["report"].target == "my_npu_int8"
     assert "my_npu_sparse" in namespace["mot"].targets.names()
+
+
+def test_serialization_guide_runs_and_lists_every_registered_type():
+    from keras_mot import codec
+
+    code = _code("serialization.md")
+    assert "codec.register" in code and "from_yaml" in code and "get_config()" in code
+    exec(compile(code, "docs/serialization.md", "exec"), {"__name__": "guide"})  # noqa: S102
+    with open(os.path.join(ROOT, "docs", "serialization.md"), encoding="utf-8") as f:
+        text = f.read()
+    own = [n for n, cls in codec.registered().items() if cls.__module__.startswith("keras_mot")]
+    missing = [n for n in own if f"`{n}`" not in text]
+    assert not missing, f"docs/serialization.md does not list {missing}"

@@ -148,6 +148,8 @@ def test_overrides_are_yaml_typed():
     (["task.quantization.num_bits_weight=1"], "between 2 and 16"),
     (["keras_mot.data.source=s3"], ", ".join(DATA_SOURCES)),
     (["keras_mot.recipe=[{quantize: int8}]"], "'select'"),
+    (["keras_mot.recipe=[{select: _default, prune: {type: Blok, rows: 4}}]"],
+     r"keras_mot.recipe\[0\].*Unknown SparsityPattern type.*'Blok'.*Block, NofM, Unstructured"),
     (["task.model.num_classes=true"], "expected int"),
     (["keras_mot.float_learning_rate=0"], r"float_learning_rate.*> 0"),
 ])

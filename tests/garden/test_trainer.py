@@ -65,10 +65,12 @@ def test_recipe_errors_and_bits():
 
 
 def test_recipe_rules_from_keras_mot_block():
-    rules = '[{select: "class:Dense", quantize: null}, {select: _default, quantize: int8}]'
+    rules = ('[{select: "class:Dense", quantize: null}, '
+             '{select: _default, quantize: int8, prune: {type: Block, rows: 4, cols: 1}}]')
     recipe = build_recipe(_config("mobilenetv2_qat_cpu", [f"keras_mot.recipe={rules}"]),
                           "tflite_int8")
     assert [r.select for r in recipe.rules] == ["class:Dense", "_default"]
+    assert recipe.rules[1].prune == mot.Block(4, 1)
 
 
 def test_float_phase_uses_float_learning_rate(tmp_path, monkeypatch):
