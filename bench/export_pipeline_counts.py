@@ -128,27 +128,30 @@ def install(counts):
         if attr in schema.ModelT.__dict__:
             on_class(schema.ModelT, attr, "flatbuffer parse (schema ModelT object tree)", "parse")
 
-    original_to_tflite = convert.to_tflite
+    def converting(original):
+        @functools.wraps(original)
+        def wrapped(*args, **kwargs):
+            counts.in_converter += 1
+            try:
+                return original(*args, **kwargs)
+            finally:
+                counts.in_converter -= 1
+        return wrapped
 
-    @functools.wraps(original_to_tflite)
-    def to_tflite(*args, **kwargs):
-        counts.in_converter += 1
-        try:
-            return original_to_tflite(*args, **kwargs)
-        finally:
-            counts.in_converter -= 1
-
-    _patch_everywhere(original_to_tflite, to_tflite, patched)
+    for name in ("to_tflite", "convert"):   # `convert` runs the converter since the export plan
+        if hasattr(convert, name):
+            _patch_everywhere(getattr(convert, name), converting(getattr(convert, name)), patched)
     _patch_everywhere(strip_mod.strip, counts.wrap("strip", strip_mod.strip), patched)
-    _patch_everywhere(convert.is_quantized, counts.wrap(
-        "conversion mode decided (is_quantized)", convert.is_quantized), patched)
+    if hasattr(convert, "is_quantized"):  # where the mode was decided before the export plan
+        _patch_everywhere(convert.is_quantized, counts.wrap(
+            "conversion mode decided (is_quantized)", convert.is_quantized), patched)
     plan = sys.modules.get("keras_mot.export.plan")
     if plan is not None and hasattr(plan, "export_plan"):
-        _patch_everywhere(plan.export_plan, counts.wrap("export plan built", plan.export_plan),
-                          patched)
+        _patch_everywhere(plan.export_plan, counts.wrap(
+            "conversion mode decided (export_plan)", plan.export_plan), patched)
     model_mod = sys.modules.get("keras_mot.export.tflite_model")
     if model_mod is not None and hasattr(model_mod, "TfliteModel"):
-        on_class(model_mod.TfliteModel, "from_bytes", "TfliteModel parsed", "tflite_model")
+        on_class(model_mod.TfliteModel, "__init__", "TfliteModel parsed", "tflite_model")
 
     def undo():
         for owner, attr, value in reversed(patched):
