@@ -8,6 +8,7 @@ Example:
 
 import dataclasses
 import json
+import logging
 import os
 import time
 from typing import Optional
@@ -18,13 +19,15 @@ from keras_mot import graph, targets
 from keras_mot.errors import ExportError, KerasMotError, format_error
 from keras_mot.export import report as _report
 from keras_mot.export.atomic import AtomicDirectory
-from keras_mot.export.convert import has_wrappers, is_quantized, to_tflite
+from keras_mot.export.convert import convert, prepare
 from keras_mot.export.data import check_max_examples, collect
-from keras_mot.export.inspect import float_compute_ops, op_list
-from keras_mot.export.interpreter import runtime_name
+from keras_mot.export.inspect import float_compute_ops
 from keras_mot.export.layer_stats import layer_stats, overall_sparsity
+from keras_mot.export.plan import export_plan
 from keras_mot.export.plot import plot_layers
+from keras_mot.export.runtime import Runner
 from keras_mot.export.saved_model import write_saved_model
+from keras_mot.export.tflite_model import TfliteModel
 from keras_mot.export.verify import Parity, check_parity
 from keras_mot.finite import check_finite_ranges
 from keras_mot.findings import Finding
@@ -32,9 +35,8 @@ from keras_mot.findings import Finding
 FORMATS = ("saved_model", "tflite")
 FILES = {"saved_model": "saved_model", "tflite": "model.tflite", "report_json": "report.json",
          "report_md": "report.md", "plot": "report.png"}
-# converter quantize setting -> parity mode (verify.TOLERANCES); int8 depends on QAT.
-MODES = {None: "float", "float16": "float16", "dynamic": "dynamic", "int16x8": "int16x8"}
 CALIBRATION_EXAMPLES = 128
+_logger = logging.getLogger(__name__)
 
 
 @dataclasses.dataclass
@@ -78,10 +80,11 @@ class ExportResult:
         """One line: target, ok, parity, size, and the runtime that ran the `.tflite`."""
         size = self.sizes.get("tflite", {}).get("raw")
         parity = self.parity.summary() if self.parity else "parity not checked"
+        runtime = self.report.get("runtime") or "not run"
         return (f"keras_mot export [{self.target}] -> {self.directory}: "
                 f"{'OK' if self.ok else 'NOT OK'}; {parity}"
                 + (f"; model.tflite {size:,} bytes" if size else "")
-                + f"; runtime {self.report.get('runtime', '?')}")
+                + f"; runtime {runtime}")
 
 
 def _fail(what, received=None, fix=None):
@@ -122,7 +125,7 @@ def _check_exportable(model):
             "wrapped = keras.Model(inputs, model(inputs)); mot.export(wrapped, ...).")
 
 
-def _check_args(model, target, formats, input_type, output_type, max_examples):
+def _check_args(model, target, formats, max_examples):
     _check_exportable(model)
     check_max_examples(max_examples)
     try:
@@ -134,36 +137,17 @@ def _check_args(model, target, formats, input_type, output_type, max_examples):
     if unknown or not formats:
         raise _fail("Unknown or empty export formats.", repr(formats),
                     f"Use a non-empty subset of: {', '.join(FORMATS)}.")
-    if not target.is_integer and (input_type, output_type) != ("float32", "float32"):
-        raise _fail(f"Target '{target.name}' is a float model: its inputs/outputs are float32.",
-                    f"input_type={input_type!r}, output_type={output_type!r}",
-                    "Use an integer target (e.g. 'tflite_int8') for integer I/O.")
     return target, formats
 
 
-def _mode(target, model):
-    quantize = target.converter.quantize
-    if quantize == "int8":
-        return "qat_int8" if is_quantized(model) else "ptq_int8"
-    return MODES[quantize]
-
-
-def _inference_model(model, mode):
-    from keras_mot.strip import strip
-
-    if not has_wrappers(model):
-        return model
-    return strip(model, keep_quantization=(mode == "qat_int8"))
-
-
-def _sparse_checks(tflite_bytes, target, model):
+def _sparse_checks(parsed, target, model):
     from keras_mot.export import sparse_check
 
     pruned = any(getattr(layer, "prune", None) is not None for layer in _walk(model))
     if not (target.converter.sparsity or (target.sparsity and pruned)):
         return [], None
-    storage = sparse_check.inspect_sparsity(tflite_bytes)
-    return list(sparse_check.verify(tflite_bytes, target, storage)), storage.to_dict()
+    storage = sparse_check.inspect_sparsity(parsed)
+    return list(sparse_check.verify(parsed, target, storage)), storage.to_dict()
 
 
 def _walk(model):
@@ -213,7 +197,8 @@ def export(model, directory, target=None, representative_data=None, formats=FORM
         min_agreement: override the parity threshold (`keras_mot.export.verify.TOLERANCES`).
         overwrite: replace a previous keras_mot export at `directory`.
         plot: write `report.png` when matplotlib is available.
-        verbose: print one summary line.
+        verbose: log one summary line (`ExportResult.summary()`) at INFO level on the
+            `keras_mot.export.api` logger.
 
     Returns:
         `ExportResult`.
@@ -229,14 +214,14 @@ def export(model, directory, target=None, representative_data=None, formats=FORM
         >>> print(result.summary())
     """
     stages = _Stages()
-    target, formats = _check_args(model, target, formats, input_type, output_type,
-                                  max_examples)
+    target, formats = _check_args(model, target, formats, max_examples)
+    plan = export_plan(model, target, input_type, output_type)
     out = AtomicDirectory(directory, overwrite=overwrite)
     try:
         with out as tmp:
-            result = _export_into(tmp, out.path, model, target, representative_data,
-                                  calibration_data, formats, input_type, output_type,
-                                  max_examples, min_agreement, plot, stages)
+            result = _export_into(tmp, out.path, model, plan, representative_data,
+                                  calibration_data, formats, max_examples, min_agreement, plot,
+                                  stages)
     except ExportError:
         raise
     except Exception as e:  # anything else: name the stage, keep the cause
@@ -245,23 +230,18 @@ def export(model, directory, target=None, representative_data=None, formats=FORM
             received=f"{type(e).__name__}: {str(e)[:1500]}",
             fix=_failure_hint(e, stages.name))) from e
     if verbose:
-        print(result.summary())
+        _logger.info(result.summary())
     return result
 
 
-def _export_into(tmp, final, model, target, data, calibration_data, formats, input_type,
-                 output_type, max_examples, min_agreement, plot, stages):
+def _export_into(tmp, final, model, plan, data, calibration_data, formats, max_examples,
+                 min_agreement, plot, stages):
     notes, paths, sizes = [], {}, {}
+    target = plan.target
     stages("collecting representative data")
     examples = collect(data, model, max_examples) if data is not None else None
-    mode = _mode(target, model)
-    if mode == "qat_int8":  # before any file is written (to_tflite checks again)
-        check_finite_ranges(model, "before export", error=ExportError)
-    float_reference = mode != "qat_int8" and is_quantized(model)
-    inference = model
-    if "saved_model" in formats or float_reference:
-        stages("stripping training machinery")
-        inference = _inference_model(model, mode)
+    stages("stripping training machinery")
+    inference = prepare(model, plan)   # the one strip: SavedModel, converter, float reference
     if "saved_model" in formats:
         stages("writing the SavedModel")
         sizes["saved_model"] = {"raw": write_saved_model(
@@ -272,7 +252,7 @@ def _export_into(tmp, final, model, target, data, calibration_data, formats, inp
         calibration_data, model, CALIBRATION_EXAMPLES, what="calibration_data")
     calibration = None if calibrate is None else list(calibrate.batches(32))[
         :max(1, CALIBRATION_EXAMPLES // 32)]
-    tflite_bytes = to_tflite(model, target, input_type, output_type, calibration)
+    tflite_bytes = convert(inference, plan, calibration)
     if "tflite" in formats:
         with open(os.path.join(tmp, FILES["tflite"]), "wb") as f:
             f.write(tflite_bytes)
@@ -281,24 +261,27 @@ def _export_into(tmp, final, model, target, data, calibration_data, formats, inp
     stages("inspecting the converted ops")
     from keras_mot.lint.tflite_check import lint_tflite
 
-    ops = op_list(tflite_bytes)
-    floats = float_compute_ops(tflite_bytes) if target.is_integer else None
-    lint_report = lint_tflite(tflite_bytes, target, model=model)
+    parsed = TfliteModel(tflite_bytes)   # the one parse: lint, sparsity, parity, report
+    floats = float_compute_ops(parsed) if target.is_integer else None
+    lint_report = lint_tflite(parsed, target, model=model)
     findings = list(lint_report.findings)
     stages("checking sparsity")
-    sparse_findings, storage = _sparse_checks(tflite_bytes, target, model)
+    sparse_findings, storage = _sparse_checks(parsed, target, model)
     findings += sparse_findings
     stages("checking parity")
-    parity = None
+    parity = runtime = None
     if examples is None:
-        notes.append("Parity not checked: no representative_data was given.")
+        notes.append("Parity not checked: no representative_data was given, so no "
+                     "interpreter ran.")
     else:
         reference = model
-        if float_reference:
+        if plan.float_reference:
             reference = inference
             notes.append("Parity reference: the float (stripped) form of the quantization-aware "
                          f"model, because target '{target.name}' does not keep its quantization.")
-        parity = check_parity(reference, tflite_bytes, examples, mode, min_agreement)
+        runner = Runner(parsed)   # the one interpreter of the export
+        runtime = runner.runtime
+        parity = check_parity(reference, runner, examples, plan.mode, min_agreement)
         if not parity.ok:
             findings.append(Finding("", None, "error", "Keras and TFLite disagree: "
                                     + parity.summary(), "Check the findings above; re-run "
@@ -319,14 +302,13 @@ def _export_into(tmp, final, model, target, data, calibration_data, formats, inp
           and (parity is None or parity.ok) and not floats)
     report = {
         "keras_mot_export": _report.REPORT_VERSION, "ok": ok, "target": target.name,
-        "target_kind": target.kind, "mode": mode, "verdict": lint_report.verdict,
-        "runtime": runtime_name(),
-        "input_type": input_type if target.is_integer else "float32",
-        "output_type": output_type if target.is_integer else "float32",
+        "target_kind": target.kind, "mode": plan.mode, "verdict": lint_report.verdict,
+        "runtime": runtime, "plan": plan.to_dict(),
+        "input_type": plan.input_type, "output_type": plan.output_type,
         "model": {"name": model.name, "params": int(model.count_params())},
         "files": dict(paths), "sizes": sizes,
         "parity": parity.to_dict() if parity else None,
-        "ops": _report.op_dtype_table(ops),
+        "ops": _report.op_dtype_table(parsed.op_rows()),
         "float_compute_ops": floats,
         "overall_sparsity": round(overall_sparsity(stats), 4),
         "layers": [s.to_dict() for s in stats],

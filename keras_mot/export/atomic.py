@@ -20,7 +20,7 @@ import tempfile
 from keras_mot.errors import ExportError, format_error
 
 MARKER = "report.json"  # a directory holding this is a previous keras_mot export
-_logger = logging.getLogger("keras_mot")
+_logger = logging.getLogger(__name__)
 
 
 def _alive(pid):

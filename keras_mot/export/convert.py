@@ -16,25 +16,15 @@ import numpy as np
 import tensorflow as tf
 from tensorflow.python.framework.convert_to_constants import convert_variables_to_constants_v2
 
-from keras_mot import graph, targets
+from keras_mot import graph
 from keras_mot.errors import ExportError, format_error
 from keras_mot.export.int16x8 import convert_int16x8
+from keras_mot.export.plan import export_plan
 from keras_mot.finite import check_finite, check_finite_ranges
 from keras_mot.strip import strip
-from keras_mot.wrapper import Wrapper
 
-IO_TYPES = {"float32": tf.float32, "int8": tf.int8, "uint8": tf.uint8, "int16": tf.int16}
-
-
-def has_wrappers(model):
-    """True when the model contains keras_mot `Wrapper` layers (at any nesting depth)."""
-    return any(isinstance(layer, Wrapper) for _, layer in graph.iter_layers(model))
-
-
-def is_quantized(model):
-    """True when some wrapper of the model fake-quantizes."""
-    return any(isinstance(layer, Wrapper) and layer.quantize
-               for _, layer in graph.iter_layers(model))
+# dtype names of ExportPlan.input_type / output_type -> TensorFlow dtypes.
+TF_TYPES = {"float32": tf.float32, "int8": tf.int8, "uint8": tf.uint8, "int16": tf.int16}
 
 
 def frozen_concrete_function(model, batch_size=None):
@@ -74,6 +64,8 @@ def to_tflite(model, target="tflite_int8", input_type="float32", output_type="fl
               representative_data=None, batch_size=None):
     """Converts a Keras model to TFLite flatbuffer bytes for `target`.
 
+    The same three steps `mot.export` runs: `export_plan`, `prepare` (strip once), `convert`.
+
     Args:
         model: a Keras model; keras_mot wrappers are stripped first.
         target: target name or `Target` (decides ops sets, optimizations and quantization).
@@ -89,71 +81,79 @@ def to_tflite(model, target="tflite_int8", input_type="float32", output_type="fl
     Example:
         >>> tflite_bytes = to_tflite(qat_model, "tflite_int8", input_type="int8")
     """
-    target = targets.get(target)
-    settings = target.converter
-    for name, value in (("input_type", input_type), ("output_type", output_type)):
-        if value not in IO_TYPES:
-            raise ExportError(format_error(f"Unknown {name}.", received=repr(value),
-                                           fix=f"Use one of: {', '.join(IO_TYPES)}."))
-    quantized = is_quantized(model)
-    qat_int8 = settings.quantize == "int8" and quantized
-    if has_wrappers(model):
-        # Never hand the converter a NaN / inf range: the interpreter crashes on its scale.
-        if qat_int8:
-            check_finite_ranges(model, "before conversion", error=ExportError)
-        model = strip(model, keep_quantization=qat_int8)
-        if qat_int8:
-            check_finite_ranges(model, "before conversion (mot.strip computed it from the "
-                                "layer's weights)", error=ExportError)
-    if settings.quantize in ("int16x8",) or (settings.quantize == "int8" and not quantized):
-        if representative_data is None:
-            raise ExportError(format_error(
-                f"Target '{target.name}' calibrates on data, but no representative_data was given.",
-                fix="Pass representative_data= (an iterable of input batches), or quantize the "
-                    "model with mot.quantize() first (int8)."))
-    frozen = frozen_concrete_function(model, batch_size)
-    if settings.quantize == "int16x8":
-        return _int16x8(frozen, target, settings, representative_data, model, input_type,
-                        output_type)
-    converter = tf.lite.TFLiteConverter.from_concrete_functions([frozen])
-    converter.optimizations = [getattr(tf.lite.Optimize, o) for o in settings.optimizations]
-    if settings.sparsity:
-        converter.optimizations.append(tf.lite.Optimize.EXPERIMENTAL_SPARSITY)
-    converter.target_spec.supported_ops = [getattr(tf.lite.OpsSet, o)
-                                           for o in settings.supported_ops]
-    if settings.quantize in ("int8", "int16x8") and not qat_int8:
-        converter.representative_dataset = _representative(representative_data, model)
-        if settings.quantize == "int8":
-            converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
-    if settings.quantize in ("int8", "int16x8"):
-        converter.inference_input_type = IO_TYPES[input_type]
-        converter.inference_output_type = IO_TYPES[output_type]
-    elif settings.quantize == "float16":
-        converter.target_spec.supported_types = [tf.float16]
+    plan = export_plan(model, target, input_type, output_type)
+    _require_calibration(plan, representative_data)
+    return convert(prepare(model, plan), plan, representative_data, batch_size)
+
+
+def prepare(model, plan):
+    """The model the converter sees: `mot.strip` run once when the plan says so.
+
+    A quantization-aware model's ranges are checked before and after stripping: the converter
+    is never handed a NaN / inf range (the interpreter would crash on its scale).
+
+    Example:
+        >>> inference = prepare(qat_model, export_plan(qat_model, "tflite_int8"))
+    """
+    if not plan.strip:
+        return model
+    if plan.keep_quantization:
+        check_finite_ranges(model, "before conversion", error=ExportError)
+    stripped = strip(model, keep_quantization=plan.keep_quantization)
+    if plan.keep_quantization:
+        check_finite_ranges(stripped, "before conversion (mot.strip computed it from the "
+                            "layer's weights)", error=ExportError)
+    return stripped
+
+
+def _require_calibration(plan, representative_data):
+    if plan.calibrate and representative_data is None:
+        raise ExportError(format_error(
+            f"Target '{plan.target.name}' calibrates on data, but no representative_data was "
+            "given.", fix="Pass representative_data= (an iterable of input batches), or quantize "
+                          "the model with mot.quantize() first (int8)."))
+
+
+def convert(inference, plan, representative_data=None, batch_size=None):
+    """Runs the TFLite converter on an already prepared model, configured by `plan`.
+
+    Args:
+        inference: the model from `prepare(model, plan)`.
+        plan: the `ExportPlan`.
+        representative_data: iterable of input batches (needed when `plan.calibrate`).
+        batch_size: fixed batch size, or `None` for a dynamic batch.
+
+    Returns:
+        The `.tflite` model as bytes.
+
+    Example:
+        >>> plan = export_plan(qat_model, "tflite_int8")
+        >>> tflite_bytes = convert(prepare(qat_model, plan), plan)
+    """
+    _require_calibration(plan, representative_data)
+    frozen = frozen_concrete_function(inference, batch_size)
+    representative = (_representative(representative_data, inference) if plan.calibrate
+                      else None)
     try:
+        if plan.mode == "int16x8":
+            return convert_int16x8(
+                frozen, representative, TF_TYPES[plan.input_type], TF_TYPES[plan.output_type],
+                allow_float="TFLITE_BUILTINS" in plan.supported_ops)
+        converter = tf.lite.TFLiteConverter.from_concrete_functions([frozen])
+        converter.optimizations = [getattr(tf.lite.Optimize, o) for o in plan.optimizations]
+        converter.target_spec.supported_ops = [getattr(tf.lite.OpsSet, o)
+                                               for o in plan.supported_ops]
+        converter.target_spec.supported_types = [getattr(tf, t) for t in plan.supported_types]
+        if representative is not None:
+            converter.representative_dataset = representative
+        if plan.target.is_integer:
+            converter.inference_input_type = TF_TYPES[plan.input_type]
+            converter.inference_output_type = TF_TYPES[plan.output_type]
         return converter.convert()
-    except Exception as e:  # the converter raises many types; re-raise with context
-        raise ExportError(format_error(
-            f"The TFLite converter failed for target '{target.name}'.",
-            received=f"{type(e).__name__}: {str(e)[:2000]}",
-            fix="Run mot.lint(model, target=...) to see which layer needs a change.")) from e
-
-
-def _int16x8(frozen, target, settings, representative_data, model, input_type, output_type):
-    """int16x8 through `keras_mot.export.int16x8` (token ids, masks and LayerNorm convert)."""
-    if input_type not in ("float32", "int16") or output_type not in ("float32", "int16"):
-        raise ExportError(format_error(
-            f"Target '{target.name}' takes float32 or int16 inputs and outputs.",
-            received=f"input_type={input_type!r}, output_type={output_type!r}",
-            fix="Use input_type/output_type 'float32' or 'int16'."))
-    try:
-        return convert_int16x8(frozen, _representative(representative_data, model),
-                               IO_TYPES[input_type], IO_TYPES[output_type],
-                               allow_float="TFLITE_BUILTINS" in settings.supported_ops)
     except ExportError:
         raise
     except Exception as e:  # the converter raises many types; re-raise with context
         raise ExportError(format_error(
-            f"The TFLite converter failed for target '{target.name}'.",
+            f"The TFLite converter failed for target '{plan.target.name}'.",
             received=f"{type(e).__name__}: {str(e)[:2000]}",
             fix="Run mot.lint(model, target=...) to see which layer needs a change.")) from e

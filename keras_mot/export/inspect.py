@@ -1,8 +1,10 @@
-"""Reading a converted `.tflite`: ops, tensor dtypes, float compute ops left in an integer model."""
+"""Reading a converted `.tflite`: ops, tensor dtypes, float compute ops left in an integer model.
 
-import numpy as np
+Every function takes the flatbuffer bytes or an already parsed `TfliteModel` (what `mot.export`
+passes, so the model is parsed once).
+"""
 
-from keras_mot.export.interpreter import make_interpreter
+from keras_mot.export.tflite_model import TfliteModel
 
 # TFLite builtins that do arithmetic on activations. In an integer model, one of these reading
 # a float32 tensor is a float island. (QUANTIZE / DEQUANTIZE at the model boundary, shape ops and
@@ -17,31 +19,30 @@ COMPUTE_OPS = frozenset({
 })
 
 
-def op_list(tflite_bytes):
-    """`[{"op", "inputs": [dtype names], "outputs": [dtype names], "output_names"}]` in order."""
-    it, _ = make_interpreter(tflite_bytes)
-    result = []
-    for d in it._get_ops_details():
-        ins = [it._get_tensor_details(i, 0) for i in d["inputs"] if i >= 0]
-        outs = [it._get_tensor_details(i, 0) for i in d["outputs"] if i >= 0]
-        result.append({
-            "op": d["op_name"],
-            "inputs": [np.dtype(t["dtype"]).name for t in ins],
-            "outputs": [np.dtype(t["dtype"]).name for t in outs],
-            "output_names": [t["name"] for t in outs],
-        })
-    return result
+def op_list(tflite):
+    """`[{"op", "inputs": [dtype names], "outputs": [dtype names], "output_names"}]` in order.
+
+    Args:
+        tflite: `.tflite` bytes or a `TfliteModel` (parsed once, no interpreter).
+
+    Example:
+        >>> op_list(tflite_bytes)[0]["op"]
+        'CONV_2D'
+    """
+    return TfliteModel.of(tflite).op_rows()
 
 
-def float_compute_ops(tflite_bytes):
-    """Compute ops whose first input is a float tensor (float islands in an integer model)."""
-    return [o for o in op_list(tflite_bytes)
+def float_compute_ops(tflite):
+    """Compute ops whose first input is a float tensor (float islands in an integer model).
+
+    Example:
+        >>> float_compute_ops(int8_tflite_bytes)
+        []
+    """
+    return [o for o in op_list(tflite)
             if o["op"] in COMPUTE_OPS and o["inputs"] and o["inputs"][0].startswith("float")]
 
 
-def op_counts(tflite_bytes):
-    """`{op name: count}`."""
-    counts = {}
-    for o in op_list(tflite_bytes):
-        counts[o["op"]] = counts.get(o["op"], 0) + 1
-    return counts
+def op_counts(tflite):
+    """`{op name: count}` of `.tflite` bytes or a `TfliteModel`."""
+    return TfliteModel.of(tflite).op_counts()

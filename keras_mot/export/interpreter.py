@@ -23,7 +23,7 @@ RUNTIME_LABELS = {
     TF_LITE: "tf.lite.Interpreter (fallback: ai-edge-litert is not installed)",
 }
 
-_logger = logging.getLogger("keras_mot")
+_logger = logging.getLogger(__name__)
 _warned = []
 
 

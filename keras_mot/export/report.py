@@ -1,9 +1,11 @@
 """The export report: `report.json` (data) and `report.md` (the same, for people).
 
 The report names the runtime that ran the converted model (`runtime`: `"ai_edge_litert"`, or
-`"tf.lite"` when LiteRT was missing). Sections: files and sizes (raw and gzipped), parity, TFLite ops with their tensor dtypes, float
-compute ops left in an integer model, per-layer sparsity and weight quantization error, sparse
-storage of weights (sparse targets), findings, notes.
+`"tf.lite"` when LiteRT was missing; `null` when no representative data was given, so no
+interpreter ran) and the export plan (`plan`: mode, I/O types, converter settings; see
+`keras_mot.export.plan`). Sections: files and sizes (raw and gzipped), parity, TFLite ops with
+their tensor dtypes, float compute ops left in an integer model, per-layer sparsity and weight
+quantization error, sparse storage of weights (sparse targets), findings, notes.
 """
 
 import gzip
@@ -113,6 +115,12 @@ def _finding_lines(findings):
     return lines
 
 
+def _runtime_line(runtime):
+    if runtime is None:
+        return "none ran (no representative data, parity not checked)"
+    return runtime_label(runtime)
+
+
 def to_markdown(report):
     """The report as Markdown text."""
     sizes = report["sizes"]
@@ -121,7 +129,14 @@ def to_markdown(report):
            f"mode `{report['mode']}`, I/O {report['input_type']} -> {report['output_type']}, "
            f"{report['model']['params']:,} parameters, overall sparsity "
            f"{_pct(report['overall_sparsity'])}.", "",
-           f"Runtime: {runtime_label(report.get('runtime', '?'))}.", "", "## Files", ""]
+           f"Runtime: {_runtime_line(report.get('runtime'))}.", ""]
+    plan = report.get("plan")
+    if plan:
+        out += [f"Converter: supported ops {', '.join(plan['supported_ops'])}; optimizations "
+                f"{', '.join(plan['optimizations']) or 'none'}; "
+                f"{'calibrated on representative data' if plan['calibrate'] else 'no calibration'}"
+                f"{'; float16 weights' if plan['supported_types'] else ''}.", ""]
+    out += ["## Files", ""]
     rows = [(name, path, _fmt_bytes(sizes.get(name, {}).get("raw")),
              _fmt_bytes(sizes.get(name, {}).get("gzip")))
             for name, path in report["files"].items()]

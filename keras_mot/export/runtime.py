@@ -1,7 +1,8 @@
 """Running a `.tflite` model in the LiteRT interpreter (built by `keras_mot.export.interpreter`).
 
 Integer model inputs are quantized from float examples with the input tensor's scale and zero
-point, and integer outputs dequantized, so callers always exchange float arrays.
+point, and integer outputs dequantized, so callers always exchange float arrays. One `Runner`
+holds one interpreter; parity and timing can share it (`latency_ms` takes a `Runner`).
 """
 
 import time
@@ -9,6 +10,7 @@ import time
 import numpy as np
 
 from keras_mot.export.interpreter import make_interpreter, runtime_name  # noqa: F401
+from keras_mot.export.tflite_model import TfliteModel
 
 
 def interpreter(tflite_bytes, num_threads=None):
@@ -48,7 +50,7 @@ class Runner:
     """Runs batches through one interpreter, resizing the batch dimension as needed.
 
     Args:
-        tflite_bytes: the model.
+        tflite: the model: `.tflite` bytes or a `TfliteModel` (then its parse is reused).
         num_threads: interpreter threads (`None`: the runtime's default).
 
     Attributes:
@@ -59,10 +61,12 @@ class Runner:
         >>> outputs = Runner(tflite_bytes).run([x_val])   # list of float arrays, one per output
     """
 
-    def __init__(self, tflite_bytes, num_threads=None):
-        self.it, self.runtime = make_interpreter(tflite_bytes, num_threads)
+    def __init__(self, tflite, num_threads=None):
+        self._model = tflite if isinstance(tflite, TfliteModel) else None
+        content = tflite.content if self._model is not None else tflite
+        self.it, self.runtime = make_interpreter(content, num_threads)
+        self._content = content
         self._batch = None
-        self._scales = self._output_scales()  # before allocation: delegates replace the ops
 
     def _prepare(self, inputs):
         batch = inputs[0].shape[0]
@@ -91,31 +95,20 @@ class Runner:
     def output_scales(self):
         """Per output: the quantization step of the integer tensor it comes from (or `None`).
 
-        For a float output behind a final DEQUANTIZE, the step of the DEQUANTIZE's input.
+        For a float output behind a final DEQUANTIZE, the step of the DEQUANTIZE's input
+        (read from the parsed flatbuffer, `TfliteModel.output_steps`).
         """
-        return list(self._scales)
-
-    def _output_scales(self):
-        tensors = {t["index"]: t for t in self.it.get_tensor_details()}
-        producers = {}
-        for op in self.it._get_ops_details():  # noqa: SLF001  (the interpreter's only op list)
-            for o in op["outputs"]:
-                producers[o] = op
-        scales = []
-        for d in self.it.get_output_details():
-            scale = d["quantization"][0]
-            op = producers.get(d["index"])
-            if not scale and op is not None and op["op_name"] == "DEQUANTIZE":
-                scale = tensors[op["inputs"][0]]["quantization"][0]
-            scales.append(float(scale) if scale else None)
-        return scales
+        if self._model is None:
+            self._model = TfliteModel(self._content)
+        return self._model.output_steps()
 
 
-def latency_ms(tflite_bytes, example, num_threads=1, runs=20, warmup=3):
+def latency_ms(tflite, example, num_threads=1, runs=20, warmup=3):
     """Median wall time in milliseconds of one single-example invoke.
 
     Args:
-        tflite_bytes: the model.
+        tflite: the model (bytes or `TfliteModel`), or a `Runner` to time its interpreter
+            (then `num_threads` is the `Runner`'s own).
         example: list of arrays with batch 1 (one per input).
         num_threads: interpreter threads (1 by default, comparable across machines).
         runs: timed invokes.
@@ -125,7 +118,7 @@ def latency_ms(tflite_bytes, example, num_threads=1, runs=20, warmup=3):
         >>> latency_ms(tflite_bytes, [x_val[:1]])
         0.41
     """
-    runner = Runner(tflite_bytes, num_threads)
+    runner = tflite if isinstance(tflite, Runner) else Runner(tflite, num_threads)
     for _ in range(warmup):
         runner.invoke(example)
     times = []

@@ -19,17 +19,12 @@ import dataclasses
 from typing import Optional, Tuple
 
 import numpy as np
-from tensorflow.lite.python import schema_py_generated as schema
 
+from keras_mot.errors import KerasMotError, format_error
+from keras_mot.export.tflite_model import TfliteModel
 from keras_mot.findings import Finding
 from keras_mot.layer_kinds import LayerKind
-from keras_mot.errors import KerasMotError, format_error
 from keras_mot.sparsity import Block, NofM, Unstructured
-
-OP_NAMES = {v: k for k, v in vars(schema.BuiltinOperator).items() if not k.startswith("_")}
-_TYPE_NAMES = {v: k.lower() for k, v in vars(schema.TensorType).items() if not k.startswith("_")}
-_NP_TYPES = {"float32": np.float32, "float16": np.float16, "int8": np.int8, "uint8": np.uint8,
-             "int16": np.int16, "int32": np.int32, "int64": np.int64}
 
 # Weight-bearing ops: TFLite op -> (layer kind, index of the weight input,
 # TFLite weight shape -> Keras weight shape). Storage: FC (out, in); CONV_2D and
@@ -109,69 +104,6 @@ class SparsityReport:
                 "weights": [w.to_dict() for w in self.weights]}
 
 
-class Graph:
-    """Subgraph 0 of a .tflite model with producer/consumer maps (used by the checkers)."""
-
-    def __init__(self, tflite_bytes):
-        self.model = schema.ModelT.InitFromObj(schema.Model.GetRootAsModel(tflite_bytes, 0))
-        self.sub = self.model.subgraphs[0]
-        self.tensors = self.sub.tensors
-        self.ops = list(self.sub.operators)
-        self.producer, self.consumers = {}, {}
-        for i, op in enumerate(self.ops):
-            for t in op.outputs:
-                self.producer[t] = i
-            for t in op.inputs:
-                if t >= 0:
-                    self.consumers.setdefault(t, []).append(i)
-        self.inputs, self.outputs = set(self.sub.inputs), set(self.sub.outputs)
-
-    def op_name(self, i):
-        """Builtin name of op `i`."""
-        code = self.model.operatorCodes[self.ops[i].opcodeIndex]
-        return OP_NAMES.get(max(code.builtinCode, code.deprecatedBuiltinCode), "CUSTOM")
-
-    def op_version(self, i):
-        """Version of op `i`."""
-        return self.model.operatorCodes[self.ops[i].opcodeIndex].version
-
-    def shape(self, t):
-        """Shape tuple of tensor `t`."""
-        return tuple(int(s) for s in self.tensors[t].shape) if self.tensors[t].shape is not None \
-            else ()
-
-    def dtype(self, t):
-        """Element type name of tensor `t`."""
-        return _TYPE_NAMES.get(self.tensors[t].type, str(self.tensors[t].type))
-
-    def name(self, t):
-        """Name of tensor `t`."""
-        n = self.tensors[t].name
-        return n.decode() if isinstance(n, bytes) else str(n)
-
-    def data(self, t):
-        """Stored values of constant tensor `t` (flat numpy array) or None."""
-        buf = self.model.buffers[self.tensors[t].buffer]
-        if buf is None or buf.data is None or len(buf.data) == 0:
-            return None
-        return np.frombuffer(np.asarray(buf.data, np.uint8).tobytes(),
-                             _NP_TYPES.get(self.dtype(t), np.uint8))
-
-    def is_static(self, t):
-        """True for constants and for outputs of DENSIFY/DEQUANTIZE of constants."""
-        if t < 0 or self.data(t) is not None:
-            return True
-        p = self.producer.get(t)
-        return p is not None and self.op_name(p) in ("DENSIFY", "DEQUANTIZE") and \
-            self.is_static(self.ops[p].inputs[0])
-
-    def zero_point(self, t):
-        """Zero point of a quantized tensor (0 when absent)."""
-        q = self.tensors[t].quantization
-        return int(q.zeroPoint[0]) if q is not None and q.zeroPoint is not None and \
-            len(q.zeroPoint) else 0
-
-
 def _weight_info(graph, op_index, weight_input):
     t = graph.ops[op_index].inputs[weight_input]
     via_densify = False
@@ -206,16 +138,16 @@ def _weight_info(graph, op_index, weight_input):
                       values if sp is None else None)
 
 
-def inspect_sparsity(tflite_bytes):
+def inspect_sparsity(tflite):
     """Reports every op (with version) and how each weight is stored.
 
     Args:
-        tflite_bytes: the flatbuffer (`converter.convert()` output).
+        tflite: the flatbuffer (`converter.convert()` output) or a `TfliteModel`.
 
     Returns:
         `SparsityReport`.
     """
-    graph = Graph(tflite_bytes)
+    graph = TfliteModel.of(tflite)
     ops = tuple((i, graph.op_name(i), graph.op_version(i)) for i in range(len(graph.ops)))
     weights = []
     for i, name, _ in ops:
@@ -334,11 +266,12 @@ def _runtime_findings(report):
     return findings
 
 
-def verify(tflite_bytes, target, report=None):
+def verify(tflite, target, report=None):
     """Checks that the flatbuffer holds the sparsity `target` promised, weight by weight.
 
     Args:
-        tflite_bytes: the converted model.
+        tflite: the converted model: bytes or a `TfliteModel` (parsed once, shared with the
+            whole-model checks).
         target: target name or `Target` (its sparsity table picks the pattern per weight).
         report: a `SparsityReport` already computed for these bytes (optional).
 
@@ -353,7 +286,8 @@ def verify(tflite_bytes, target, report=None):
 
     from keras_mot import targets
     target = targets.get(target)
-    report = report or inspect_sparsity(tflite_bytes)
+    parsed = TfliteModel.of(tflite)
+    report = report or inspect_sparsity(parsed)
     findings = []
     for w in report.weights:
         keras_shape = WEIGHT_OPS[w.op][2](w.shape)
@@ -361,11 +295,9 @@ def verify(tflite_bytes, target, report=None):
         if pattern is not None:
             findings.append(_PATTERN_CHECKS[type(pattern)](w, pattern, target))
     findings.extend(_runtime_findings(report))
-    for name in target.export_checks:
-        if name not in EXPORT_CHECKS:
-            raise KerasMotError(format_error(
-                f"Target '{target.name}' names export check '{name}', which is not registered.",
-                received=repr(name), fix=f"Use one of: {', '.join(sorted(EXPORT_CHECKS))}."))
-        module, fn = EXPORT_CHECKS[name].split(":")
-        findings.extend(getattr(importlib.import_module(module), fn)(tflite_bytes))
+from keras_mot.errors import KerasMotError, format_error
+from keras_mot.export.tflite_model import TfliteModel
+from keras_mot.findings import Finding
+from keras_mot.layer_kinds import LayerKind
+from keras_mot.sparsity import Block, NofM, Unstructured
     return findings

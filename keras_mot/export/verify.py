@@ -140,12 +140,13 @@ def compare(keras_out, tflite_out, mode, labels=None, output_step=None, min_agre
         keras_accuracy=keras_acc, tflite_accuracy=tflite_acc, min_agreement=threshold, ok=ok)
 
 
-def check_parity(model, tflite_bytes, examples, mode, min_agreement=None, batch_size=64):
+def check_parity(model, tflite, examples, mode, min_agreement=None, batch_size=64):
     """Runs the Keras model and the `.tflite` on `examples` and compares their first output.
 
     Args:
         model: the Keras model (called with `training=False`).
-        tflite_bytes: the converted model.
+        tflite: the converted model: bytes, a `TfliteModel`, or a `Runner` whose interpreter
+            is reused (what `mot.export` passes).
         examples: `keras_mot.export.data.Examples`.
         mode: a `TOLERANCES` key.
         min_agreement: override of the mode's agreement threshold.
@@ -161,7 +162,7 @@ def check_parity(model, tflite_bytes, examples, mode, min_agreement=None, batch_
     keras_out = keras_out[0] if isinstance(keras_out, (list, tuple)) else keras_out
     if isinstance(keras_out, dict):
         keras_out = next(iter(keras_out.values()))
-    runner = Runner(tflite_bytes)
+    runner = tflite if isinstance(tflite, Runner) else Runner(tflite)
     tflite_out = runner.run(examples.inputs, batch_size)[0]
     return compare(keras_out, tflite_out, mode, examples.labels, runner.output_scales()[0],
                    min_agreement)

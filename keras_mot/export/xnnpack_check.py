@@ -21,7 +21,7 @@ Example:
     >>> stem_rewrite(keras.applications.MobileNetV2(weights=None))
 """
 
-from keras_mot.export.sparse_check import Graph
+from keras_mot.export.tflite_model import TfliteModel
 from keras_mot.findings import Finding
 from keras_mot.xnnpack_stem import same_padding, stem_rewrite  # noqa: F401  (stem_rewrite: re-export)
 
@@ -37,7 +37,7 @@ _X86_NOTE = ("XNNPack's sparse path is disabled on x86 CPUs with AVX: these cond
 def _padding(g, i, kernel):
     """Explicit (top, bottom, left, right) padding XNNPack sees for conv op `i`, or None
     when it carries the TF SAME flag (stride > 1)."""
-    opts = g.ops[i].builtinOptions
+    opts = g.ops[i].options
     if opts.padding == _SAME:
         if max(opts.strideH, opts.strideW) > 1:
             return None
@@ -52,7 +52,7 @@ def _padding(g, i, kernel):
 
 
 def _conv(g, i):
-    opts, w = g.ops[i].builtinOptions, g.shape(g.ops[i].inputs[1])      # OHWI
+    opts, w = g.ops[i].options, g.shape(g.ops[i].inputs[1])      # OHWI
     if max(opts.dilationHFactor, opts.dilationWFactor) != 1:
         return None, "dilated convolution"
     stride, pad = (opts.strideH, opts.strideW), _padding(g, i, w[1:3])
@@ -76,7 +76,7 @@ def _conv(g, i):
 
 
 def _depthwise(g, i):
-    opts, w = g.ops[i].builtinOptions, g.shape(g.ops[i].inputs[1])      # (1, H, W, C*M)
+    opts, w = g.ops[i].options, g.shape(g.ops[i].inputs[1])      # (1, H, W, C*M)
     k, stride = w[1], (opts.strideH, opts.strideW)
     cin = g.shape(g.ops[i].inputs[0])[-1]
     pad = _padding(g, i, w[1:3])
@@ -135,7 +135,7 @@ def classify(g, i):
     if name in ("PAD", "PADV2"):
         users = g.consumers.get(g.ops[i].outputs[0], [])
         ok = users and all(g.op_name(u) in ("CONV_2D", "DEPTHWISE_CONV_2D") and
-                           g.ops[u].builtinOptions.padding == _VALID for u in users)
+                           g.ops[u].options.padding == _VALID for u in users)
         return ("pad", "fused into the next VALID conv") if ok else (None, "standalone PAD")
     rule = _RULES.get(name)
     return rule(g, i) if rule else (None, f"{name} has no NCHW implementation")
@@ -196,7 +196,7 @@ def _zeros(g, ops):
     return zeros, params
 
 
-def check_cluster(tflite_bytes):
+def check_cluster(tflite):
     """One `Finding` per XNNPack sparse-inference condition (info = met, error = not met).
 
     Codes: xnn-entry, xnn-body, xnn-exit, xnn-sparsity, xnn-densify, xnn-x86.
@@ -205,7 +205,7 @@ def check_cluster(tflite_bytes):
         >>> [f.code for f in check_cluster(tflite_bytes) if f.severity == "error"]
         ['xnn-entry']
     """
-    g = Graph(tflite_bytes)
+    g = TfliteModel.of(tflite)
     roles = {i: classify(g, i) for i in range(len(g.ops))}
     exits = [i for i, (role, _) in roles.items() if role == "exit"]
     grown = [_grow(g, roles, e) for e in exits]

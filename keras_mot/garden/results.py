@@ -16,16 +16,17 @@ def _tflite_row(label, tflite_bytes, x_val, y_val=None, parity=None, ok=None, sp
     from keras_mot.export.report import gzip_size
     from keras_mot.export.runtime import Runner, latency_ms
 
+    runner = Runner(tflite_bytes, num_threads=1)   # one interpreter: accuracy and latency
     accuracy = None
     if parity is not None:
         accuracy = parity.tflite_accuracy
     elif y_val is not None:
-        logits = Runner(tflite_bytes).run([x_val])[0]
+        logits = runner.run([x_val])[0]
         accuracy = float(np.mean(logits.argmax(-1) == np.asarray(y_val).reshape(-1)))
     return {"model": label, "accuracy": accuracy,
             "agreement": None if parity is None else parity.agreement,
             "size": len(tflite_bytes), "gzip": gzip_size(tflite_bytes),
-            "latency_ms": latency_ms(tflite_bytes, [x_val[:1]], num_threads=1),
+            "latency_ms": latency_ms(runner, [x_val[:1]]),
             "sparsity": sparsity, "ok": ok}
 
 

@@ -1,16 +1,15 @@
-"""`lint_tflite(tflite_bytes, target)`: findings from a converted model's ops and tensor dtypes.
+"""`lint_tflite(tflite, target)`: findings from a converted model's ops and tensor dtypes.
 
 Used after conversion (by export): the converter reports success even when, in a full-integer
-model, some compute ops stayed float (docs/converter_facts.md §2), so this reads the result itself.
+model, some compute ops stayed float (docs/converter_facts.md §2), so this reads the result itself,
+from the parsed flatbuffer (`keras_mot.export.tflite_model.TfliteModel`, no interpreter).
 Layers are named from TFLite tensor names, which keep the TF op names (`model/layer_1/Op`).
 """
 
 import re
 
-import numpy as np
-
 from keras_mot import targets as _targets
-from keras_mot.export.interpreter import make_interpreter
+from keras_mot.export.tflite_model import TfliteModel
 from keras_mot.findings import SEVERITIES, Finding, LintReport
 from keras_mot.lint.tables.legalize import EXPERIMENTAL_BUILTINS
 from keras_mot.lint.tables.quant import has_integer_kernel
@@ -18,7 +17,7 @@ from keras_mot.lint.tables.xnnpack import XNNPACK_BUILTINS
 
 # Ops that sit on the float boundary of an integer model, or only read shapes.
 _BOUNDARY = frozenset({"QUANTIZE", "DEQUANTIZE", "SHAPE", "RANK"})
-_FLOATS = (np.float32, np.float16, np.float64)
+_FLOATS = ("float32", "float16", "float64", "bfloat16")
 _UNIQUIFIED = re.compile(r"_\d+$")
 
 
@@ -61,20 +60,18 @@ def layer_from_tensor_name(name, layer_paths=()):
     return best
 
 
-def _op_rows(tflite_bytes):
-    interp, _ = make_interpreter(tflite_bytes)
-    tensors = {t["index"]: t for t in interp.get_tensor_details()}
-    for op in interp._get_ops_details():  # noqa: SLF001  (the interpreter's only op list)
-        ins = [tensors[i] for i in op["inputs"] if i >= 0 and i in tensors]
-        outs = [tensors[i] for i in op["outputs"] if i >= 0 and i in tensors]
-        yield op["op_name"], ins, outs
+def _op_rows(model):
+    for op in model.ops:
+        ins = [model.tensors[i] for i in op.inputs if i >= 0]
+        outs = [model.tensors[i] for i in op.outputs if i >= 0]
+        yield op, ins, outs
 
 
-def lint_tflite(tflite_bytes, target="tflite", *, model=None):
+def lint_tflite(tflite, target="tflite", *, model=None):
     """Checks a converted `.tflite` flatbuffer against `target`.
 
     Args:
-        tflite_bytes: the converted model (`converter.convert()` output).
+        tflite: the converted model: `converter.convert()` bytes or a `TfliteModel`.
         target: target name or `Target`.
         model: the Keras model it came from (optional), to name layers exactly.
 
@@ -89,10 +86,11 @@ def lint_tflite(tflite_bytes, target="tflite", *, model=None):
     target = _targets.get(target)
     names = _layer_paths(model)
     findings, flex, fallback = [], False, False
-    for op_name, ins, outs in _op_rows(tflite_bytes):
-        where = next((layer_from_tensor_name(t["name"], names) for t in outs), "")
-        is_float = any(t["dtype"] in _FLOATS for t in ins + outs)
-        if not op_name.isupper():  # FlexXxx, or a custom op's code
+    for op, ins, outs in _op_rows(TfliteModel.of(tflite)):
+        op_name, builtin = op.name, not op.custom
+        where = next((layer_from_tensor_name(t.name, names) for t in outs), "")
+        is_float = any(t.dtype in _FLOATS for t in ins + outs)
+        if op.custom:  # FlexXxx, or a custom op's code
             flex = True
             allowed = target.op_table == "tflite_select"
             findings.append(Finding(
@@ -104,8 +102,7 @@ def lint_tflite(tflite_bytes, target="tflite", *, model=None):
             findings.append(Finding(where, op_name, "warning",
                                     f"{op_name} is an experimental builtin.", None,
                                     "experimental-op"))
-        if target.is_integer and is_float and op_name not in _BOUNDARY \
-                and op_name.isupper():
+        if target.is_integer and is_float and op_name not in _BOUNDARY and builtin:
             fallback = True
             kernel = "has no" if not has_integer_kernel(op_name, target.kind) else "did not get"
             findings.append(Finding(
@@ -114,7 +111,7 @@ def lint_tflite(tflite_bytes, target="tflite", *, model=None):
                 "kernel; DEQUANTIZE/QUANTIZE around it).",
                 "see mot.lint(model, target) for the layer's fix", "float-fallback"))
         if target.op_table == "xnnpack" and is_float and op_name not in XNNPACK_BUILTINS \
-                and op_name.isupper():
+                and builtin:
             findings.append(Finding(where, op_name, "warning",
                                     f"{op_name} is not taken by the XNNPack delegate.", None,
                                     "not-delegated"))

@@ -49,11 +49,11 @@ _CHILD = textwrap.dedent("""
     if when == "during_write":
         import importlib
         api = importlib.import_module("keras_mot.export.api")
-        real = api.to_tflite
+        real = api.convert
         def killed(*a, **k):
             real(*a, **k)
             os.kill(os.getpid(), signal.SIGKILL)
-        api.to_tflite = killed
+        api.convert = killed
     mot.export(_model(), sys.argv[1], target="tflite", representative_data=_x(), formats=("tflite",))
 """)
 
