@@ -29,7 +29,6 @@ from keras_mot.export.runtime import Runner
 from keras_mot.export.saved_model import write_saved_model
 from keras_mot.export.tflite_model import TfliteModel
 from keras_mot.export.verify import Parity, check_parity
-from keras_mot.finite import check_finite_ranges
 from keras_mot.findings import Finding
 
 FORMATS = ("saved_model", "tflite")

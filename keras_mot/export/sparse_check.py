@@ -295,9 +295,11 @@ def verify(tflite, target, report=None):
         if pattern is not None:
             findings.append(_PATTERN_CHECKS[type(pattern)](w, pattern, target))
     findings.extend(_runtime_findings(report))
-from keras_mot.errors import KerasMotError, format_error
-from keras_mot.export.tflite_model import TfliteModel
-from keras_mot.findings import Finding
-from keras_mot.layer_kinds import LayerKind
-from keras_mot.sparsity import Block, NofM, Unstructured
+    for name in target.export_checks:
+        if name not in EXPORT_CHECKS:
+            raise KerasMotError(format_error(
+                f"Target '{target.name}' names export check '{name}', which is not registered.",
+                received=repr(name), fix=f"Use one of: {', '.join(sorted(EXPORT_CHECKS))}."))
+        module, fn = EXPORT_CHECKS[name].split(":")
+        findings.extend(getattr(importlib.import_module(module), fn)(parsed))
     return findings
