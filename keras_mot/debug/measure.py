@@ -1,0 +1,129 @@
+"""Streaming per-layer error statistics: quantized (simulated int8 kernels) against float.
+
+For every quantizing `Wrapper` the tapped quantized model's output is compared with the same
+path of the float reference (the prepared model with quantization off: BatchNormalization
+folded, activations fused, so the tensors line up one to one). Statistics are summed batch by
+batch, so memory does not grow with the data.
+"""
+
+import numpy as np
+from keras import ops
+
+from keras_mot.quantization import ranges
+from keras_mot.wrapper import Wrapper
+
+SAMPLE = 20000  # values per layer kept for the percentiles of range utilisation
+
+
+def output_range(wrapper):
+    """`(lo, hi, scale, spec)` of the wrapper's quantized output grid, or `None`."""
+    rs = wrapper.activation_ranges()
+    name = "output" if "output" in rs else ("pre_activation" if "pre_activation" in rs else None)
+    if name is None or not wrapper.quantize_output:
+        return None
+    spec = wrapper.scheme.activation_spec()
+    lo, hi = ranges.zero_exact_range(*rs[name], spec)
+    lo, hi = float(ops.convert_to_numpy(lo)), float(ops.convert_to_numpy(hi))
+    scale = float(ops.convert_to_numpy(ranges.grid_scale(lo, hi, spec)))
+    return lo, hi, scale, spec
+
+
+def weight_channel_error(wrapper):
+    """`(worst relative RMS error over output channels, its channel)` of the kernel, or `None`.
+
+    The error of channel c is `rms(w_q[c] - w[c]) / rms(w[c])`: a channel whose weights are
+    small next to the others' (one per-tensor scale) loses most of them.
+    """
+    refs = wrapper._weight_refs()
+    if "kernel" not in refs or not wrapper.quantize:
+        return None
+    w = np.asarray(wrapper.folded_weights()[0]["kernel"])
+    q = np.asarray(wrapper.quantized_weights()[0]["kernel"])
+    axis = refs["kernel"].channel_axis
+    axes = axis if isinstance(axis, (tuple, list)) else (axis,)
+    axes = tuple(a % w.ndim for a in axes)
+    w = np.moveaxis(w, axes, range(w.ndim - len(axes), w.ndim)).reshape(-1, int(
+        np.prod([w.shape[a] for a in axes])))
+    q = np.moveaxis(q, axes, range(q.ndim - len(axes), q.ndim)).reshape(w.shape)
+    signal = np.sqrt(np.mean(w ** 2, axis=0))
+    err = np.sqrt(np.mean((q - w) ** 2, axis=0))
+    rel = np.where(signal > 0, err / np.maximum(signal, 1e-30), 0.0)
+    worst = int(np.argmax(rel))
+    return float(rel[worst]), worst
+
+
+class LayerStats:
+    """Sums for one layer: accumulated error (whole quantized model up to it) and own error
+    (the quantized layer on its float inputs)."""
+
+    def __init__(self, wrapper, grid):
+        self.wrapper, self.grid = wrapper, grid
+        self.n = 0
+        self.sum_err = self.sum_sq_err = self.sum_sq_ref = self.max_abs = 0.0
+        self.own_sum_sq = self.own_max = 0.0
+        self.clipped = 0
+        self.codes = set()
+        self.sample = []
+        self.peak = 0.0
+        self._rng = np.random.default_rng(0)
+
+    def add(self, ref, quant, own):
+        ref = ref.astype("float64").ravel()
+        err = quant.astype("float64").ravel() - ref
+        self.n += ref.size
+        self.sum_err += float(err.sum())
+        self.sum_sq_err += float(np.square(err).sum())
+        self.sum_sq_ref += float(np.square(ref).sum())
+        self.max_abs = max(self.max_abs, float(np.abs(err).max(initial=0.0)))
+        self.peak = max(self.peak, float(np.abs(ref).max(initial=0.0)))
+        if own is not None:
+            own_err = own.astype("float64").ravel() - ref
+            self.own_sum_sq += float(np.square(own_err).sum())
+            self.own_max = max(self.own_max, float(np.abs(own_err).max(initial=0.0)))
+        if self.grid is not None:
+            lo, hi, scale, spec = self.grid
+            self.clipped += int(np.count_nonzero((ref < lo - scale / 2) | (ref > hi + scale / 2)))
+            if spec.bits == 8 and scale > 0:
+                codes = np.unique(np.round((np.clip(ref, lo, hi) - lo) / scale))
+                self.codes.update(codes.astype(int).tolist())
+        take = min(ref.size, max(0, SAMPLE - sum(s.size for s in self.sample)))
+        if take:
+            self.sample.append(self._rng.choice(ref, take, replace=False))
+
+    def row(self):
+        """The statistics as a dict (keys of `LayerError`)."""
+        rmse = np.sqrt(self.sum_sq_err / max(self.n, 1))
+        own_rmse = np.sqrt(self.own_sum_sq / max(self.n, 1))
+        rms = np.sqrt(self.sum_sq_ref / max(self.n, 1))
+        out = dict(elements=self.n, rmse=float(rmse), mean_error=self.sum_err / max(self.n, 1),
+                   max_abs_error=self.max_abs, own_rmse=float(own_rmse), own_max_abs_error=self.own_max,
+                   snr_db=_db(rms, rmse), own_snr_db=_db(rms, own_rmse), peak=self.peak)
+        if self.grid is not None:
+            lo, hi, scale, spec = self.grid
+            out.update(scale=scale, range=(lo, hi), rmse_over_scale=float(rmse / scale) if scale
+                       else None, own_rmse_over_scale=float(own_rmse / scale) if scale else None,
+                       clipped=self.clipped / max(self.n, 1))
+            if spec.bits == 8:
+                out["grid_used"] = len(self.codes) / float(spec.levels + 1)
+            if self.sample and hi > lo:
+                values = np.concatenate(self.sample)
+                p_lo, p_hi = np.percentile(values, [0.1, 99.9])
+                out["range_utilisation"] = float((p_hi - p_lo) / (hi - lo))
+        weight = weight_channel_error(self.wrapper)
+        if weight is not None:
+            out["weight_error"], out["weight_error_channel"] = weight
+        return out
+
+
+def _db(signal, noise):
+    if noise <= 0:
+        return float("inf")
+    if signal <= 0:
+        return float("-inf")
+    return float(20.0 * np.log10(signal / noise))
+
+
+def quantizing_wrappers(calls):
+    """The tapped calls whose layer is a quantizing `Wrapper`."""
+    return [c for c in calls if isinstance(c.layer, Wrapper) and c.layer.quantize
+            and len(c.output_keys) == 1]
