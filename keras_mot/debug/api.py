@@ -10,7 +10,8 @@ import numpy as np
 
 from keras_mot import graph, targets
 from keras_mot.calibration import _batches
-from keras_mot.debug.measure import LayerStats, output_range, quantizing_wrappers
+from keras_mot.debug.measure import (LayerStats, on_producer_grids, output_range,
+                                     quantizing_wrappers)
 from keras_mot.debug.report import LayerError, QuantizationReport
 from keras_mot.debug.taps import tap
 from keras_mot.errors import KerasMotError, format_error
@@ -142,6 +143,8 @@ def _iter_with_labels(data, batch_size):
 
 def _prepared(model, t, scheme, exclude, recipe, batches):
     from keras_mot import api
+    from keras_mot.calibration import calibrate
+    from keras_mot.quantization.mode import float_weights
     from keras_mot.export.convert import has_wrappers, is_quantized
     from keras_mot.recipe import Recipe, Rule
 
@@ -150,8 +153,9 @@ def _prepared(model, t, scheme, exclude, recipe, batches):
             raise _nothing_quantized(model)
         return model, "qat"
     recipe = recipe or Recipe(t.name, rules=(Rule("_default", quantize=scheme or "target"),))
-    prepared = api.apply(model, recipe, exclude=exclude, calibration_data=batches,
-                         calibration_steps=None)
+    prepared = api.apply(model, recipe, exclude=exclude)
+    with float_weights():  # post-training calibration runs the float model
+        calibrate(prepared, iter(batches))
     if not is_quantized(prepared):
         raise _nothing_quantized(model)
     return prepared, "post_training"
@@ -176,20 +180,22 @@ def measure(prepared, batches, label_batches, target, mode, context=None):
     float_ref = strip(prepared, keep_quantization=False)
     taps_f, taps_q = tap(float_ref), tap(prepared)
     calls = quantizing_wrappers(taps_q.calls)
-    stats = {c.path: LayerStats(c.layer, output_range(c.layer)) for c in calls}
+    stats = {c.path: LayerStats(c.layer, output_range(c.layer)) for _, c in calls}
     outs_f, outs_q = [], []
     for x in batches:
         fv = taps_f.run(x)
         with simulating():
             qv = taps_q.run(x)
-            for c in calls:
+            for i, c in calls:
                 key = c.output_keys[0]
-                own = taps_q.rerun(c, fv)[0]
-                stats[c.path].add(fv[key], qv[key], own)
+                arguments = on_producer_grids(c.layer, taps_q.arguments(c, fv))
+                own = taps_q.rerun(c, arguments=arguments)[0]
+                own_ref = taps_f.rerun(taps_f.calls[i], arguments=arguments)[0]
+                stats[c.path].add(fv[key], qv[key], own, own_ref)
         outs_f.append(fv[taps_f.output_keys[0]])
         outs_q.append(qv[taps_q.output_keys[0]])
     rows = []
-    for c in calls:
+    for _, c in calls:
         w = c.layer
         fused = tuple(n for n in ((w.bn.name if w.bn is not None else None), w.fused_activation)
                       if n)

@@ -6,6 +6,7 @@ folded, activations fused, so the tensors line up one to one). Statistics are su
 batch, so memory does not grow with the data.
 """
 
+import keras
 import numpy as np
 from keras import ops
 
@@ -67,7 +68,10 @@ class LayerStats:
         self.peak = 0.0
         self._rng = np.random.default_rng(0)
 
-    def add(self, ref, quant, own):
+    def add(self, ref, quant, own, own_ref=None):
+        """Adds a batch: float output `ref`, quantized `quant`, and the layer alone quantized
+        (`own`) against float (`own_ref`, default `ref`) on the same inputs."""
+        own_ref = ref if own_ref is None else own_ref
         ref = ref.astype("float64").ravel()
         err = quant.astype("float64").ravel() - ref
         self.n += ref.size
@@ -77,7 +81,7 @@ class LayerStats:
         self.max_abs = max(self.max_abs, float(np.abs(err).max(initial=0.0)))
         self.peak = max(self.peak, float(np.abs(ref).max(initial=0.0)))
         if own is not None:
-            own_err = own.astype("float64").ravel() - ref
+            own_err = own.astype("float64").ravel() - own_ref.astype("float64").ravel()
             self.own_sum_sq += float(np.square(own_err).sum())
             self.own_max = max(self.own_max, float(np.abs(own_err).max(initial=0.0)))
         if self.grid is not None:
@@ -124,6 +128,24 @@ def _db(signal, noise):
 
 
 def quantizing_wrappers(calls):
-    """The tapped calls whose layer is a quantizing `Wrapper`."""
-    return [c for c in calls if isinstance(c.layer, Wrapper) and c.layer.quantize
-            and len(c.output_keys) == 1]
+    """`[(index, call)]` of the tapped calls whose layer is a quantizing `Wrapper`."""
+    return [(i, c) for i, c in enumerate(calls) if isinstance(c.layer, Wrapper)
+            and c.layer.quantize and len(c.output_keys) == 1]
+
+
+def on_producer_grids(wrapper, arguments):
+    """`arguments` with each input the wrapper does not quantize itself rounded to its
+    producer's int8 grid: the layer's own error then leaves out the rounding its producer owns.
+    """
+    args, kwargs = arguments
+    if not args:
+        return arguments
+    flat = keras.tree.flatten(args[0])
+    rounded = []
+    for i, x in enumerate(flat):
+        ref = wrapper.input_range(i)
+        if ref is not None and f"input_{i}" not in wrapper._range_vars:
+            x = ops.convert_to_numpy(ranges.fake_quant(ops.convert_to_tensor(x, "float32"),
+                                                       ref.min, ref.max, ref.spec))
+        rounded.append(x)
+    return (keras.tree.pack_sequence_as(args[0], rounded),) + tuple(args[1:]), kwargs

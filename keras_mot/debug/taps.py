@@ -50,13 +50,17 @@ class Tapped:
             values[INPUT_KEY.format(i)] = x
         return values
 
-    def rerun(self, call, values):
-        """`call`'s layer output(s) (numpy list) on inputs taken from `values` (`{key: array}`)."""
+    def arguments(self, call, values):
+        """`(args, kwargs)` of `call` with its tensors taken from `values` (`{key: array}`)."""
         def fill(t):
             key = self._keys.get(id(t)) if isinstance(t, keras.KerasTensor) else None
             return values[key] if key is not None else t
-        args = keras.tree.map_structure(fill, call.args)
-        kwargs = keras.tree.map_structure(fill, call.kwargs)
+        return (keras.tree.map_structure(fill, call.args),
+                keras.tree.map_structure(fill, call.kwargs))
+
+    def rerun(self, call, values=None, arguments=None):
+        """`call`'s layer output(s) (numpy list) on inputs from `values` (or `arguments`)."""
+        args, kwargs = arguments if arguments is not None else self.arguments(call, values)
         out = call.layer(*args, **kwargs)
         return [keras.ops.convert_to_numpy(o) for o in keras.tree.flatten(out)]
 

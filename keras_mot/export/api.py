@@ -188,7 +188,8 @@ class _Stages:
 
 def export(model, directory, target=None, representative_data=None, formats=FORMATS,
            input_type="float32", output_type="float32", *, calibration_data=None,
-           max_examples=512, min_agreement=None, overwrite=True, plot=True, verbose=False):
+           max_examples=512, min_agreement=None, overwrite=True, plot=True, verbose=False,
+           recipe=None, exclude=None):
     """Converts `model` for `target`, verifies it against Keras, and writes files plus a report.
 
     Writes into a hidden temporary sibling of `directory` and renames it at the end; any failure
@@ -214,6 +215,9 @@ def export(model, directory, target=None, representative_data=None, formats=FORM
         overwrite: replace a previous keras_mot export at `directory`.
         plot: write `report.png` when matplotlib is available.
         verbose: print one summary line.
+        recipe: a `Recipe` (e.g. from `QuantizationReport.suggest`) for a selective int8
+            export of a float model: its float layers stay float (`keras_mot.debug.selective`).
+        exclude: selectors of layers a float model's int8 export keeps float.
 
     Returns:
         `ExportResult`.
@@ -231,12 +235,20 @@ def export(model, directory, target=None, representative_data=None, formats=FORM
     stages = _Stages()
     target, formats = _check_args(model, target, formats, input_type, output_type,
                                   max_examples)
+    kept = None
+    if recipe is not None or exclude is not None:
+        from keras_mot.debug import selective
+
+        stages("quantizing with the recipe (selective post-training quantization)")
+        model, kept = selective.prepare(model, target, recipe, exclude,
+                                        calibration_data if calibration_data is not None
+                                        else representative_data)
     out = AtomicDirectory(directory, overwrite=overwrite)
     try:
         with out as tmp:
             result = _export_into(tmp, out.path, model, target, representative_data,
                                   calibration_data, formats, input_type, output_type,
-                                  max_examples, min_agreement, plot, stages)
+                                  max_examples, min_agreement, plot, stages, kept)
     except ExportError:
         raise
     except Exception as e:  # anything else: name the stage, keep the cause
@@ -250,7 +262,7 @@ def export(model, directory, target=None, representative_data=None, formats=FORM
 
 
 def _export_into(tmp, final, model, target, data, calibration_data, formats, input_type,
-                 output_type, max_examples, min_agreement, plot, stages):
+                 output_type, max_examples, min_agreement, plot, stages, kept=None):
     notes, paths, sizes = [], {}, {}
     stages("collecting representative data")
     examples = collect(data, model, max_examples) if data is not None else None
@@ -283,6 +295,12 @@ def _export_into(tmp, final, model, target, data, calibration_data, formats, inp
 
     ops = op_list(tflite_bytes)
     floats = float_compute_ops(tflite_bytes) if target.is_integer else None
+    if kept:  # selective quantization: the kept layers' float ops are intended
+        from keras_mot.debug.selective import intended
+
+        mine = intended(floats or [], kept)
+        floats = [op for op in floats if op not in mine]
+        notes.append(f"Kept float by the recipe: {', '.join(kept)} ({len(mine)} float ops).")
     lint_report = lint_tflite(tflite_bytes, target, model=model)
     findings = list(lint_report.findings)
     stages("checking sparsity")
@@ -327,7 +345,7 @@ def _export_into(tmp, final, model, target, data, calibration_data, formats, inp
         "files": dict(paths), "sizes": sizes,
         "parity": parity.to_dict() if parity else None,
         "ops": _report.op_dtype_table(ops),
-        "float_compute_ops": floats,
+        "float_compute_ops": floats, "kept_float": kept or [],
         "overall_sparsity": round(overall_sparsity(stats), 4),
         "layers": [s.to_dict() for s in stats],
         "sparse_storage": storage,
