@@ -15,6 +15,7 @@ from keras_mot import targets  # noqa: E402
 from keras_mot.annotate import Annotated, annotate  # noqa: E402
 from keras_mot.api import apply, callbacks, check_recipe, prune, quantize, strip  # noqa: E402
 from keras_mot.calibration import calibrate  # noqa: E402
+from keras_mot.debug import QuantizationReport, debug  # noqa: E402
 from keras_mot.errors import ExportError, KerasMotError, UnsupportedLayerError  # noqa: E402
 from keras_mot.export.api import ExportResult, export  # noqa: E402
 from keras_mot.lint import lint  # noqa: E402
@@ -32,8 +33,8 @@ __all__ = [
     "Annotated", "Block", "ConstantSparsity", "ExportError", "ExportResult", "Finding",
     "KerasMotError",
     "LintReport", "NofM", "PolynomialDecay", "PreparedModel", "PruneSpec", "QuantScheme",
-    "QuantSpec", "Recipe", "Rule", "UnsupportedLayerError", "Unstructured", "Wrapper",
-    "annotate", "apply", "calibrate", "callbacks", "check_recipe", "export", "get_scheme", "lint",
+    "QuantSpec", "QuantizationReport", "Recipe", "Rule", "UnsupportedLayerError", "Unstructured", "Wrapper",
+    "annotate", "apply", "calibrate", "callbacks", "check_recipe", "debug", "export", "get_scheme", "lint",
     "lint_on_compile",
     "prune", "quantize", "strip", "targets",
 ]

@@ -145,20 +145,27 @@ def _prepared(model, t, scheme, exclude, recipe, batches):
     from keras_mot import api
     from keras_mot.calibration import calibrate
     from keras_mot.quantization.mode import float_weights
-    from keras_mot.export.convert import has_wrappers, is_quantized
+    from keras_mot.export.convert import has_wrappers
     from keras_mot.recipe import Recipe, Rule
 
     if has_wrappers(model):
-        if not is_quantized(model):
+        if not _quantizes_a_layer(model):
             raise _nothing_quantized(model)
         return model, "qat"
     recipe = recipe or Recipe(t.name, rules=(Rule("_default", quantize=scheme or "target"),))
     prepared = api.apply(model, recipe, exclude=exclude)
     with float_weights():  # post-training calibration runs the float model
         calibrate(prepared, iter(batches))
-    if not is_quantized(prepared):
+    if not _quantizes_a_layer(prepared):
         raise _nothing_quantized(model)
     return prepared, "post_training"
+
+
+def _quantizes_a_layer(model):
+    """True when a layer of the model (not only the model inputs' quantizers) is quantized."""
+    return any(isinstance(layer, Wrapper) and layer.quantize and not (
+        isinstance(layer.layer, keras.layers.Identity) and layer.name.startswith("quantize_input"))
+        for _, layer in graph.iter_layers(model))
 
 
 def _nothing_quantized(model):

@@ -73,15 +73,31 @@ def kept_float(prepared):
     return out
 
 
-def intended(float_ops, kept):
+def output_layers(model):
+    """Names of the layers whose outputs are `model`'s outputs."""
+    fm = graph.functional_view(model)
+    return {t._keras_history.operation.name for t in fm.outputs
+            if getattr(t, "_keras_history", None) is not None}
+
+
+def intended(float_ops, kept, outputs=()):
     """The float compute ops (`inspect.float_compute_ops` rows) that belong to kept layers.
+
+    An op belongs to a kept layer when one of its output tensor names has the layer's name as
+    a path component (the traced graph may suffix it: `model_1/spiky_1/MatMul`), or when its
+    output is a model output (named `Identity...`) and a kept layer writes a model output.
 
     Example:
         >>> intended(floats, ["spiky"])
     """
-    names = {p.rsplit("/", 1)[-1] for p in kept}
+    import re
+
+    names = [p.rsplit("/", 1)[-1] for p in kept]
+    pattern = re.compile(r"(^|/)(" + "|".join(re.escape(n) for n in names) + r")(_\d+)?/")
+    kept_output = any(n in outputs for n in names)
 
     def ours(op):
-        return any(f"/{n}/" in f"/{name}" or name.startswith(f"{n}/") or f"/{n}/" in name
-                   for name in op.get("output_names", ()) for n in names)
-    return [op for op in float_ops if ours(op)]
+        tensors = op.get("output_names", ())
+        return any(pattern.search(t) for t in tensors) or (
+            kept_output and any("/" not in t for t in tensors))
+    return [op for op in float_ops if ours(op)] if names else []

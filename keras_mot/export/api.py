@@ -296,9 +296,9 @@ def _export_into(tmp, final, model, target, data, calibration_data, formats, inp
     ops = op_list(tflite_bytes)
     floats = float_compute_ops(tflite_bytes) if target.is_integer else None
     if kept:  # selective quantization: the kept layers' float ops are intended
-        from keras_mot.debug.selective import intended
+        from keras_mot.debug.selective import intended, output_layers
 
-        mine = intended(floats or [], kept)
+        mine = intended(floats or [], kept, output_layers(model))
         floats = [op for op in floats if op not in mine]
         notes.append(f"Kept float by the recipe: {', '.join(kept)} ({len(mine)} float ops).")
     lint_report = lint_tflite(tflite_bytes, target, model=model)
