@@ -155,7 +155,7 @@ def _prepared(model, t, scheme, exclude, recipe, batches):
     recipe = recipe or Recipe(t.name, rules=(Rule("_default", quantize=scheme or "target"),))
     prepared = api.apply(model, recipe, exclude=exclude)
     with float_weights():  # post-training calibration runs the float model
-        calibrate(prepared, iter(batches))
+        calibrate(prepared, iter(batches), bn_statistics="keep")
     if not _quantizes_a_layer(prepared):
         raise _nothing_quantized(model)
     return prepared, "post_training"

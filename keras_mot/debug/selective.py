@@ -52,7 +52,7 @@ def prepare(model, target, recipe=None, exclude=None, data=None):
                for s in range(0, len(examples), 32)]
     prepared = api.apply(model, recipe, exclude=exclude)
     with float_weights():  # post-training calibration runs the float model
-        calibrate(prepared, iter(batches))
+        calibrate(prepared, iter(batches), bn_statistics="keep")
     return prepared, kept_float(prepared)
 
 
