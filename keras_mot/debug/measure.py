@@ -113,7 +113,7 @@ class LayerStats:
                 values = np.concatenate(self.sample)
                 p_lo, p_hi = np.percentile(values, [0.1, 99.9])
                 out["range_utilisation"] = float((p_hi - p_lo) / (hi - lo))
-        weight = weight_channel_error(self.wrapper)
+        weight = None if self.wrapper is None else weight_channel_error(self.wrapper)
         if weight is not None:
             out["weight_error"], out["weight_error_channel"] = weight
         return out
