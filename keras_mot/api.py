@@ -6,7 +6,7 @@ from keras_mot import graph, targets
 from keras_mot.annotate import Annotated
 from keras_mot.calibration import calibrate, check_steps
 from keras_mot.callbacks import (ExportOnTrainEnd, FreezeBatchNorm, FreezeRanges,
-                                 StopOnNonFinite, Summaries, UpdateMasks)
+                                 QuantizationDebug, StopOnNonFinite, Summaries, UpdateMasks)
 from keras_mot.callbacks.quantization import wrappers
 from keras_mot.errors import KerasMotError, format_error
 from keras_mot.layers.base import adapter_for, resolve_attr
@@ -344,3 +344,4 @@ callbacks.FreezeBatchNorm = FreezeBatchNorm
 callbacks.ExportOnTrainEnd = ExportOnTrainEnd
 callbacks.Summaries = Summaries
 callbacks.StopOnNonFinite = StopOnNonFinite
+callbacks.QuantizationDebug = QuantizationDebug
