@@ -149,6 +149,14 @@ def _prepared(model, t, scheme, exclude, recipe, batches):
     from keras_mot.recipe import Recipe, Rule
 
     if has_wrappers(model):
+        given = [n for n, v in (("scheme", scheme), ("exclude", exclude), ("recipe", recipe))
+                 if v is not None]
+        if given:
+            raise KerasMotError(format_error(
+                f"Model '{model.name}' is already prepared: {', '.join(given)} would not change "
+                "how it quantizes.", received=f"{given[0]}=...",
+                fix="Debug the prepared model without them, or pass the float model to try "
+                    "another scheme / exclusions."))
         if not _quantizes_a_layer(model):
             raise _nothing_quantized(model)
         return model, "qat"

@@ -100,6 +100,8 @@ def test_nested_model_dict_inputs_and_qat_model():
     assert qat_report.mode == "qat" and {r.path for r in qat_report.layers} == paths
     with pytest.raises(KerasMotError, match="prepared model"):
         qat_report.suggest()
+    with pytest.raises(KerasMotError, match="already prepared"):
+        mot.debug(qat, data, exclude=["head"])
 
 
 def test_bad_input_gives_clear_errors():
@@ -116,3 +118,18 @@ def test_bad_input_gives_clear_errors():
         mot.debug(model, good, target="tflite")
     with pytest.raises(KerasMotError, match="labels"):
         mot.debug(model, good, labels=[0])
+
+
+def test_per_tensor_weights_spanning_orders_of_magnitude():
+    keras.utils.set_random_seed(3)
+    i = keras.Input((8, 8, 3))
+    h = keras.layers.Conv2D(8, 3, padding="same", activation="relu", name="wide")(i)
+    model = keras.Model(i, keras.layers.Conv2D(4, 1, name="out")(h))
+    k, b = model.get_layer("wide").get_weights()
+    k[..., 0] *= 1000.0  # channel 0 three orders of magnitude above the others
+    model.get_layer("wide").set_weights([k, b])
+    x = np.random.default_rng(0).normal(size=(32, 8, 8, 3)).astype("float32")
+    per_tensor = mot.debug(model, x, scheme="int8_per_tensor").row("wide")
+    assert per_tensor.weight_error > 0.5 and per_tensor.weight_error_channel != 0
+    assert any(why.startswith("weights: output channel") for why in per_tensor.why)
+    assert mot.debug(model, x).row("wide").weight_error < 0.05  # per-channel scales fix it
