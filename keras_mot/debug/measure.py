@@ -63,7 +63,7 @@ class LayerStats:
         self.sum_err = self.sum_sq_err = self.sum_sq_ref = self.max_abs = 0.0
         self.own_sum_sq = self.own_max = 0.0
         self.clipped = 0
-        self.codes = set()
+        self.codes = None
         self.sample = []
         self.peak = 0.0
         self._rng = np.random.default_rng(0)
@@ -72,27 +72,31 @@ class LayerStats:
         """Adds a batch: float output `ref`, quantized `quant`, and the layer alone quantized
         (`own`) against float (`own_ref`, default `ref`) on the same inputs."""
         own_ref = ref if own_ref is None else own_ref
-        ref = ref.astype("float64").ravel()
-        err = quant.astype("float64").ravel() - ref
+        ref = np.asarray(ref, "float32").ravel()
+        err = np.asarray(quant, "float32").ravel() - ref
         self.n += ref.size
-        self.sum_err += float(err.sum())
-        self.sum_sq_err += float(np.square(err).sum())
-        self.sum_sq_ref += float(np.square(ref).sum())
-        self.max_abs = max(self.max_abs, float(np.abs(err).max(initial=0.0)))
-        self.peak = max(self.peak, float(np.abs(ref).max(initial=0.0)))
+        self.sum_err += float(err.sum(dtype="float64"))
+        self.sum_sq_err += float(np.dot(err, err))
+        self.sum_sq_ref += float(np.dot(ref, ref))
+        if ref.size:
+            self.max_abs = max(self.max_abs, float(err.max()), -float(err.min()))
+            self.peak = max(self.peak, float(ref.max()), -float(ref.min()))
         if own is not None:
-            own_err = own.astype("float64").ravel() - own_ref.astype("float64").ravel()
-            self.own_sum_sq += float(np.square(own_err).sum())
-            self.own_max = max(self.own_max, float(np.abs(own_err).max(initial=0.0)))
+            own_err = np.asarray(own, "float32").ravel() - np.asarray(own_ref, "float32").ravel()
+            self.own_sum_sq += float(np.dot(own_err, own_err))
+            if own_err.size:
+                self.own_max = max(self.own_max, float(own_err.max()), -float(own_err.min()))
         if self.grid is not None:
             lo, hi, scale, spec = self.grid
-            self.clipped += int(np.count_nonzero((ref < lo - scale / 2) | (ref > hi + scale / 2)))
+            self.clipped += int(np.count_nonzero(ref < lo - scale / 2)
+                                + np.count_nonzero(ref > hi + scale / 2))
             if spec.bits == 8 and scale > 0:
-                codes = np.unique(np.round((np.clip(ref, lo, hi) - lo) / scale))
-                self.codes.update(codes.astype(int).tolist())
+                codes = np.rint((np.clip(ref, lo, hi) - lo) * (1.0 / scale)).astype(np.int32)
+                hit = np.bincount(codes, minlength=spec.levels + 1) > 0
+                self.codes = hit if self.codes is None else self.codes | hit[:len(self.codes)]
         take = min(ref.size, max(0, SAMPLE - sum(s.size for s in self.sample)))
         if take:
-            self.sample.append(self._rng.choice(ref, take, replace=False))
+            self.sample.append(ref[self._rng.integers(0, ref.size, take)])
 
     def row(self):
         """The statistics as a dict (keys of `LayerError`)."""
@@ -108,7 +112,8 @@ class LayerStats:
                        else None, own_rmse_over_scale=float(own_rmse / scale) if scale else None,
                        clipped=self.clipped / max(self.n, 1))
             if spec.bits == 8:
-                out["grid_used"] = len(self.codes) / float(spec.levels + 1)
+                out["grid_used"] = float(self.codes.sum()) / float(spec.levels + 1) \
+                    if self.codes is not None else None
             if self.sample and hi > lo:
                 values = np.concatenate(self.sample)
                 p_lo, p_hi = np.percentile(values, [0.1, 99.9])
