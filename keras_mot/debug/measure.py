@@ -17,7 +17,11 @@ SAMPLE = 20000  # values per layer kept for the percentiles of range utilisation
 
 
 def output_range(wrapper):
-    """`(lo, hi, scale, spec)` of the wrapper's quantized output grid, or `None`."""
+    """`(lo, hi, scale, spec)` of the wrapper's quantized output grid, or `None`.
+
+    Example:
+        >>> lo, hi, scale, spec = output_range(wrapper)
+    """
     rs = wrapper.activation_ranges()
     name = "output" if "output" in rs else ("pre_activation" if "pre_activation" in rs else None)
     if name is None or not wrapper.quantize_output:
@@ -34,6 +38,9 @@ def weight_channel_error(wrapper):
 
     The error of channel c is `rms(w_q[c] - w[c]) / rms(w[c])`: a channel whose weights are
     small next to the others' (one per-tensor scale) loses most of them.
+
+    Example:
+        >>> error, channel = weight_channel_error(wrapper)
     """
     refs = wrapper._weight_refs()
     if "kernel" not in refs or not wrapper.quantize:
@@ -55,7 +62,13 @@ def weight_channel_error(wrapper):
 
 class LayerStats:
     """Sums for one layer: accumulated error (whole quantized model up to it) and own error
-    (the quantized layer on its float inputs)."""
+    (the quantized layer on its float inputs).
+
+    Example:
+        >>> stats = LayerStats(wrapper, output_range(wrapper))
+        >>> stats.add(float_out, quantized_out, own_out)
+        >>> stats.row()["rmse_over_scale"]
+    """
 
     def __init__(self, wrapper, grid):
         self.wrapper, self.grid = wrapper, grid
@@ -133,7 +146,11 @@ def _db(signal, noise):
 
 
 def quantizing_wrappers(calls):
-    """`[(index, call)]` of the tapped calls whose layer is a quantizing `Wrapper`."""
+    """`[(index, call)]` of the tapped calls whose layer is a quantizing `Wrapper`.
+
+    Example:
+        >>> [c.path for _, c in quantizing_wrappers(tap(qmodel).calls)]
+    """
     return [(i, c) for i, c in enumerate(calls) if isinstance(c.layer, Wrapper)
             and c.layer.quantize and len(c.output_keys) == 1]
 
@@ -141,6 +158,9 @@ def quantizing_wrappers(calls):
 def on_producer_grids(wrapper, arguments):
     """`arguments` with each input the wrapper does not quantize itself rounded to its
     producer's int8 grid: the layer's own error then leaves out the rounding its producer owns.
+
+    Example:
+        >>> args, kwargs = on_producer_grids(call.layer, taps.arguments(call, values))
     """
     args, kwargs = arguments
     if not args:

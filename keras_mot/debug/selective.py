@@ -74,7 +74,12 @@ def kept_float(prepared):
 
 
 def output_layers(model):
-    """Names of the layers whose outputs are `model`'s outputs."""
+    """Names of the layers whose outputs are `model`'s outputs.
+
+    Example:
+        >>> output_layers(model)
+        {'logits'}
+    """
     fm = graph.functional_view(model)
     return {t._keras_history.operation.name for t in fm.outputs
             if getattr(t, "_keras_history", None) is not None}

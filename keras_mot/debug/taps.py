@@ -23,7 +23,11 @@ INPUT_KEY = "input:{}"
 
 @dataclasses.dataclass
 class Call:
-    """One layer call of the tapped model: `layer(*args, **kwargs)` on keyed tensors."""
+    """One layer call of the tapped model: `layer(*args, **kwargs)` on keyed tensors.
+
+    Example:
+        >>> call = tap(model).calls[0]; call.path, call.output_keys
+    """
 
     path: str
     layer: object
@@ -33,7 +37,11 @@ class Call:
 
 
 class Tapped:
-    """A flat model with every layer output and the calls that produced them."""
+    """A flat model with every layer output and the calls that produced them.
+
+    Example:
+        >>> taps = tap(model); values = taps.run(x); taps.rerun(taps.calls[1], values)
+    """
 
     def __init__(self, model, inputs, outputs, calls, keys, output_keys):
         self.source = model
