@@ -18,6 +18,7 @@ from keras_mot import targets  # noqa: E402
 from keras_mot.annotate import Annotated, annotate  # noqa: E402
 from keras_mot.api import apply, callbacks, check_recipe, prune, quantize, strip  # noqa: E402
 from keras_mot.calibration import calibrate  # noqa: E402
+from keras_mot.debug import QuantizationReport, debug  # noqa: E402
 from keras_mot.errors import ExportError, KerasMotError, UnsupportedLayerError  # noqa: E402
 from keras_mot.export.api import ExportResult, export  # noqa: E402
 from keras_mot.lint import lint  # noqa: E402
@@ -38,8 +39,8 @@ __all__ = [
     "Annotated", "Block", "ConstantSparsity", "ExportError", "ExportResult", "Finding",
     "KerasMotError", "LayerAdapter", "LayerKind",
     "LintReport", "NofM", "PolynomialDecay", "PreparedModel", "PruneSpec", "QuantScheme",
-    "QuantSpec", "Recipe", "Rule", "Target", "UnsupportedLayerError", "Unstructured", "WeightRef",
-    "Wrapper", "annotate", "apply", "calibrate", "callbacks", "check_recipe", "export",
+    "QuantSpec", "QuantizationReport", "Recipe", "Rule", "Target", "UnsupportedLayerError", "Unstructured", "WeightRef",
+    "Wrapper", "annotate", "apply", "calibrate", "callbacks", "check_recipe", "debug", "export",
     "get_scheme", "lint", "lint_on_compile", "prune", "quantize", "register_adapter", "strip",
     "targets",
 ]

@@ -230,7 +230,7 @@ def apply(model, recipe, exclude=None, calibration_data=None, calibration_steps=
 
 
 def quantize(model, target="tflite_int8", exclude=None, scheme=None, calibration_data=None,
-             calibration_steps=8, strict=False):
+             calibration_steps=8, strict=False, recipe=None):
     """Returns a new model with quantization-aware-training wrappers on every supported layer.
 
     Args:
@@ -241,12 +241,17 @@ def quantize(model, target="tflite_int8", exclude=None, scheme=None, calibration
         calibration_data: inputs used to initialise activation ranges (recommended).
         calibration_steps: number of calibration batches.
         strict: raise if a layer has no handler instead of leaving it float.
+        recipe: a `Recipe` to follow instead of `target` / `scheme` (e.g. the layers
+            `QuantizationReport.suggest` keeps float).
 
     Example:
         >>> qmodel = mot.quantize(model, target="tflite_int8", calibration_data=x_train[:256])
         >>> qmodel.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
         >>> qmodel.fit(x_train, y_train, epochs=1, callbacks=mot.callbacks(qmodel))
     """
+    if recipe is not None:
+        return apply(model, recipe, exclude=exclude, calibration_data=calibration_data,
+                     calibration_steps=calibration_steps, strict=strict)
     t = targets.get(target)
     chosen = scheme or t.scheme
     if chosen is None:

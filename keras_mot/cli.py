@@ -3,6 +3,7 @@
     keras-mot train CONFIG.yaml [--set key=value ...] [--out DIR] [--fresh]
     keras-mot lint MODEL.keras --target T [--json] [--strict]
     keras-mot export MODEL.keras OUT/ --target T [--data DATA.npz] [--input-type int8]
+    keras-mot debug MODEL.keras --data DATA.npz --target T [--tflite M.tflite] [--suggest 0.005]
 
 Exit status: 0 on success, 1 when a check failed (lint errors, export not ok), 2 on bad input.
 """
@@ -115,15 +116,17 @@ def build_parser():
     Example:
         >>> build_parser().parse_args(["export", "m.keras", "out/", "--target", "tflite_int8"])
     """
+    from keras_mot.debug import cli as debug_cli
     from keras_mot.lint import cli as lint_cli
 
     parser = argparse.ArgumentParser(
         prog="keras-mot", description="Keras 3 model optimization: train (QAT / pruning), "
                                       "lint for a deployment target, export with verification.")
-    subparsers = parser.add_subparsers(dest="command", metavar="{train,lint,export}")
+    subparsers = parser.add_subparsers(dest="command", metavar="{train,lint,export,debug}")
     _add_train(subparsers)
     lint_cli.add_parser(subparsers)
     _add_export(subparsers)
+    debug_cli.add_parser(subparsers)
     return parser
 
 

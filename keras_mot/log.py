@@ -16,6 +16,7 @@ import logging
 import sys
 
 COMPILE = "keras_mot.prepared"
+VERBOSE = "keras_mot.verbose"   # what a caller asked for with `verbose=True` (e.g. `mot.export`)
 
 
 class StdoutHandler(logging.StreamHandler):
@@ -33,16 +34,8 @@ class StdoutHandler(logging.StreamHandler):
         super().emit(record)
 
 
-def show_compile_lint(show=True):
-    """Whether keras_mot's own handler prints the compile-time lint table (default: it does).
-
-    `show=False` removes that handler and lets the records propagate to the application's
-    logging configuration instead.
-
-    Example:
-        >>> show_compile_lint(False)
-    """
-    logger = logging.getLogger(COMPILE)
+def _show_on_stdout(name, show):
+    logger = logging.getLogger(name)
     for handler in [h for h in logger.handlers if isinstance(h, StdoutHandler)]:
         logger.removeHandler(handler)
     if show:
@@ -55,9 +48,32 @@ def show_compile_lint(show=True):
     return logger
 
 
+def verbose_logger():
+    """The `"keras_mot.verbose"` logger: output a caller asked for with `verbose=True` (the
+    export's summary line). Shown on stdout by default, like the compile-time lint table.
+
+    Example:
+        >>> verbose_logger().info("exported")
+    """
+    return logging.getLogger(VERBOSE)
+
+
+def show_compile_lint(show=True):
+    """Whether keras_mot's own handler prints the compile-time lint table (default: it does).
+
+    `show=False` removes that handler and lets the records propagate to the application's
+    logging configuration instead.
+
+    Example:
+        >>> show_compile_lint(False)
+    """
+    return _show_on_stdout(COMPILE, show)
+
+
 def compile_logger():
     """The `"keras_mot.prepared"` logger (its default stdout handler is set up on import)."""
     return logging.getLogger(COMPILE)
 
 
 show_compile_lint(True)
+_show_on_stdout(VERBOSE, True)

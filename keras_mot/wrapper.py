@@ -22,7 +22,8 @@ from keras_mot.layer_kinds import LayerKind
 from keras_mot.layers import activations as act_table
 from keras_mot.layers.base import adapter_for, resolve_attr
 from keras_mot.quantization import bn_fold, integer_domain, kernel_exact, linking, ranges
-from keras_mot.quantization.mode import is_calibrating, is_estimating_bn, is_simulating
+from keras_mot.quantization.mode import (is_calibrating, is_estimating_bn, is_float_weights,
+                                         is_simulating)
 from keras_mot.quantization.scheme import QuantScheme, get_scheme
 from keras_mot.sparsity.mask_updates import MaskUpdates
 from keras_mot.sparsity.spec import PruneSpec
@@ -267,7 +268,8 @@ class Wrapper(QuantStateViews, MaskUpdates, keras.layers.Layer):
 
     def _quantize_weight(self, wname, w, training):
         """Fake-quantized weight and its scale (per channel or scalar; `None` if unquantized)."""
-        if not self.quantize or wname not in self._weight_vars:
+        if not self.quantize or wname not in self._weight_vars or (
+                is_calibrating() and is_float_weights()):
             return w, None
         ref = self._weight_refs()[wname]
         spec = self.scheme.weight_spec(ref.kind)

@@ -1,5 +1,5 @@
 """Training callbacks: `UpdateMasks`, `FreezeRanges`, `FreezeBatchNorm`, `StopOnNonFinite`,
-`Summaries`, `ExportOnTrainEnd`.
+`Summaries`, `ExportOnTrainEnd`, `QuantizationDebug`.
 
 `keras_mot.callbacks` is this package and `mot.callbacks` the function that picks the callbacks a
 prepared model needs (`keras_mot.api.callbacks`). The function carries this package's public
@@ -12,11 +12,12 @@ Example:
     >>> model.fit(x, y, callbacks=mot.callbacks(model) + [mot.callbacks.Summaries("logs")])
 """
 
+from keras_mot.callbacks.debug import QuantizationDebug
 from keras_mot.callbacks.export import ExportOnTrainEnd
 from keras_mot.callbacks.nonfinite import StopOnNonFinite
 from keras_mot.callbacks.pruning import UpdateMasks
 from keras_mot.callbacks.quantization import FreezeBatchNorm, FreezeRanges, optimizer_step, wrappers
 from keras_mot.callbacks.summaries import Summaries
 
-__all__ = ["ExportOnTrainEnd", "FreezeBatchNorm", "FreezeRanges", "StopOnNonFinite", "Summaries",
+__all__ = ["ExportOnTrainEnd", "FreezeBatchNorm", "FreezeRanges", "QuantizationDebug", "StopOnNonFinite", "Summaries",
            "UpdateMasks", "optimizer_step", "wrappers"]

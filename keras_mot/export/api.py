@@ -8,7 +8,6 @@ Example:
 
 import dataclasses
 import json
-import logging
 import os
 import time
 from typing import Optional
@@ -30,12 +29,12 @@ from keras_mot.export.saved_model import write_saved_model
 from keras_mot.export.tflite_model import TfliteModel
 from keras_mot.export.verify import Parity, check_parity
 from keras_mot.findings import Finding
+from keras_mot.log import verbose_logger
 
 FORMATS = ("saved_model", "tflite")
 FILES = {"saved_model": "saved_model", "tflite": "model.tflite", "report_json": "report.json",
          "report_md": "report.md", "plot": "report.png"}
 CALIBRATION_EXAMPLES = 128
-_logger = logging.getLogger(__name__)
 
 
 @dataclasses.dataclass
@@ -171,7 +170,8 @@ class _Stages:
 
 def export(model, directory, target=None, representative_data=None, formats=FORMATS,
            input_type="float32", output_type="float32", *, calibration_data=None,
-           max_examples=512, min_agreement=None, overwrite=True, plot=True, verbose=False):
+           max_examples=512, min_agreement=None, overwrite=True, plot=True, verbose=False,
+           recipe=None, exclude=None):
     """Converts `model` for `target`, verifies it against Keras, and writes files plus a report.
 
     Writes into a hidden temporary sibling of `directory` and renames it at the end; any failure
@@ -196,8 +196,11 @@ def export(model, directory, target=None, representative_data=None, formats=FORM
         min_agreement: override the parity threshold (`keras_mot.export.verify.TOLERANCES`).
         overwrite: replace a previous keras_mot export at `directory`.
         plot: write `report.png` when matplotlib is available.
-        verbose: log one summary line (`ExportResult.summary()`) at INFO level on the
-            `keras_mot.export.api` logger.
+        verbose: show one summary line (`ExportResult.summary()`) through the
+            `"keras_mot.verbose"` logger (stdout by default; see `keras_mot.log`).
+        recipe: a `Recipe` (e.g. from `QuantizationReport.suggest`) for a selective int8
+            export of a float model: its float layers stay float (`keras_mot.debug.selective`).
+        exclude: selectors of layers a float model's int8 export keeps float.
 
     Returns:
         `ExportResult`.
@@ -214,13 +217,21 @@ def export(model, directory, target=None, representative_data=None, formats=FORM
     """
     stages = _Stages()
     target, formats = _check_args(model, target, formats, max_examples)
+    kept = None
+    if recipe is not None or exclude is not None:
+        from keras_mot.debug import selective
+
+        stages("quantizing with the recipe (selective post-training quantization)")
+        model, kept = selective.prepare(model, target, recipe, exclude,
+                                        calibration_data if calibration_data is not None
+                                        else representative_data)
     plan = export_plan(model, target, input_type, output_type)
     out = AtomicDirectory(directory, overwrite=overwrite)
     try:
         with out as tmp:
             result = _export_into(tmp, out.path, model, plan, representative_data,
                                   calibration_data, formats, max_examples, min_agreement, plot,
-                                  stages)
+                                  stages, kept)
     except ExportError:
         raise
     except Exception as e:  # anything else: name the stage, keep the cause
@@ -229,12 +240,12 @@ def export(model, directory, target=None, representative_data=None, formats=FORM
             received=f"{type(e).__name__}: {str(e)[:1500]}",
             fix=_failure_hint(e, stages.name))) from e
     if verbose:
-        _logger.info(result.summary())
+        verbose_logger().info(result.summary())
     return result
 
 
 def _export_into(tmp, final, model, plan, data, calibration_data, formats, max_examples,
-                 min_agreement, plot, stages):
+                 min_agreement, plot, stages, kept=None):
     notes, paths, sizes = [], {}, {}
     target = plan.target
     stages("collecting representative data")
@@ -262,6 +273,12 @@ def _export_into(tmp, final, model, plan, data, calibration_data, formats, max_e
 
     parsed = TfliteModel(tflite_bytes)   # the one parse: lint, sparsity, parity, report
     floats = float_compute_ops(parsed) if target.is_integer else None
+    if kept:  # selective quantization: the kept layers' float ops are intended
+        from keras_mot.debug.selective import intended, output_layers
+
+        mine = intended(floats or [], kept, output_layers(model))
+        floats = [op for op in floats if op not in mine]
+        notes.append(f"Kept float by the recipe: {', '.join(kept)} ({len(mine)} float ops).")
     lint_report = lint_tflite(parsed, target, model=model)
     findings = list(lint_report.findings)
     stages("checking sparsity")
@@ -308,7 +325,7 @@ def _export_into(tmp, final, model, plan, data, calibration_data, formats, max_e
         "files": dict(paths), "sizes": sizes,
         "parity": parity.to_dict() if parity else None,
         "ops": _report.op_dtype_table(parsed.op_rows()),
-        "float_compute_ops": floats,
+        "float_compute_ops": floats, "kept_float": kept or [],
         "overall_sparsity": round(overall_sparsity(stats), 4),
         "layers": [s.to_dict() for s in stats],
         "sparse_storage": storage,

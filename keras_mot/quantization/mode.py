@@ -61,3 +61,17 @@ def estimating_bn():
     """Context of a training-mode pass that only re-estimates BatchNormalization statistics:
     inside `calibrating()`, wrappers then compute in float and record no range."""
     return _switched_on(_ESTIMATING_BN)
+
+
+_FLOAT_WEIGHTS = contextvars.ContextVar("keras_mot_float_weights", default=False)
+
+
+def is_float_weights():
+    """True inside `float_weights()`."""
+    return _FLOAT_WEIGHTS.get()
+
+
+def float_weights():
+    """Context in which a calibration pass reads the float weights (as the TFLite converter's
+    post-training calibration runs the float model), not their fake-quantized values."""
+    return _switched_on(_FLOAT_WEIGHTS)

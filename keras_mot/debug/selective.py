@@ -1,0 +1,108 @@
+"""Selective post-training quantization: a float model exported with chosen layers kept float.
+
+`mot.export(float_model, dir, target="tflite_int8", representative_data=..., recipe=... |
+exclude=[...])` quantizes the float model with the recipe (excluded layers left float),
+calibrates it on the data (running min/max, as the converter's own calibration does) and exports
+that: the converter writes the kept layers as float ops between DEQUANTIZE and QUANTIZE, and the
+report lists them (`kept_float`) instead of failing on their float ops.
+
+Example:
+    >>> result = mot.export(model, "out", "tflite_int8", representative_data=(x, y),
+    ...                     exclude=["spiky"])
+    >>> result.report["kept_float"]
+    ['spiky']
+"""
+
+from keras_mot import graph
+from keras_mot.errors import ExportError, format_error
+from keras_mot.wrapper import Wrapper
+
+CALIBRATION_EXAMPLES = 512
+
+
+def prepare(model, target, recipe=None, exclude=None, data=None):
+    """`(prepared model, kept-float layer paths)` for a selective int8 export of `model`.
+
+    Example:
+        >>> qmodel, kept = prepare(model, target, exclude=["spiky"], data=(x, y))
+    """
+    from keras_mot import api
+    from keras_mot.calibration import calibrate
+    from keras_mot.quantization.mode import float_weights
+    from keras_mot.export.convert import has_wrappers
+    from keras_mot.export.data import collect
+    from keras_mot.recipe import Recipe, Rule
+
+    if target.converter.quantize != "int8":
+        raise ExportError(format_error(
+            "recipe= / exclude= choose the layers an int8 export keeps float.",
+            received=f"target={target.name!r}", fix="Use target='tflite_int8'."))
+    if has_wrappers(model):
+        raise ExportError(format_error(
+            f"Model '{model.name}' is already prepared; recipe= / exclude= apply to a float model.",
+            received="a model with keras_mot wrappers",
+            fix="Pass the float model, or export the prepared model without recipe= / exclude=."))
+    if data is None:
+        raise ExportError(format_error(
+            "A selective post-training export calibrates on data, but none was given.",
+            fix="Pass representative_data= (or calibration_data=)."))
+    recipe = recipe or Recipe(target.name, rules=(Rule("_default"),))
+    examples = collect(data, model, CALIBRATION_EXAMPLES, what="calibration_data")
+    batches = [graph.pack_inputs(model, [x[s:s + 32] for x in examples.inputs])
+               for s in range(0, len(examples), 32)]
+    prepared = api.apply(model, recipe, exclude=exclude)
+    with float_weights():  # post-training calibration runs the float model
+        calibrate(prepared, iter(batches), bn_statistics="keep")
+    return prepared, kept_float(prepared)
+
+
+def kept_float(prepared):
+    """Paths of the layers with weights (or wrapped ops) that the prepared model leaves float.
+
+    Example:
+        >>> kept_float(qmodel)
+        ['spiky']
+    """
+    out = []
+    for path, layer in graph.iter_layers(prepared):
+        if isinstance(layer, Wrapper):
+            if not layer.quantize:
+                out.append(path)
+        elif not graph.is_graph_model(layer) and layer.weights:
+            out.append(path)
+    return out
+
+
+def output_layers(model):
+    """Names of the layers whose outputs are `model`'s outputs.
+
+    Example:
+        >>> output_layers(model)
+        {'logits'}
+    """
+    fm = graph.functional_view(model)
+    return {t._keras_history.operation.name for t in fm.outputs
+            if getattr(t, "_keras_history", None) is not None}
+
+
+def intended(float_ops, kept, outputs=()):
+    """The float compute ops (`inspect.float_compute_ops` rows) that belong to kept layers.
+
+    An op belongs to a kept layer when one of its output tensor names has the layer's name as
+    a path component (the traced graph may suffix it: `model_1/spiky_1/MatMul`), or when its
+    output is a model output (named `Identity...`) and a kept layer writes a model output.
+
+    Example:
+        >>> intended(floats, ["spiky"])
+    """
+    import re
+
+    names = [p.rsplit("/", 1)[-1] for p in kept]
+    pattern = re.compile(r"(^|/)(" + "|".join(re.escape(n) for n in names) + r")(_\d+)?/")
+    kept_output = any(n in outputs for n in names)
+
+    def ours(op):
+        tensors = op.get("output_names", ())
+        return any(pattern.search(t) for t in tensors) or (
+            kept_output and any("/" not in t for t in tensors))
+    return [op for op in float_ops if ours(op)] if names else []
