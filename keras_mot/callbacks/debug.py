@@ -15,7 +15,7 @@ import math
 
 from keras import callbacks as keras_callbacks
 
-from keras_mot.callbacks.quantization import _step
+from keras_mot.callbacks.quantization import optimizer_step
 from keras_mot.errors import KerasMotError, format_error
 
 
@@ -71,13 +71,13 @@ class QuantizationDebug(keras_callbacks.Callback):
     def on_train_batch_end(self, batch, logs=None):
         if self.every_n_steps is None:
             return
-        step = _step(self.model)
+        step = optimizer_step(self.model)
         if step % self.every_n_steps == 0 and step != self._last:
             self._measure(step)
 
     def on_epoch_end(self, epoch, logs=None):
         if self.every_n_steps is None:
-            self._measure(_step(self.model))
+            self._measure(optimizer_step(self.model))
 
     def on_train_end(self, logs=None):
         if self._writer is not None:
