@@ -21,10 +21,12 @@ from keras_mot.lint import lint  # noqa: E402
 from keras_mot.lint.finding import Finding, LintReport  # noqa: E402
 from keras_mot.prepared import PreparedModel, lint_on_compile  # noqa: E402
 from keras_mot.quantization.scheme import QuantScheme, QuantSpec, get_scheme  # noqa: E402
+from keras_mot.quantization.weight_only import weight_only_scheme  # noqa: E402
 from keras_mot.recipe import Recipe, Rule  # noqa: E402
 from keras_mot.sparsity import (Block, ConstantSparsity, NofM, PolynomialDecay,  # noqa: E402
                                 PruneSpec, Unstructured)
 from keras_mot.wrapper import Wrapper  # noqa: E402
+from keras_mot.weight_only_wrapper import WeightOnlyWrapper  # noqa: E402
 
 __version__ = "0.1.0"
 
@@ -32,8 +34,8 @@ __all__ = [
     "Annotated", "Block", "ConstantSparsity", "ExportError", "ExportResult", "Finding",
     "KerasMotError",
     "LintReport", "NofM", "PolynomialDecay", "PreparedModel", "PruneSpec", "QuantScheme",
-    "QuantSpec", "Recipe", "Rule", "UnsupportedLayerError", "Unstructured", "Wrapper",
+    "QuantSpec", "Recipe", "Rule", "UnsupportedLayerError", "Unstructured", "WeightOnlyWrapper", "Wrapper",
     "annotate", "apply", "calibrate", "callbacks", "check_recipe", "export", "get_scheme", "lint",
     "lint_on_compile",
-    "prune", "quantize", "strip", "targets",
+    "prune", "quantize", "strip", "targets", "weight_only_scheme",
 ]

@@ -45,6 +45,8 @@ class Target:
         references: sources the facts of this target come from.
         lint_checks: names of extra pruning lint checks this runtime needs (keys of
             `keras_mot.lint.pruning_checks.TARGET_CHECKS`), e.g. `("xnnpack_nchw_cluster",)`.
+        export_format: what `mot.export` writes: `"tflite"` (TFLite conversion) or
+            `"tf_serving"` (a quantized SavedModel, `keras_mot.export.tf_serving`).
     """
 
     name: str
@@ -57,6 +59,7 @@ class Target:
     min_sparsity: float = 0.0
     references: Tuple[str, ...] = ()
     lint_checks: Tuple[str, ...] = ()
+    export_format: str = "tflite"
 
     @property
     def is_integer(self):
