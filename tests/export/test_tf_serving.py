@@ -1,0 +1,108 @@
+"""`mot.export(..., target="tf_serving")`: integer weight variables, a Keras-free reload, sizes."""
+
+import json
+import os
+import subprocess
+import sys
+
+import keras
+import numpy as np
+import pytest
+
+import keras_mot as mot
+from keras_mot.errors import ExportError
+from keras_mot.export.tf_serving import saved_variables
+
+# `import tensorflow` (2.21) imports the Keras package when it is installed (tf.keras lazy
+# loader, eager `keras.src.optimizers` import); the subprocess hides Keras, KerasHub and keras_mot
+# from the import system, as in an environment where they are not installed.
+_LOAD_WITHOUT_KERAS = """
+import json, sys
+from importlib.machinery import PathFinder
+
+class _WithoutKeras:
+    @classmethod
+    def find_spec(cls, name, path=None, target=None):
+        if name.split(".")[0] in ("keras", "keras_mot", "keras_hub", "tf_keras"):
+            return None
+        return PathFinder.find_spec(name, path, target)
+
+sys.meta_path[:] = [_WithoutKeras if f is PathFinder else f for f in sys.meta_path]
+import numpy as np
+import tensorflow as tf
+path, x = sys.argv[1], np.load(sys.argv[2])
+fn = tf.saved_model.load(path).signatures["serving_default"]
+name = list(fn.structured_input_signature[1])[0]
+y = fn(**{name: tf.constant(x)})["output_0"].numpy()
+print(json.dumps({"keras": [m for m in sys.modules if m.split(".")[0] in
+                            ("keras", "keras_mot", "keras_hub", "tf_keras")], "y": y.tolist()}))
+"""
+
+
+def _mlp(width=256):
+    return keras.Sequential([keras.Input((64,)), keras.layers.Dense(width, activation="relu"),
+                             keras.layers.Dense(width, activation="relu"), keras.layers.Dense(10)],
+                            name="mlp")
+
+
+def _float_saved_model_size(model, path):
+    from keras_mot.export.saved_model import write_saved_model
+    return write_saved_model(model, path)
+
+
+@pytest.mark.parametrize("scheme,limit", [("int8_weight_only", 0.27), ("int4_weight_only", 0.15)])
+def test_export_stores_integer_weights_and_loads_without_keras(tmp_path, scheme, limit):
+    model = _mlp()
+    x = np.random.default_rng(0).normal(size=(64, 64)).astype("float32")
+    y = np.random.default_rng(1).integers(0, 10, 64)
+    qmodel = mot.quantize(model, target="tf_serving", scheme=scheme)
+    result = mot.export(qmodel, tmp_path / "out", representative_data=(x, y))
+    assert result.ok and result.parity.ok and result.parity.agreement == 1.0
+    assert result.parity.relative_diff < 1e-5
+    sm = os.path.join(result.directory, "saved_model")
+    variables = saved_variables(sm)
+    kernels = [k for k in qmodel.weights if len(k.shape) == 2]
+    ints = [v for v in variables if v[1] == "int8"]
+    floats = [v for v in variables if v[1] == "float32"]
+    assert len(ints) == len(kernels) == 3
+    # no float copy of a kernel: float variables are scales and biases only
+    float_elems = sum(int(np.prod(s)) for _, _, s in floats)
+    assert float_elems < 0.05 * sum(int(np.prod(k.shape)) for k in kernels)
+    float_size = _float_saved_model_size(model, str(tmp_path / "float_sm"))
+    assert result.sizes["saved_model"]["raw"] <= limit * float_size
+    report = json.load(open(os.path.join(result.directory, "report.json")))
+    assert report["latency"]["batch_32_ms"] > 0 and report["stored_weights"]
+    # a fresh process that imports only TensorFlow serves it and never imports Keras
+    np.save(tmp_path / "x.npy", x[:4])
+    proc = subprocess.run([sys.executable, "-c", _LOAD_WITHOUT_KERAS, sm, str(tmp_path / "x.npy")],
+                          capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    out = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert out["keras"] == []
+    np.testing.assert_allclose(out["y"], qmodel.predict(x[:4], verbose=0), rtol=1e-5, atol=1e-5)
+    cli = subprocess.run(["saved_model_cli", "show", "--dir", sm, "--all"], capture_output=True,
+                         text=True, timeout=300)
+    assert cli.returncode == 0 and "serving_default" in cli.stdout and "output_0" in cli.stdout
+
+
+def test_float_model_is_quantized_post_training_bf16_and_conv(tmp_path):
+    inputs = keras.Input((8, 8, 3))
+    h = keras.layers.Conv2D(16, 3, padding="same", activation="relu")(inputs)
+    h = keras.layers.DepthwiseConv2D(3, padding="same")(h)
+    h = keras.layers.GlobalAveragePooling2D()(h)
+    model = keras.Model(inputs, keras.layers.Dense(4)(h))
+    x = np.random.default_rng(0).normal(size=(32, 8, 8, 3)).astype("float32")
+    result = mot.export(model, tmp_path / "ptq", target="tf_serving", representative_data=x)
+    assert result.ok and any("Post-training" in n for n in result.report["notes"])
+    qmodel = mot.quantize(model, target="tf_serving", scheme="int8_weight_only_bf16")
+    result = mot.export(qmodel, tmp_path / "bf16", representative_data=x)
+    assert result.report["compute_dtype"] == "bfloat16"
+    assert result.ok and 0 < result.parity.relative_diff < 5e-2
+
+
+def test_full_integer_model_is_refused(tmp_path):
+    model = _mlp(16)
+    qmodel = mot.quantize(model, target="tflite_int8")
+    with pytest.raises(ExportError, match="full-integer"):
+        mot.export(qmodel, tmp_path / "out", target="tf_serving")
+    assert not os.path.exists(tmp_path / "out")
