@@ -217,6 +217,8 @@ def _measure(prepared, path, examples, compute, stage):
              "stored_weights": _stored_bytes(variables)}
     sizes["ratio_to_float32_weights"] = round(sizes["saved_model"]["raw"] /
                                               max(sizes["float32_weights"], 1), 4)
+    sizes["stored_ratio_to_float32_weights"] = round(sizes["stored_weights"] /
+                                                     max(sizes["float32_weights"], 1), 4)
     stage[0] = "reloading the SavedModel"
     fn = tf.saved_model.load(path).signatures[SIGNATURE]
     parity, latency, notes = None, {}, []
