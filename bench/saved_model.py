@@ -148,7 +148,7 @@ def bert():
 
 MODELS = {"mlp": (mlp, lambda: digits_data(True), 30, 1e-3),
           "conv": (conv, lambda: digits_data(False), 30, 1e-3),
-          "bert": (bert, bert_data, 6, 3e-4)}
+          "bert": (bert, bert_data, 10, 3e-4)}
 
 
 def _compile(model, lr, prepared=False):
@@ -183,6 +183,12 @@ def run_model(name, workdir, qat_epochs=2):
     rows, paths = [], {}
     paths["float"] = os.path.join(workdir, f"{name}_float")
     model.export(paths["float"], format="tf_saved_model", verbose=False)
+    tuned = keras.saving.load_model(float_path)  # the float model trained as long as QAT runs
+    _compile(tuned, lr / 3)
+    tuned.fit(x, y, epochs=qat_epochs, batch_size=32, verbose=0)
+    paths["float + fine-tune"] = os.path.join(workdir, f"{name}_float_ft")
+    tuned.export(paths["float + fine-tune"], format="tf_saved_model", verbose=False)
+    extra = [_tflite_dynamic(name, "float", model, xt, yt, workdir)]
     for scheme in ("int8_weight_only", "int4_weight_only"):
         short = scheme.split("_")[0]
         ptq = mot.quantize(model, target="tf_serving", scheme=scheme)
@@ -191,6 +197,8 @@ def run_model(name, workdir, qat_epochs=2):
         _compile(qat, lr / 3, prepared=True)
         qat.fit(x, y, epochs=qat_epochs, batch_size=32, verbose=0)
         paths[f"mot {short} QAT"] = _mot_export(qat, workdir, f"{name}_{short}_qat")
+        if short == "int8":
+            extra.append(_tflite_dynamic(name, "mot int8 QAT", qat, xt, yt, workdir))
     for mode in ("int8", "int4"):
         key = f"keras {mode} PTQ"
         try:
@@ -206,12 +214,29 @@ def run_model(name, workdir, qat_epochs=2):
         metrics, out = measure(path, inputs, workdir)
         rows.append({"model": name, "variant": variant, "size_bytes": _size(path),
                      "size_ratio": round(_size(path) / float_size, 3),
+                     "variables_ratio": round(_size(os.path.join(path, "variables")) /
+                                              (4 * model.count_params()), 3),
                      "load_rss_mb": round(metrics["load_rss"] / 2 ** 20, 1),
                      "lat_b1_ms": round(metrics["lat1"], 3), "lat_b32_ms": round(metrics["lat32"], 3),
                      "accuracy": round(float(np.mean(out.argmax(-1) == yt)), 4),
                      "agreement": round(float(np.mean(out.argmax(-1) == float_out.argmax(-1))), 4)})
         print(json.dumps(rows[-1]), flush=True)
-    return rows
+    return rows, extra
+
+
+def _tflite_dynamic(name, variant, keras_model, xt, yt, workdir):
+    """TFLite dynamic-range model of `keras_model` (converter default on a float model; a
+    weight-only QAT model's weights already lie on the per-channel int8 grid)."""
+    import keras_mot as mot
+    result = mot.export(keras_model, os.path.join(workdir, f"{name}_{variant}_dyn".replace(" ", "_")),
+                        target="tflite_dynamic", representative_data=(xt, yt), max_examples=None,
+                        formats=("tflite",), plot=False)
+    parity = result.report["parity"]
+    row = {"model": name, "variant": f"TFLite dynamic range from {variant}",
+           "tflite_bytes": result.sizes["tflite"]["raw"], "accuracy": parity["tflite_accuracy"],
+           "keras_accuracy": parity["keras_accuracy"]}
+    print(json.dumps(row), flush=True)
+    return row
 
 
 def _mot_export(qmodel, workdir, name):
@@ -222,16 +247,26 @@ def _mot_export(qmodel, workdir, name):
 
 def table(rows):
     """Markdown table of the rows."""
-    head = ("| model | variant | size (bytes) | × float | load RSS (MiB) | b1 ms | b32 ms | "
-            "accuracy | agreement |")
-    lines = [head, "|" + "---|" * 9]
+    head = ("| model | variant | size (bytes) | × float SavedModel | variables × float32 weights | "
+            "load RSS (MiB) | b1 ms | b32 ms | accuracy | agreement |")
+    lines = [head, "|" + "---|" * 10]
     for r in rows:
         if "error" in r:
-            lines.append(f"| {r['model']} | {r['variant']} | {r['error']} |||||||")
+            lines.append(f"| {r['model']} | {r['variant']} | {r['error']} ||||||||")
             continue
         lines.append(f"| {r['model']} | {r['variant']} | {r['size_bytes']:,} | {r['size_ratio']} | "
+                     f"{r['variables_ratio']} | "
                      f"{r['load_rss_mb']} | {r['lat_b1_ms']} | {r['lat_b32_ms']} | "
                      f"{r['accuracy']:.4f} | {r['agreement']:.4f} |")
+    return "\n".join(lines)
+
+
+def dynamic_table(rows):
+    """Markdown table of the TFLite dynamic-range rows."""
+    lines = ["| model | TFLite dynamic range from | model.tflite (bytes) | accuracy (TFLite) | "
+             "accuracy (Keras source) |", "|---|---|---|---|---|"]
+    lines += [f"| {r['model']} | {r['variant'].split(' from ')[1]} | {r['tflite_bytes']:,} | "
+              f"{r['accuracy']:.4f} | {r['keras_accuracy']:.4f} |" for r in rows]
     return "\n".join(lines)
 
 
@@ -243,17 +278,21 @@ def main():
     args = parser.parse_args()
     workdir = args.out or tempfile.mkdtemp(prefix="sm_bench_")
     os.makedirs(workdir, exist_ok=True)
-    rows = []
+    rows, dynamic = [], []
     try:
         for name in args.models.split(","):
-            rows += run_model(name, workdir)
+            saved, extra = run_model(name, workdir)
+            rows += saved
+            dynamic += extra
     finally:
         if args.out is None:
             shutil.rmtree(workdir, ignore_errors=True)
     if args.json:
         with open(args.json, "w") as f:
-            json.dump(rows, f, indent=1)
+            json.dump({"saved_model": rows, "tflite_dynamic": dynamic}, f, indent=1)
     print(table(rows))
+    print()
+    print(dynamic_table(dynamic))
 
 
 if __name__ == "__main__":

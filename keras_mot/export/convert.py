@@ -27,8 +27,13 @@ IO_TYPES = {"float32": tf.float32, "int8": tf.int8, "uint8": tf.uint8, "int16": 
 
 
 def has_wrappers(model):
-    """True when the model contains keras_mot `Wrapper` layers (at any nesting depth)."""
-    return any(isinstance(layer, Wrapper) for _, layer in graph.iter_layers(model))
+    """True when the model contains keras_mot `Wrapper` (or `WeightOnlyWrapper`) layers, at any
+    nesting depth: `strip` removes both (weight-only weights are baked onto their grid, which
+    TFLite's dynamic-range quantization then stores per channel)."""
+    from keras_mot.weight_only_wrapper import WeightOnlyWrapper
+
+    return any(isinstance(layer, (Wrapper, WeightOnlyWrapper))
+               for _, layer in graph.iter_layers(model))
 
 
 def is_quantized(model):
