@@ -4,9 +4,11 @@
 encoder (KerasHub `BertBackbone`, random init, synthetic task).
 
 Per SavedModel: size on disk, resident memory added by loading it, median latency at batch 1 and
-32 (best of 3 rounds' medians), accuracy on the test split and argmax agreement with the float Keras model. Loading and timing
-run in a fresh subprocess per SavedModel, with Keras, KerasHub and keras_mot hidden from the import
-system (as where they are not installed), 1 inter-op / 2 intra-op threads.
+32 (best of 3 rounds' medians), accuracy on the test split and argmax agreement with the float
+Keras model. Loading and timing run in a fresh subprocess per SavedModel, with Keras, KerasHub and
+keras_mot hidden from the import system (as where they are not installed), 1 inter-op / 2
+intra-op threads. Also: TFLite dynamic-range models converted from the float model and from the
+int8 weight-only QAT model (size, accuracy).
 
 Run:
     PYTHONPATH=$PWD python bench/saved_model.py [--models mlp,conv,bert] [--out /tmp/sm_bench]
