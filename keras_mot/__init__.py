@@ -27,11 +27,13 @@ from keras_mot.layer_kinds import LayerKind  # noqa: E402
 from keras_mot.layers.base import LayerAdapter, WeightRef, register_adapter  # noqa: E402
 from keras_mot.prepared import PreparedModel, lint_on_compile  # noqa: E402
 from keras_mot.quantization.scheme import QuantScheme, QuantSpec, get_scheme  # noqa: E402
+from keras_mot.quantization.weight_only import weight_only_scheme  # noqa: E402
 from keras_mot.recipe import Recipe, Rule  # noqa: E402
 from keras_mot.sparsity import (Block, ConstantSparsity, NofM, PolynomialDecay,  # noqa: E402
                                 PruneSpec, Unstructured)
 from keras_mot.targets import Target  # noqa: E402
 from keras_mot.wrapper import Wrapper  # noqa: E402
+from keras_mot.weight_only_wrapper import WeightOnlyWrapper  # noqa: E402
 
 __version__ = "0.1.0"
 
@@ -39,8 +41,9 @@ __all__ = [
     "Annotated", "Block", "ConstantSparsity", "ExportError", "ExportResult", "Finding",
     "KerasMotError", "LayerAdapter", "LayerKind",
     "LintReport", "NofM", "PolynomialDecay", "PreparedModel", "PruneSpec", "QuantScheme",
-    "QuantSpec", "QuantizationReport", "Recipe", "Rule", "Target", "UnsupportedLayerError", "Unstructured", "WeightRef",
+    "QuantSpec", "QuantizationReport", "Recipe", "Rule", "Target", "UnsupportedLayerError", "Unstructured",
+    "WeightOnlyWrapper", "WeightRef",
     "Wrapper", "annotate", "apply", "calibrate", "callbacks", "check_recipe", "debug", "export",
     "get_scheme", "lint", "lint_on_compile", "prune", "quantize", "register_adapter", "strip",
-    "targets",
+    "targets", "weight_only_scheme",
 ]

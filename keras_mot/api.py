@@ -74,10 +74,19 @@ def _quantizes(recipe):
     return any(rule.quantize not in (None, "target") for rule in recipe.rules)
 
 
+def _weight_only(recipe):
+    """True when the recipe's schemes are weight-only (`keras_mot.weight_only_wrapper`)."""
+    from keras_mot.quantization.weight_only import is_weight_only
+
+    default = targets.get(recipe.target).scheme
+    return any(is_weight_only(default if rule.quantize == "target" else rule.quantize)
+               for rule in recipe.rules) or (not recipe.rules and is_weight_only(default))
+
+
 def _check_precision(model, recipe):
     """Quantization-aware training is refused on float16 / bfloat16 compute layers."""
-    if not _quantizes(recipe):
-        return  # pruning alone works under any policy
+    if not _quantizes(recipe) or _weight_only(recipe):
+        return  # pruning alone (or weight-only quantization) works under any policy
     for path, layer in graph.iter_layers(model):
         if isinstance(layer, keras.layers.InputLayer):
             continue
@@ -222,6 +231,11 @@ def apply(model, recipe, exclude=None, calibration_data=None, calibration_steps=
         check_steps(calibration_steps, "calibration_steps")
     recipe = check_recipe(model, recipe, exclude)
     exclude = _selectors(exclude)
+    if _weight_only(recipe):  # integer weights, float compute: no activation quantization
+        from keras_mot.weight_only_wrapper import apply_weight_only
+
+        new_model, findings = apply_weight_only(model, _decider(recipe, exclude), strict)
+        return prepared(new_model, recipe.target, findings)
     result = rewrite(model, _decider(recipe, exclude), strict=strict)
     new_model = prepared(result.model, recipe.target, result.findings)
     if calibration_data is not None:

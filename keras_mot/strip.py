@@ -13,6 +13,7 @@ from keras_mot import graph
 from keras_mot.layers.base import resolve_attr
 from keras_mot.quantization import ranges
 from keras_mot.quantization.linking import link_bias_ranges
+from keras_mot.weight_only_wrapper import WeightOnlyWrapper
 from keras_mot.wrapper import Wrapper
 
 
@@ -101,6 +102,8 @@ def strip(model, keep_quantization=True):
     link_bias_ranges(model)
 
     def replace(layer):
+        if isinstance(layer, WeightOnlyWrapper):  # weights baked onto their int8 / int4 grid
+            return layer.baked_layer()
         if isinstance(layer, Wrapper) and _prune_only(layer):
             weights, bias = layer.folded_weights()   # masks baked in
             return _frozen_layer(layer, {k: np.asarray(v) for k, v in weights.items()},

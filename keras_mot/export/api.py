@@ -138,6 +138,15 @@ def _check_args(model, target, formats, max_examples):
     return target, formats
 
 
+def _serving_target(name):
+    """The target when it is exported as a TensorFlow-serving SavedModel, else `None`."""
+    try:
+        target = targets.get(name) if name is not None else None
+    except KerasMotError:
+        return None  # _check_args raises the clear error
+    return target if getattr(target, "export_format", "tflite") == "tf_serving" else None
+
+
 def _sparse_checks(parsed, target, model):
     from keras_mot.export import sparse_check
 
@@ -215,6 +224,13 @@ def export(model, directory, target=None, representative_data=None, formats=FORM
         >>> result = mot.export(qat_model, "out/", representative_data=(x_val, y_val))
         >>> print(result.summary())
     """
+    chosen = _serving_target(target or getattr(model, "mot_target", None))
+    if chosen is not None:  # a quantized SavedModel instead of a TFLite conversion
+        from keras_mot.export.tf_serving_export import export_tf_serving
+
+        _check_exportable(model)
+        return export_tf_serving(model, directory, chosen, representative_data, max_examples,
+                                 overwrite, verbose)
     stages = _Stages()
     target, formats = _check_args(model, target, formats, max_examples)
     kept = None

@@ -85,6 +85,30 @@ def _check_io(target, input_type, output_type):
                     "Use input_type/output_type 'float32' or 'int16'.")
 
 
+def has_wrappers(model):
+    """True when the model holds keras_mot `Wrapper` or `WeightOnlyWrapper` layers at any depth:
+    `strip` removes both (weight-only weights are baked onto their grid, which TFLite's
+    dynamic-range quantization then stores per channel).
+
+    Example:
+        >>> has_wrappers(mot.quantize(model))
+        True
+    """
+    from keras_mot.weight_only_wrapper import WeightOnlyWrapper
+
+    return any(isinstance(layer, (Wrapper, WeightOnlyWrapper)) for _, layer in graph.iter_layers(model))
+
+
+def is_quantized(model):
+    """True when some `Wrapper` of the model fake-quantizes (a quantization-aware model).
+
+    Example:
+        >>> is_quantized(mot.prune(model))
+        False
+    """
+    return any(isinstance(layer, Wrapper) and layer.quantize for _, layer in graph.iter_layers(model))
+
+
 def export_plan(model, target, input_type="float32", output_type="float32"):
     """The `ExportPlan` for converting `model` to `target`.
 
@@ -107,8 +131,7 @@ def export_plan(model, target, input_type="float32", output_type="float32"):
     target = targets.get(target)
     _check_io(target, input_type, output_type)
     settings = target.converter
-    wrappers = [layer for _, layer in graph.iter_layers(model) if isinstance(layer, Wrapper)]
-    quantized = any(layer.quantize for layer in wrappers)
+    quantized = is_quantized(model)
     mode = MODES.get(settings.quantize) or ("qat_int8" if quantized else "ptq_int8")
     calibrate = mode in ("ptq_int8", "int16x8")
     optimizations = tuple(dict.fromkeys(
@@ -123,5 +146,5 @@ def export_plan(model, target, input_type="float32", output_type="float32"):
         output_type=output_type if integer_io else "float32",
         supported_ops=tuple(supported_ops), optimizations=optimizations,
         supported_types=("float16",) if mode == "float16" else (),
-        calibrate=calibrate, strip=bool(wrappers), keep_quantization=mode == "qat_int8",
+        calibrate=calibrate, strip=has_wrappers(model), keep_quantization=mode == "qat_int8",
         float_reference=quantized and mode != "qat_int8")

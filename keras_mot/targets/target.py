@@ -52,6 +52,8 @@ class Target:
         export_checks: names of whole-model checks of the converted .tflite this runtime needs
             (keys of `keras_mot.export.sparse_check.EXPORT_CHECKS`), run by the export's
             sparsity verification, e.g. `("xnnpack_nchw_cluster",)`.
+        export_format: what `mot.export` writes: `"tflite"` (TFLite conversion) or
+            `"tf_serving"` (a quantized SavedModel, `keras_mot.export.tf_serving`).
 
     Example:
         >>> t = Target("my_mcu", "Cortex-M with CMSIS-NN", kind="int8", scheme="int8")
@@ -95,6 +97,7 @@ class Target:
         if isinstance(entry, SparsityRule):
             return entry.pattern if entry.applies(weight_shape) else None
         return entry
+    export_format: str = "tflite"
 
     @property
     def is_integer(self):

@@ -29,6 +29,7 @@ EXAMPLES = {
     "PruneSpec": [mot.PruneSpec(mot.NofM(2, 4), CONST), mot.PruneSpec(mot.Block(4, 1), POLY)],
     "QuantSpec": [QuantSpec(bits=4, symmetric=True, narrow_range=True, per_channel=True)],
     "QuantScheme": [get_scheme(n) for n in ("int8", "int8_per_tensor", "int16x8", "int4w_int8a")],
+    "WeightOnlyScheme": [get_scheme("int8_weight_only"), get_scheme("int4_weight_only_b32"), get_scheme("int8_weight_only_bf16")],
     "Rule": [mot.Rule("re:.*logits", quantize=None), mot.Rule("class:Dense", "int8", mot.Block(4, 1)),
              mot.Rule("_default", prune="target")],
     "Recipe": [mot.Recipe(), mot.Recipe("generic", schedule=POLY, rules=(
