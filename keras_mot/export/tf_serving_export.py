@@ -25,7 +25,13 @@ from keras_mot.export import report as _report
 from keras_mot.export.atomic import AtomicDirectory
 from keras_mot.export.data import check_max_examples, collect
 from keras_mot.export.saved_model import directory_size
-from keras_mot.export.tf_serving import SIGNATURE, save_serving, saved_variables, serving_module
+from keras_mot.export.tf_serving import (
+    SIGNATURE,
+    save_serving,
+    saved_variables,
+    serving_module,
+)
+from keras_mot.log import verbose_logger
 
 # Relative max |Keras - SavedModel| allowed (of max |Keras|): float32 compute runs the same
 # dequantized weights (only summation order differs); bfloat16 keeps 8 mantissa bits.
@@ -197,7 +203,7 @@ def export_tf_serving(model, directory, target, representative_data=None, max_ex
         parity=parity, findings=tuple(getattr(model, "mot_findings", ())), sizes=report["sizes"],
         float_compute_ops=None, verdict=report["verdict"], report=report)
     if verbose:
-        print(result.summary())
+        verbose_logger().info(result.summary())
     return result
 
 

@@ -2,7 +2,6 @@
 QAT models, bad input; selective export verified with the converter and LiteRT."""
 
 import json
-import os
 
 import keras
 import numpy as np
