@@ -32,10 +32,9 @@ def prepare_copy(model, t, scheme, exclude, recipe, batches):
     from keras_mot import api
     from keras_mot.calibration import calibrate
     from keras_mot.quantization.mode import float_weights
-    from keras_mot.export.convert import has_wrappers
     from keras_mot.recipe import Recipe, Rule
 
-    if has_wrappers(model):
+    if any(isinstance(layer, Wrapper) for _, layer in graph.iter_layers(model)):
         given = [n for n, v in (("scheme", scheme), ("exclude", exclude), ("recipe", recipe))
                  if v is not None]
         if given:
