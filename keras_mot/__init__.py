@@ -16,7 +16,8 @@ _os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 from keras_mot import targets  # noqa: E402
 from keras_mot.annotate import Annotated, annotate  # noqa: E402
-from keras_mot.api import apply, callbacks, check_recipe, prune, quantize, strip  # noqa: E402
+from keras_mot.api import apply, check_recipe, prune, quantize, strip  # noqa: E402
+from keras_mot.callbacks.choose import callbacks  # noqa: E402  (the function; the package is keras_mot.callbacks)
 from keras_mot.calibration import calibrate  # noqa: E402
 from keras_mot.debug import QuantizationReport, debug  # noqa: E402
 from keras_mot.errors import ExportError, KerasMotError, UnsupportedLayerError  # noqa: E402

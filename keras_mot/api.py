@@ -1,12 +1,14 @@
-"""The public entry points: `quantize`, `prune`, `apply`, `strip`, `callbacks`, `lint`."""
+"""The public entry points: `quantize`, `prune`, `apply`, `strip`, `check_recipe`.
+
+`mot.callbacks` lives in `keras_mot.callbacks.choose`, `mot.lint` in `keras_mot.lint`.
+"""
 
 import keras
 
 from keras_mot import graph, targets
 from keras_mot.annotate import Annotated
 from keras_mot.calibration import calibrate, check_steps
-from keras_mot import callbacks as callbacks_package
-from keras_mot.callbacks import FreezeBatchNorm, FreezeRanges, StopOnNonFinite, UpdateMasks, wrappers
+from keras_mot.callbacks.quantization import wrappers
 from keras_mot.errors import KerasMotError, format_error
 from keras_mot.layers.base import adapter_for, resolve_attr
 from keras_mot.prepared import prepared
@@ -321,40 +323,3 @@ def prune(model, target="generic", schedule=None, exclude=None, pattern=None):
 
 def _sparse_targets():
     return [n for n in targets.names() if targets.get(n).sparsity]
-
-
-def callbacks(model, freeze_ranges_at=None, freeze_bn_at=None, stop_on_non_finite=True):
-    """The callbacks a prepared model needs, with sensible defaults.
-
-    `UpdateMasks` when the model is pruned (required); `FreezeRanges` / `FreezeBatchNorm` when
-    a step is given (without `freeze_bn_at`, folded BatchNormalization trains with the batch's
-    statistics for the whole fit, as in float training); `StopOnNonFinite` unless
-    `stop_on_non_finite=False` (stops at the first NaN / inf loss or range, naming the layer).
-
-    Also carries the public names of the `keras_mot.callbacks` package as attributes (the
-    package's `__all__`): `mot.callbacks.UpdateMasks`, `mot.callbacks.FreezeRanges`,
-    `mot.callbacks.FreezeBatchNorm`, `mot.callbacks.StopOnNonFinite`, `mot.callbacks.Summaries`,
-    `mot.callbacks.ExportOnTrainEnd`, `mot.callbacks.wrappers`, ...
-
-    Example:
-        >>> model.fit(ds, epochs=3, callbacks=mot.callbacks(model, freeze_bn_at=500))
-    """
-    result = []
-    ws = wrappers(model)
-    if any(w.prune is not None for w in ws):
-        result.append(UpdateMasks())
-    if freeze_ranges_at is not None:
-        result.append(FreezeRanges(freeze_ranges_at))
-    if freeze_bn_at is not None:
-        result.append(FreezeBatchNorm(freeze_bn_at))
-    if stop_on_non_finite:
-        result.append(StopOnNonFinite())
-    return result
-
-
-# `keras_mot.callbacks` names this function once the package is imported (keras_mot/__init__.py
-# binds it), so the function carries the package's public names and its modules:
-# `mot.callbacks.UpdateMasks`, `keras_mot.callbacks.pruning.require_update_masks`.
-for _name in (*callbacks_package.__all__, "export", "nonfinite", "pruning", "quantization",
-              "summaries"):
-    setattr(callbacks, _name, getattr(callbacks_package, _name))

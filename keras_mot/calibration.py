@@ -24,7 +24,14 @@ def _is_array(x):
     return isinstance(x, np.ndarray) or hasattr(x, "__array__") and not hasattr(x, "take")
 
 
-def _batches(data, batch_size):
+def iter_batches(data, batch_size):
+    """Input batches of `data`: whole arrays (one array, a dict by input name, a list per input)
+    sliced by `batch_size`, or an iterable of batches passed through (`(x, y)` tuples give `x`).
+
+    Example:
+        >>> [b.shape for b in iter_batches(np.zeros((5, 2)), 2)]
+        [(2, 2), (2, 2), (1, 2)]
+    """
     if _is_array(data) or isinstance(data, dict) or (
             isinstance(data, list) and data and all(_is_array(a) for a in data)):
         # Whole arrays: one array, a dict of arrays (by input name), or a list (one per input).
@@ -95,7 +102,7 @@ def calibrate(model, data, steps=None, batch_size=32, bn_statistics="auto"):
     seen = examples = 0
     try:
         with calibrating():
-            for batch in _batches(data, batch_size):
+            for batch in iter_batches(data, batch_size):
                 if steps is not None and seen >= steps:
                     break
                 check_finite(batch, "calibration_data", start=examples)

@@ -63,26 +63,11 @@ def _add_export(subparsers):
     p.set_defaults(func=_run_export)
 
 
-def _load_data(path):
-    import numpy as np
-
-    if path is None:
-        return None
-    if not os.path.isfile(path):
-        raise FileNotFoundError(f"data file not found: {path!r}")
-    if path.endswith(".npy"):
-        return np.load(path)
-    with np.load(path) as data:
-        if "x" not in data:
-            raise ValueError(f"{path!r} has no array 'x' (found: {', '.join(data.files)}); "
-                             "save it with np.savez(path, x=inputs, y=labels)")
-        return (data["x"], data["y"]) if "y" in data else data["x"]
-
-
 def _run_export(args):
     import json
 
     import keras_mot as mot
+    from keras_mot.data_files import load_arrays
     from keras_mot.model_file import load_model_file
 
     try:
@@ -91,7 +76,7 @@ def _run_export(args):
         print(f"keras-mot export: {error}", file=sys.stderr)
         return 2
     try:
-        data = _load_data(args.data)
+        data = load_arrays(args.data)
     except (OSError, ValueError, TypeError) as error:
         print(f"keras-mot export: cannot load input: {error}", file=sys.stderr)
         return 2

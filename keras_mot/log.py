@@ -16,7 +16,9 @@ import logging
 import sys
 
 COMPILE = "keras_mot.prepared"
-VERBOSE = "keras_mot.verbose"   # what a caller asked for with `verbose=True` (e.g. `mot.export`)
+# What a caller asked for with `verbose=True`: `mot.export`'s summary line. Named, like COMPILE, after
+# the module that owns the output (a logger name that reads as a module path names a real one).
+VERBOSE = "keras_mot.export.api"
 
 
 class StdoutHandler(logging.StreamHandler):
@@ -30,7 +32,9 @@ class StdoutHandler(logging.StreamHandler):
     """
 
     def emit(self, record):
-        self.setStream(sys.stdout)
+        # Not `setStream`: it flushes the previous stream, which may be closed by now (a
+        # replaced or captured stdout).
+        self.stream = sys.stdout
         super().emit(record)
 
 
@@ -49,7 +53,7 @@ def _show_on_stdout(name, show):
 
 
 def verbose_logger():
-    """The `"keras_mot.verbose"` logger: output a caller asked for with `verbose=True` (the
+    """The `"keras_mot.export.api"` logger: output a caller asked for with `verbose=True` (the
     export's summary line). Shown on stdout by default, like the compile-time lint table.
 
     Example:

@@ -17,7 +17,7 @@ import sys
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 PACKAGE = "keras_mot"
 # Command-line entry points: their job is to print.
-CLI_MODULES = ("keras_mot.cli", "keras_mot.lint.cli", "keras_mot.garden.trainer",
+CLI_MODULES = ("keras_mot.cli", "keras_mot.lint.cli", "keras_mot.debug.cli", "keras_mot.garden.trainer",
                "keras_mot.garden.results")
 
 

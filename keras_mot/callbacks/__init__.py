@@ -2,7 +2,7 @@
 `Summaries`, `ExportOnTrainEnd`, `QuantizationDebug`.
 
 `keras_mot.callbacks` is this package and `mot.callbacks` the function that picks the callbacks a
-prepared model needs (`keras_mot.api.callbacks`). The function carries this package's public
+prepared model needs (`keras_mot.callbacks.choose.callbacks`). The function carries this package's public
 names as attributes, so both spellings work:
 
 Example:
@@ -12,6 +12,7 @@ Example:
     >>> model.fit(x, y, callbacks=mot.callbacks(model) + [mot.callbacks.Summaries("logs")])
 """
 
+from keras_mot.callbacks import choose
 from keras_mot.callbacks.debug import QuantizationDebug
 from keras_mot.callbacks.export import ExportOnTrainEnd
 from keras_mot.callbacks.nonfinite import StopOnNonFinite
@@ -21,3 +22,9 @@ from keras_mot.callbacks.summaries import Summaries
 
 __all__ = ["ExportOnTrainEnd", "FreezeBatchNorm", "FreezeRanges", "QuantizationDebug", "StopOnNonFinite", "Summaries",
            "UpdateMasks", "optimizer_step", "wrappers"]
+
+# `mot.callbacks` is the chooser function; it carries this package's public names and modules:
+# `mot.callbacks.UpdateMasks`, `mot.callbacks.pruning.require_update_masks`.
+for _name in (*__all__, "debug", "export", "nonfinite", "pruning", "quantization", "summaries"):
+    setattr(choose.callbacks, _name, globals()[_name])
+del _name

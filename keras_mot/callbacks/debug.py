@@ -55,17 +55,17 @@ class QuantizationDebug(keras_callbacks.Callback):
     def _write(self, step):
         import tensorflow as tf
 
-        from keras_mot.callbacks.summaries import _scalar
+        from keras_mot.callbacks.summaries import write_scalar
 
         if self._writer is None:
             self._writer = tf.summary.create_file_writer(self.log_dir)
         with self._writer.as_default():
             for r in self.report.layers:
                 if r.own_rmse_over_scale is not None:
-                    _scalar(tf, f"quant_error/{r.path}", r.own_rmse_over_scale, step)
+                    write_scalar(tf, f"quant_error/{r.path}", r.own_rmse_over_scale, step)
                 if math.isfinite(r.snr_db):
-                    _scalar(tf, f"quant_snr_db/{r.path}", r.snr_db, step)
-            _scalar(tf, "quant_agreement", self.report.agreement, step)
+                    write_scalar(tf, f"quant_snr_db/{r.path}", r.snr_db, step)
+            write_scalar(tf, "quant_agreement", self.report.agreement, step)
         self._writer.flush()
 
     def on_train_batch_end(self, batch, logs=None):

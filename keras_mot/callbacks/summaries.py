@@ -17,10 +17,15 @@ from keras_mot.callbacks.quantization import optimizer_step
 from keras_mot.errors import KerasMotError, format_error
 
 
-def _scalar(tf, tag, value, step):
+def write_scalar(tf, tag, value, step):
     """A TensorBoard scalar event: a float32 scalar tensor tagged for the "scalars" plugin
     (the plugin name TensorBoard's scalar summaries use; works without the tensorboard package,
-    which `tf.summary.scalar` needs)."""
+    which `tf.summary.scalar` needs).
+
+    Example:
+        >>> with writer.as_default():
+        ...     write_scalar(tf, "quant_agreement", 0.99, step=100)
+    """
     from tensorflow.core.framework import summary_pb2
 
     meta = summary_pb2.SummaryMetadata(
@@ -97,7 +102,7 @@ class Summaries(keras_callbacks.Callback):
         step = optimizer_step(self.model)
         with self._writer.as_default():
             for tag, value in scalars.items():
-                _scalar(tf, tag, value, step)
+                write_scalar(tf, tag, value, step)
         self._writer.flush()
 
     def on_train_batch_end(self, batch, logs=None):

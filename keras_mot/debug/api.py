@@ -9,15 +9,10 @@ import keras
 import numpy as np
 
 from keras_mot import graph, targets
-from keras_mot.calibration import _batches
-from keras_mot.debug.measure import (LayerStats, on_producer_grids, output_range,
-                                     quantizing_wrappers)
-from keras_mot.debug.report import LayerError, QuantizationReport
-from keras_mot.debug.taps import tap
+from keras_mot.calibration import iter_batches
+from keras_mot.debug.measuring import measure, prepare_copy
 from keras_mot.errors import KerasMotError, format_error
 from keras_mot.finite import check_finite
-from keras_mot.quantization.mode import simulating
-from keras_mot.wrapper import Wrapper
 
 
 def debug(model, data, target="tflite_int8", labels=None, *, scheme=None, exclude=None,
@@ -68,10 +63,11 @@ def debug(model, data, target="tflite_int8", labels=None, *, scheme=None, exclud
         from keras_mot.debug.tflite_tensors import debug_tflite
 
         return debug_tflite(model, tflite, batches, label_batches, t)
-    prepared, mode = _prepared(model, t, scheme, exclude, recipe, batches)
+    prepared, mode = prepare_copy(model, t, scheme, exclude, recipe, batches)
+    # What `report.suggest` needs to re-quantize and re-measure (`keras_mot.debug.suggest`).
     context = dict(model=model if mode == "post_training" else None, batches=batches,
                    labels=label_batches, target=t.name, scheme=scheme, exclude=exclude,
-                   batch_size=batch_size)
+                   batch_size=batch_size, prepare=prepare_copy, measure=measure)
     return measure(prepared, batches, label_batches, t.name, mode, context)
 
 
@@ -125,13 +121,13 @@ def read_data(model, data, labels, batch_size, max_examples):
 def _iter_with_labels(data, batch_size):
     if isinstance(data, tuple) and len(data) == 2 and not isinstance(data[0], tuple):
         x, y = data
-        for i, xb in enumerate(_batches(x, batch_size)):
+        for i, xb in enumerate(iter_batches(x, batch_size)):
             yield xb, np.asarray(y)[i * batch_size:(i + 1) * batch_size]
         return
     is_arrays = not hasattr(data, "__next__") and (
         isinstance(data, (np.ndarray, dict, list)) or hasattr(data, "__array__"))
     if is_arrays:
-        for xb in _batches(data, batch_size):
+        for xb in iter_batches(data, batch_size):
             yield xb, None
         return
     for batch in data:
@@ -139,129 +135,3 @@ def _iter_with_labels(data, batch_size):
             yield batch[0], batch[1]
         else:
             yield batch, None
-
-
-def _prepared(model, t, scheme, exclude, recipe, batches):
-    from keras_mot import api
-    from keras_mot.calibration import calibrate
-    from keras_mot.quantization.mode import float_weights
-    from keras_mot.export.convert import has_wrappers
-    from keras_mot.recipe import Recipe, Rule
-
-    if has_wrappers(model):
-        given = [n for n, v in (("scheme", scheme), ("exclude", exclude), ("recipe", recipe))
-                 if v is not None]
-        if given:
-            raise KerasMotError(format_error(
-                f"Model '{model.name}' is already prepared: {', '.join(given)} would not change "
-                "how it quantizes.", received=f"{given[0]}=...",
-                fix="Debug the prepared model without them, or pass the float model to try "
-                    "another scheme / exclusions."))
-        if not _quantizes_a_layer(model):
-            raise _nothing_quantized(model)
-        return model, "qat"
-    recipe = recipe or Recipe(t.name, rules=(Rule("_default", quantize=scheme or "target"),))
-    prepared = api.apply(model, recipe, exclude=exclude)
-    with float_weights():  # post-training calibration runs the float model
-        calibrate(prepared, iter(batches), bn_statistics="keep")
-    if not _quantizes_a_layer(prepared):
-        raise _nothing_quantized(model)
-    return prepared, "post_training"
-
-
-def _quantizes_a_layer(model):
-    """True when a layer of the model (not only the model inputs' quantizers) is quantized."""
-    return any(isinstance(layer, Wrapper) and layer.quantize and not (
-        isinstance(layer.layer, keras.layers.Identity) and layer.name.startswith("quantize_input"))
-        for _, layer in graph.iter_layers(model))
-
-
-def _nothing_quantized(model):
-    return KerasMotError(format_error(
-        f"Model '{model.name}' has no quantized layer: there is no quantization error to measure.",
-        received="a model whose layers are all float (or excluded)",
-        fix="Debug the float model (mot.debug quantizes a copy), a model from mot.quantize, or "
-            "exclude fewer layers."))
-
-
-def measure(prepared, batches, label_batches, target, mode, context=None):
-    """The `QuantizationReport` of a prepared model on input batches (see `debug`).
-
-    Example:
-        >>> report = measure(qmodel, [x[:32]], None, "tflite_int8", "qat")
-    """
-    from keras_mot.strip import strip
-
-    float_ref = strip(prepared, keep_quantization=False)
-    taps_f, taps_q = tap(float_ref), tap(prepared)
-    calls = quantizing_wrappers(taps_q.calls)
-    stats = {c.path: LayerStats(c.layer, output_range(c.layer)) for _, c in calls}
-    outs_f, outs_q = [], []
-    for x in batches:
-        fv = taps_f.run(x)
-        with simulating():
-            qv = taps_q.run(x)
-            for i, c in calls:
-                key = c.output_keys[0]
-                arguments = on_producer_grids(c.layer, taps_q.arguments(c, fv))
-                own = taps_q.rerun(c, arguments=arguments)[0]
-                own_ref = taps_f.rerun(taps_f.calls[i], arguments=arguments)[0]
-                stats[c.path].add(fv[key], qv[key], own, own_ref)
-        outs_f.append(fv[taps_f.output_keys[0]])
-        outs_q.append(qv[taps_q.output_keys[0]])
-    rows = []
-    for _, c in calls:
-        w = c.layer
-        fused = tuple(n for n in ((w.bn.name if w.bn is not None else None), w.fused_activation)
-                      if n)
-        row = LayerError(path=c.path, layer_class=type(w.layer).__name__, fused=fused,
-                         **stats[c.path].row())
-        row.why = row.reasons()
-        rows.append(row)
-    f_out, q_out = np.concatenate(outs_f), np.concatenate(outs_q)
-    labels = None if label_batches is None else np.concatenate(label_batches)
-    kept = [c.path for c in taps_q.calls if _kept_float(c.layer)]
-    return QuantizationReport(
-        target, mode, rows, agreement(f_out, q_out), accuracy(f_out, labels),
-        accuracy(q_out, labels), kept_float=kept, context=context, examples=len(f_out))
-
-
-def _kept_float(layer):
-    if isinstance(layer, Wrapper):
-        return not layer.quantize
-    return bool(layer.weights)
-
-
-def predictions(out):
-    """Top-1 class per example (argmax; a single output is thresholded at 0.5).
-
-    Example:
-        >>> predictions(np.array([[0.1, 0.9]]))
-        array([1])
-    """
-    out = np.asarray(out).reshape(len(out), -1)
-    return np.argmax(out, axis=1) if out.shape[1] > 1 else (out[:, 0] > 0.5).astype(int)
-
-
-def agreement(f_out, q_out):
-    """Share of examples with the same top-1 prediction.
-
-    Example:
-        >>> agreement(float_logits, int8_logits)
-        0.998
-    """
-    return float(np.mean(predictions(f_out) == predictions(q_out)))
-
-
-def accuracy(out, labels):
-    """Top-1 accuracy against integer (or one-hot) labels, `None` without labels.
-
-    Example:
-        >>> accuracy(logits, y_val)
-    """
-    if labels is None:
-        return None
-    labels = np.asarray(labels)
-    if labels.ndim > 1 and labels.shape[-1] > 1:
-        labels = np.argmax(labels, axis=-1)
-    return float(np.mean(predictions(out) == labels.reshape(-1)))

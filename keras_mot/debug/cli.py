@@ -36,7 +36,7 @@ def add_parser(subparsers):
 def run(args, out=None):
     """Runs the debugger for parsed `args`; returns the exit status."""
     out = out or sys.stdout
-    from keras_mot.cli import _load_data
+    from keras_mot.data_files import load_arrays
     from keras_mot.debug.api import debug
     from keras_mot.debug.views import plot_report, write_node_data
     from keras_mot.errors import KerasMotError
@@ -44,7 +44,7 @@ def run(args, out=None):
 
     try:
         model = load_model_file(args.model)
-        data = _load_data(args.data)
+        data = load_arrays(args.data)
     except (KerasMotError, OSError, ValueError, TypeError) as error:
         print(f"keras-mot debug: {error}", file=sys.stderr)
         return 2

@@ -29,7 +29,6 @@ def prepare(model, target, recipe=None, exclude=None, data=None):
     from keras_mot import api
     from keras_mot.calibration import calibrate
     from keras_mot.quantization.mode import float_weights
-    from keras_mot.export.convert import has_wrappers
     from keras_mot.export.data import collect
     from keras_mot.recipe import Recipe, Rule
 
@@ -37,7 +36,7 @@ def prepare(model, target, recipe=None, exclude=None, data=None):
         raise ExportError(format_error(
             "recipe= / exclude= choose the layers an int8 export keeps float.",
             received=f"target={target.name!r}", fix="Use target='tflite_int8'."))
-    if has_wrappers(model):
+    if any(isinstance(layer, Wrapper) for _, layer in graph.iter_layers(model)):
         raise ExportError(format_error(
             f"Model '{model.name}' is already prepared; recipe= / exclude= apply to a float model.",
             received="a model with keras_mot wrappers",

@@ -67,8 +67,6 @@ def suggest(report, max_accuracy_drop=0.005, labels=None, max_float_layers=8):
     Example:
         >>> recipe = report.suggest(max_accuracy_drop=0.005, labels=y_val)
     """
-    from keras_mot.debug.api import measure, _prepared
-
     ctx = report._context
     if not ctx or ctx.get("model") is None:
         raise KerasMotError(format_error(
@@ -81,7 +79,7 @@ def suggest(report, max_accuracy_drop=0.005, labels=None, max_float_layers=8):
     kept, current = [], report
     paths = _float_paths(ctx["model"])
     if labels is not None or label_batches is not ctx["labels"]:
-        current = _remeasure(ctx, kept, excluded, label_batches, measure, _prepared)
+        current = _remeasure(ctx, kept, excluded, label_batches)
     history = [(tuple(kept), _drop(current))]
     while _drop(current) > max_accuracy_drop:
         if len(kept) >= max_float_layers:
@@ -94,7 +92,7 @@ def suggest(report, max_accuracy_drop=0.005, labels=None, max_float_layers=8):
             break
         kept.append(candidates[0])
         try:
-            current = _remeasure(ctx, kept, excluded, label_batches, measure, _prepared)
+            current = _remeasure(ctx, kept, excluded, label_batches)
         except KerasMotError:  # everything float now: nothing left to measure
             current.float_metric = current.quantized_metric = None
             current.agreement = 1.0
@@ -119,10 +117,12 @@ def _float_paths(model):
     return paths
 
 
-def _remeasure(ctx, kept, excluded, label_batches, measure, prepared_of):
+def _remeasure(ctx, kept, excluded, label_batches):
+    # The report's context carries the debugger's own prepare / measure functions
+    # (`keras_mot.debug.measuring`), so this module needs no import of the modules that build reports.
     from keras_mot import targets
 
     t = targets.get(ctx["target"])
     recipe = _recipe(t.name, ctx["scheme"], kept)
-    prepared, mode = prepared_of(ctx["model"], t, None, excluded or None, recipe, ctx["batches"])
-    return measure(prepared, ctx["batches"], label_batches, t.name, mode, ctx)
+    prepared, mode = ctx["prepare"](ctx["model"], t, None, excluded or None, recipe, ctx["batches"])
+    return ctx["measure"](prepared, ctx["batches"], label_batches, t.name, mode, ctx)

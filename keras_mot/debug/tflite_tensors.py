@@ -18,6 +18,7 @@ import numpy as np
 
 from keras_mot.debug.measure import LayerStats
 from keras_mot.debug.report import LayerError, QuantizationReport
+from keras_mot.debug.scores import accuracy, agreement
 from keras_mot.debug.taps import tap
 from keras_mot.errors import KerasMotError, format_error
 
@@ -72,7 +73,6 @@ def debug_tflite(model, path, batches, label_batches, target):
         >>> debug_tflite(model, "model.tflite", [x], None, targets.get("tflite_int8"))
     """
     from keras_mot import graph
-    from keras_mot.debug.api import accuracy, agreement
 
     it = _interpreter(path)
     taps = tap(model)

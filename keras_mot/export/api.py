@@ -206,7 +206,7 @@ def export(model, directory, target=None, representative_data=None, formats=FORM
         overwrite: replace a previous keras_mot export at `directory`.
         plot: write `report.png` when matplotlib is available.
         verbose: show one summary line (`ExportResult.summary()`) through the
-            `"keras_mot.verbose"` logger (stdout by default; see `keras_mot.log`).
+            `"keras_mot.export.api"` logger (stdout by default; see `keras_mot.log`).
         recipe: a `Recipe` (e.g. from `QuantizationReport.suggest`) for a selective int8
             export of a float model: its float layers stay float (`keras_mot.debug.selective`).
         exclude: selectors of layers a float model's int8 export keeps float.
