@@ -6,11 +6,9 @@ Example:
     (True, 1.0, {'raw': 642424, 'gzip': 503117})
 """
 
-import dataclasses
 import json
 import os
 import time
-from typing import Optional
 
 import keras
 
@@ -24,10 +22,11 @@ from keras_mot.export.inspect import float_compute_ops
 from keras_mot.export.layer_stats import layer_stats, overall_sparsity
 from keras_mot.export.plan import export_plan
 from keras_mot.export.plot import plot_layers
+from keras_mot.export.result import ExportResult
 from keras_mot.export.runtime import Runner
 from keras_mot.export.saved_model import write_saved_model
 from keras_mot.export.tflite_model import TfliteModel
-from keras_mot.export.verify import Parity, check_parity
+from keras_mot.export.verify import check_parity
 from keras_mot.findings import Finding
 from keras_mot.log import verbose_logger
 
@@ -35,54 +34,6 @@ FORMATS = ("saved_model", "tflite")
 FILES = {"saved_model": "saved_model", "tflite": "model.tflite", "report_json": "report.json",
          "report_md": "report.md", "plot": "report.png"}
 CALIBRATION_EXAMPLES = 128
-
-
-@dataclasses.dataclass
-class ExportResult:
-    """What `export` wrote and what it found.
-
-    Attributes:
-        directory: the export directory.
-        target: target name.
-        paths: `{"saved_model", "tflite", "report_json", "report_md", "plot"}` -> path (those
-            written).
-        parity: `Parity` (`None` without representative data).
-        findings: `Finding`s from the converted-model lint, sparsity check and parity.
-        sizes: `{"tflite": {"raw", "gzip"}, "saved_model": {"raw"}}` in bytes.
-        float_compute_ops: float compute ops left in an integer model (`None` for float targets).
-        verdict: the lint verdict of the converted model (e.g. `"full_int8"`).
-        report: the full report dict (as in `report.json`).
-    """
-
-    directory: str
-    target: str
-    paths: dict
-    parity: Optional[Parity]
-    findings: tuple
-    sizes: dict
-    float_compute_ops: Optional[list]
-    verdict: str
-    report: dict
-
-    @property
-    def ok(self):
-        """No error finding, parity holds (when checked), no float compute op (integer target)."""
-        return self.report["ok"]
-
-    @property
-    def tflite_path(self):
-        """Path of `model.tflite` (or `None` when not written)."""
-        return self.paths.get("tflite")
-
-    def summary(self):
-        """One line: target, ok, parity, size, and the runtime that ran the `.tflite`."""
-        size = self.sizes.get("tflite", {}).get("raw")
-        parity = self.parity.summary() if self.parity else "parity not checked"
-        runtime = self.report.get("runtime") or "not run"
-        return (f"keras_mot export [{self.target}] -> {self.directory}: "
-                f"{'OK' if self.ok else 'NOT OK'}; {parity}"
-                + (f"; model.tflite {size:,} bytes" if size else "")
-                + f"; runtime {runtime}")
 
 
 def _fail(what, received=None, fix=None):

@@ -163,7 +163,7 @@ def export_tf_serving(model, directory, target, representative_data=None, max_ex
     Example:
         >>> export_tf_serving(qmodel, "out/", targets.get("tf_serving"), (x_val, y_val))
     """
-    from keras_mot.export.api import ExportResult
+    from keras_mot.export.result import ExportResult
 
     check_max_examples(max_examples)
     notes, stage = [], ["preparing the model"]

@@ -109,7 +109,7 @@ def test_trained_qat_model_roundtrips_exactly_and_keeps_training(tmp_path):
 @pytest.mark.parametrize("name", sorted(_SCHEMES))
 def test_scheme_config_roundtrip(name):
     scheme = _SCHEMES[name]
-    assert QuantScheme.from_config(scheme.get_config()) == scheme
+    assert type(scheme).from_config(scheme.get_config()) == scheme
 
 
 def test_annotated_and_constant_op_roundtrip(tmp_path):
