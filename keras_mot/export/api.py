@@ -19,7 +19,6 @@ from keras_mot import graph, targets
 from keras_mot.errors import ExportError, KerasMotError, format_error
 from keras_mot.export import report as _report
 from keras_mot.export.atomic import AtomicDirectory
-from keras_mot.export.convert import convert, prepare
 from keras_mot.export.data import check_max_examples, collect
 from keras_mot.export.inspect import float_compute_ops
 from keras_mot.export.layer_stats import layer_stats, overall_sparsity
@@ -171,7 +170,8 @@ class _Stages:
 
 def export(model, directory, target=None, representative_data=None, formats=FORMATS,
            input_type="float32", output_type="float32", *, calibration_data=None,
-           max_examples=512, min_agreement=None, overwrite=True, plot=True, verbose=False):
+           max_examples=512, min_agreement=None, overwrite=True, plot=True, verbose=False,
+           parity_reference=None):
     """Converts `model` for `target`, verifies it against Keras, and writes files plus a report.
 
     Writes into a hidden temporary sibling of `directory` and renames it at the end; any failure
@@ -198,6 +198,10 @@ def export(model, directory, target=None, representative_data=None, formats=FORM
         plot: write `report.png` when matplotlib is available.
         verbose: log one summary line (`ExportResult.summary()`) at INFO level on the
             `keras_mot.export.api` logger.
+        parity_reference: what the parity check compares the TFLite model with (default: `model`;
+            anything with `predict`). On a JAX or PyTorch backend `export` converts a
+            TensorFlow-backend copy in a subprocess (`keras_mot.tf_bridge`) and passes `model`'s
+            own predictions here.
 
     Returns:
         `ExportResult`.
@@ -212,6 +216,13 @@ def export(model, directory, target=None, representative_data=None, formats=FORM
         >>> result = mot.export(qat_model, "out/", representative_data=(x_val, y_val))
         >>> print(result.summary())
     """
+    from keras_mot import tf_bridge
+
+    if not tf_bridge.is_tensorflow_backend():   # convert a TensorFlow-backend copy
+        return tf_bridge.export_on_tensorflow(
+            model, directory, representative_data, calibration_data, max_examples, target=target,
+            formats=formats, input_type=input_type, output_type=output_type,
+            min_agreement=min_agreement, overwrite=overwrite, plot=plot, verbose=verbose)
     stages = _Stages()
     target, formats = _check_args(model, target, formats, max_examples)
     plan = export_plan(model, target, input_type, output_type)
@@ -220,7 +231,7 @@ def export(model, directory, target=None, representative_data=None, formats=FORM
         with out as tmp:
             result = _export_into(tmp, out.path, model, plan, representative_data,
                                   calibration_data, formats, max_examples, min_agreement, plot,
-                                  stages)
+                                  stages, parity_reference)
     except ExportError:
         raise
     except Exception as e:  # anything else: name the stage, keep the cause
@@ -234,7 +245,9 @@ def export(model, directory, target=None, representative_data=None, formats=FORM
 
 
 def _export_into(tmp, final, model, plan, data, calibration_data, formats, max_examples,
-                 min_agreement, plot, stages):
+                 min_agreement, plot, stages, parity_reference=None):
+    from keras_mot.export.convert import convert, prepare   # imports TensorFlow
+
     notes, paths, sizes = [], {}, {}
     target = plan.target
     stages("collecting representative data")
@@ -273,7 +286,7 @@ def _export_into(tmp, final, model, plan, data, calibration_data, formats, max_e
         notes.append("Parity not checked: no representative_data was given, so no "
                      "interpreter ran.")
     else:
-        reference = model
+        reference = model if parity_reference is None else parity_reference
         if plan.float_reference:
             reference = inference
             notes.append("Parity reference: the float (stripped) form of the quantization-aware "
