@@ -101,7 +101,7 @@ def lint_on_tensorflow(model, target, batch_size=None, strict=False):
 
 
 def export_on_tensorflow(model, directory, representative_data=None, calibration_data=None,
-                         max_examples=512, **kwargs):
+                         max_examples=512, calibration_examples=128, **kwargs):
     """`mot.export` of `model` converted from a TensorFlow-backend copy (in a subprocess); the
     parity reference is `model`'s own predictions, computed in this process.
 
@@ -109,7 +109,6 @@ def export_on_tensorflow(model, directory, representative_data=None, calibration
         >>> export_on_tensorflow(jax_qmodel, "out/", representative_data=(x, y)).ok
         True
     """
-    from keras_mot.export.api import CALIBRATION_EXAMPLES
     from keras_mot.export.data import check_max_examples, collect
 
     check_max_examples(max_examples)
@@ -122,7 +121,7 @@ def export_on_tensorflow(model, directory, representative_data=None, calibration
             args["examples"] = (examples.inputs, examples.labels)
             args["reference_outputs"] = _plain(outputs)
         if calibration_data is not None:
-            calibration = collect(calibration_data, model, CALIBRATION_EXAMPLES,
+            calibration = collect(calibration_data, model, calibration_examples,
                                   what="calibration_data")
             args["calibration"] = calibration.inputs
         with open(os.path.join(work_dir, "args.pkl"), "wb") as f:

@@ -220,7 +220,8 @@ def export(model, directory, target=None, representative_data=None, formats=FORM
 
     if not tf_bridge.is_tensorflow_backend():   # convert a TensorFlow-backend copy
         return tf_bridge.export_on_tensorflow(
-            model, directory, representative_data, calibration_data, max_examples, target=target,
+            model, directory, representative_data, calibration_data, max_examples, CALIBRATION_EXAMPLES,
+            target=target,
             formats=formats, input_type=input_type, output_type=output_type,
             min_agreement=min_agreement, overwrite=overwrite, plot=plot, verbose=verbose)
     stages = _Stages()
