@@ -29,9 +29,13 @@ def main(mode, devices):
                 else tf.distribute.get_strategy())
     with strategy.scope():
         model = run_core._model(keras)
+        if mode == "prune":   # inference-mode BatchNormalization: no per-replica statistics
+            model.get_layer("bn").trainable = False
         if mode == "quantize":
             prepared = mot.quantize(model, calibration_data=x[:32], calibration_steps=1)
-            cbs = mot.callbacks(prepared, freeze_ranges_at=3, freeze_bn_at=3)
+            # Frozen from step 0: live ranges and batch statistics are per replica (each sees
+            # half the batch), as BatchNormalization's are under MirroredStrategy.
+            cbs = mot.callbacks(prepared, freeze_ranges_at=0, freeze_bn_at=0)
         else:
             prepared = mot.prune(model, schedule=mot.PolynomialDecay(0.0, 0.5, 0, 3, frequency=1))
             cbs = mot.callbacks(prepared)
