@@ -96,3 +96,15 @@ def test_export_of_a_model_trained_on_another_backend(tmp_path, backend):
     assert got["verdict"] == "full_int8" and got["float_compute_ops"] == []
     assert got["agreement"] >= 0.995, got["summary"]
     assert (tmp_path / "export" / "model.tflite").exists()
+
+
+@pytest.mark.slow
+def test_lint_on_jax_traces_a_tensorflow_copy():
+    _require("jax")
+    code = ("import sys, numpy as np, keras, keras_mot as mot; sys.path.insert(0, %r); "
+            "import run_core; x, _ = run_core._data(); "
+            "q = mot.quantize(run_core._model(keras), calibration_data=x[:32]); "
+            "r = mot.lint(q, 'tflite_int8'); print(r.verdict, type(r).__name__)") % HERE
+    out = subprocess.run([sys.executable, "-c", code], env=_env("jax"), capture_output=True,
+                         text=True, check=True).stdout
+    assert out.strip().splitlines()[-1] == "full_int8 LintReport", out
