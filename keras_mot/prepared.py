@@ -56,14 +56,25 @@ class PreparedModel(Functional):
 
         Args:
             lint: `"table"` (show findings through the `"keras_mot.prepared"` logger, printed by
-                default), `"off"`, or `"strict"` (raise on errors).
+                default), `"off"`, or `"strict"` (raise on errors). On the JAX or PyTorch
+                backend `"table"` logs that the lint was skipped (it would trace a
+                TensorFlow-backend copy in a subprocess, tens of seconds per compile; call
+                `mot.lint(model)` for it); `"strict"` runs it.
         """
         if lint not in LINT_MODES:
             raise KerasMotError(format_error("Unknown lint mode for compile().",
                                              received=repr(lint),
                                              fix=f"Use one of: {', '.join(LINT_MODES)}."))
         if self.mot_target and lint != "off" and not self._mot_restoring:
-            self.run_lint(strict=(lint == "strict"), verbose=True)
+            from keras_mot import tf_bridge
+
+            if lint == "table" and not tf_bridge.is_tensorflow_backend():
+                compile_logger().info(
+                    f"keras_mot lint [{self.mot_target}]: skipped at compile() on the "
+                    f"'{tf_bridge.backend_name()}' backend; mot.lint(model) traces a "
+                    "TensorFlow-backend copy (compile(lint='strict') runs it here).")
+            else:
+                self.run_lint(strict=(lint == "strict"), verbose=True)
         return super().compile(*args, **kwargs)
 
     def fit(self, *args, callbacks=None, **kwargs):

@@ -42,6 +42,11 @@ def _deserialize(obj):
 SAME_AS_INPUT = "same_as_input"  # output point that reuses the input tensor's range
 
 
+def _values(*variables):
+    """The variables' current values as tensors (JAX's `jnp.where` & co. refuse Keras variables)."""
+    return tuple(ops.convert_to_tensor(v) for v in variables)
+
+
 def _decode_scheme(scheme):
     """A scheme name, `QuantScheme`, or its `keras_mot.codec` encoding (older files: a bare
     config mapping) -> `QuantScheme`."""
@@ -222,7 +227,8 @@ class Wrapper(QuantStateViews, MaskUpdates, keras.layers.Layer):
             return ranges.fake_quant(x, lo, hi, spec, graph_op=self.frozen or not is_simulating())
         if name not in self._range_vars:
             return x
-        vmin, vmax = self._range_vars[name]
+        var_min, var_max = self._range_vars[name]
+        vmin, vmax = _values(var_min, var_max)
         if self.frozen:
             if self.adapter.same_scale_output and name == "output":
                 return x  # the TFLite kernel keeps the input's scale and rounds by itself
@@ -233,8 +239,8 @@ class Wrapper(QuantStateViews, MaskUpdates, keras.layers.Layer):
                 return x
             lo, hi = ranges.activation_batch_range(ops.stop_gradient(x), spec)
             init = self.initialized > 0
-            vmin.assign(ops.where(init, ops.minimum(vmin, lo), lo))
-            vmax.assign(ops.where(init, ops.maximum(vmax, hi), hi))
+            var_min.assign(ops.where(init, ops.minimum(vmin, lo), lo))
+            var_max.assign(ops.where(init, ops.maximum(vmax, hi), hi))
             return x
         if training:
             lo, hi = ranges.activation_batch_range(ops.stop_gradient(x), spec)
@@ -245,8 +251,8 @@ class Wrapper(QuantStateViews, MaskUpdates, keras.layers.Layer):
             keep = self.ranges_frozen > 0
             new_lo = ops.where(keep, vmin, new_lo)
             new_hi = ops.where(keep, vmax, new_hi)
-            vmin.assign(new_lo)
-            vmax.assign(new_hi)
+            var_min.assign(new_lo)
+            var_max.assign(new_hi)
             return fake_quant(x, new_lo, new_hi, spec)
         # Inference before any range was recorded: compute in float rather than on a 0..0 grid.
         return ops.where(self.initialized > 0, fake_quant(x, vmin, vmax, spec), x)
@@ -262,7 +268,7 @@ class Wrapper(QuantStateViews, MaskUpdates, keras.layers.Layer):
             return ranges.fake_quant(x, lo, hi, spec, graph_op=self.frozen or not is_simulating())
         if name not in self._range_vars:
             return x
-        vmin, vmax = self._range_vars[name]
+        vmin, vmax = _values(*self._range_vars[name])
         fake = ranges.fake_quant(x, vmin, vmax, spec, graph_op=self.frozen or not is_simulating())
         return fake if self.frozen else ops.where(self.initialized > 0, fake, x)
 

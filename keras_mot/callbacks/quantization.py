@@ -24,7 +24,23 @@ def optimizer_step(model):
     Example:
         >>> optimizer_step(model)   # 0 before the first training step
     """
+    sync_state(model)
     return int(keras.ops.convert_to_numpy(model.optimizer.iterations))
+
+
+def sync_state(model):
+    """Writes the JAX trainer's state back to `model`'s variables (no-op on other backends).
+
+    Keras' JAX `fit` carries the variables through the step functions and attaches them to the
+    model only at epoch ends; a callback that reads the step counter or assigns a variable
+    between steps must sync first, and the next step then reads what it assigned.
+
+    Example:
+        >>> sync_state(model)   # inside a callback, before reading or assigning variables
+    """
+    sync = getattr(model, "jax_state_sync", None)
+    if sync is not None:
+        sync()
 
 
 class _FreezeAtStep(keras.callbacks.Callback):

@@ -16,7 +16,6 @@ from keras_mot import graph, targets
 from keras_mot.errors import ExportError, KerasMotError, format_error
 from keras_mot.export import report as _report
 from keras_mot.export.atomic import AtomicDirectory
-from keras_mot.export.convert import convert, prepare
 from keras_mot.export.data import check_max_examples, collect
 from keras_mot.export.inspect import float_compute_ops
 from keras_mot.export.layer_stats import layer_stats, overall_sparsity
@@ -131,7 +130,7 @@ class _Stages:
 def export(model, directory, target=None, representative_data=None, formats=FORMATS,
            input_type="float32", output_type="float32", *, calibration_data=None,
            max_examples=512, min_agreement=None, overwrite=True, plot=True, verbose=False,
-           recipe=None, exclude=None):
+           recipe=None, exclude=None, parity_reference=None):
     """Converts `model` for `target`, verifies it against Keras, and writes files plus a report.
 
     Writes into a hidden temporary sibling of `directory` and renames it at the end; any failure
@@ -161,6 +160,10 @@ def export(model, directory, target=None, representative_data=None, formats=FORM
         recipe: a `Recipe` (e.g. from `QuantizationReport.suggest`) for a selective int8
             export of a float model: its float layers stay float (`keras_mot.debug.selective`).
         exclude: selectors of layers a float model's int8 export keeps float.
+        parity_reference: what the parity check compares the TFLite model with (default: `model`;
+            anything with `predict`). On a JAX or PyTorch backend `export` converts a
+            TensorFlow-backend copy in a subprocess (`keras_mot.tf_bridge`) and passes `model`'s
+            own predictions here.
 
     Returns:
         `ExportResult`.
@@ -182,6 +185,20 @@ def export(model, directory, target=None, representative_data=None, formats=FORM
         _check_exportable(model)
         return export_tf_serving(model, directory, chosen, representative_data, max_examples,
                                  overwrite, verbose)
+    from keras_mot import tf_bridge
+
+    if not tf_bridge.is_tensorflow_backend():   # convert a TensorFlow-backend copy
+        if recipe is not None or exclude is not None:
+            raise KerasMotError(format_error(
+                "mot.export(recipe=/exclude=) prepares a float model on the TensorFlow backend only.",
+                received=f"KERAS_BACKEND={keras.backend.backend()}",
+                fix="Prepare it yourself first: qmodel = mot.quantize(model, recipe=recipe, "
+                    "calibration_data=x), then mot.export(qmodel, ...)."))
+        return tf_bridge.export_on_tensorflow(
+            model, directory, representative_data, calibration_data, max_examples, CALIBRATION_EXAMPLES,
+            target=target,
+            formats=formats, input_type=input_type, output_type=output_type,
+            min_agreement=min_agreement, overwrite=overwrite, plot=plot, verbose=verbose)
     stages = _Stages()
     target, formats = _check_args(model, target, formats, max_examples)
     kept = None
@@ -198,7 +215,7 @@ def export(model, directory, target=None, representative_data=None, formats=FORM
         with out as tmp:
             result = _export_into(tmp, out.path, model, plan, representative_data,
                                   calibration_data, formats, max_examples, min_agreement, plot,
-                                  stages, kept)
+                                  stages, kept, parity_reference)
     except ExportError:
         raise
     except Exception as e:  # anything else: name the stage, keep the cause
@@ -212,7 +229,9 @@ def export(model, directory, target=None, representative_data=None, formats=FORM
 
 
 def _export_into(tmp, final, model, plan, data, calibration_data, formats, max_examples,
-                 min_agreement, plot, stages, kept=None):
+                 min_agreement, plot, stages, kept=None, parity_reference=None):
+    from keras_mot.export.convert import convert, prepare   # imports TensorFlow
+
     notes, paths, sizes = [], {}, {}
     target = plan.target
     stages("collecting representative data")
@@ -257,7 +276,7 @@ def _export_into(tmp, final, model, plan, data, calibration_data, formats, max_e
         notes.append("Parity not checked: no representative_data was given, so no "
                      "interpreter ran.")
     else:
-        reference = model
+        reference = model if parity_reference is None else parity_reference
         if plan.float_reference:
             reference = inference
             notes.append("Parity reference: the float (stripped) form of the quantization-aware "

@@ -9,8 +9,6 @@ import dataclasses
 import functools
 from typing import Tuple
 
-import tensorflow as tf
-
 from keras_mot.lint.tables import dtypes as dtype_table
 from keras_mot.lint.tables.flex import is_flex
 from keras_mot.lint.tables.legalize import (FOLDED, FUSED, HASHTABLE_TYPES, INTEGER_FORMS,
@@ -137,6 +135,8 @@ def _static_element_shape(graph_op):
     index = _ELEMENT_SHAPE_INPUT.get(graph_op.type)
     if index is None or index >= len(graph_op.inputs):
         return True
+    import tensorflow as tf
+
     value = tf.get_static_value(graph_op.inputs[index])
     if value is None or value.ndim != 1:
         return False

@@ -13,7 +13,6 @@ from keras_mot.lint.classify import legalize_ops
 from keras_mot.findings import SEVERITIES, Finding, LintReport
 from keras_mot.lint.qat_coverage import is_qat_model, qat_coverage
 from keras_mot.lint.rules import Context, ruleset_for
-from keras_mot.lint.trace import TraceError, trace_model
 
 _CHECKS = []
 
@@ -104,6 +103,9 @@ def lint(model, target="tflite", *, batch_size=None, strict=False):
             `model.inputs`, dynamic unless fixed, as the converter's `from_keras_model` does).
         strict: raise `KerasMotError` (with the findings table) when there is an error.
 
+    On the JAX or PyTorch backend the model is traced as a TensorFlow-backend copy in a
+    subprocess (`keras_mot.tf_bridge`); TensorFlow must be installed.
+
     Returns:
         A `LintReport`; `verdict` is `"builtins"`/`"select_tf_ops"`/`"unconvertible"` for
         float targets and `"full_int8"`/`"float_fallback"`/`"fails"` for integer targets.
@@ -119,6 +121,12 @@ def lint(model, target="tflite", *, batch_size=None, strict=False):
 
         model = load_model_file(model)
     _check_model(model)
+    from keras_mot import tf_bridge
+
+    if not tf_bridge.is_tensorflow_backend():   # trace a TensorFlow-backend copy
+        return tf_bridge.lint_on_tensorflow(model, target, batch_size=batch_size, strict=strict)
+    from keras_mot.lint.trace import TraceError, trace_model   # imports TensorFlow
+
     try:
         trace = trace_model(model, batch_size=batch_size)
     except TraceError as exc:

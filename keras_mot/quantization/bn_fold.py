@@ -97,6 +97,10 @@ def _renormalize(y, scale, beta, mean_y, var_y, var_eps, sigma_moving, use):
     """
     axes = tuple(range(len(y.shape) - 1))
     shape = (1,) * (len(y.shape) - 1) + (-1,)
+    # Constants of the custom gradient: TensorFlow passes no gradient through values a
+    # custom-gradient function closes over; JAX refuses closures over differentiated values.
+    mean_y, var_y, var_eps, sigma_moving = (ops.stop_gradient(t) for t in (mean_y, var_y, var_eps,
+                                                                           sigma_moving))
     correction = ops.where(use, sigma_moving * ops.rsqrt(var_eps), 1.0)
 
     @ops.custom_gradient

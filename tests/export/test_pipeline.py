@@ -47,7 +47,7 @@ def counted(monkeypatch):
     monkeypatch.setattr(interpreter_mod, "_litert_class", lambda: Counting)
     _count(monkeypatch, convert_mod, "strip", counts, "strip")
     _count(monkeypatch, export_api, "export_plan", counts, "plan")
-    original_convert = export_api.convert
+    original_convert = convert_mod.convert
 
     def convert(*args, **kwargs):     # the converter parses its own output: not ours to count
         converting.append(True)
@@ -56,7 +56,7 @@ def counted(monkeypatch):
         finally:
             converting.pop()
 
-    monkeypatch.setattr(export_api, "convert", convert)
+    monkeypatch.setattr(convert_mod, "convert", convert)   # export imports it at call time
     init = schema.ModelT.__dict__["InitFromObj"].__func__
 
     def parse(cls, obj):
