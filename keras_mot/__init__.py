@@ -18,6 +18,8 @@ from keras_mot import targets  # noqa: E402
 from keras_mot.annotate import Annotated, annotate  # noqa: E402
 from keras_mot.api import apply, callbacks, check_recipe, prune, quantize, strip  # noqa: E402
 from keras_mot.calibration import calibrate  # noqa: E402
+from keras_mot import compression  # noqa: E402
+from keras_mot.compression import Cluster, WeightCompression  # noqa: E402
 from keras_mot.errors import ExportError, KerasMotError, UnsupportedLayerError  # noqa: E402
 from keras_mot.export.api import ExportResult, export  # noqa: E402
 from keras_mot.lint import lint  # noqa: E402
@@ -35,11 +37,12 @@ from keras_mot.wrapper import Wrapper  # noqa: E402
 __version__ = "0.1.0"
 
 __all__ = [
-    "Annotated", "Block", "ConstantSparsity", "ExportError", "ExportResult", "Finding",
+    "Annotated", "Block", "Cluster", "ConstantSparsity", "ExportError", "ExportResult", "Finding",
     "KerasMotError", "LayerAdapter", "LayerKind",
     "LintReport", "NofM", "PolynomialDecay", "PreparedModel", "PruneSpec", "QuantScheme",
     "QuantSpec", "Recipe", "Rule", "Target", "UnsupportedLayerError", "Unstructured", "WeightRef",
-    "Wrapper", "annotate", "apply", "calibrate", "callbacks", "check_recipe", "export",
+    "WeightCompression", "Wrapper", "annotate", "apply", "calibrate", "callbacks", "check_recipe",
+    "compression", "export",
     "get_scheme", "lint", "lint_on_compile", "prune", "quantize", "register_adapter", "strip",
     "targets",
 ]
