@@ -285,7 +285,7 @@ class Wrapper(QuantStateViews, MaskUpdates, CompressedWeights, keras.layers.Laye
             lo, hi = vmin, vmax
         else:
             lo, hi = ranges.weight_range(ops.stop_gradient(flat), spec, axis)
-            lo, hi = self._compressed_range(wname, lo, hi, spec, axis)
+            lo, hi = self.shared_weight_range(wname, lo, hi, spec, axis)
             if training or is_calibrating():
                 vmin.assign(lo)
                 vmax.assign(hi)

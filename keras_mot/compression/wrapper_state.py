@@ -54,7 +54,7 @@ class CompressedWeights:
             out[wname] = self.compress.project(w, state, False)
         return out
 
-    def _compressed_range(self, wname, lo, hi, spec, axis):
+    def shared_weight_range(self, wname, lo, hi, spec, axis):
         """The weight range, widened to one grid for all channels when the algorithm shares its
         values across channels (each channel c gets `m * |bn scale c|`, m the shared magnitude)."""
         state = getattr(self, "_compression_state", {}).get(wname)
