@@ -53,7 +53,11 @@ def test_cascade_trains_and_exports_with_zeros_and_at_most_n_int8_values(tmp_pat
 
 def test_per_tensor_clusters_share_one_grid_across_channels_despite_folded_bn():
     x, _ = data(32)
-    model = mot.apply(conv_dense_model(), mot.Recipe("tflite_int8", rules=(
+    float_model = conv_dense_model()
+    kernel = float_model.get_layer("conv_a").kernel
+    spread = np.linspace(0.05, 1.0, 16).astype("float32")   # channel 0 lacks the big centroids
+    kernel.assign(np.random.default_rng(1).uniform(-1, 1, kernel.shape).astype("float32") * spread)
+    model = mot.apply(float_model, mot.Recipe("tflite_int8", rules=(
         mot.Rule("conv_a", cluster=mot.Cluster(6, init="density")), mot.Rule("_default"))),
         calibration_data=x)
     bn = model.get_layer("conv_a").bn
