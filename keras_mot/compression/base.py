@@ -99,7 +99,8 @@ def register(name=None, *, version=1, upgrades=None):
     Args:
         name: the type name written to files; third-party algorithms use a prefixed name
             (e.g. `"mylib.Palette"`).
-        version, upgrades: as `keras_mot.codec.register`.
+        version: the config version (as `keras_mot.codec.register`).
+        upgrades: `{old_version: function}` config upgrades (as `keras_mot.codec.register`).
 
     Example:
         >>> @register("mylib.Palette")
