@@ -6,5 +6,6 @@ Example:
 
 from keras_mot.compression.base import WeightCompression, get, register, registered
 from keras_mot.compression.cluster import Cluster
+from keras_mot.compression.palettize import Palettize
 
-__all__ = ["Cluster", "WeightCompression", "get", "register", "registered"]
+__all__ = ["Cluster", "Palettize", "WeightCompression", "get", "register", "registered"]

@@ -52,6 +52,8 @@ def _layer_check(path, wrapper, weights, parsed):
     info = candidates[0]
     tensor = next(t for t in parsed.tensors if t.name == info.tensor)
     limit = getattr(wrapper.compress, "n_clusters", None)
+    if limit is None and hasattr(wrapper.compress, "levels"):   # palettes: 2 L + 1 values
+        limit = 2 * int(wrapper.compress.levels) + 1
     per_channel = bool(getattr(wrapper.compress, "per_channel", False))
     row = {"layer": path, "algorithm": type(wrapper.compress).__name__, "tensor": info.tensor,
            "op": info.op, "dtype": info.dtype, "limit": limit, "per_channel": per_channel,

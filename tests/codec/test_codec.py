@@ -33,6 +33,7 @@ EXAMPLES = {
              mot.Rule("_default", prune="target"),
              mot.Rule("class:Conv2D", cluster=mot.Cluster(16), prune=mot.Unstructured())],
     "Cluster": [mot.Cluster(16), mot.Cluster(4, init="density", per_channel=True, seed=3)],
+    "Palettize": [mot.compression.Palettize(4), mot.compression.Palettize(2, per_channel=True)],
     "Recipe": [mot.Recipe(), mot.Recipe("generic", schedule=POLY, rules=(
         mot.Rule("conv", quantize="int16x8", prune=mot.Unstructured()), mot.Rule("_default")))],
 }
