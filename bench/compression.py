@@ -52,7 +52,7 @@ def _fit(keras, model, x, y, epochs, lr, batch_size, callbacks=()):
 
 def _arm(mot, keras, qmodel, data, args, directory):
     x_tr, y_tr, x_te, y_te = data
-    _fit(keras, qmodel, x_tr, y_tr, args.qat_epochs, qat_protocol.QAT_LR, args.batch_size,
+    _fit(keras, qmodel, x_tr, y_tr, args.qat_epochs, args.qat_lr, args.batch_size,
          mot.callbacks(qmodel))
     result = mot.export(qmodel, directory, representative_data=x_tr[:64], plot=False)
     tflite = open(result.paths["tflite"], "rb").read()
@@ -141,6 +141,7 @@ def main(argv=None):
     p.add_argument("--epochs", type=int, default=15)
     p.add_argument("--qat-epochs", type=int, default=3)
     p.add_argument("--batch-size", type=int, default=64)
+    p.add_argument("--qat-lr", type=float, default=qat_protocol.QAT_LR, help="keras_mot side")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--float-weights", default=None)
     p.add_argument("--peer-python", default=None, help="python of a venv with tfmot 0.8.1")
