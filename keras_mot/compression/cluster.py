@@ -166,8 +166,8 @@ class Cluster(WeightCompression):
                 "indices": index.astype(dtype), "shape": np.asarray(weight.shape)}
 
     def reconstruct(self, stored):
-        """The dense clustered weight (numpy; `per_channel=False` layout only for several rows
-        it returns channel-major rows reshaped to `shape`)."""
+        """The dense clustered weight (numpy) for `per_channel=False`; for per-channel clusters,
+        the `(channels, elements)` rows with the output channel first."""
         rows = np.take_along_axis(stored["values"], stored["indices"].astype(np.int64), axis=1)
         return rows.reshape(tuple(stored["shape"])) if stored["values"].shape[0] == 1 else rows
 
