@@ -69,7 +69,8 @@ def _layer_check(path, wrapper, weights, parsed):
     zero = tensor.zero_point[0] if tensor.zero_point else 0
     row["tflite_zeros"] = int(np.sum(info.values.astype(np.int64) == zero)) \
         if info.values.dtype.kind in "iu" else int(np.sum(info.values == 0))
-    row["distinct"] = _distinct(info.values, per_channel, tensor.quantized_dimension)
+    values = np.asarray(info.values).reshape(info.shape)
+    row["distinct"] = _distinct(values, per_channel, tensor.quantized_dimension)
     if row["tflite_zeros"] < row["keras_zeros"]:
         findings.append(Finding(path, info.op, "error", f"Zeros lost in export: {row['keras_zeros']} "
                                 f"in Keras, {row['tflite_zeros']} in the .tflite.",

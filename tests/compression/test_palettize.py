@@ -32,6 +32,7 @@ def test_palettize_trains_saves_and_exports_within_its_palette(tmp_path):
     assert result.ok, result.summary()
     rows = {r["layer"]: r for r in result.report["compression"]["layers"]}
     assert rows["conv_a"]["limit"] == 7 and rows["conv_a"]["distinct"] <= 7
+    assert rows["head"]["per_channel"] and 2 <= rows["head"]["distinct"] <= 3
     weights = int8_weights(open(result.paths["tflite"], "rb").read())
     values, axis = weight_of(weights, "head")
     assert max(np.unique(r).size for r in np.moveaxis(values, axis, 0)) <= 3
