@@ -20,6 +20,8 @@ from keras_mot.api import apply, check_recipe, prune, quantize, strip  # noqa: E
 from keras_mot.callbacks.choose import callbacks  # noqa: E402  (the function; the package is keras_mot.callbacks)
 from keras_mot.calibration import calibrate  # noqa: E402
 from keras_mot.debug import QuantizationReport, debug  # noqa: E402
+from keras_mot import compression  # noqa: E402
+from keras_mot.compression import Cluster, WeightCompression  # noqa: E402
 from keras_mot.errors import ExportError, KerasMotError, UnsupportedLayerError  # noqa: E402
 from keras_mot.export.api import ExportResult, export  # noqa: E402
 from keras_mot.lint import lint  # noqa: E402
@@ -39,12 +41,12 @@ from keras_mot.weight_only_wrapper import WeightOnlyWrapper  # noqa: E402
 __version__ = "0.1.0"
 
 __all__ = [
-    "Annotated", "Block", "ConstantSparsity", "ExportError", "ExportResult", "Finding",
+    "Annotated", "Block", "Cluster", "ConstantSparsity", "ExportError", "ExportResult", "Finding",
     "KerasMotError", "LayerAdapter", "LayerKind",
     "LintReport", "NofM", "PolynomialDecay", "PreparedModel", "PruneSpec", "QuantScheme",
     "QuantSpec", "QuantizationReport", "Recipe", "Rule", "Target", "UnsupportedLayerError", "Unstructured",
-    "WeightOnlyWrapper", "WeightRef",
-    "Wrapper", "annotate", "apply", "calibrate", "callbacks", "check_recipe", "debug", "export",
+    "WeightCompression", "WeightOnlyWrapper", "WeightRef",
+    "Wrapper", "annotate", "apply", "calibrate", "callbacks", "check_recipe", "compression", "debug", "export",
     "get_scheme", "lint", "lint_on_compile", "prune", "quantize", "register_adapter", "strip",
     "targets", "weight_only_scheme",
 ]

@@ -12,7 +12,7 @@ files use.
 
 import keras
 
-from keras_mot import codec
+from keras_mot import codec, compression
 from keras_mot.sparsity.patterns import SparsityPattern
 
 _TARGET = "target"
@@ -26,9 +26,11 @@ class Annotated(keras.layers.Layer):
         layer: the Keras layer.
         quantize: scheme name, `None` (keep float) or `"target"` (the target's scheme).
         prune: a `SparsityPattern`, `"target"`, or `None` (do not prune).
+        compress: a `WeightCompression` (e.g. `mot.Cluster(16)`), `None` (never compress), or
+            `"target"` (the recipe rule decides).
     """
 
-    def __init__(self, layer, quantize=_TARGET, prune=_TARGET, **kwargs):
+    def __init__(self, layer, quantize=_TARGET, prune=_TARGET, compress=_TARGET, **kwargs):
         if isinstance(layer, dict):
             layer = keras.saving.deserialize_keras_object(layer)
         kwargs.setdefault("name", layer.name)
@@ -36,6 +38,7 @@ class Annotated(keras.layers.Layer):
         self.layer = layer
         self.quantize = quantize
         self.prune = codec.decode_field(prune, SparsityPattern)
+        self.compress = compress if compress == _TARGET else compression.get(compress)
 
     def build(self, input_shape):
         if not self.layer.built:
@@ -51,11 +54,12 @@ class Annotated(keras.layers.Layer):
     def get_config(self):
         cfg = super().get_config()
         cfg.update(layer=keras.saving.serialize_keras_object(self.layer), quantize=self.quantize,
-                   prune=codec.encode_field(self.prune))
+                   prune=codec.encode_field(self.prune),
+                   compress=codec.encode_field(self.compress))
         return cfg
 
 
-def annotate(layer, quantize=_TARGET, prune=_TARGET):
+def annotate(layer, quantize=_TARGET, prune=_TARGET, compress=_TARGET, cluster=None):
     """Marks `layer` with keras_mot instructions; returns a layer to call in model code.
 
     Args:
@@ -64,8 +68,13 @@ def annotate(layer, quantize=_TARGET, prune=_TARGET):
             `"target"` for the target's default scheme.
         prune: a pattern (`mot.Block(4, 1)`, `mot.NofM(2, 4)`, `mot.Unstructured()`), `None` to
             never prune it, or `"target"` for the target's choice.
+        compress: a `WeightCompression` (`mot.Cluster(16)`), `None` to never compress it, or
+            `"target"` to let the recipe rule decide.
+        cluster: the same as `compress`.
 
     Example:
         >>> y = annotate(keras.layers.Dense(10), quantize=None)(x)
     """
-    return Annotated(layer, quantize=quantize, prune=prune)
+    if cluster is not None:
+        compress = cluster
+    return Annotated(layer, quantize=quantize, prune=prune, compress=compress)

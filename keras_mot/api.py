@@ -145,16 +145,19 @@ def _decider(recipe, exclude):
         rule = recipe.rule_for(layer, path)
         quant = rule.quantize if rule is not None else None
         prune = rule.prune if rule is not None else None
+        compress = rule.compress if rule is not None else None
         if annotation is not None:
             quant = annotation.quantize if annotation.quantize != "target" else (
                 quant if quant is not None else "target")
             if annotation.prune != "target":
                 prune = annotation.prune
+            if annotation.compress != "target":
+                compress = annotation.compress
         scheme = target.scheme if quant == "target" else quant
         pattern = _target_pattern(target, layer) if prune == "target" else prune
         prunable = _prunable(layer)
         if not prunable:
-            pattern = None  # an explicit pattern applies to layers with prunable weights only
+            pattern = compress = None  # patterns and compression apply to prunable weights only
         spec = None
         if pattern is not None:
             if recipe.schedule is None:
@@ -167,7 +170,7 @@ def _decider(recipe, exclude):
                 if check is not None and check.severity == "error":
                     raise KerasMotError(format_error(check.message, layer=path, fix=check.fix))
             spec = PruneSpec(pattern, recipe.schedule)
-        return LayerPlan(scheme=scheme, prune=spec)
+        return LayerPlan(scheme=scheme, prune=spec, compress=compress)
 
     return decide
 

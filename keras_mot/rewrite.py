@@ -50,11 +50,12 @@ class LayerPlan:
 
     scheme: Optional[str] = None
     prune: Optional[object] = None
+    compress: Optional[object] = None   # a keras_mot.compression.WeightCompression
 
     @property
     def active(self):
-        """True when the layer is quantized or pruned."""
-        return self.scheme is not None or self.prune is not None
+        """True when the layer is quantized, pruned or compressed."""
+        return self.scheme is not None or self.prune is not None or self.compress is not None
 
 
 @dataclasses.dataclass
@@ -269,6 +270,8 @@ class _Rewriter:
         )
         if plan.prune is not None:
             options["prune"] = plan.prune
+        if plan.compress is not None:
+            options["compress"] = plan.compress
         if call_keys is not None:
             options["call_keys"] = call_keys
         wrapper = Wrapper(graph.clone_layer(op), **options)

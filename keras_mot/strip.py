@@ -77,6 +77,7 @@ def freeze_wrapper(wrapper, keep_quantization=True):
             spec = new.scheme.weight_spec(ref.kind)
             flat, axis = ranges.flatten_channel_axes(ops.convert_to_tensor(weights[name]), ref.channel_axis)
             lo, hi = ranges.weight_range(flat, spec, axis if spec.per_channel else None)
+            lo, hi = wrapper.shared_weight_range(name, lo, hi, spec, axis)   # shared grid
             vmin.assign(lo)
             vmax.assign(hi)
         new.initialized.assign(wrapper.initialized)

@@ -17,6 +17,8 @@ import keras
 from keras import ops
 
 from keras_mot import codec
+from keras_mot.compression.base import WeightCompression
+from keras_mot.compression.wrapper_state import CompressedWeights
 from keras_mot.errors import UnsupportedLayerError, format_error
 from keras_mot.layer_kinds import LayerKind
 from keras_mot.layers import activations as act_table
@@ -56,7 +58,7 @@ def _decode_scheme(scheme):
 
 
 @keras.saving.register_keras_serializable(package="keras_mot")
-class Wrapper(QuantStateViews, MaskUpdates, keras.layers.Layer):
+class Wrapper(QuantStateViews, MaskUpdates, CompressedWeights, keras.layers.Layer):
     """Adds fake quantization (and pruning masks) around one Keras layer.
 
     Built by `mot.quantize` / `mot.prune` / `mot.apply`; users rarely construct it directly.
@@ -75,6 +77,8 @@ class Wrapper(QuantStateViews, MaskUpdates, keras.layers.Layer):
         call_keys: argument names of the wrapped layer's call when it takes tensors by keyword
             (e.g. `("query", "value", "attention_mask")`): the wrapper is called with a list in
             that order and hands the adapter a dict. `None`: positional input(s).
+        compress: a `keras_mot.compression.WeightCompression` (e.g. `Cluster(16)`) projecting
+            the masked `"kernel"` each step, before folding and fake quantization, or `None`.
 
     Example:
         >>> w = Wrapper(keras.layers.Dense(4), quantize_inputs=[True])
@@ -83,7 +87,7 @@ class Wrapper(QuantStateViews, MaskUpdates, keras.layers.Layer):
 
     def __init__(self, layer, scheme="int8", bn=None, fused_activation=None,
                  quantize_inputs=None, quantize_output=True, quantize=True, frozen=False,
-                 prune=None, call_keys=None, **kwargs):
+                 prune=None, call_keys=None, compress=None, **kwargs):
         kwargs.setdefault("name", getattr(layer, "name", None) if not isinstance(layer, dict)
                           else layer.get("config", {}).get("name"))
         super().__init__(**kwargs)
@@ -97,6 +101,7 @@ class Wrapper(QuantStateViews, MaskUpdates, keras.layers.Layer):
         self.frozen = bool(frozen)
         self.prune = codec.decode_field(prune, PruneSpec)
         self.call_keys = tuple(call_keys) if call_keys else None
+        self.compress = codec.decode_field(compress, WeightCompression)
         self.adapter = adapter_for(self.layer)
         if self.adapter is None:
             raise UnsupportedLayerError(format_error(
@@ -202,6 +207,7 @@ class Wrapper(QuantStateViews, MaskUpdates, keras.layers.Layer):
                 self.kernel_mask = self.masks["kernel"]
             self.mask_step = self.add_weight(name="mask_step", shape=(), initializer=
                                              keras.initializers.Constant(-1.0), trainable=False)
+        self._build_compression()
         self.built = True
 
     def _weight_refs(self):
@@ -287,6 +293,7 @@ class Wrapper(QuantStateViews, MaskUpdates, keras.layers.Layer):
             lo, hi = vmin, vmax
         else:
             lo, hi = ranges.weight_range(ops.stop_gradient(flat), spec, axis)
+            lo, hi = self.shared_weight_range(wname, lo, hi, spec, axis)
             if training or is_calibrating():
                 vmin.assign(lo)
                 vmax.assign(hi)
@@ -312,7 +319,7 @@ class Wrapper(QuantStateViews, MaskUpdates, keras.layers.Layer):
         rounded = ops.round(bias / scale) * scale
         return bias + ops.stop_gradient(rounded - bias)
 
-    def folded_weights(self):
+    def folded_weights(self, training=None):
         """`({name: tensor}, bias)`: the weights the op reads before fake quantization
         (BatchNormalization folded), and the bias (`None` if the op has none)."""
         refs = self.adapter.weights(self.layer)
@@ -320,6 +327,7 @@ class Wrapper(QuantStateViews, MaskUpdates, keras.layers.Layer):
                    for name, ref in refs.items()}
         for wname, mask in getattr(self, "masks", {}).items():
             weights[wname] = weights[wname] * mask
+        weights = self._compress_weights(weights, training)
         bias_attr = self.adapter.bias_attr(self.layer)
         bias = getattr(self.layer, bias_attr) if bias_attr else None
         if self.bn is not None:
@@ -331,7 +339,7 @@ class Wrapper(QuantStateViews, MaskUpdates, keras.layers.Layer):
 
     def _weights(self, training):
         """Weights as the op reads them: folded, masked, fake-quantized; bias on its grid."""
-        weights, bias = self.folded_weights()
+        weights, bias = self.folded_weights(training)
         scales = {}
         for n in list(weights):
             weights[n], scales[n] = self._quantize_weight(n, weights[n], training)
@@ -362,7 +370,7 @@ class Wrapper(QuantStateViews, MaskUpdates, keras.layers.Layer):
         """`(y, has_bias)`: the wrapped op's output, with its (int32-grid) bias if it has one."""
         input_scale = self._grid_input_scale(inputs)
         if input_scale is not None:
-            weights, bias = self.folded_weights()
+            weights, bias = self.folded_weights(training)
             kernel, scale = self._quantize_weight("kernel", weights["kernel"], training)
             y = integer_domain.linear_on_grid(
                 lambda x, k: self.adapter.forward(self.layer, x, {"kernel": k}, point), inputs,
@@ -436,5 +444,6 @@ class Wrapper(QuantStateViews, MaskUpdates, keras.layers.Layer):
             frozen=self.frozen,
             prune=codec.encode_field(self.prune),
             call_keys=list(self.call_keys) if self.call_keys else None,
+            compress=codec.encode_field(self.compress),
         )
         return cfg

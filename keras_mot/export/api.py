@@ -270,6 +270,10 @@ def _export_into(tmp, final, model, plan, data, calibration_data, formats, max_e
     stages("checking sparsity")
     sparse_findings, storage = _sparse_checks(parsed, target, model)
     findings += sparse_findings
+    from keras_mot.compression.export_check import check_compression
+
+    compression_findings, compression = check_compression(parsed, model)
+    findings += compression_findings
     stages("checking parity")
     parity = runtime = None
     if examples is None:
@@ -315,6 +319,7 @@ def _export_into(tmp, final, model, plan, data, calibration_data, formats, max_e
         "overall_sparsity": round(overall_sparsity(stats), 4),
         "layers": [s.to_dict() for s in stats],
         "sparse_storage": storage,
+        "compression": compression,
         "findings": [f.to_dict() for f in findings],
         "notes": notes, "seconds": stages.times,
     }

@@ -36,7 +36,7 @@ from typing import Optional, Tuple
 
 import yaml
 
-from keras_mot import codec, targets
+from keras_mot import codec, compression, targets
 from keras_mot.errors import KerasMotError, format_error
 from keras_mot.recipe import selectors
 from keras_mot.sparsity.patterns import SparsityPattern
@@ -68,27 +68,41 @@ class Rule:
         quantize: scheme name, `None` (keep float), or `"target"` (the target's scheme).
         prune: a `SparsityPattern`, `"target"` (the target's pattern for the layer kind), or
             `None`.
+        compress: a `keras_mot.compression.WeightCompression` (e.g. `Cluster(16)`) or `None`.
+        cluster: the same as `compress` (reads well for `Cluster`).
+
+    Example:
+        >>> Rule("class:Conv2D", cluster=Cluster(16), prune=Unstructured(), quantize="int8")
     """
 
     select: str
     quantize: Optional[str] = "target"
     prune: object = None
+    compress: object = None
+    cluster: dataclasses.InitVar[object] = None
 
-    def __post_init__(self):
+    def __post_init__(self, cluster=None):
         selectors.validate(self.select)
+        if cluster is not None:
+            object.__setattr__(self, "compress", cluster)
+        object.__setattr__(self, "compress", compression.get(self.compress))
 
     def get_config(self):
         """Plain data (see `keras_mot.codec`); the pattern is encoded."""
-        return {"select": self.select, "quantize": self.quantize,
-                "prune": codec.encode_field(self.prune)}
+        config = {"select": self.select, "quantize": self.quantize,
+                  "prune": codec.encode_field(self.prune)}
+        if self.compress is not None:   # absent when unused: files stay as before
+            config["compress"] = codec.encode(self.compress)
+        return config
 
     @classmethod
     def from_config(cls, config):
         """Inverse of `get_config` (validating keys; `prune` may use the codec's short form)."""
-        _require_keys(config, ("select", "quantize", "prune"), ("select",), "recipe rule",
-                      "{select: 'class:Dense', quantize: int8}")
+        _require_keys(config, ("select", "quantize", "prune", "compress"), ("select",),
+                      "recipe rule", "{select: 'class:Dense', quantize: int8}")
         return cls(select=config["select"], quantize=config.get("quantize", "target"),
-                   prune=codec.decode_field(config.get("prune"), SparsityPattern))
+                   prune=codec.decode_field(config.get("prune"), SparsityPattern),
+                   compress=compression.get(config.get("compress")))
 
 
 def _check_scheme(rule):

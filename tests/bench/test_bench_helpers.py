@@ -210,3 +210,17 @@ def test_qat_docstring_examples_run():
     import doctest
 
     assert doctest.testmod(qat).failed == 0
+
+
+def test_compression_table_ratios_and_unavailable_side():
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("bench_compression",
+                                                  os.path.join(BENCH, "compression.py"))
+    compression = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(compression)
+    arm = {"int8_acc": 0.9, "gzip": 1000, "max_distinct": None, "zeros_kept": True}
+    ours = {"int8_qat": arm, "cascade": {**arm, "int8_acc": 0.89, "gzip": 350, "max_distinct": 16}}
+    text = compression.table(ours, {"unavailable": "no venv"})
+    assert "| keras_mot | cascade | 89.0% | 350 | 0.350x | 16 | True |" in text
+    assert "| tfmot 0.8.1 | unavailable |" in text

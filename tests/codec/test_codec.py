@@ -31,7 +31,10 @@ EXAMPLES = {
     "QuantScheme": [get_scheme(n) for n in ("int8", "int8_per_tensor", "int16x8", "int4w_int8a")],
     "WeightOnlyScheme": [get_scheme("int8_weight_only"), get_scheme("int4_weight_only_b32"), get_scheme("int8_weight_only_bf16")],
     "Rule": [mot.Rule("re:.*logits", quantize=None), mot.Rule("class:Dense", "int8", mot.Block(4, 1)),
-             mot.Rule("_default", prune="target")],
+             mot.Rule("_default", prune="target"),
+             mot.Rule("class:Conv2D", cluster=mot.Cluster(16), prune=mot.Unstructured())],
+    "Cluster": [mot.Cluster(16), mot.Cluster(4, init="density", per_channel=True, seed=3)],
+    "Palettize": [mot.compression.Palettize(4), mot.compression.Palettize(2, per_channel=True)],
     "Recipe": [mot.Recipe(), mot.Recipe("generic", schedule=POLY, rules=(
         mot.Rule("conv", quantize="int16x8", prune=mot.Unstructured()), mot.Rule("_default")))],
 }
@@ -100,7 +103,7 @@ def test_short_form_and_typeless_forms_read_as_version_one():
 @pytest.mark.parametrize("data,expect,match", [
     ({"type": "os.system", "config": {}}, SparsityPattern,
      r"Unknown SparsityPattern type.*'os.system'.*Use one of: Block, NofM, Unstructured"),
-    ({"type": "Blok", "config": {}}, None, r"Unknown keras_mot object type.*'Blok'.*Block, ConstantSparsity"),
+    ({"type": "Blok", "config": {}}, None, r"Unknown keras_mot object type.*'Blok'.*Block, Cluster, ConstantSparsity"),
     ({"type": "PolynomialDecay", "config": POLY.get_config()}, SparsityPattern,
      r"A SparsityPattern is expected here; 'PolynomialDecay' is not one.*Block, NofM, Unstructured"),
     ({"type": "Block", "version": 2, "config": {"rows": 4, "cols": 1}}, SparsityPattern,

@@ -1,0 +1,116 @@
+"""Export checks of compressed layers, read from the converted flatbuffer.
+
+For every layer whose weight a `WeightCompression` projects, the stored TFLite weight is found by
+name and shape, and checked: int8 storage when the layer is quantized, the pruned zeros kept, and
+for `Cluster` at most `n_clusters` distinct values per tensor (per channel with
+`per_channel=True`). TFLite has no clustered or palettized kernel: the ops compute on dense
+int8 weights, so compression shrinks the compressed (gzip) file, not the latency.
+
+Example:
+    >>> findings, summary = check_compression(TfliteModel(tflite_bytes), qmodel)
+"""
+
+import re
+
+import numpy as np
+from keras import ops
+
+from keras_mot import graph
+from keras_mot.findings import Finding
+
+NO_KERNEL_NOTE = ("TFLite has no clustered/palettized kernel: compressed weights are stored and "
+                  "computed as dense int8, so the gain is the gzip size of the file, not speed.")
+
+
+def compressed_wrappers(model):
+    """`[(path, wrapper)]` of the layers of `model` that carry a compression algorithm."""
+    return [(path, layer) for path, layer in graph.iter_layers(model)
+            if getattr(layer, "compress", None) is not None and hasattr(layer, "compression_state")]
+
+
+def _names_layer(tensor_name, layer_name):
+    pattern = re.compile(re.escape(layer_name) + r"(_\d+)?")
+    return any(pattern.fullmatch(part) for part in re.split(r"[/;:]", tensor_name))
+
+
+def _distinct(values, per_channel, axis):
+    if not per_channel:
+        return int(np.unique(values).size)
+    moved = np.moveaxis(values, axis, 0).reshape(values.shape[axis], -1)
+    return int(max(np.unique(row).size for row in moved))
+
+
+def _layer_check(path, wrapper, weights, parsed):
+    projected = np.asarray(ops.convert_to_numpy(wrapper.compressed_weights()["kernel"]))
+    candidates = [w for w in weights if _names_layer(w.tensor, wrapper.name)
+                  and int(np.prod(w.shape)) == projected.size]
+    if not candidates:
+        return None, [Finding(path, None, "warning", "The compressed weight of this layer was not "
+                              "found in the .tflite file, so its compression is not checked.",
+                              "Check that the layer was exported (mot.lint lists its ops).",
+                              "compression-unchecked")]
+    info = candidates[0]
+    tensor = next(t for t in parsed.tensors if t.name == info.tensor)
+    limit = getattr(wrapper.compress, "n_clusters", None)
+    if limit is None and hasattr(wrapper.compress, "levels"):   # palettes: 2 L + 1 values
+        limit = 2 * int(wrapper.compress.levels) + 1
+    per_channel = bool(getattr(wrapper.compress, "per_channel", False))
+    row = {"layer": path, "algorithm": type(wrapper.compress).__name__, "tensor": info.tensor,
+           "op": info.op, "dtype": info.dtype, "limit": limit, "per_channel": per_channel,
+           "keras_zeros": int(np.sum(projected == 0))}
+    findings = []
+    if wrapper.quantize and info.dtype != "int8":
+        findings.append(Finding(path, info.op, "error", f"The compressed weight is stored as "
+                                f"{info.dtype}, not int8.", "Quantize the layer with an int8 scheme.",
+                                "compression-not-int8"))
+    if info.values is None:
+        row["note"] = "stored sparse: values not read"
+        return row, findings
+    zero = tensor.zero_point[0] if tensor.zero_point else 0
+    row["tflite_zeros"] = int(np.sum(info.values.astype(np.int64) == zero)) \
+        if info.values.dtype.kind in "iu" else int(np.sum(info.values == 0))
+    values = np.asarray(info.values).reshape(info.shape)
+    row["distinct"] = _distinct(values, per_channel, tensor.quantized_dimension)
+    if row["tflite_zeros"] < row["keras_zeros"]:
+        findings.append(Finding(path, info.op, "error", f"Zeros lost in export: {row['keras_zeros']} "
+                                f"in Keras, {row['tflite_zeros']} in the .tflite.",
+                                "Report this: pruned zeros must survive quantization.",
+                                "compression-zeros-lost"))
+    if limit is not None and row["distinct"] > limit:
+        where = "a channel" if per_channel else "the tensor"
+        findings.append(Finding(path, info.op, "error", f"{where} holds {row['distinct']} distinct "
+                                f"stored values, more than n_clusters={limit}.",
+                                "Check the weight quantization scheme (the shared grid needs a "
+                                "symmetric int8 scheme).", "compression-values"))
+    return row, findings
+
+
+def check_compression(parsed, model):
+    """`(findings, summary)` for the compressed layers of `model` in the parsed `.tflite`.
+
+    Args:
+        parsed: a `keras_mot.export.tflite_model.TfliteModel`.
+        model: the prepared (training) model whose wrappers carry the compression.
+
+    Returns:
+        A list of `Finding` and `{"note", "layers": [...]}` (`None` when nothing is compressed).
+
+    Example:
+        >>> findings, summary = check_compression(parsed, qmodel)
+        >>> summary["layers"][0]["distinct"] <= 16
+        True
+    """
+    layers = compressed_wrappers(model)
+    if not layers:
+        return [], None
+    from keras_mot.export.sparse_check import inspect_sparsity
+
+    weights = inspect_sparsity(parsed).weights
+    findings = [Finding("", None, "info", NO_KERNEL_NOTE, None, "compression-size-only")]
+    rows = []
+    for path, wrapper in layers:
+        row, found = _layer_check(path, wrapper, weights, parsed)
+        findings += found
+        if row is not None:
+            rows.append(row)
+    return findings, {"note": NO_KERNEL_NOTE, "layers": rows}
