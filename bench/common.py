@@ -34,9 +34,17 @@ _FRACTIONS = (0.70, 0.15)  # train, validation; the rest is test (as keras_mot/g
 
 # TFLite ops that only move, reshape or (de)quantize data; every other op is a compute op.
 # Used to tell whether an "int8" model still computes in float (DESIGN.md §5 "Fully integer").
-NON_COMPUTE_OPS = frozenset({
-    "QUANTIZE", "DEQUANTIZE", "RESHAPE", "SQUEEZE", "EXPAND_DIMS", "SHAPE", "DENSIFY",
-})
+NON_COMPUTE_OPS = frozenset(
+    {
+        "QUANTIZE",
+        "DEQUANTIZE",
+        "RESHAPE",
+        "SQUEEZE",
+        "EXPAND_DIMS",
+        "SHAPE",
+        "DENSIFY",
+    }
+)
 
 
 def load_digits(split="train", image_size=None, channels=1, seed=0, path=None):
@@ -60,8 +68,9 @@ def load_digits(split="train", image_size=None, channels=1, seed=0, path=None):
         >>> x, y = load_digits("train", image_size=(32, 32), channels=3)
     """
     if split not in ("train", "validation", "test", "all"):
-        raise ValueError(f"Unknown digits split. Received: split={split!r}. "
-                         "Use one of: train, validation, test, all.")
+        raise ValueError(
+            f"Unknown digits split. Received: split={split!r}. Use one of: train, validation, test, all."
+        )
     if channels not in (1, 3):
         raise ValueError(f"Digits images have 1 or 3 channels. Received: channels={channels!r}.")
     with np.load(path or DIGITS_NPZ) as data:
@@ -90,8 +99,8 @@ def _split_indices(labels, split, seed):
         n_train = int(round(len(idx) * _FRACTIONS[0]))
         n_val = int(round(len(idx) * _FRACTIONS[1]))
         parts["train"].append(idx[:n_train])
-        parts["validation"].append(idx[n_train:n_train + n_val])
-        parts["test"].append(idx[n_train + n_val:])
+        parts["validation"].append(idx[n_train : n_train + n_val])
+        parts["test"].append(idx[n_train + n_val :])
     return np.sort(np.concatenate(parts[split]))
 
 
@@ -125,8 +134,9 @@ def build_mobilenetv2(keras, input_shape=(32, 32, 3), classes=10, alpha=0.35, bn
         >>> import keras
         >>> model = build_mobilenetv2(keras)
     """
-    base = keras.applications.MobileNetV2(input_shape=input_shape, alpha=alpha, weights=None,
-                                          classes=classes, classifier_activation=None)
+    base = keras.applications.MobileNetV2(
+        input_shape=input_shape, alpha=alpha, weights=None, classes=classes, classifier_activation=None
+    )
     return keras.Model.from_config(set_bn_momentum(base.get_config(), bn_momentum))
 
 
@@ -188,7 +198,7 @@ def run_tflite(tflite_bytes, x, batch_size=64):
     inp = interp.get_input_details()[0]
     outs = []
     for start in range(0, len(x), batch_size):
-        xb = np.asarray(x[start:start + batch_size], np.float32)
+        xb = np.asarray(x[start : start + batch_size], np.float32)
         interp.resize_tensor_input(inp["index"], list(xb.shape))
         interp.allocate_tensors()
         inp = interp.get_input_details()[0]
@@ -218,11 +228,13 @@ def tflite_ops(tflite_bytes):
     dtypes = {t["index"]: np.dtype(t["dtype"]).name for t in interp.get_tensor_details()}
     ops = []
     for op in interp._get_ops_details():  # no public API lists ops; stable in tf.lite and litert
-        ops.append({
-            "op": op["op_name"],
-            "input_dtypes": [dtypes.get(i, "?") for i in op["inputs"] if i >= 0],
-            "output_dtypes": [dtypes.get(i, "?") for i in op["outputs"] if i >= 0],
-        })
+        ops.append(
+            {
+                "op": op["op_name"],
+                "input_dtypes": [dtypes.get(i, "?") for i in op["inputs"] if i >= 0],
+                "output_dtypes": [dtypes.get(i, "?") for i in op["outputs"] if i >= 0],
+            }
+        )
     return ops
 
 
@@ -236,8 +248,11 @@ def float_compute_ops(tflite_bytes):
         >>> float_compute_ops(int8_model_bytes)
         []
     """
-    return sorted(o["op"] for o in tflite_ops(tflite_bytes)
-                  if o["op"] not in NON_COMPUTE_OPS and "float32" in o["input_dtypes"])
+    return sorted(
+        o["op"]
+        for o in tflite_ops(tflite_bytes)
+        if o["op"] not in NON_COMPUTE_OPS and "float32" in o["input_dtypes"]
+    )
 
 
 def ptq_int8(tf, keras_model, representative_x):
@@ -254,9 +269,10 @@ def ptq_int8(tf, keras_model, representative_x):
     Example:
         >>> b, secs = ptq_int8(tf, model, x_train[:100])
     """
+
     def rep():
         for i in range(len(representative_x)):
-            yield [np.asarray(representative_x[i:i + 1], np.float32)]
+            yield [np.asarray(representative_x[i : i + 1], np.float32)]
 
     t0 = time.perf_counter()
     conv = tf.lite.TFLiteConverter.from_keras_model(keras_model)

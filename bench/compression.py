@@ -28,9 +28,8 @@ import tempfile
 BENCH = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, BENCH)
 
-import numpy as np  # noqa: E402
-
 import common  # noqa: E402
+import numpy as np  # noqa: E402
 import qat_protocol  # noqa: E402
 
 SPARSITY, CLUSTERS = 0.5, 16
@@ -38,31 +37,38 @@ SPARSITY, CLUSTERS = 0.5, 16
 
 def _data():
     x_tr, y_tr = common.load_digits("train", qat_protocol.IMAGE_SIZE, channels=3, seed=0)
-    held = [common.load_digits(s, qat_protocol.IMAGE_SIZE, channels=3, seed=0)
-            for s in ("validation", "test")]
+    held = [
+        common.load_digits(s, qat_protocol.IMAGE_SIZE, channels=3, seed=0) for s in ("validation", "test")
+    ]
     return x_tr, y_tr, np.concatenate([x for x, _ in held]), np.concatenate([y for _, y in held])
 
 
 def _fit(keras, model, x, y, epochs, lr, batch_size, callbacks=()):
-    model.compile(optimizer=keras.optimizers.Adam(lr), metrics=["accuracy"],
-                  loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
-    model.fit(x, y, epochs=epochs, batch_size=batch_size, shuffle=True, verbose=0,
-              callbacks=list(callbacks))
+    model.compile(
+        optimizer=keras.optimizers.Adam(lr),
+        metrics=["accuracy"],
+        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+    )
+    model.fit(x, y, epochs=epochs, batch_size=batch_size, shuffle=True, verbose=0, callbacks=list(callbacks))
 
 
 def _arm(mot, keras, qmodel, data, args, directory):
     x_tr, y_tr, x_te, y_te = data
-    _fit(keras, qmodel, x_tr, y_tr, args.qat_epochs, args.qat_lr, args.batch_size,
-         mot.callbacks(qmodel))
+    _fit(keras, qmodel, x_tr, y_tr, args.qat_epochs, args.qat_lr, args.batch_size, mot.callbacks(qmodel))
     result = mot.export(qmodel, directory, representative_data=x_tr[:64], plot=False)
     tflite = open(result.paths["tflite"], "rb").read()
     acc = float(np.mean(common.top1(common.run_tflite(tflite, x_te)) == y_te))
     layers = (result.report.get("compression") or {}).get("layers", [])
-    return {"int8_acc": acc, "gzip": common.gzip_size(tflite), "raw": len(tflite),
-            "ok": result.ok, "max_distinct": max((r.get("distinct", 0) for r in layers), default=None),
-            "clustered_tensors": len(layers),
-            "zeros_kept": all(r.get("tflite_zeros", 0) >= r["keras_zeros"] for r in layers),
-            "zero_fraction": _zero_fraction(layers, result.report)}
+    return {
+        "int8_acc": acc,
+        "gzip": common.gzip_size(tflite),
+        "raw": len(tflite),
+        "ok": result.ok,
+        "max_distinct": max((r.get("distinct", 0) for r in layers), default=None),
+        "clustered_tensors": len(layers),
+        "zeros_kept": all(r.get("tflite_zeros", 0) >= r["keras_zeros"] for r in layers),
+        "zero_fraction": _zero_fraction(layers, result.report),
+    }
 
 
 def _zero_fraction(layers, report):
@@ -86,16 +92,20 @@ def run_ours(args, weights_path):
         _fit(keras, model, x_tr, y_tr, args.epochs, qat_protocol.FLOAT_LR, args.batch_size)
         qat_protocol.save_float_weights(weights_path, model, args)
     out = {"float_acc": float(np.mean(common.top1(model.predict(x_te, verbose=0)) == y_te))}
-    x_cal = x_tr[:qat_protocol.N_CALIBRATION]
+    x_cal = x_tr[: qat_protocol.N_CALIBRATION]
     tmp = tempfile.mkdtemp(prefix="bench_compression_")
     plain = mot.quantize(model, calibration_data=x_cal)
     out["int8_qat"] = _arm(mot, keras, plain, data, args, os.path.join(tmp, "plain"))
     steps = args.qat_epochs * int(np.ceil(len(x_tr) / args.batch_size))
-    recipe = mot.Recipe("tflite_int8", schedule=mot.PolynomialDecay(
-        0.0, SPARSITY, 0, max(1, steps // 2), frequency=10), rules=(
-        mot.Rule("class:Conv2D", cluster=mot.Cluster(CLUSTERS), prune=mot.Unstructured()),
-        mot.Rule("class:Dense", cluster=mot.Cluster(CLUSTERS), prune=mot.Unstructured()),
-        mot.Rule("_default")))
+    recipe = mot.Recipe(
+        "tflite_int8",
+        schedule=mot.PolynomialDecay(0.0, SPARSITY, 0, max(1, steps // 2), frequency=10),
+        rules=(
+            mot.Rule("class:Conv2D", cluster=mot.Cluster(CLUSTERS), prune=mot.Unstructured()),
+            mot.Rule("class:Dense", cluster=mot.Cluster(CLUSTERS), prune=mot.Unstructured()),
+            mot.Rule("_default"),
+        ),
+    )
     cascade = mot.apply(model, recipe, calibration_data=x_cal)
     out["cascade"] = _arm(mot, keras, cascade, data, args, os.path.join(tmp, "cascade"))
     return out
@@ -106,22 +116,39 @@ def run_peer(args, weights_path):
     python = args.peer_python
     if python is None:
         try:
-            python = subprocess.run(["bash", os.path.join(BENCH, "peer_env.sh")], check=True,
-                                    capture_output=True, text=True).stdout.strip().splitlines()[-1]
+            python = (
+                subprocess.run(
+                    ["bash", os.path.join(BENCH, "peer_env.sh")], check=True, capture_output=True, text=True
+                )
+                .stdout.strip()
+                .splitlines()[-1]
+            )
         except (subprocess.CalledProcessError, IndexError) as e:
             return {"unavailable": f"peer virtualenv: {e}"}
-    cmd = [python, os.path.join(BENCH, "peer", "tfmot_cluster.py"), "--epochs", str(args.epochs),
-           "--qat-epochs", str(args.qat_epochs), "--batch-size", str(args.batch_size),
-           "--seed", str(args.seed), "--float-weights", weights_path]
-    proc = subprocess.run(cmd, capture_output=True, text=True,
-                          env={**os.environ, "TF_USE_LEGACY_KERAS": "1"})
+    cmd = [
+        python,
+        os.path.join(BENCH, "peer", "tfmot_cluster.py"),
+        "--epochs",
+        str(args.epochs),
+        "--qat-epochs",
+        str(args.qat_epochs),
+        "--batch-size",
+        str(args.batch_size),
+        "--seed",
+        str(args.seed),
+        "--float-weights",
+        weights_path,
+    ]
+    proc = subprocess.run(cmd, capture_output=True, text=True, env={**os.environ, "TF_USE_LEGACY_KERAS": "1"})
     return common.parse_last_json(proc.stdout) or {"unavailable": proc.stderr[-2000:]}
 
 
 def table(ours, peer):
     """Markdown table of both sides' arms."""
-    rows = ["| side | arm | int8 acc | gzip bytes | ratio to own int8 QAT | max distinct int8 "
-            "| zeros kept |", "|---|---|---|---|---|---|---|"]
+    rows = [
+        "| side | arm | int8 acc | gzip bytes | ratio to own int8 QAT | max distinct int8 | zeros kept |",
+        "|---|---|---|---|---|---|---|",
+    ]
     for side, res in (("keras_mot", ours), ("tfmot 0.8.1", peer)):
         if not res or "unavailable" in res:
             rows.append(f"| {side} | unavailable | | | | | |")
@@ -129,9 +156,11 @@ def table(ours, peer):
         base = res["int8_qat"]["gzip"]
         for arm in ("int8_qat", "cascade"):
             r = res[arm]
-            rows.append(f"| {side} | {arm} | {r['int8_acc']:.1%} | {r['gzip']:,} | "
-                        f"{r['gzip'] / base:.3f}x | {r.get('max_distinct')} | "
-                        f"{r.get('zeros_kept')} |")
+            rows.append(
+                f"| {side} | {arm} | {r['int8_acc']:.1%} | {r['gzip']:,} | "
+                f"{r['gzip'] / base:.3f}x | {r.get('max_distinct')} | "
+                f"{r.get('zeros_kept')} |"
+            )
     return "\n".join(rows)
 
 
@@ -149,7 +178,8 @@ def main(argv=None):
     p.add_argument("--json-out", default=None)
     args = p.parse_args(argv)
     weights = args.float_weights or os.path.join(
-        tempfile.gettempdir(), f"compression_float_s{args.seed}_e{args.epochs}.npz")
+        tempfile.gettempdir(), f"compression_float_s{args.seed}_e{args.epochs}.npz"
+    )
     ours = run_ours(args, weights)
     peer = None if args.no_peer else run_peer(args, weights)
     print(table(ours, peer))

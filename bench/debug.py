@@ -32,10 +32,14 @@ def main():
     start = time.perf_counter()
     report = mot.debug(model, x, max_examples=args.images)
     t_debug = time.perf_counter() - start
-    rows = [("float evaluation pass", t_float, 1.0), ("mot.debug (post-training)", t_debug,
-                                                       t_debug / t_float)]
-    print(f"MobileNetV2 224x224, {args.images} images, {len(report.layers)} quantized layers, "
-          f"{os.cpu_count()} CPUs")
+    rows = [
+        ("float evaluation pass", t_float, 1.0),
+        ("mot.debug (post-training)", t_debug, t_debug / t_float),
+    ]
+    print(
+        f"MobileNetV2 224x224, {args.images} images, {len(report.layers)} quantized layers, "
+        f"{os.cpu_count()} CPUs"
+    )
     print("| step | seconds | x float pass |\n|---|---|---|")
     for name, t, ratio in rows:
         print(f"| {name} | {t:.2f} | {ratio:.1f} |")

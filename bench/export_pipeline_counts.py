@@ -29,7 +29,6 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 import keras  # noqa: E402
-import numpy as np  # noqa: E402
 
 import keras_mot as mot  # noqa: E402
 from keras_mot.garden.digits import load_digits  # noqa: E402
@@ -54,8 +53,9 @@ class Counts:
         def counted(*args, **kwargs):
             outer = self._depth[group] == 0
             if outer:
-                name = event + (" (inside the converter)" if self.in_converter and
-                                event.startswith("flatbuffer") else "")
+                name = event + (
+                    " (inside the converter)" if self.in_converter and event.startswith("flatbuffer") else ""
+                )
                 self.events[name] += 1
                 self.callers[name][_caller()] += 1
             self._depth[group] += 1
@@ -98,9 +98,16 @@ def install(counts):
     convert = importlib.import_module("keras_mot.export.convert")
     strip_mod = importlib.import_module("keras_mot.strip")
 
-    for mod in ("keras_mot.export.api", "keras_mot.export.sparse_check", "keras_mot.export.xnnpack_check",
-                "keras_mot.export.inspect", "keras_mot.export.verify", "keras_mot.export.plan",
-                "keras_mot.export.tflite_model", "keras_mot.lint.tflite_check"):
+    for mod in (
+        "keras_mot.export.api",
+        "keras_mot.export.sparse_check",
+        "keras_mot.export.xnnpack_check",
+        "keras_mot.export.inspect",
+        "keras_mot.export.verify",
+        "keras_mot.export.plan",
+        "keras_mot.export.tflite_model",
+        "keras_mot.lint.tflite_check",
+    ):
         try:
             importlib.import_module(mod)
         except ImportError:
@@ -136,19 +143,24 @@ def install(counts):
                 return original(*args, **kwargs)
             finally:
                 counts.in_converter -= 1
+
         return wrapped
 
-    for name in ("to_tflite", "convert"):   # `convert` runs the converter since the export plan
+    for name in ("to_tflite", "convert"):  # `convert` runs the converter since the export plan
         if hasattr(convert, name):
             _patch_everywhere(getattr(convert, name), converting(getattr(convert, name)), patched)
     _patch_everywhere(strip_mod.strip, counts.wrap("strip", strip_mod.strip), patched)
     if hasattr(convert, "is_quantized"):  # where the mode was decided before the export plan
-        _patch_everywhere(convert.is_quantized, counts.wrap(
-            "conversion mode decided (is_quantized)", convert.is_quantized), patched)
+        _patch_everywhere(
+            convert.is_quantized,
+            counts.wrap("conversion mode decided (is_quantized)", convert.is_quantized),
+            patched,
+        )
     plan = sys.modules.get("keras_mot.export.plan")
     if plan is not None and hasattr(plan, "export_plan"):
-        _patch_everywhere(plan.export_plan, counts.wrap(
-            "conversion mode decided (export_plan)", plan.export_plan), patched)
+        _patch_everywhere(
+            plan.export_plan, counts.wrap("conversion mode decided (export_plan)", plan.export_plan), patched
+        )
     model_mod = sys.modules.get("keras_mot.export.tflite_model")
     if model_mod is not None and hasattr(model_mod, "TfliteModel"):
         on_class(model_mod.TfliteModel, "__init__", "TfliteModel parsed", "tflite_model")
@@ -167,8 +179,11 @@ def _digits():
 
 
 def _compile(model):
-    kwargs = dict(optimizer=keras.optimizers.Adam(5e-3), metrics=["accuracy"],
-                  loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    kwargs = dict(
+        optimizer=keras.optimizers.Adam(5e-3),
+        metrics=["accuracy"],
+        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+    )
     if isinstance(model, mot.PreparedModel):
         kwargs["lint"] = "off"
     model.compile(**kwargs)
@@ -199,11 +214,9 @@ def pruned_mlp(x, y):
     inputs = keras.Input((64,))
     h = keras.layers.Dense(64, activation="relu")(inputs)
     model = keras.Model(inputs, keras.layers.Dense(10)(h), name="mlp")
-    pruned = mot.prune(model, "tflite_sparse_fc_int8",
-                       schedule=mot.ConstantSparsity(0.75, 0, frequency=1))
+    pruned = mot.prune(model, "tflite_sparse_fc_int8", schedule=mot.ConstantSparsity(0.75, 0, frequency=1))
     _compile(pruned)
-    pruned.fit(x.reshape(-1, 64), y, epochs=1, batch_size=64, verbose=0,
-               callbacks=mot.callbacks(pruned))
+    pruned.fit(x.reshape(-1, 64), y, epochs=1, batch_size=64, verbose=0, callbacks=mot.callbacks(pruned))
     return pruned
 
 
@@ -213,8 +226,7 @@ def run(scenario, models, data):
     counts = Counts()
     directory = tempfile.mkdtemp(prefix="mot_counts_")
     if scenario == "sparse_ptq_int8":
-        model, kwargs = models["mlp"], dict(representative_data=(xv.reshape(-1, 64), yv),
-                                            formats=("tflite",))
+        model, kwargs = models["mlp"], dict(representative_data=(xv.reshape(-1, 64), yv), formats=("tflite",))
     else:
         model, kwargs = models["cnn"], dict(representative_data=(xv, yv), target="tflite_int8")
         if scenario == "qat_int8_io":
@@ -237,8 +249,10 @@ def main():
         models["mlp"] = pruned_mlp(data[0], data[1])
     for scenario in args.scenario:
         counts, result = run(scenario, models, data)
-        print(f"\n## {scenario}: target {result.target}, mode {result.report['mode']}, "
-              f"ok {result.ok}, runtime {result.report.get('runtime')}\n")
+        print(
+            f"\n## {scenario}: target {result.target}, mode {result.report['mode']}, "
+            f"ok {result.ok}, runtime {result.report.get('runtime')}\n"
+        )
         print("| event | count | called from |")
         print("|---|---:|---|")
         for event in sorted(counts.events):

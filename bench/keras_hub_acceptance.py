@@ -63,8 +63,10 @@ def data_for(model):
     """((x_train, y_train), (x_test, y_test)) in the structure the model takes."""
     if isinstance(model.input, dict):
         return _text_split(3000, 0, model), _text_split(512, 1, model)  # parity reads 512
-    return (load_digits("train", image_size=(32, 32), channels=3),
-            load_digits("test", image_size=(32, 32), channels=3))
+    return (
+        load_digits("train", image_size=(32, 32), channels=3),
+        load_digits("test", image_size=(32, 32), channels=3),
+    )
 
 
 def _loss():
@@ -96,17 +98,31 @@ def run_one(name, float_epochs, qat_epochs, workdir):
     lint = mot.lint(q, target="tflite_int8")
     q.compile(keras.optimizers.Adam(lr / 10), loss=_loss(), metrics=["accuracy"])
     q.fit(x, y, epochs=qat_epochs, batch_size=32, verbose=0, callbacks=mot.callbacks(q))
-    res = mot.export(q, os.path.join(workdir, name), representative_data=(xt, yt),
-                     formats=("tflite",))
-    row = dict(model=name, float_acc=float_acc, qat_keras_acc=res.parity.keras_accuracy,
-               int8_acc=res.parity.tflite_accuracy, agreement=res.parity.agreement,
-               float_ops=len(res.float_compute_ops or []), lint=lint.verdict,
-               coverage=lint.coverage, size_kb=res.sizes["tflite"]["raw"] / 1024)
+    res = mot.export(q, os.path.join(workdir, name), representative_data=(xt, yt), formats=("tflite",))
+    row = dict(
+        model=name,
+        float_acc=float_acc,
+        qat_keras_acc=res.parity.keras_accuracy,
+        int8_acc=res.parity.tflite_accuracy,
+        agreement=res.parity.agreement,
+        float_ops=len(res.float_compute_ops or []),
+        lint=lint.verdict,
+        coverage=lint.coverage,
+        size_kb=res.sizes["tflite"]["raw"] / 1024,
+    )
     if name in zoo.TEXT:
-        r16 = mot.export(q, os.path.join(workdir, name + "_16x8"), target="tflite_int16x8",
-                         representative_data=(xt, yt), formats=("tflite",))
-        row.update(int16x8_acc=r16.parity.tflite_accuracy, int16x8_agreement=r16.parity.agreement,
-                   int16x8_float_ops=len(r16.float_compute_ops or []))
+        r16 = mot.export(
+            q,
+            os.path.join(workdir, name + "_16x8"),
+            target="tflite_int16x8",
+            representative_data=(xt, yt),
+            formats=("tflite",),
+        )
+        row.update(
+            int16x8_acc=r16.parity.tflite_accuracy,
+            int16x8_agreement=r16.parity.agreement,
+            int16x8_float_ops=len(r16.float_compute_ops or []),
+        )
     row["wall_s"] = time.time() - t0
     return row
 
@@ -116,17 +132,23 @@ def _pct(v):
 
 
 def table(rows):
-    head = ("| model | float acc | int8 acc (LiteRT) | int8 - float | TFLite-vs-Keras agreement | "
-            "float ops | lint | QAT coverage | int16x8 acc / agreement | wall s |")
+    head = (
+        "| model | float acc | int8 acc (LiteRT) | int8 - float | TFLite-vs-Keras agreement | "
+        "float ops | lint | QAT coverage | int16x8 acc / agreement | wall s |"
+    )
     lines = [head, "|" + "---|" * (head.count("|") - 1)]
     for r in rows:
-        i16 = (f"{_pct(r['int16x8_acc'])} / {_pct(r['int16x8_agreement'])}"
-               f"{'' if not r['int16x8_float_ops'] else ' (%d float ops)' % r['int16x8_float_ops']}"
-               if "int16x8_acc" in r else "-")
+        i16 = (
+            f"{_pct(r['int16x8_acc'])} / {_pct(r['int16x8_agreement'])}"
+            f"{'' if not r['int16x8_float_ops'] else ' (%d float ops)' % r['int16x8_float_ops']}"
+            if "int16x8_acc" in r
+            else "-"
+        )
         lines.append(
             f"| {r['model']} | {_pct(r['float_acc'])} | {_pct(r['int8_acc'])} | "
             f"{(r['int8_acc'] - r['float_acc']) * 100:+.1f} pt | {_pct(r['agreement'])} | "
-            f"{r['float_ops']} | {r['lint']} | {_pct(r['coverage'])} | {i16} | {r['wall_s']:.0f} |")
+            f"{r['float_ops']} | {r['lint']} | {_pct(r['coverage'])} | {i16} | {r['wall_s']:.0f} |"
+        )
     return "\n".join(lines)
 
 
@@ -142,8 +164,10 @@ def main(argv=None):
         for name in args.models:
             rows.append(run_one(name, args.float_epochs, args.qat_epochs, workdir))
             print(json.dumps(rows[-1]), flush=True)
-    print(f"\nKerasHub zoo: {args.float_epochs} float + {args.qat_epochs} QAT epochs, batch 32, "
-          f"Keras {keras.__version__}, backend {keras.backend.backend()}\n")
+    print(
+        f"\nKerasHub zoo: {args.float_epochs} float + {args.qat_epochs} QAT epochs, batch 32, "
+        f"Keras {keras.__version__}, backend {keras.backend.backend()}\n"
+    )
     print(table(rows))
     if args.json_out:
         with open(args.json_out, "w") as f:

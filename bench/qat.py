@@ -62,20 +62,34 @@ ROWS = (
 )
 _MS_KEYS = ("float_step_s", "qat_step_s")
 # Paired rows: int8 accuracy minus a reference accuracy of the same seed and side.
-_DIFFERENCES = {"int8_minus_float_continued": "float_continued_acc",
-                "int8_minus_ptq": "ptq_int8_acc"}
+_DIFFERENCES = {"int8_minus_float_continued": "float_continued_acc", "int8_minus_ptq": "ptq_int8_acc"}
 
 
 # Protocol settings and sizes: the same in every seed, never averaged.
 _SETTINGS_KEYS = ("seed", "epochs", "qat_epochs", "batch_size", "n_train", "n_test", "freeze_bn_at")
 # Rows whose spread over seeds is printed next to the mean.
-_SPREAD_KEYS = ("step_time_ratio", "qat_acc_before_finetune", "agreement", "int8_acc",
-                "int8_minus_float_continued", "int8_minus_ptq", "qat_keras_acc", "float_acc",
-                "float_continued_acc", "ptq_int8_acc")
+_SPREAD_KEYS = (
+    "step_time_ratio",
+    "qat_acc_before_finetune",
+    "agreement",
+    "int8_acc",
+    "int8_minus_float_continued",
+    "int8_minus_ptq",
+    "qat_keras_acc",
+    "float_acc",
+    "float_continued_acc",
+    "ptq_int8_acc",
+)
 
 # Rows compared seed by seed when both sides fine-tuned the same float model (`paired_difference`).
-_PAIRED_KEYS = ("qat_acc_before_finetune", "agreement", "int8_acc",
-                "int8_minus_float_continued", "int8_minus_ptq", "qat_keras_acc")
+_PAIRED_KEYS = (
+    "qat_acc_before_finetune",
+    "agreement",
+    "int8_acc",
+    "int8_minus_float_continued",
+    "int8_minus_ptq",
+    "qat_keras_acc",
+)
 
 
 def _with_differences(result):
@@ -109,8 +123,9 @@ def _within_noise(ours, peer, key):
 
 
 def _verdict(ours, peer, key, direction, paired=None):
-    if direction == 0 or not all(r and r.get(key) is not None and "unavailable" not in r
-                                 for r in (ours, peer)):
+    if direction == 0 or not all(
+        r and r.get(key) is not None and "unavailable" not in r for r in (ours, peer)
+    ):
         return ""
     a, b = ours[key], peer[key]
     # A ratio of two signed differences (int8 minus a reference) means nothing.
@@ -119,8 +134,13 @@ def _verdict(ours, peer, key, direction, paired=None):
         better = "tie"
     elif paired and key in paired:  # same float model per seed: the seed-by-seed test
         d = paired[key]
-        better = ("within noise" if d["verdict"] == "within noise" else
-                  "keras_mot" if d["mean"] * direction > 0 else "tfmot") + " (paired)"
+        better = (
+            "within noise"
+            if d["verdict"] == "within noise"
+            else "keras_mot"
+            if d["mean"] * direction > 0
+            else "tfmot"
+        ) + " (paired)"
     elif _within_noise(ours, peer, key):
         better = "within noise"
     else:
@@ -150,8 +170,9 @@ def aggregate(results):
     out = dict(results[0], n_seeds=len(results), seed=[r.get("seed") for r in results])
     for key, value in results[0].items():
         values = [r.get(key) for r in results]
-        if key in _SETTINGS_KEYS or not all(isinstance(v, (int, float)) and not isinstance(v, bool)
-                                    for v in values):
+        if key in _SETTINGS_KEYS or not all(
+            isinstance(v, (int, float)) and not isinstance(v, bool) for v in values
+        ):
             continue
         if key == "float_ops_left":
             out[key] = max(values)
@@ -161,10 +182,8 @@ def aggregate(results):
             mean = sum(values) / len(values)
             out[key] = mean
             if key in _SPREAD_KEYS:
-                out[f"{key}_sd"] = math.sqrt(sum((v - mean) ** 2 for v in values)
-                                             / (len(values) - 1))
-    out["float_ops_left_names"] = sorted({n for r in results
-                                          for n in r.get("float_ops_left_names", [])})
+                out[f"{key}_sd"] = math.sqrt(sum((v - mean) ** 2 for v in values) / (len(values) - 1))
+    out["float_ops_left_names"] = sorted({n for r in results for n in r.get("float_ops_left_names", [])})
     return out
 
 
@@ -183,23 +202,28 @@ def format_table(ours, peer, paired=None):
     """
     lines = ["| measure | keras_mot | tfmot 0.8.1 | ratio / better |", "|---|---|---|---|"]
     for key, label, fmt, direction in ROWS:
-        lines.append(f"| {label} | {_cell(ours, key, fmt)} | {_cell(peer, key, fmt)} | "
-                     f"{_verdict(ours, peer, key, direction, paired)} |")
+        lines.append(
+            f"| {label} | {_cell(ours, key, fmt)} | {_cell(peer, key, fmt)} | "
+            f"{_verdict(ours, peer, key, direction, paired)} |"
+        )
     for name, r in (("keras_mot", ours), ("tfmot", peer)):
         if r is None or "unavailable" in r:
             why = (r or {}).get("unavailable", "did not run")
             lines.append(f"\n{name} side unavailable: {why}")
         elif r.get("float_ops_left_names"):
             lines.append(f"\n{name} float compute ops: {', '.join(r['float_ops_left_names'])}")
-    walls = [f"{n} {r['wall_s']:.0f} s" for n, r in (("keras_mot", ours), ("tfmot", peer))
-             if r and r.get("wall_s") is not None]
+    walls = [
+        f"{n} {r['wall_s']:.0f} s"
+        for n, r in (("keras_mot", ours), ("tfmot", peer))
+        if r and r.get("wall_s") is not None
+    ]
     if walls:
         lines.append("\nwall time per side (incl. imports): " + ", ".join(walls))
     return "\n".join(lines)
 
 
 def settings_line(args, results, keys):
-    """"key=value" settings of each side's result (a loaded result keeps its own settings)."""
+    """ "key=value" settings of each side's result (a loaded result keeps its own settings)."""
     parts = []
     for r in results:
         if r and "unavailable" not in r:
@@ -215,15 +239,22 @@ def _run_side(name, cmd, env, log_path):
     wall = time.perf_counter() - t0
     result = common.parse_last_json(proc.stdout)
     if proc.returncode != 0 or result is None:
-        result = {"side": name, "unavailable":
-                  f"exit code {proc.returncode}, no JSON result; see {log_path}"}
+        result = {"side": name, "unavailable": f"exit code {proc.returncode}, no JSON result; see {log_path}"}
     result["wall_s"] = wall
     return result
 
 
 def _side_args(args):
-    out = ["--epochs", str(args.epochs), "--qat-epochs", str(args.qat_epochs),
-           "--batch-size", str(args.batch_size), "--seed", str(args.seed)]
+    out = [
+        "--epochs",
+        str(args.epochs),
+        "--qat-epochs",
+        str(args.qat_epochs),
+        "--batch-size",
+        str(args.batch_size),
+        "--seed",
+        str(args.seed),
+    ]
     if getattr(args, "float_weights", None):
         out += ["--float-weights", args.float_weights]
     return out
@@ -246,11 +277,15 @@ def paired_difference(ours, peer, key="int8_acc"):
         'keras_mot'
     """
     ours = [_with_differences(r) for r in ours if r]
-    by_seed = {r.get("seed"): _with_differences(r) for r in peer
-               if r and r.get("float_model") == "loaded"}
-    diffs = [r[key] - by_seed[r["seed"]][key] for r in ours
-             if r.get("float_model") == "trained" and r.get("seed") in by_seed
-             and r.get(key) is not None and by_seed[r["seed"]].get(key) is not None]
+    by_seed = {r.get("seed"): _with_differences(r) for r in peer if r and r.get("float_model") == "loaded"}
+    diffs = [
+        r[key] - by_seed[r["seed"]][key]
+        for r in ours
+        if r.get("float_model") == "trained"
+        and r.get("seed") in by_seed
+        and r.get(key) is not None
+        and by_seed[r["seed"]].get(key) is not None
+    ]
     if len(diffs) < 2:
         return None
     mean = sum(diffs) / len(diffs)
@@ -273,13 +308,19 @@ def run_ours(args, log_path):
 
 def peer_python():
     """Creates the peer venv if needed (bench/peer_env.sh) and returns its python path."""
-    proc = subprocess.run(["bash", os.path.join(BENCH, "peer_env.sh")],
-                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.run(
+        ["bash", os.path.join(BENCH, "peer_env.sh")],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     if proc.returncode != 0:
-        raise RuntimeError("bench/peer_env.sh failed to create the peer virtualenv. "
-                           f"Received: exit code {proc.returncode}, stderr tail: "
-                           f"{proc.stderr[-800:]!r}. Fix: check network access to PyPI or set "
-                           "KERAS_MOT_PEER_VENV to an existing venv with tfmot 0.8.1.")
+        raise RuntimeError(
+            "bench/peer_env.sh failed to create the peer virtualenv. "
+            f"Received: exit code {proc.returncode}, stderr tail: "
+            f"{proc.stderr[-800:]!r}. Fix: check network access to PyPI or set "
+            "KERAS_MOT_PEER_VENV to an existing venv with tfmot 0.8.1."
+        )
     return proc.stdout.strip().splitlines()[-1]
 
 
@@ -304,6 +345,7 @@ def add_result_args(p):
 
 def both_sides(args, run_ours, run_peer, stem):
     """Runs (or loads) the keras_mot side, then the tfmot side; saves both with --json-out."""
+
     def load_or_run(path, runner, log_name):
         if path:
             with open(path) as f:
@@ -340,11 +382,9 @@ def seeded_sides(args, run_ours, run_peer, stem):
             os.remove(weights)  # never a stale float model from an earlier run
         seed_args = argparse.Namespace(**dict(vars(args), seed=seed, float_weights=weights))
         if not args.ours_json:
-            ours.append(run_ours(seed_args, os.path.join(args.log_dir,
-                                                         f"{stem}_keras_mot_s{seed}.log")))
+            ours.append(run_ours(seed_args, os.path.join(args.log_dir, f"{stem}_keras_mot_s{seed}.log")))
         if not args.peer_json:
-            peer.append(run_peer(seed_args, os.path.join(args.log_dir,
-                                                         f"{stem}_tfmot_s{seed}.log")))
+            peer.append(run_peer(seed_args, os.path.join(args.log_dir, f"{stem}_tfmot_s{seed}.log")))
         if weights and os.path.exists(weights):
             os.remove(weights)
     if args.json_out:
@@ -355,7 +395,7 @@ def seeded_sides(args, run_ours, run_peer, stem):
 
 
 def _bn_regime(ours):
-    """"; keras_mot BN statistics frozen from QAT step N" when the keras_mot side ran so, else
+    """ "; keras_mot BN statistics frozen from QAT step N" when the keras_mot side ran so, else
     "" (live statistics throughout, the library default)."""
     steps = (ours or {}).get("freeze_bn_at")
     return "" if steps is None else f"; keras_mot BN statistics frozen from QAT step {steps}"
@@ -369,28 +409,43 @@ def main(argv=None):
     p.add_argument("--batch-size", type=int, default=64)
     p.add_argument("--seed", type=int, default=0, help="first seed")
     p.add_argument("--seeds", type=int, default=3, help="number of seeds per side")
-    p.add_argument("--independent-float", action="store_true",
-                   help="each side trains its own float model (default: one shared per seed)")
-    p.add_argument("--ours-freeze-bn-at", type=int, default=None, metavar="N",
-                   help="keras_mot side: freeze folded BatchNormalization statistics from QAT "
-                        "step N (default: live throughout, the library default)")
+    p.add_argument(
+        "--independent-float",
+        action="store_true",
+        help="each side trains its own float model (default: one shared per seed)",
+    )
+    p.add_argument(
+        "--ours-freeze-bn-at",
+        type=int,
+        default=None,
+        metavar="N",
+        help="keras_mot side: freeze folded BatchNormalization statistics from QAT "
+        "step N (default: live throughout, the library default)",
+    )
     add_result_args(p)
     args = p.parse_args(argv)
     if args.seeds < 1:
         p.error(f"--seeds must be at least 1. Received: {args.seeds}.")
     ours, peer, paired = seeded_sides(args, run_ours, run_peer, "bench_qat")
-    print("QAT benchmark (bench/qat.py): MobileNetV2 alpha=0.35, 32x32x3, digits; "
-          + settings_line(args, (ours, peer), ("epochs", "qat_epochs", "batch_size", "seed"))
-          + ("; each side its own float model" if args.independent_float
-             else "; both sides fine-tune the same float model per seed")
-          + _bn_regime(ours)
-          + "; cells: mean ± sd over seeds; step-time ratio and time rows: lower is better")
+    print(
+        "QAT benchmark (bench/qat.py): MobileNetV2 alpha=0.35, 32x32x3, digits; "
+        + settings_line(args, (ours, peer), ("epochs", "qat_epochs", "batch_size", "seed"))
+        + (
+            "; each side its own float model"
+            if args.independent_float
+            else "; both sides fine-tune the same float model per seed"
+        )
+        + _bn_regime(ours)
+        + "; cells: mean ± sd over seeds; step-time ratio and time rows: lower is better"
+    )
     print(format_table(ours, peer, paired))
     if "int8_acc" in paired:
         d = paired["int8_acc"]
-        print(f"\nint8 accuracy, keras_mot minus tfmot on the same float model (paired over "
-              f"{d['n']} seeds): {d['mean'] * 100:+.1f} ± {d['sd'] * 100:.1f} "
-              f"points -> {d['verdict']}")
+        print(
+            f"\nint8 accuracy, keras_mot minus tfmot on the same float model (paired over "
+            f"{d['n']} seeds): {d['mean'] * 100:+.1f} ± {d['sd'] * 100:.1f} "
+            f"points -> {d['verdict']}"
+        )
 
 
 if __name__ == "__main__":

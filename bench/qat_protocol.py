@@ -20,9 +20,8 @@ import os
 import time
 from typing import Callable
 
-import numpy as np
-
 import common
+import numpy as np
 
 # Long enough for the float model to converge (about 600 steps, as the README main job), so that
 # the accuracy rows measure quantization and not an unfinished float training.
@@ -64,9 +63,12 @@ def parse_args(argv=None, description=""):
     p.add_argument("--qat-epochs", type=int, default=QAT_EPOCHS, help="QAT fine-tuning epochs")
     p.add_argument("--batch-size", type=int, default=64)
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--float-weights", default=None,
-                   help="share the float model: load its weights from this .npz if it exists, "
-                        "else train it and save them here")
+    p.add_argument(
+        "--float-weights",
+        default=None,
+        help="share the float model: load its weights from this .npz if it exists, "
+        "else train it and save them here",
+    )
     return p.parse_args(argv)
 
 
@@ -89,24 +91,29 @@ def load_float_weights(path, model, args):
         made = (int(f["seed"]), int(f["epochs"]))
         weights = [f[k] for k in sorted(k for k in f.files if k.startswith("w"))]
     if made != (args.seed, args.epochs):
-        raise ValueError(f"{path} holds the float model of seed {made[0]}, {made[1]} epochs; "
-                         f"this run is seed {args.seed}, {args.epochs} epochs. Fix: delete the "
-                         "file or pass another --float-weights path.")
+        raise ValueError(
+            f"{path} holds the float model of seed {made[0]}, {made[1]} epochs; "
+            f"this run is seed {args.seed}, {args.epochs} epochs. Fix: delete the "
+            "file or pass another --float-weights path."
+        )
     want = [tuple(w.shape) for w in model.get_weights()]
     got = [tuple(w.shape) for w in weights]
     if want != got:
-        first = next((i for i, (a, b) in enumerate(zip(want, got)) if a != b),
-                     min(len(want), len(got)))
-        raise ValueError(f"{path} holds {len(got)} weights, this side's model {len(want)}; they "
-                         f"first differ at index {first}. Fix: build the same architecture on "
-                         "both sides.")
+        first = next((i for i, (a, b) in enumerate(zip(want, got)) if a != b), min(len(want), len(got)))
+        raise ValueError(
+            f"{path} holds {len(got)} weights, this side's model {len(want)}; they "
+            f"first differ at index {first}. Fix: build the same architecture on "
+            "both sides."
+        )
     model.set_weights(weights)
 
 
 def _compile(keras, model, lr):
-    model.compile(optimizer=keras.optimizers.Adam(learning_rate=lr),
-                  loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
-                  metrics=["accuracy"])
+    model.compile(
+        optimizer=keras.optimizers.Adam(learning_rate=lr),
+        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+        metrics=["accuracy"],
+    )
 
 
 def _accuracy(logits, labels):
@@ -116,8 +123,9 @@ def _accuracy(logits, labels):
 def _fit_timed(keras, model, x, y, epochs, batch_size, callbacks=()):
     timer = common.step_timer(keras)
     t0 = time.perf_counter()
-    model.fit(x, y, epochs=epochs, batch_size=batch_size, shuffle=True, verbose=0,
-              callbacks=[timer, *callbacks])
+    model.fit(
+        x, y, epochs=epochs, batch_size=batch_size, shuffle=True, verbose=0, callbacks=[timer, *callbacks]
+    )
     return common.median(timer.times), time.perf_counter() - t0, len(timer.times)
 
 
@@ -137,14 +145,20 @@ def run(keras, tf, side, args):
     x_tr, y_tr = common.load_digits("train", IMAGE_SIZE, channels=3, seed=0)
     # Held out: validation + test (540 images; neither is used for training or calibration),
     # twice the test split alone, which halves the variance of every accuracy row.
-    held_out = [common.load_digits(s, IMAGE_SIZE, channels=3, seed=0)
-                for s in ("validation", "test")]
+    held_out = [common.load_digits(s, IMAGE_SIZE, channels=3, seed=0) for s in ("validation", "test")]
     x_te = np.concatenate([x for x, _ in held_out])
     y_te = np.concatenate([y for _, y in held_out])
     x_cal = x_tr[:N_CALIBRATION]
-    r = {"side": side.name, "versions": side.versions, "epochs": args.epochs,
-         "qat_epochs": args.qat_epochs, "batch_size": args.batch_size, "seed": args.seed,
-         "n_train": int(len(x_tr)), "n_test": int(len(x_te))}
+    r = {
+        "side": side.name,
+        "versions": side.versions,
+        "epochs": args.epochs,
+        "qat_epochs": args.qat_epochs,
+        "batch_size": args.batch_size,
+        "seed": args.seed,
+        "n_train": int(len(x_tr)),
+        "n_test": int(len(x_te)),
+    }
 
     model = common.build_mobilenetv2(keras, IMAGE_SIZE + (3,), classes=10)
     shared = getattr(args, "float_weights", None)
@@ -154,8 +168,7 @@ def run(keras, tf, side, args):
     else:
         _compile(keras, model, FLOAT_LR)
         t0 = time.perf_counter()
-        model.fit(x_tr, y_tr, epochs=args.epochs, batch_size=args.batch_size, shuffle=True,
-                  verbose=0)
+        model.fit(x_tr, y_tr, epochs=args.epochs, batch_size=args.batch_size, shuffle=True, verbose=0)
         r["float_fit_s"] = time.perf_counter() - t0
         r["float_model"] = "trained"
         if shared:
@@ -171,7 +184,8 @@ def run(keras, tf, side, args):
     continued.set_weights(model.get_weights())
     _compile(keras, continued, QAT_LR)
     r["float_step_s"], _, r["float_steps_timed"] = _fit_timed(
-        keras, continued, x_tr, y_tr, args.qat_epochs, args.batch_size)
+        keras, continued, x_tr, y_tr, args.qat_epochs, args.batch_size
+    )
     r["float_continued_acc"] = _accuracy(continued.predict(x_te, verbose=0), y_te)
     del continued
 
@@ -181,7 +195,8 @@ def run(keras, tf, side, args):
     _compile(keras, qmodel, QAT_LR)
     r["qat_acc_before_finetune"] = _accuracy(qmodel.predict(x_te, verbose=0), y_te)
     r["qat_step_s"], r["qat_fit_s"], r["qat_steps_timed"] = _fit_timed(
-        keras, qmodel, x_tr, y_tr, args.qat_epochs, args.batch_size, side.callbacks(qmodel))
+        keras, qmodel, x_tr, y_tr, args.qat_epochs, args.batch_size, side.callbacks(qmodel)
+    )
     r["step_time_ratio"] = r["qat_step_s"] / r["float_step_s"]
     keras_logits = qmodel.predict(x_te, verbose=0)
     r["qat_keras_acc"] = _accuracy(keras_logits, y_te)

@@ -85,8 +85,9 @@ def measure(path, inputs, workdir):
     # keys sort in the order the signature's input names sort (see _MEASURE)
     np.savez(data, **{f"{i:02d}_{k}": v for i, (k, v) in enumerate(sorted(inputs.items()))})
     out = os.path.join(workdir, "outputs.npy")
-    proc = subprocess.run([sys.executable, "-c", _MEASURE, path, data, out], capture_output=True,
-                          text=True, timeout=900)
+    proc = subprocess.run(
+        [sys.executable, "-c", _MEASURE, path, data, out], capture_output=True, text=True, timeout=900
+    )
     if proc.returncode:
         raise RuntimeError(proc.stderr[-3000:])
     result = json.loads(proc.stdout.strip().splitlines()[-1])
@@ -106,13 +107,21 @@ def digits_data(flat):
 
 def mlp():
     import keras
-    return keras.Sequential([keras.Input((64,)), keras.layers.Dense(1024, activation="relu"),
-                             keras.layers.Dense(1024, activation="relu"), keras.layers.Dense(10)],
-                            name="mlp")
+
+    return keras.Sequential(
+        [
+            keras.Input((64,)),
+            keras.layers.Dense(1024, activation="relu"),
+            keras.layers.Dense(1024, activation="relu"),
+            keras.layers.Dense(10),
+        ],
+        name="mlp",
+    )
 
 
 def conv():
     import keras
+
     inputs = keras.Input((8, 8, 1))
     h = keras.layers.Conv2D(64, 3, padding="same", activation="relu")(inputs)
     h = keras.layers.DepthwiseConv2D(3, padding="same", activation="relu")(h)
@@ -131,8 +140,11 @@ def bert_data():
     def make(n):
         ids = rng.integers(1, VOCAB, (n, SEQ)).astype("int32")
         labels = ((ids < 100).sum(-1) >= 2).astype("int32")  # does a "rare" token appear twice?
-        return {"token_ids": ids, "padding_mask": np.ones_like(ids),
-                "segment_ids": np.zeros_like(ids)}, labels
+        return {
+            "token_ids": ids,
+            "padding_mask": np.ones_like(ids),
+            "segment_ids": np.zeros_like(ids),
+        }, labels
 
     x, y = make(4000)
     xt, yt = make(500)
@@ -142,30 +154,46 @@ def bert_data():
 def bert():
     import keras
     import keras_hub
+
     backbone = keras_hub.models.BertBackbone(
-        vocabulary_size=VOCAB, num_layers=2, num_heads=4, hidden_dim=128, intermediate_dim=512,
-        max_sequence_length=SEQ, dropout=0.0)
-    inputs = {k: keras.Input((SEQ,), dtype="int32", name=k)
-              for k in ("token_ids", "padding_mask", "segment_ids")}
+        vocabulary_size=VOCAB,
+        num_layers=2,
+        num_heads=4,
+        hidden_dim=128,
+        intermediate_dim=512,
+        max_sequence_length=SEQ,
+        dropout=0.0,
+    )
+    inputs = {
+        k: keras.Input((SEQ,), dtype="int32", name=k) for k in ("token_ids", "padding_mask", "segment_ids")
+    }
     pooled = backbone(inputs)["pooled_output"]
     return keras.Model(inputs, keras.layers.Dense(2, name="classifier")(pooled), name="bert")
 
 
-MODELS = {"mlp": (mlp, lambda: digits_data(True), 30, 1e-3),
-          "conv": (conv, lambda: digits_data(False), 30, 1e-3),
-          "bert": (bert, bert_data, 10, 3e-4)}
+MODELS = {
+    "mlp": (mlp, lambda: digits_data(True), 30, 1e-3),
+    "conv": (conv, lambda: digits_data(False), 30, 1e-3),
+    "bert": (bert, bert_data, 10, 3e-4),
+}
 
 
 def _compile(model, lr, prepared=False):
     import keras
+
     kwargs = {"lint": "off"} if prepared else {}
-    model.compile(keras.optimizers.Adam(lr), keras.losses.SparseCategoricalCrossentropy(True),
-                  metrics=["accuracy"], **kwargs)
+    model.compile(
+        keras.optimizers.Adam(lr),
+        keras.losses.SparseCategoricalCrossentropy(True),
+        metrics=["accuracy"],
+        **kwargs,
+    )
 
 
 def _keras_quantized(float_path, mode, out):
     """Keras 3's own post-training quantization, exported with `model.export`."""
     import keras
+
     model = keras.saving.load_model(float_path)
     model.quantize(mode)
     model.export(out, format="tf_saved_model", verbose=False)
@@ -173,6 +201,7 @@ def _keras_quantized(float_path, mode, out):
 
 def run_model(name, workdir, qat_epochs=2):
     import keras
+
     import keras_mot as mot
 
     build, data, epochs, lr = MODELS[name]
@@ -217,14 +246,22 @@ def run_model(name, workdir, qat_epochs=2):
             rows.append({"model": name, "variant": variant, "error": path})
             continue
         metrics, out = measure(path, inputs, workdir)
-        rows.append({"model": name, "variant": variant, "size_bytes": _size(path),
-                     "size_ratio": round(_size(path) / float_size, 3),
-                     "variables_ratio": round(_size(os.path.join(path, "variables")) /
-                                              (4 * model.count_params()), 3),
-                     "load_rss_mb": round(metrics["load_rss"] / 2 ** 20, 1),
-                     "lat_b1_ms": round(metrics["lat1"], 3), "lat_b32_ms": round(metrics["lat32"], 3),
-                     "accuracy": round(float(np.mean(out.argmax(-1) == yt)), 4),
-                     "agreement": round(float(np.mean(out.argmax(-1) == float_out.argmax(-1))), 4)})
+        rows.append(
+            {
+                "model": name,
+                "variant": variant,
+                "size_bytes": _size(path),
+                "size_ratio": round(_size(path) / float_size, 3),
+                "variables_ratio": round(
+                    _size(os.path.join(path, "variables")) / (4 * model.count_params()), 3
+                ),
+                "load_rss_mb": round(metrics["load_rss"] / 2**20, 1),
+                "lat_b1_ms": round(metrics["lat1"], 3),
+                "lat_b32_ms": round(metrics["lat32"], 3),
+                "accuracy": round(float(np.mean(out.argmax(-1) == yt)), 4),
+                "agreement": round(float(np.mean(out.argmax(-1) == float_out.argmax(-1))), 4),
+            }
+        )
         print(json.dumps(rows[-1]), flush=True)
     return rows, extra
 
@@ -233,45 +270,67 @@ def _tflite_dynamic(name, variant, keras_model, xt, yt, workdir):
     """TFLite dynamic-range model of `keras_model` (converter default on a float model; a
     weight-only QAT model's weights already lie on the per-channel int8 grid)."""
     import keras_mot as mot
-    result = mot.export(keras_model, os.path.join(workdir, f"{name}_{variant}_dyn".replace(" ", "_")),
-                        target="tflite_dynamic", representative_data=(xt, yt), max_examples=None,
-                        formats=("tflite",), plot=False)
+
+    result = mot.export(
+        keras_model,
+        os.path.join(workdir, f"{name}_{variant}_dyn".replace(" ", "_")),
+        target="tflite_dynamic",
+        representative_data=(xt, yt),
+        max_examples=None,
+        formats=("tflite",),
+        plot=False,
+    )
     parity = result.report["parity"]
-    row = {"model": name, "variant": f"TFLite dynamic range from {variant}",
-           "tflite_bytes": result.sizes["tflite"]["raw"], "accuracy": parity["tflite_accuracy"],
-           "keras_accuracy": parity["keras_accuracy"]}
+    row = {
+        "model": name,
+        "variant": f"TFLite dynamic range from {variant}",
+        "tflite_bytes": result.sizes["tflite"]["raw"],
+        "accuracy": parity["tflite_accuracy"],
+        "keras_accuracy": parity["keras_accuracy"],
+    }
     print(json.dumps(row), flush=True)
     return row
 
 
 def _mot_export(qmodel, workdir, name):
     import keras_mot as mot
+
     result = mot.export(qmodel, os.path.join(workdir, name), target="tf_serving")
     return os.path.join(result.directory, "saved_model")
 
 
 def table(rows):
     """Markdown table of the rows."""
-    head = ("| model | variant | size (bytes) | × float SavedModel | variables × float32 weights | "
-            "load RSS (MiB) | b1 ms | b32 ms | accuracy | agreement |")
+    head = (
+        "| model | variant | size (bytes) | × float SavedModel | variables × float32 weights | "
+        "load RSS (MiB) | b1 ms | b32 ms | accuracy | agreement |"
+    )
     lines = [head, "|" + "---|" * 10]
     for r in rows:
         if "error" in r:
             lines.append(f"| {r['model']} | {r['variant']} | {r['error']} ||||||||")
             continue
-        lines.append(f"| {r['model']} | {r['variant']} | {r['size_bytes']:,} | {r['size_ratio']} | "
-                     f"{r['variables_ratio']} | "
-                     f"{r['load_rss_mb']} | {r['lat_b1_ms']} | {r['lat_b32_ms']} | "
-                     f"{r['accuracy']:.4f} | {r['agreement']:.4f} |")
+        lines.append(
+            f"| {r['model']} | {r['variant']} | {r['size_bytes']:,} | {r['size_ratio']} | "
+            f"{r['variables_ratio']} | "
+            f"{r['load_rss_mb']} | {r['lat_b1_ms']} | {r['lat_b32_ms']} | "
+            f"{r['accuracy']:.4f} | {r['agreement']:.4f} |"
+        )
     return "\n".join(lines)
 
 
 def dynamic_table(rows):
     """Markdown table of the TFLite dynamic-range rows."""
-    lines = ["| model | TFLite dynamic range from | model.tflite (bytes) | accuracy (TFLite) | "
-             "accuracy (Keras source) |", "|---|---|---|---|---|"]
-    lines += [f"| {r['model']} | {r['variant'].split(' from ')[1]} | {r['tflite_bytes']:,} | "
-              f"{r['accuracy']:.4f} | {r['keras_accuracy']:.4f} |" for r in rows]
+    lines = [
+        "| model | TFLite dynamic range from | model.tflite (bytes) | accuracy (TFLite) | "
+        "accuracy (Keras source) |",
+        "|---|---|---|---|---|",
+    ]
+    lines += [
+        f"| {r['model']} | {r['variant'].split(' from ')[1]} | {r['tflite_bytes']:,} | "
+        f"{r['accuracy']:.4f} | {r['keras_accuracy']:.4f} |"
+        for r in rows
+    ]
     return "\n".join(lines)
 
 

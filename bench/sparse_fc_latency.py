@@ -43,7 +43,8 @@ def convert(model, sparse, int8):
         rng = np.random.default_rng(0)
         opts = [tf.lite.Optimize.DEFAULT] + opts
         conv.representative_dataset = lambda: (
-            [rng.standard_normal((1, WIDTHS[0])).astype("float32")] for _ in range(16))
+            [rng.standard_normal((1, WIDTHS[0])).astype("float32")] for _ in range(16)
+        )
         conv.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
     conv.optimizations = opts
     return conv.convert()
@@ -54,8 +55,7 @@ def latency_ms(tflite_bytes, invokes):
     interp = Interpreter(model_content=tflite_bytes, num_threads=1)
     interp.allocate_tensors()
     d = interp.get_input_details()[0]
-    interp.set_tensor(d["index"], np.random.default_rng(1).standard_normal(
-        d["shape"]).astype(d["dtype"]))
+    interp.set_tensor(d["index"], np.random.default_rng(1).standard_normal(d["shape"]).astype(d["dtype"]))
     for _ in range(20):
         interp.invoke()
     times = []
@@ -81,16 +81,27 @@ def main():
         fc = ",".join(f"v{v}" for v in report.versions("FULLY_CONNECTED"))
         blocks = {w.block_size for w in report.weights} - {None}
         zeros = np.mean([w.zeros_fraction for w in report.weights])
-        rows.append((name, fc, str(sorted(blocks)) if blocks else "-", zeros, len(tfl) / 1e6,
-                     latency_ms(tfl, args.invokes)))
+        rows.append(
+            (
+                name,
+                fc,
+                str(sorted(blocks)) if blocks else "-",
+                zeros,
+                len(tfl) / 1e6,
+                latency_ms(tfl, args.invokes),
+            )
+        )
     base = {r[0].split()[0]: r[5] for r in rows if "dense" in r[0]}
-    print(f"MLP {'-'.join(map(str, WIDTHS))}, batch 1, 1 thread, median of {args.invokes} "
-          "invokes, ai_edge_litert Interpreter")
-    print(f"{'model':18} {'FC versions':12} {'blocks':10} {'zeros':>6} {'MB':>6} "
-          f"{'ms':>8} {'speed-up':>8}")
+    print(
+        f"MLP {'-'.join(map(str, WIDTHS))}, batch 1, 1 thread, median of {args.invokes} "
+        "invokes, ai_edge_litert Interpreter"
+    )
+    print(f"{'model':18} {'FC versions':12} {'blocks':10} {'zeros':>6} {'MB':>6} {'ms':>8} {'speed-up':>8}")
     for name, fc, blocks, zeros, mb, ms in rows:
-        print(f"{name:18} {fc:12} {blocks:10} {zeros:6.1%} {mb:6.2f} {ms:8.3f} "
-              f"{base[name.split()[0]] / ms:7.2f}x")
+        print(
+            f"{name:18} {fc:12} {blocks:10} {zeros:6.1%} {mb:6.2f} {ms:8.3f} "
+            f"{base[name.split()[0]] / ms:7.2f}x"
+        )
 
 
 if __name__ == "__main__":

@@ -21,9 +21,8 @@ Example:
 import argparse
 import time
 
-import numpy as np
-
 import common
+import numpy as np
 
 MLP_PRUNED = ("fc_2048a", "fc_2048b", "fc_512")
 MLP_SPARSITY = 0.9
@@ -160,8 +159,9 @@ def flatbuffer_sparsity(tflite_bytes):
         block = [1] * rank
         for pos, size in zip(sp.get("block_map", []), block_dims or []):
             block[int(pos)] = int(size)
-        sparse.append({"name": t["name"], "shape": [int(s) for s in t["shape"]],
-                       "block": block if block_dims else None})
+        sparse.append(
+            {"name": t["name"], "shape": [int(s) for s in t["shape"]], "block": block if block_dims else None}
+        )
     counts = {}
     for op in common.tflite_ops(tflite_bytes):
         counts[op["op"]] = counts.get(op["op"], 0) + 1
@@ -181,7 +181,10 @@ def convert_float(tf, keras_model, sparsity=True):
 def measure(tflite_bytes, x_test, y_test):
     """Accuracy, gzip size, 1-thread latency and flatbuffer sparsity of a float TFLite model."""
     logits = common.run_tflite(tflite_bytes, x_test)
-    return {"tflite_acc": float(np.mean(common.top1(logits) == y_test)),
-            "tflite_bytes": len(tflite_bytes), "gzip_bytes": common.gzip_size(tflite_bytes),
-            "latency_ms": common.latency_ms(tflite_bytes, x_test[:1], num_threads=1, runs=200),
-            "flatbuffer": flatbuffer_sparsity(tflite_bytes)}
+    return {
+        "tflite_acc": float(np.mean(common.top1(logits) == y_test)),
+        "tflite_bytes": len(tflite_bytes),
+        "gzip_bytes": common.gzip_size(tflite_bytes),
+        "latency_ms": common.latency_ms(tflite_bytes, x_test[:1], num_threads=1, runs=200),
+        "flatbuffer": flatbuffer_sparsity(tflite_bytes),
+    }

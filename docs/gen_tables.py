@@ -36,8 +36,7 @@ def layers_rows():
 
     rows = []
     for cls, adapter in registered_adapters().items():
-        ops = (", ".join(adapter.tflite_ops)
-               or "per activation (fused into the producer if TFLite can)")
+        ops = ", ".join(adapter.tflite_ops) or "per activation (fused into the producer if TFLite can)"
         rows.append((_public_name(cls), adapter.kind, ops))
     return sorted(rows, key=lambda r: (r[1], r[0]))
 
@@ -75,10 +74,11 @@ def targets_rows():
 
 def targets_table():
     """The targets table as markdown."""
-    lines = ["| target | numerics | default scheme | sparsity pattern | description |",
-             "|---|---|---|---|---|"]
-    lines += [f"| `{n}` | {k} | {s} | {p} | {d.replace('|', '/')} |"
-              for n, k, s, p, d in targets_rows()]
+    lines = [
+        "| target | numerics | default scheme | sparsity pattern | description |",
+        "|---|---|---|---|---|",
+    ]
+    lines += [f"| `{n}` | {k} | {s} | {p} | {d.replace('|', '/')} |" for n, k, s, p, d in targets_rows()]
     return "\n".join(lines)
 
 

@@ -13,11 +13,13 @@ _LINK = re.compile(r"\[([^\]]+)\]\((?!https?://|#)([^)]+)\)")
 
 def readme_for_site(text):
     """README markdown with repository-relative links adapted to the docs site."""
+
     def fix(m):
         label, target = m.group(1), m.group(2)
         if target.startswith("docs/"):
-            return f"[{label}]({target[len('docs/'):]})"
+            return f"[{label}]({target[len('docs/') :]})"
         return label if label.startswith("`") else f"{label} (`{target}` in the repository)"
+
     return _LINK.sub(fix, text)
 
 

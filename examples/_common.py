@@ -44,5 +44,8 @@ def small_cnn():
 
 def compile_kwargs(learning_rate=3e-3):
     """Adam on logits with accuracy."""
-    return dict(optimizer=keras.optimizers.Adam(learning_rate), metrics=["accuracy"],
-                loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    return dict(
+        optimizer=keras.optimizers.Adam(learning_rate),
+        metrics=["accuracy"],
+        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+    )

@@ -31,10 +31,16 @@ LENGTH, VOCAB, CLASSES = 16, 64, 4
 
 def build_classifier(hidden=32, layers=2, heads=2, intermediate=64, dropout=0.0):
     """Token ids (batch, 16) -> class logits (batch, 4)."""
-    bert = BertEncoder(vocab_size=VOCAB, hidden_size=hidden, num_layers=layers,
-                       num_attention_heads=heads, intermediate_size=intermediate,
-                       dropout_rate=dropout, attention_dropout_rate=dropout,
-                       initializer_range=0.05)
+    bert = BertEncoder(
+        vocab_size=VOCAB,
+        hidden_size=hidden,
+        num_layers=layers,
+        num_attention_heads=heads,
+        intermediate_size=intermediate,
+        dropout_rate=dropout,
+        attention_dropout_rate=dropout,
+        initializer_range=0.05,
+    )
     features = build_bert_features([LENGTH], bert)
     logits = keras.layers.Dense(CLASSES, name="logits")(features.output)
     return keras.Model(features.input, logits, name="bert_classifier")
@@ -48,7 +54,7 @@ def run_tflite(tflite_bytes, x, batch=256):
     inp, out = it.get_input_details()[0], it.get_output_details()[0]
     results = []
     for start in range(0, len(x), batch):
-        xb = x[start:start + batch]
+        xb = x[start : start + batch]
         it.resize_tensor_input(inp["index"], xb.shape)
         it.allocate_tensors()
         it.set_tensor(inp["index"], xb.astype(inp["dtype"]))
@@ -58,9 +64,12 @@ def run_tflite(tflite_bytes, x, batch=256):
 
 
 def _compile(model, lr):
-    model.compile(keras.optimizers.Adam(lr),
-                  keras.losses.SparseCategoricalCrossentropy(from_logits=True),
-                  metrics=["accuracy"], **({"lint": "off"} if hasattr(model, "run_lint") else {}))
+    model.compile(
+        keras.optimizers.Adam(lr),
+        keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+        metrics=["accuracy"],
+        **({"lint": "off"} if hasattr(model, "run_lint") else {}),
+    )
 
 
 def _accuracy(logits, y):
@@ -69,8 +78,11 @@ def _accuracy(logits, y):
 
 def _after_lookup(qmodel):
     """(sub-model from the token embedding's output, the embedding wrapper)."""
-    emb = next(layer for layer in qmodel.layers if isinstance(layer, Wrapper)
-               and isinstance(layer.layer, keras.layers.Embedding))
+    emb = next(
+        layer
+        for layer in qmodel.layers
+        if isinstance(layer, Wrapper) and isinstance(layer.layer, keras.layers.Embedding)
+    )
     return keras.Model(emb.output, qmodel.output), emb
 
 
@@ -91,10 +103,13 @@ def run(train=4000, test=2000, epochs=12, qat_epochs=3, seed=0, verbose=0):
     keras8 = np.asarray(q8.predict(xt, verbose=0))
     tfl8 = to_tflite(q8, "tflite_int8")
     out8 = run_tflite(tfl8, xt)
-    result.update(qat_int8_keras=_accuracy(keras8, yt), int8=_accuracy(out8, yt),
-                  int8_agreement=float(np.mean(np.argmax(out8, -1) == np.argmax(keras8, -1))),
-                  int8_float_ops=[o["op"] for o in float_compute_ops(tfl8)],
-                  int8_bytes=len(tfl8))
+    result.update(
+        qat_int8_keras=_accuracy(keras8, yt),
+        int8=_accuracy(out8, yt),
+        int8_agreement=float(np.mean(np.argmax(out8, -1) == np.argmax(keras8, -1))),
+        int8_float_ops=[o["op"] for o in float_compute_ops(tfl8)],
+        int8_bytes=len(tfl8),
+    )
 
     # int16x8: QAT with 16-bit activation ranges; the converter calibrates the float export.
     q16 = mot.quantize(model, target="tflite_int16x8", calibration_data=x[:512])
@@ -105,9 +120,12 @@ def run(train=4000, test=2000, epochs=12, qat_epochs=3, seed=0, verbose=0):
     table = np.asarray(emb._weights(training=False)[0]["embeddings"])
     tfl16 = to_tflite(body, "tflite_int16x8", representative_data=[table[x[:256]]])
     out16 = run_tflite(tfl16, table[xt])
-    result.update(qat_int16x8_keras=_accuracy(keras16, yt), int16x8=_accuracy(out16, yt),
-                  int16x8_agreement=float(np.mean(np.argmax(out16, -1) == np.argmax(keras16, -1))),
-                  int16x8_float_ops=[o["op"] for o in float_compute_ops(tfl16)])
+    result.update(
+        qat_int16x8_keras=_accuracy(keras16, yt),
+        int16x8=_accuracy(out16, yt),
+        int16x8_agreement=float(np.mean(np.argmax(out16, -1) == np.argmax(keras16, -1))),
+        int16x8_float_ops=[o["op"] for o in float_compute_ops(tfl16)],
+    )
     result["models"] = {"float": model, "int8": q8, "int16x8": q16, "int8_tflite": tfl8}
     return result
 
@@ -120,10 +138,12 @@ def main(argv=None):
     parser.add_argument("--test", type=int, default=2000)
     args = parser.parse_args(argv)
     r = run(args.train, args.test, args.epochs, args.qat_epochs)
-    print(f"float {r['float']:.4f} | int8 {r['int8']:.4f} (QAT Keras {r['qat_int8_keras']:.4f}, "
-          f"TFLite-vs-Keras agreement {r['int8_agreement']:.4f}, float ops {r['int8_float_ops']}) "
-          f"| int16x8 {r['int16x8']:.4f} (agreement {r['int16x8_agreement']:.4f}, "
-          f"float ops {r['int16x8_float_ops']})")
+    print(
+        f"float {r['float']:.4f} | int8 {r['int8']:.4f} (QAT Keras {r['qat_int8_keras']:.4f}, "
+        f"TFLite-vs-Keras agreement {r['int8_agreement']:.4f}, float ops {r['int8_float_ops']}) "
+        f"| int16x8 {r['int16x8']:.4f} (agreement {r['int16x8_agreement']:.4f}, "
+        f"float ops {r['int16x8_float_ops']})"
+    )
     return r
 
 

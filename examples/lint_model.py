@@ -1,6 +1,6 @@
 """Op-compatibility lint before any training: which layers need Select TF ops or stay float.
 
-    python examples/lint_model.py
+python examples/lint_model.py
 """
 
 import sys
@@ -13,8 +13,8 @@ import keras_mot as mot
 def main(argv=None):
     inputs = keras.Input((16, 32))
     x = keras.layers.Dense(32)(inputs)
-    x = keras.layers.LayerNormalization(name="norm")(x)           # NEG inside: float in int8
-    x = keras.layers.LSTM(16, name="lstm")(x)                     # dynamic batch: TensorList ops
+    x = keras.layers.LayerNormalization(name="norm")(x)  # NEG inside: float in int8
+    x = keras.layers.LSTM(16, name="lstm")(x)  # dynamic batch: TensorList ops
     model = keras.Model(inputs, keras.layers.Dense(4)(x))
 
     reports = {}

@@ -1,14 +1,14 @@
 """Pruning a small MLP on the digits for TFLite's sparse FULLY_CONNECTED kernel (1x4 blocks).
 
-    python examples/prune_digits.py --out /tmp/prune_digits  (add --fast for a smoke run)
+python examples/prune_digits.py --out /tmp/prune_digits  (add --fast for a smoke run)
 """
 
 import sys
 
 import keras
+from _common import compile_kwargs, digits, parse_args
 
 import keras_mot as mot
-from _common import compile_kwargs, digits, parse_args
 
 
 def main(argv=None):
@@ -24,18 +24,24 @@ def main(argv=None):
     model.fit(x, y, epochs=args.epochs, batch_size=32, verbose=0)
 
     steps = args.epochs * (len(x) // 32)
-    pruned = mot.prune(model, target="tflite_sparse_fc",      # Block(4, 1) on Dense kernels
-                       schedule=mot.PolynomialDecay(0.0, 0.8, begin_step=0,
-                                                    end_step=max(2, steps // 2), frequency=10))
+    pruned = mot.prune(
+        model,
+        target="tflite_sparse_fc",  # Block(4, 1) on Dense kernels
+        schedule=mot.PolynomialDecay(0.0, 0.8, begin_step=0, end_step=max(2, steps // 2), frequency=10),
+    )
     pruned.compile(**compile_kwargs(1e-3))
-    pruned.fit(x, y, epochs=args.epochs, batch_size=32, verbose=0,
-               callbacks=mot.callbacks(pruned))           # UpdateMasks
+    pruned.fit(
+        x, y, epochs=args.epochs, batch_size=32, verbose=0, callbacks=mot.callbacks(pruned)
+    )  # UpdateMasks
     print("pruned accuracy:", round(pruned.evaluate(x_val, y_val, verbose=0)[1], 3))
 
     result = mot.export(pruned, args.out, representative_data=(x_val, y_val))
     print(result.summary())
-    print("sparsity:", result.report["overall_sparsity"],
-          [w["stored"] for w in result.report["sparse_storage"]["weights"]])
+    print(
+        "sparsity:",
+        result.report["overall_sparsity"],
+        [w["stored"] for w in result.report["sparse_storage"]["weights"]],
+    )
     return result
 
 

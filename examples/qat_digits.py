@@ -1,14 +1,14 @@
 """Quantization-aware training of a small CNN on the embedded digits, exported to int8 TFLite.
 
-    python examples/qat_digits.py --out /tmp/qat_digits      (add --fast for a smoke run)
+python examples/qat_digits.py --out /tmp/qat_digits      (add --fast for a smoke run)
 """
 
 import sys
 
 import keras
+from _common import compile_kwargs, digits, parse_args, small_cnn
 
 import keras_mot as mot
-from _common import compile_kwargs, digits, parse_args, small_cnn
 
 
 def main(argv=None):
@@ -22,9 +22,8 @@ def main(argv=None):
     print("float accuracy:", round(model.evaluate(x_val, y_val, verbose=0)[1], 3))
 
     qat = mot.quantize(model, target="tflite_int8", calibration_data=x[:256])
-    qat.compile(**compile_kwargs(1e-3))          # prints the lint verdict for tflite_int8
-    qat.fit(x, y, epochs=max(1, args.epochs // 3), batch_size=32, verbose=0,
-            callbacks=mot.callbacks(qat))
+    qat.compile(**compile_kwargs(1e-3))  # prints the lint verdict for tflite_int8
+    qat.fit(x, y, epochs=max(1, args.epochs // 3), batch_size=32, verbose=0, callbacks=mot.callbacks(qat))
     print("QAT accuracy:", round(qat.evaluate(x_val, y_val, verbose=0)[1], 3))
 
     result = mot.export(qat, args.out, representative_data=(x_val, y_val))

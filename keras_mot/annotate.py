@@ -53,9 +53,12 @@ class Annotated(keras.layers.Layer):
 
     def get_config(self):
         cfg = super().get_config()
-        cfg.update(layer=keras.saving.serialize_keras_object(self.layer), quantize=self.quantize,
-                   prune=codec.encode_field(self.prune),
-                   compress=codec.encode_field(self.compress))
+        cfg.update(
+            layer=keras.saving.serialize_keras_object(self.layer),
+            quantize=self.quantize,
+            prune=codec.encode_field(self.prune),
+            compress=codec.encode_field(self.compress),
+        )
         return cfg
 
 

@@ -10,10 +10,10 @@ from keras_mot.annotate import Annotated
 from keras_mot.calibration import calibrate, check_steps
 from keras_mot.callbacks.quantization import wrappers
 from keras_mot.errors import KerasMotError, format_error
+from keras_mot.inline import inline
 from keras_mot.layers.base import adapter_for, resolve_attr
 from keras_mot.prepared import prepared
 from keras_mot.recipe import Recipe, Rule, matches
-from keras_mot.inline import inline
 from keras_mot.recipe.selectors import require_match
 from keras_mot.rewrite import LayerPlan, rewrite
 from keras_mot.sparsity import PruneSpec
@@ -22,12 +22,15 @@ from keras_mot.strip import strip  # noqa: F401  (re-exported)
 
 def _check_model(model):
     if not isinstance(model, keras.Model):
-        raise KerasMotError(format_error(
-            "keras_mot prepares Keras models only.",
-            received=f"{type(model).__name__} {repr(model)[:80]}",
-            fix="Pass a keras.Model built with the Functional API (keras.Model(inputs, "
+        raise KerasMotError(
+            format_error(
+                "keras_mot prepares Keras models only.",
+                received=f"{type(model).__name__} {repr(model)[:80]}",
+                fix="Pass a keras.Model built with the Functional API (keras.Model(inputs, "
                 "outputs)) or keras.Sequential; load a saved one with "
-                "keras.saving.load_model(path)."))
+                "keras.saving.load_model(path).",
+            )
+        )
 
 
 def _check_not_prepared(model):
@@ -36,14 +39,17 @@ def _check_not_prepared(model):
 
     done = [path for path, layer in graph.iter_layers(model) if isinstance(layer, Wrapper)]
     if done:
-        raise KerasMotError(format_error(
-            f"Model '{model.name}' is already prepared by keras_mot ({len(done)} wrapped "
-            f"layers, e.g. '{done[0]}'); preparing it again would quantize or prune twice.",
-            received=f"Wrapper layers {', '.join(done[:3])}{', ...' if len(done) > 3 else ''}",
-            fix="Prepare the float model once with every step in one recipe (mot.apply(model, "
+        raise KerasMotError(
+            format_error(
+                f"Model '{model.name}' is already prepared by keras_mot ({len(done)} wrapped "
+                f"layers, e.g. '{done[0]}'); preparing it again would quantize or prune twice.",
+                received=f"Wrapper layers {', '.join(done[:3])}{', ...' if len(done) > 3 else ''}",
+                fix="Prepare the float model once with every step in one recipe (mot.apply(model, "
                 "mot.Recipe(target, rules=(mot.Rule('_default', quantize='int8', "
                 "prune='target'),), schedule=...))), or get the float model back first with "
-                "mot.strip(model, keep_quantization=False)."))
+                "mot.strip(model, keep_quantization=False).",
+            )
+        )
 
 
 def _selectors(exclude):
@@ -62,8 +68,7 @@ def _check_selectors(model, recipe, exclude):
             seen += list(graph.iter_layers(opened))
     except KerasMotError:
         pass  # not a graph model: the rewrite raises the clear error
-    layers = [(path, layer.layer if isinstance(layer, Annotated) else layer)
-              for path, layer in seen]
+    layers = [(path, layer.layer if isinstance(layer, Annotated) else layer) for path, layer in seen]
     for selector in exclude:
         require_match(selector, layers, "exclude entry")
     for rule in recipe.rules:
@@ -81,8 +86,9 @@ def _weight_only(recipe):
     from keras_mot.quantization.weight_only import is_weight_only
 
     default = targets.get(recipe.target).scheme
-    return any(is_weight_only(default if rule.quantize == "target" else rule.quantize)
-               for rule in recipe.rules) or (not recipe.rules and is_weight_only(default))
+    return any(
+        is_weight_only(default if rule.quantize == "target" else rule.quantize) for rule in recipe.rules
+    ) or (not recipe.rules and is_weight_only(default))
 
 
 def _check_precision(model, recipe):
@@ -95,15 +101,18 @@ def _check_precision(model, recipe):
         policy = getattr(layer, "dtype_policy", None)
         compute = getattr(policy, "compute_dtype", "float32")
         if compute in ("float16", "bfloat16"):
-            raise KerasMotError(format_error(
-                f"Layer '{path}' computes in {compute} (dtype policy {policy.name!r}). "
-                "Quantization-aware training emulates TFLite's int8 arithmetic, which needs "
-                "float32: a float16 mantissa (11 bits) cannot hold int8 grids and int32 bias "
-                "sums exactly, so the trained model would not be the one that ships.",
-                received=f"dtype policy {policy.name!r}",
-                fix="Build the model under keras.mixed_precision.set_global_policy('float32') "
+            raise KerasMotError(
+                format_error(
+                    f"Layer '{path}' computes in {compute} (dtype policy {policy.name!r}). "
+                    "Quantization-aware training emulates TFLite's int8 arithmetic, which needs "
+                    "float32: a float16 mantissa (11 bits) cannot hold int8 grids and int32 bias "
+                    "sums exactly, so the trained model would not be the one that ships.",
+                    received=f"dtype policy {policy.name!r}",
+                    fix="Build the model under keras.mixed_precision.set_global_policy('float32') "
                     "(copy the weights with new_model.set_weights(model.get_weights())), then "
-                    "quantize; pruning alone (mot.prune) works with mixed precision."))
+                    "quantize; pruning alone (mot.prune) works with mixed precision.",
+                )
+            )
 
 
 def _excluded(exclude, layer, path):
@@ -147,8 +156,11 @@ def _decider(recipe, exclude):
         prune = rule.prune if rule is not None else None
         compress = rule.compress if rule is not None else None
         if annotation is not None:
-            quant = annotation.quantize if annotation.quantize != "target" else (
-                quant if quant is not None else "target")
+            quant = (
+                annotation.quantize
+                if annotation.quantize != "target"
+                else (quant if quant is not None else "target")
+            )
             if annotation.prune != "target":
                 prune = annotation.prune
             if annotation.compress != "target":
@@ -161,10 +173,13 @@ def _decider(recipe, exclude):
         spec = None
         if pattern is not None:
             if recipe.schedule is None:
-                raise KerasMotError(format_error(
-                    f"Layer '{path}' is to be pruned but the recipe has no schedule.",
-                    fix="Pass schedule=mot.PolynomialDecay(...) to mot.prune, or set `schedule:` "
-                        "in the recipe."))
+                raise KerasMotError(
+                    format_error(
+                        f"Layer '{path}' is to be pruned but the recipe has no schedule.",
+                        fix="Pass schedule=mot.PolynomialDecay(...) to mot.prune, or set `schedule:` "
+                        "in the recipe.",
+                    )
+                )
             for name, kind, shape in prunable:
                 check = pattern.check(shape, kind, path if name == "kernel" else f"{path}.{name}")
                 if check is not None and check.severity == "error":
@@ -205,8 +220,7 @@ def check_recipe(model, recipe, exclude=None):
     return recipe
 
 
-def apply(model, recipe, exclude=None, calibration_data=None, calibration_steps=8,
-          strict=False):
+def apply(model, recipe, exclude=None, calibration_data=None, calibration_steps=8, strict=False):
     """Applies a `Recipe` (quantization and pruning in one pass); returns a new model.
 
     Args:
@@ -248,8 +262,16 @@ def apply(model, recipe, exclude=None, calibration_data=None, calibration_steps=
     return new_model
 
 
-def quantize(model, target="tflite_int8", exclude=None, scheme=None, calibration_data=None,
-             calibration_steps=8, strict=False, recipe=None):
+def quantize(
+    model,
+    target="tflite_int8",
+    exclude=None,
+    scheme=None,
+    calibration_data=None,
+    calibration_steps=8,
+    strict=False,
+    recipe=None,
+):
     """Returns a new model with quantization-aware-training wrappers on every supported layer.
 
     Args:
@@ -269,18 +291,32 @@ def quantize(model, target="tflite_int8", exclude=None, scheme=None, calibration
         >>> qmodel.fit(x_train, y_train, epochs=1, callbacks=mot.callbacks(qmodel))
     """
     if recipe is not None:
-        return apply(model, recipe, exclude=exclude, calibration_data=calibration_data,
-                     calibration_steps=calibration_steps, strict=strict)
+        return apply(
+            model,
+            recipe,
+            exclude=exclude,
+            calibration_data=calibration_data,
+            calibration_steps=calibration_steps,
+            strict=strict,
+        )
     t = targets.get(target)
     chosen = scheme or t.scheme
     if chosen is None:
-        raise KerasMotError(format_error(
-            f"Target '{t.name}' runs float models; there is nothing to quantize for it.",
-            fix="Use an integer target such as 'tflite_int8' or 'tflite_int16x8', or pass "
-                "scheme='int8'."))
+        raise KerasMotError(
+            format_error(
+                f"Target '{t.name}' runs float models; there is nothing to quantize for it.",
+                fix="Use an integer target such as 'tflite_int8' or 'tflite_int16x8', or pass scheme='int8'.",
+            )
+        )
     recipe = Recipe(target=t.name, rules=(Rule("_default", quantize=chosen),))
-    return apply(model, recipe, exclude=exclude, calibration_data=calibration_data,
-                 calibration_steps=calibration_steps, strict=strict)
+    return apply(
+        model,
+        recipe,
+        exclude=exclude,
+        calibration_data=calibration_data,
+        calibration_steps=calibration_steps,
+        strict=strict,
+    )
 
 
 def prune(model, target="generic", schedule=None, exclude=None, pattern=None):
@@ -298,29 +334,47 @@ def prune(model, target="generic", schedule=None, exclude=None, pattern=None):
         ...                    schedule=mot.PolynomialDecay(0.0, 0.9, 0, 2000))
     """
     if schedule is None:
-        raise KerasMotError(format_error("mot.prune needs a schedule.", received="schedule=None",
-                                         fix="Pass schedule=mot.PolynomialDecay(0.0, 0.8, "
-                                             "begin_step=0, end_step=2000)."))
+        raise KerasMotError(
+            format_error(
+                "mot.prune needs a schedule.",
+                received="schedule=None",
+                fix="Pass schedule=mot.PolynomialDecay(0.0, 0.8, begin_step=0, end_step=2000).",
+            )
+        )
     t = targets.get(target)
     if pattern is None and not t.sparsity:
-        raise KerasMotError(format_error(
-            f"Target '{t.name}' has no sparsity pattern (its runtime does not exploit sparse "
-            "weights), so mot.prune would prune nothing.", received=f"target={target!r}",
-            fix=f"Use a sparse target ({', '.join(_sparse_targets())}), or pass pattern="
-                "mot.Unstructured() (or mot.Block(...)) to prune for size anyway."))
-    recipe = Recipe(target=t.name, schedule=schedule,
-                    rules=(Rule("_default", quantize=None, prune=pattern or "target"),))
+        raise KerasMotError(
+            format_error(
+                f"Target '{t.name}' has no sparsity pattern (its runtime does not exploit sparse "
+                "weights), so mot.prune would prune nothing.",
+                received=f"target={target!r}",
+                fix=f"Use a sparse target ({', '.join(_sparse_targets())}), or pass pattern="
+                "mot.Unstructured() (or mot.Block(...)) to prune for size anyway.",
+            )
+        )
+    recipe = Recipe(
+        target=t.name, schedule=schedule, rules=(Rule("_default", quantize=None, prune=pattern or "target"),)
+    )
     new_model = apply(model, recipe, exclude=exclude)
     if not any(w.prune is not None for w in wrappers(new_model)):
-        kinds = ", ".join(f"{kind} ({getattr(entry, 'note', entry)})"
-                          for kind, entry in t.sparsity.items()) if pattern is None else None
-        raise KerasMotError(format_error(
-            f"mot.prune pruned no layer of model '{model.name}'"
-            + (f": target '{t.name}' prunes only these layer kinds: {kinds}." if kinds else
-               ": no layer with a kernel is left after exclude and annotations."),
-            received=f"target={target!r}, exclude={list(_selectors(exclude))}",
-            fix="Use a target that prunes this model's layers (e.g. 'generic' prunes every "
-                "Dense/Conv kernel), pass pattern=..., or check exclude and annotations."))
+        kinds = (
+            ", ".join(f"{kind} ({getattr(entry, 'note', entry)})" for kind, entry in t.sparsity.items())
+            if pattern is None
+            else None
+        )
+        raise KerasMotError(
+            format_error(
+                f"mot.prune pruned no layer of model '{model.name}'"
+                + (
+                    f": target '{t.name}' prunes only these layer kinds: {kinds}."
+                    if kinds
+                    else ": no layer with a kernel is left after exclude and annotations."
+                ),
+                received=f"target={target!r}, exclude={list(_selectors(exclude))}",
+                fix="Use a target that prunes this model's layers (e.g. 'generic' prunes every "
+                "Dense/Conv kernel), pass pattern=..., or check exclude and annotations.",
+            )
+        )
     return new_model
 
 

@@ -23,9 +23,9 @@ import numpy as np
 from keras_mot import graph
 from keras_mot.quantization.mode import estimating_bn
 
-RATIO = 4.0       # batch/moving variance ratio beyond which the statistics are stale
+RATIO = 4.0  # batch/moving variance ratio beyond which the statistics are stale
 MEAN_SHIFT = 2.0  # |batch mean - moving mean| / moving std beyond which they are stale
-QUANTILE = 0.9    # ... at this quantile of the layer's channels
+QUANTILE = 0.9  # ... at this quantile of the layer's channels
 MODES = ("auto", "keep", "reestimate")
 
 
@@ -42,11 +42,13 @@ def batch_norm_layers(model):
     found = []
     for path, layer in graph.iter_layers(model):
         if isinstance(layer, Wrapper):
-            if layer.bn is not None and layer.bn.built and \
-                    float(keras.ops.convert_to_numpy(layer.bn_frozen)) <= 0:
+            if (
+                layer.bn is not None
+                and layer.bn.built
+                and float(keras.ops.convert_to_numpy(layer.bn_frozen)) <= 0
+            ):
                 found.append((path, layer.bn))
-        elif isinstance(layer, keras.layers.BatchNormalization) and layer.built \
-                and layer.trainable:
+        elif isinstance(layer, keras.layers.BatchNormalization) and layer.built and layer.trainable:
             found.append((path, layer))
     return found
 
@@ -54,8 +56,7 @@ def batch_norm_layers(model):
 def _quantizes(model):
     from keras_mot.wrapper import Wrapper
 
-    return any(isinstance(layer, Wrapper) and layer.quantize
-               for _, layer in graph.iter_layers(model))
+    return any(isinstance(layer, Wrapper) and layer.quantize for _, layer in graph.iter_layers(model))
 
 
 def _stale(old_mean, old_var, new_mean, new_var, eps):
@@ -84,12 +85,11 @@ class BatchStatistics:
         self.model = model
         self.mode = mode
         # Only quantization clips at calibrated ranges: pruning alone keeps the statistics.
-        self.layers = [] if mode == "keep" or not _quantizes(model) else \
-            batch_norm_layers(model)
+        self.layers = [] if mode == "keep" or not _quantizes(model) else batch_norm_layers(model)
         self.momenta = {id(bn): bn.momentum for _, bn in self.layers}
-        self.active = None   # ids of the layers being re-estimated (decided on batch 0)
-        self.replaced = []   # [(path, variance ratio)] of the re-estimated layers
-        self.stale = []      # [(path, variance ratio)] of the layers found stale
+        self.active = None  # ids of the layers being re-estimated (decided on batch 0)
+        self.replaced = []  # [(path, variance ratio)] of the re-estimated layers
+        self.stale = []  # [(path, variance ratio)] of the layers found stale
         self.batches = 0
 
     def update(self, inputs):
@@ -100,8 +100,7 @@ class BatchStatistics:
         if not first and not self.active:
             return  # the statistics agreed on the first batch: nothing to estimate
         if first:
-            old = {id(bn): (np.array(bn.moving_mean), np.array(bn.moving_variance))
-                   for _, bn in self.layers}
+            old = {id(bn): (np.array(bn.moving_mean), np.array(bn.moving_variance)) for _, bn in self.layers}
             for _, bn in self.layers:
                 bn.momentum = 0.0  # moving statistics := this batch's
         else:
@@ -113,11 +112,11 @@ class BatchStatistics:
         self.batches += 1
         if not first:
             return
-        verdicts = {id(bn): _stale(*old[id(bn)], np.array(bn.moving_mean),
-                                   np.array(bn.moving_variance), bn.epsilon)
-                    for _, bn in self.layers}
-        self.stale = [(path, verdicts[id(bn)][1]) for path, bn in self.layers
-                      if verdicts[id(bn)][0]]
+        verdicts = {
+            id(bn): _stale(*old[id(bn)], np.array(bn.moving_mean), np.array(bn.moving_variance), bn.epsilon)
+            for _, bn in self.layers
+        }
+        self.stale = [(path, verdicts[id(bn)][1]) for path, bn in self.layers if verdicts[id(bn)][0]]
         # Stale statistics come from too little training, which leaves every layer's stale
         # (and a layer's batch statistics do not depend on the others' moving ones): one stale
         # layer re-estimates them all, so that no layer keeps a half-converged estimate.
@@ -140,11 +139,16 @@ class BatchStatistics:
         if not self.replaced:
             return None
         worst_path, worst = max(self.replaced, key=lambda item: item[1])
-        why = (f"{len(self.stale)} had moving statistics far from the batch statistics that "
-               f"quantization-aware training normalizes with (variance off by up to "
-               f"{worst:.1f}x, at '{worst_path}'), which would clip training activations at "
-               "the calibrated ranges and blow up the gradients"
-               if self.stale else "bn_statistics='reestimate'")
-        return (f"BatchNormalization statistics of all {len(self.replaced)} layers were "
-                f"re-estimated on {self.batches} calibration batch(es): {why}. Pass "
-                "bn_statistics='keep' to mot.calibrate to keep them.")
+        why = (
+            f"{len(self.stale)} had moving statistics far from the batch statistics that "
+            f"quantization-aware training normalizes with (variance off by up to "
+            f"{worst:.1f}x, at '{worst_path}'), which would clip training activations at "
+            "the calibrated ranges and blow up the gradients"
+            if self.stale
+            else "bn_statistics='reestimate'"
+        )
+        return (
+            f"BatchNormalization statistics of all {len(self.replaced)} layers were "
+            f"re-estimated on {self.batches} calibration batch(es): {why}. Pass "
+            "bn_statistics='keep' to mot.calibrate to keep them."
+        )

@@ -15,8 +15,8 @@ from keras_mot import graph
 from keras_mot.bn_statistics import MODES, BatchStatistics
 from keras_mot.callbacks.quantization import wrappers
 from keras_mot.errors import KerasMotError, format_error
-from keras_mot.finite import check_finite, check_finite_ranges
 from keras_mot.findings import Finding
+from keras_mot.finite import check_finite, check_finite_ranges
 from keras_mot.quantization.mode import calibrating
 
 
@@ -32,13 +32,16 @@ def iter_batches(data, batch_size):
         >>> [b.shape for b in iter_batches(np.zeros((5, 2)), 2)]
         [(2, 2), (2, 2), (1, 2)]
     """
-    if _is_array(data) or isinstance(data, dict) or (
-            isinstance(data, list) and data and all(_is_array(a) for a in data)):
+    if (
+        _is_array(data)
+        or isinstance(data, dict)
+        or (isinstance(data, list) and data and all(_is_array(a) for a in data))
+    ):
         # Whole arrays: one array, a dict of arrays (by input name), or a list (one per input).
         arrays = keras.tree.map_structure(np.asarray, data)
         n = len(keras.tree.flatten(arrays)[0])
         for i in range(0, n, batch_size):
-            yield keras.tree.map_structure(lambda a: a[i:i + batch_size], arrays)
+            yield keras.tree.map_structure(lambda a: a[i : i + batch_size], arrays)
         return
     for batch in data:
         if isinstance(batch, tuple) and len(batch) in (2, 3):
@@ -55,10 +58,14 @@ def check_steps(steps, name="steps"):
     if steps is None:
         return
     if isinstance(steps, bool) or not isinstance(steps, numbers.Integral) or steps < 1:
-        raise KerasMotError(format_error(
-            f"{name} must be a number of calibration batches >= 1.", received=f"{name}={steps!r}",
-            fix=f"Pass {name}=8 (or None for every batch of the data); to skip calibration, "
-                "leave calibration_data=None."))
+        raise KerasMotError(
+            format_error(
+                f"{name} must be a number of calibration batches >= 1.",
+                received=f"{name}={steps!r}",
+                fix=f"Pass {name}=8 (or None for every batch of the data); to skip calibration, "
+                "leave calibration_data=None.",
+            )
+        )
 
 
 def _num_examples(batch):
@@ -94,9 +101,13 @@ def calibrate(model, data, steps=None, batch_size=32, bn_statistics="auto"):
     """
     check_steps(steps)
     if bn_statistics not in MODES:
-        raise KerasMotError(format_error(
-            "Unknown bn_statistics mode.", received=repr(bn_statistics),
-            fix=f"Use one of: {', '.join(MODES)}."))
+        raise KerasMotError(
+            format_error(
+                "Unknown bn_statistics mode.",
+                received=repr(bn_statistics),
+                fix=f"Use one of: {', '.join(MODES)}.",
+            )
+        )
     ws = [w for w in wrappers(model) if w.quantize]
     stats = BatchStatistics(model, bn_statistics)
     seen = examples = 0
@@ -120,18 +131,28 @@ def calibrate(model, data, steps=None, batch_size=32, bn_statistics="auto"):
     finally:
         stats.restore_momenta()
     if seen == 0:
-        raise KerasMotError(format_error("calibration_data yielded no batch.",
-                                         received=repr(type(data).__name__),
-                                         fix="Pass a non-empty array or dataset."))
+        raise KerasMotError(
+            format_error(
+                "calibration_data yielded no batch.",
+                received=repr(type(data).__name__),
+                fix="Pass a non-empty array or dataset.",
+            )
+        )
     for w in ws:
         w.initialized.assign(1.0)
     message = stats.message()
     if message:
         warnings.warn(message, RuntimeWarning, stacklevel=2)
         if isinstance(getattr(model, "mot_findings", None), list):
-            model.mot_findings.append(Finding("", None, "info", message,
-                                              "nothing to do; bn_statistics='keep' opts out",
-                                              "bn-statistics-reestimated"))
-    check_finite_ranges(model, "after calibration on finite calibration_data (the model "
-                        "itself overflows)")
+            model.mot_findings.append(
+                Finding(
+                    "",
+                    None,
+                    "info",
+                    message,
+                    "nothing to do; bn_statistics='keep' opts out",
+                    "bn-statistics-reestimated",
+                )
+            )
+    check_finite_ranges(model, "after calibration on finite calibration_data (the model itself overflows)")
     return seen

@@ -15,50 +15,75 @@ import sys
 
 def _add_train(subparsers):
     p = subparsers.add_parser(
-        "train", help="train, optimize and export a Model Garden experiment config",
+        "train",
+        help="train, optimize and export a Model Garden experiment config",
         description="Float training, then QAT and/or pruning per the config, lint at compile, "
-                    "export with verification, and a results table. Everything goes under --out.")
-    p.add_argument("config", help="Model Garden experiment YAML (e.g. "
-                                  "model_garden_configs/mobilenetv2_qat_cpu.yaml)")
-    p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
-                   help="override a config value by dotted path, e.g. trainer.train_steps=5 "
-                        "(repeatable)")
+        "export with verification, and a results table. Everything goes under --out.",
+    )
+    p.add_argument(
+        "config", help="Model Garden experiment YAML (e.g. model_garden_configs/mobilenetv2_qat_cpu.yaml)"
+    )
+    p.add_argument(
+        "--set",
+        dest="overrides",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override a config value by dotted path, e.g. trainer.train_steps=5 (repeatable)",
+    )
     p.add_argument("--out", default=None, help="output directory (default: runs/<config name>)")
-    p.add_argument("--lint", default="table", choices=("table", "off", "strict"),
-                   help="lint at compile (default: table)")
+    p.add_argument(
+        "--lint", default="table", choices=("table", "off", "strict"), help="lint at compile (default: table)"
+    )
     p.add_argument("--quiet", action="store_true", help="no progress bars (the table is printed)")
-    p.add_argument("--fresh", action="store_true",
-                   help="discard a previous run in --out instead of resuming it (re-running the "
-                        "same command resumes from the last checkpoint)")
+    p.add_argument(
+        "--fresh",
+        action="store_true",
+        help="discard a previous run in --out instead of resuming it (re-running the "
+        "same command resumes from the last checkpoint)",
+    )
     p.set_defaults(func=_run_train)
 
 
 def _run_train(args):
     from keras_mot.garden.trainer import train
 
-    result = train(args.config, out=args.out, overrides=args.overrides,
-                   verbose=2 if args.quiet else 1, lint=args.lint, fresh=args.fresh)
+    result = train(
+        args.config,
+        out=args.out,
+        overrides=args.overrides,
+        verbose=2 if args.quiet else 1,
+        lint=args.lint,
+        fresh=args.fresh,
+    )
     print(f"outputs: {result.out}")
     return 0 if result.ok else 1
 
 
 def _add_export(subparsers):
     p = subparsers.add_parser(
-        "export", help="convert a saved .keras model, verify it and write a report",
+        "export",
+        help="convert a saved .keras model, verify it and write a report",
         description="mot.export from the command line: SavedModel + .tflite for a target, "
-                    "parity against the Keras model on --data, report.json / report.md.")
+        "parity against the Keras model on --data, report.json / report.md.",
+    )
     p.add_argument("model", help="path to a .keras file")
     p.add_argument("out", help="output directory (replaced atomically)")
-    p.add_argument("--target", "-t", default=None,
-                   help="deployment target (default: the model's own, else tflite)")
-    p.add_argument("--data", default=None,
-                   help=".npz with arrays 'x' (and optionally 'y') or a .npy of inputs: "
-                        "representative data for calibration and the parity check")
+    p.add_argument(
+        "--target", "-t", default=None, help="deployment target (default: the model's own, else tflite)"
+    )
+    p.add_argument(
+        "--data",
+        default=None,
+        help=".npz with arrays 'x' (and optionally 'y') or a .npy of inputs: "
+        "representative data for calibration and the parity check",
+    )
     p.add_argument("--max-examples", type=int, default=512, help="examples used for parity")
     p.add_argument("--input-type", default="float32", help="TFLite input dtype (integer targets)")
     p.add_argument("--output-type", default="float32", help="TFLite output dtype")
-    p.add_argument("--formats", default="saved_model,tflite",
-                   help="comma-separated subset of saved_model,tflite")
+    p.add_argument(
+        "--formats", default="saved_model,tflite", help="comma-separated subset of saved_model,tflite"
+    )
     p.add_argument("--json", action="store_true", help="print report.json instead of a summary")
     p.set_defaults(func=_run_export)
 
@@ -81,10 +106,16 @@ def _run_export(args):
         print(f"keras-mot export: cannot load input: {error}", file=sys.stderr)
         return 2
     try:
-        result = mot.export(model, args.out, target=args.target, representative_data=data,
-                            formats=tuple(f.strip() for f in args.formats.split(",") if f.strip()),
-                            input_type=args.input_type, output_type=args.output_type,
-                            max_examples=args.max_examples)
+        result = mot.export(
+            model,
+            args.out,
+            target=args.target,
+            representative_data=data,
+            formats=tuple(f.strip() for f in args.formats.split(",") if f.strip()),
+            input_type=args.input_type,
+            output_type=args.output_type,
+            max_examples=args.max_examples,
+        )
     except mot.ExportError as error:
         print(f"keras-mot export: {error}", file=sys.stderr)
         return 2
@@ -105,8 +136,10 @@ def build_parser():
     from keras_mot.lint import cli as lint_cli
 
     parser = argparse.ArgumentParser(
-        prog="keras-mot", description="Keras 3 model optimization: train (QAT / pruning), "
-                                      "lint for a deployment target, export with verification.")
+        prog="keras-mot",
+        description="Keras 3 model optimization: train (QAT / pruning), "
+        "lint for a deployment target, export with verification.",
+    )
     subparsers = parser.add_subparsers(dest="command", metavar="{train,lint,export,debug}")
     _add_train(subparsers)
     lint_cli.add_parser(subparsers)

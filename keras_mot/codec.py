@@ -68,14 +68,19 @@ def register(name=None, *, version=1, upgrades=None):
         steps = dict(upgrades or {})
         missing = [v for v in range(1, version) if v not in steps]
         if missing:
-            raise TypeError(f"codec.register: {key} version {version} needs upgrades from "
-                            f"versions {missing}.")
+            raise TypeError(
+                f"codec.register: {key} version {version} needs upgrades from versions {missing}."
+            )
         old = _BY_NAME.get(key)
-        same_class = (old is not None and (old.cls.__module__, old.cls.__qualname__)
-                      == (cls.__module__, cls.__qualname__))  # a module reloaded, a new version
+        same_class = old is not None and (old.cls.__module__, old.cls.__qualname__) == (
+            cls.__module__,
+            cls.__qualname__,
+        )  # a module reloaded, a new version
         if old is not None and not same_class:
-            raise TypeError(f"codec.register: the name {key!r} is taken by {old.cls.__module__}."
-                            f"{old.cls.__qualname__}; register {cls.__name__} under another name.")
+            raise TypeError(
+                f"codec.register: the name {key!r} is taken by {old.cls.__module__}."
+                f"{old.cls.__qualname__}; register {cls.__name__} under another name."
+            )
         entry = _Entry(key, cls, version, steps)
         _BY_NAME[key] = entry
         _BY_CLASS[cls] = entry
@@ -102,9 +107,13 @@ def version_of(cls):
 def _entry_of(cls):
     entry = _BY_CLASS.get(cls)
     if entry is None:
-        raise KerasMotError(format_error(
-            f"{cls.__name__} is not a type keras_mot's codec can write.", received=repr(cls),
-            fix="Register it with @keras_mot.codec.register() (it needs get_config/from_config)."))
+        raise KerasMotError(
+            format_error(
+                f"{cls.__name__} is not a type keras_mot's codec can write.",
+                received=repr(cls),
+                fix="Register it with @keras_mot.codec.register() (it needs get_config/from_config).",
+            )
+        )
     return entry
 
 
@@ -121,8 +130,9 @@ def encode(obj):
     entry = _entry_of(type(obj))
     config = obj.get_config()
     if not isinstance(config, dict):
-        raise KerasMotError(format_error(f"{entry.name}.get_config() must return a dict.",
-                                         received=repr(config)))
+        raise KerasMotError(
+            format_error(f"{entry.name}.get_config() must return a dict.", received=repr(config))
+        )
     _require_plain(config, entry.name)
     return {"type": entry.name, "version": entry.version, "config": config}
 
@@ -157,18 +167,26 @@ def _require_plain(value, where):
                 raise KerasMotError(format_error(f"Config key of {where} is not a string.", received=repr(k)))
             _require_plain(v, f"{where}.{k}")
         return
-    raise KerasMotError(format_error(
-        f"Config value {where} is not plain data (YAML and .keras files hold only dicts, lists, "
-        "strings, numbers, booleans and null).", received=f"{value!r} ({type(value).__name__})",
-        fix="Return encode_field(value) from get_config (lists, not tuples; encoded nested objects)."))
+    raise KerasMotError(
+        format_error(
+            f"Config value {where} is not plain data (YAML and .keras files hold only dicts, lists, "
+            "strings, numbers, booleans and null).",
+            received=f"{value!r} ({type(value).__name__})",
+            fix="Return encode_field(value) from get_config (lists, not tuples; encoded nested objects).",
+        )
+    )
 
 
 def _split(data, expect):
     """(name, version, config) of any accepted form of encoded data."""
     if not isinstance(data, dict):
-        raise KerasMotError(format_error(
-            f"Expected an encoded {_what(expect)} (a mapping with a 'type').", received=repr(data),
-            fix=f"Write e.g. {{type: {next(iter(registered(expect)), 'Name')}, config: {{...}}}}."))
+        raise KerasMotError(
+            format_error(
+                f"Expected an encoded {_what(expect)} (a mapping with a 'type').",
+                received=repr(data),
+                fix=f"Write e.g. {{type: {next(iter(registered(expect)), 'Name')}, config: {{...}}}}.",
+            )
+        )
     if "type" in data and "config" in data and set(data) <= set(FORMAT_KEYS):
         return data["type"], data.get("version", LEGACY_VERSION), data["config"]
     if "type" in data:  # short form: arguments beside the type (hand-written YAML, older recipes)
@@ -180,9 +198,13 @@ def _split(data, expect):
     if isinstance(expect, type) and _BY_CLASS.get(expect) is not None:  # typeless: older files
         rest = {k: v for k, v in data.items() if k != "version"}
         return _BY_CLASS[expect].name, data.get("version", LEGACY_VERSION), rest
-    raise KerasMotError(format_error(
-        f"An encoded {_what(expect)} needs a 'type' key.", received=repr(data),
-        fix=f"Add type: one of {', '.join(registered(expect)) or '(none registered)'}."))
+    raise KerasMotError(
+        format_error(
+            f"An encoded {_what(expect)} needs a 'type' key.",
+            received=repr(data),
+            fix=f"Add type: one of {', '.join(registered(expect)) or '(none registered)'}.",
+        )
+    )
 
 
 def _what(expect):
@@ -217,22 +239,39 @@ def decode(data, expect=None):
     entry = _BY_NAME.get(name) if isinstance(name, str) else None
     allowed = registered(expect)
     if entry is None:
-        raise KerasMotError(format_error(
-            f"Unknown {_what(expect)} type (only registered types can be loaded).", received=repr(name),
-            fix=f"Use one of: {', '.join(allowed) or '(none registered)'}; register your own with "
-                "@keras_mot.codec.register()."))
+        raise KerasMotError(
+            format_error(
+                f"Unknown {_what(expect)} type (only registered types can be loaded).",
+                received=repr(name),
+                fix=f"Use one of: {', '.join(allowed) or '(none registered)'}; register your own with "
+                "@keras_mot.codec.register().",
+            )
+        )
     if expect is not None and not issubclass(entry.cls, expect):
-        raise KerasMotError(format_error(
-            f"A {_what(expect)} is expected here; {name!r} is not one.",
-            received=repr(data), fix=f"Use one of: {', '.join(allowed)}."))
+        raise KerasMotError(
+            format_error(
+                f"A {_what(expect)} is expected here; {name!r} is not one.",
+                received=repr(data),
+                fix=f"Use one of: {', '.join(allowed)}.",
+            )
+        )
     if isinstance(version, bool) or not isinstance(version, int) or version < 1:
-        raise KerasMotError(format_error(f"Invalid version of a {name}.", received=repr(version),
-                                         fix="A version is an integer >= 1 (leave it out for 1)."))
+        raise KerasMotError(
+            format_error(
+                f"Invalid version of a {name}.",
+                received=repr(version),
+                fix="A version is an integer >= 1 (leave it out for 1).",
+            )
+        )
     if version > entry.version:
-        raise KerasMotError(format_error(
-            f"This {name} was written by a newer keras_mot (config version {version}); this one "
-            f"reads versions up to {entry.version}.", received=f"version: {version}",
-            fix="Upgrade keras_mot to load it."))
+        raise KerasMotError(
+            format_error(
+                f"This {name} was written by a newer keras_mot (config version {version}); this one "
+                f"reads versions up to {entry.version}.",
+                received=f"version: {version}",
+                fix="Upgrade keras_mot to load it.",
+            )
+        )
     if not isinstance(config, dict):
         raise KerasMotError(format_error(f"The config of a {name} must be a mapping.", received=repr(config)))
     for v in range(version, entry.version):
@@ -240,9 +279,13 @@ def decode(data, expect=None):
     try:
         return entry.cls.from_config(dict(config))
     except (TypeError, KeyError) as error:
-        raise KerasMotError(format_error(
-            f"The config does not fit {name}: {type(error).__name__} {error}.", received=repr(config),
-            fix=f"Write the keys {name}.get_config() writes.")) from None
+        raise KerasMotError(
+            format_error(
+                f"The config does not fit {name}: {type(error).__name__} {error}.",
+                received=repr(config),
+                fix=f"Write the keys {name}.get_config() writes.",
+            )
+        ) from None
 
 
 def decode_field(value, expect):

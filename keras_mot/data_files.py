@@ -32,6 +32,8 @@ def load_arrays(path):
         return np.load(path)
     with np.load(path) as data:
         if "x" not in data:
-            raise ValueError(f"{path!r} has no array 'x' (found: {', '.join(data.files)}); "
-                             "save it with np.savez(path, x=inputs, y=labels)")
+            raise ValueError(
+                f"{path!r} has no array 'x' (found: {', '.join(data.files)}); "
+                "save it with np.savez(path, x=inputs, y=labels)"
+            )
         return (data["x"], data["y"]) if "y" in data else data["x"]

@@ -37,8 +37,7 @@ class Finding:
 
     def __post_init__(self):
         if self.severity not in SEVERITIES:
-            raise ValueError(f"Finding.severity must be one of {SEVERITIES}. "
-                             f"Received: {self.severity!r}.")
+            raise ValueError(f"Finding.severity must be one of {SEVERITIES}. Received: {self.severity!r}.")
 
     def to_dict(self):
         """Plain-dict form (for JSON reports)."""
@@ -82,8 +81,12 @@ class LintReport:
 
     def to_dict(self):
         """Plain-dict form."""
-        return {"target": self.target, "verdict": self.verdict, "coverage": self.coverage,
-                "findings": [f.to_dict() for f in self.findings]}
+        return {
+            "target": self.target,
+            "verdict": self.verdict,
+            "coverage": self.coverage,
+            "findings": [f.to_dict() for f in self.findings],
+        }
 
     def to_json(self, **kwargs):
         """JSON text of `to_dict()`."""
@@ -91,13 +94,15 @@ class LintReport:
 
     def summary(self):
         """One line: target, verdict and counts."""
-        return (f"keras_mot lint [{self.target}]: {self.verdict} — {len(self.errors)} error(s), "
-                f"{len(self.warnings)} warning(s), "
-                f"{len(self.findings) - len(self.errors) - len(self.warnings)} info")
+        return (
+            f"keras_mot lint [{self.target}]: {self.verdict} — {len(self.errors)} error(s), "
+            f"{len(self.warnings)} warning(s), "
+            f"{len(self.findings) - len(self.errors) - len(self.warnings)} info"
+        )
 
     def format_table(self, min_severity="info"):
         """A compact text table of the findings at or above `min_severity`."""
-        keep = SEVERITIES[:SEVERITIES.index(min_severity) + 1]
+        keep = SEVERITIES[: SEVERITIES.index(min_severity) + 1]
         rows = [f for f in self.findings if f.severity in keep]
         lines = [self.summary()]
         if rows:
@@ -106,8 +111,9 @@ class LintReport:
             lines.append(f"  {'severity':8} {'layer':{w_layer}} {'op':{w_op}} message")
             for f in rows:
                 text = f.message + (f" Fix: {f.fix}" if f.fix else "")
-                lines.append(f"  {f.severity:8} {f.layer[:w_layer]:{w_layer}} "
-                             f"{(f.op or '')[:w_op]:{w_op}} {text}")
+                lines.append(
+                    f"  {f.severity:8} {f.layer[:w_layer]:{w_layer}} {(f.op or '')[:w_op]:{w_op}} {text}"
+                )
         return "\n".join(lines)
 
     def __str__(self):

@@ -12,9 +12,11 @@ import numpy as np
 
 from keras_mot.errors import KerasMotError, format_error
 
-_FIX_DATA = ("Remove or replace the non-finite values before passing the data, e.g. keep only "
-             "finite examples: x[np.isfinite(x).reshape(len(x), -1).all(axis=1)], or "
-             "np.nan_to_num(x).")
+_FIX_DATA = (
+    "Remove or replace the non-finite values before passing the data, e.g. keep only "
+    "finite examples: x[np.isfinite(x).reshape(len(x), -1).all(axis=1)], or "
+    "np.nan_to_num(x)."
+)
 
 
 def _as_float_array(leaf):
@@ -83,10 +85,14 @@ def check_finite(batch, what, start=0, error=KerasMotError):
         return
     index, path, value = found
     where = f" (input {'/'.join(map(str, path))})" if path else ""
-    raise error(format_error(
-        f"{what} contains a non-finite value (NaN or inf) at example {start + index}{where}; "
-        "it would make quantization ranges and parity results NaN.",
-        received=f"{_describe(value)} in example {start + index}", fix=_FIX_DATA))
+    raise error(
+        format_error(
+            f"{what} contains a non-finite value (NaN or inf) at example {start + index}{where}; "
+            "it would make quantization ranges and parity results NaN.",
+            received=f"{_describe(value)} in example {start + index}",
+            fix=_FIX_DATA,
+        )
+    )
 
 
 def range_entries(model):
@@ -101,9 +107,12 @@ def range_entries(model):
 
     if not graph.is_graph_model(model):
         return []  # keras_mot prepares Functional / Sequential models only
-    return [(path, name, vmin, vmax) for path, w in graph.iter_layers(model)
-            if isinstance(w, Wrapper) and w.built
-            for name, (vmin, vmax) in w.range_variables().items()]
+    return [
+        (path, name, vmin, vmax)
+        for path, w in graph.iter_layers(model)
+        if isinstance(w, Wrapper) and w.built
+        for name, (vmin, vmax) in w.range_variables().items()
+    ]
 
 
 def nonfinite_range(model, entries=None):
@@ -152,11 +161,15 @@ def check_finite_ranges(model, when, error=KerasMotError):
     if found is None:
         return
     path, name, lo, hi = found
-    raise error(format_error(
-        f"Its quantization range '{name}' is not finite {when} (a NaN or inf scale would "
-        "crash the TFLite interpreter).",
-        layer=path, received=f"{name} min={_fmt(lo)}, max={_fmt(hi)}",
-        fix="The range came from non-finite values: re-calibrate on finite data "
+    raise error(
+        format_error(
+            f"Its quantization range '{name}' is not finite {when} (a NaN or inf scale would "
+            "crash the TFLite interpreter).",
+            layer=path,
+            received=f"{name} min={_fmt(lo)}, max={_fmt(hi)}",
+            fix="The range came from non-finite values: re-calibrate on finite data "
             "(mot.calibrate(model, x)), or, after a diverging fit, go back to a checkpoint "
             "before the first non-finite loss (mot.callbacks(model) includes "
-            "StopOnNonFinite, which stops there)."))
+            "StopOnNonFinite, which stops there).",
+        )
+    )

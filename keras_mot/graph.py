@@ -15,24 +15,36 @@ def functional_view(model):
     if isinstance(model, keras.Sequential):
         inner = getattr(model, "_functional", None)
         if inner is None:
-            raise KerasMotError(format_error(
-                f"Sequential model '{model.name}' has no input shape yet.", received="an unbuilt "
-                "Sequential", fix="Start it with keras.Input(shape=...) or call build() first."))
+            raise KerasMotError(
+                format_error(
+                    f"Sequential model '{model.name}' has no input shape yet.",
+                    received="an unbuilt Sequential",
+                    fix="Start it with keras.Input(shape=...) or call build() first.",
+                )
+            )
         return inner
-    if not hasattr(model, "_nodes_by_depth") or not getattr(model, "_is_graph_network", True) \
-            or not hasattr(model, "inputs") or model.inputs is None:
-        raise KerasMotError(format_error(
-            f"Model '{model.name}' is not a Functional or Sequential model.",
-            received=type(model).__name__,
-            fix="keras_mot rewrites layer graphs: build the model with the Functional API "
-                "(keras.Model(inputs, outputs)) or keras.Sequential."))
+    if (
+        not hasattr(model, "_nodes_by_depth")
+        or not getattr(model, "_is_graph_network", True)
+        or not hasattr(model, "inputs")
+        or model.inputs is None
+    ):
+        raise KerasMotError(
+            format_error(
+                f"Model '{model.name}' is not a Functional or Sequential model.",
+                received=type(model).__name__,
+                fix="keras_mot rewrites layer graphs: build the model with the Functional API "
+                "(keras.Model(inputs, outputs)) or keras.Sequential.",
+            )
+        )
     return model
 
 
 def is_graph_model(obj):
     """True for Functional and Sequential models (which keras_mot rewrites recursively)."""
     return isinstance(obj, keras.Model) and (
-        isinstance(obj, keras.Sequential) or hasattr(obj, "_nodes_by_depth"))
+        isinstance(obj, keras.Sequential) or hasattr(obj, "_nodes_by_depth")
+    )
 
 
 def ordered_nodes(model):
@@ -114,8 +126,7 @@ def map_layers(model, fn):
         for orig, new in zip(node.outputs, keras.tree.flatten(out)):
             tensor_map[id(orig)] = new
     outputs = keras.tree.pack_sequence_as(fm._outputs_struct, [tensor_map[id(t)] for t in fm.outputs])
-    return keras.Model(keras.tree.pack_sequence_as(fm._inputs_struct, new_inputs), outputs,
-                       name=model.name)
+    return keras.Model(keras.tree.pack_sequence_as(fm._inputs_struct, new_inputs), outputs, name=model.name)
 
 
 def iter_layers(model):
@@ -157,27 +168,40 @@ def flat_inputs(model, x, what="inputs"):
         missing = [k for k in keys if k not in x]
         unknown = sorted(set(x) - set(keys))
         if missing or unknown:
-            raise KerasMotError(format_error(
-                f"{what} is a dict whose keys do not match the model's inputs.",
-                received=f"keys {sorted(x)}",
-                fix=f"Give exactly these keys: {keys}."))
+            raise KerasMotError(
+                format_error(
+                    f"{what} is a dict whose keys do not match the model's inputs.",
+                    received=f"keys {sorted(x)}",
+                    fix=f"Give exactly these keys: {keys}.",
+                )
+            )
         return [x[k] for k in keys]
     if isinstance(x, (list, tuple)) and len(keys) > 1:
         if by_name:
-            raise KerasMotError(format_error(
-                f"{what} is a {type(x).__name__}, but the model was built with a dict of inputs.",
-                received=f"{type(x).__name__} of {len(x)}",
-                fix=f"Pass a dict keyed by input name: {keys}."))
+            raise KerasMotError(
+                format_error(
+                    f"{what} is a {type(x).__name__}, but the model was built with a dict of inputs.",
+                    received=f"{type(x).__name__} of {len(x)}",
+                    fix=f"Pass a dict keyed by input name: {keys}.",
+                )
+            )
         if len(x) != len(keys):
-            raise KerasMotError(format_error(
-                f"{what} has {len(x)} input(s); the model has {len(keys)}.",
-                received=f"{len(x)} arrays", fix=f"Give one array per model input: {keys}."))
+            raise KerasMotError(
+                format_error(
+                    f"{what} has {len(x)} input(s); the model has {len(keys)}.",
+                    received=f"{len(x)} arrays",
+                    fix=f"Give one array per model input: {keys}.",
+                )
+            )
         return list(x)
     if len(keys) > 1:
-        raise KerasMotError(format_error(
-            f"{what} is one array, but the model has {len(keys)} inputs.",
-            received=type(x).__name__,
-            fix=f"Pass a dict keyed by input name (or a list in this order): {keys}."))
+        raise KerasMotError(
+            format_error(
+                f"{what} is one array, but the model has {len(keys)} inputs.",
+                received=type(x).__name__,
+                fix=f"Pass a dict keyed by input name (or a list in this order): {keys}.",
+            )
+        )
     return [x]
 
 
@@ -197,25 +221,35 @@ def check_input_arrays(model, flat, what="inputs", error=KerasMotError, exact_ra
         try:
             arr = np.asarray(value)
         except (TypeError, ValueError) as e:
-            raise error(format_error(
-                f"{what}: input '{name}' is not an array.", received=f"{type(value).__name__}",
-                fix=f"Pass a numeric array shaped {tuple(spec.shape)} (batch first).")) from e
+            raise error(
+                format_error(
+                    f"{what}: input '{name}' is not an array.",
+                    received=f"{type(value).__name__}",
+                    fix=f"Pass a numeric array shaped {tuple(spec.shape)} (batch first).",
+                )
+            ) from e
         want = tuple(spec.shape)
         if arr.dtype.kind not in "biuf":
-            raise error(format_error(
-                f"{what}: input '{name}' holds {arr.dtype} values; the model's input is "
-                f"{spec.dtype}.", received=f"dtype {arr.dtype}, shape {arr.shape}",
-                fix=f"Pass numbers ({spec.dtype}) shaped {want} (batch first), e.g. "
-                    "np.asarray(x, dtype='float32') for images or token ids as integers."))
+            raise error(
+                format_error(
+                    f"{what}: input '{name}' holds {arr.dtype} values; the model's input is {spec.dtype}.",
+                    received=f"dtype {arr.dtype}, shape {arr.shape}",
+                    fix=f"Pass numbers ({spec.dtype}) shaped {want} (batch first), e.g. "
+                    "np.asarray(x, dtype='float32') for images or token ids as integers.",
+                )
+            )
         got = arr.shape
         if not exact_rank and len(got) == len(want) - 1 and want[-1] == 1:
             got = got + (1,)
-        if len(got) != len(want) or any(w is not None and w != g
-                                        for w, g in zip(want[1:], got[1:])):
-            raise error(format_error(
-                f"{what}: input '{name}' has examples of shape {arr.shape[1:]}; the model "
-                f"expects {want[1:]}.", received=f"array of shape {arr.shape}",
-                fix=f"Pass arrays shaped {want} (batch first) for input '{name}'."))
+        if len(got) != len(want) or any(w is not None and w != g for w, g in zip(want[1:], got[1:])):
+            raise error(
+                format_error(
+                    f"{what}: input '{name}' has examples of shape {arr.shape[1:]}; the model "
+                    f"expects {want[1:]}.",
+                    received=f"array of shape {arr.shape}",
+                    fix=f"Pass arrays shaped {want} (batch first) for input '{name}'.",
+                )
+            )
 
 
 def pack_inputs(model, flat):

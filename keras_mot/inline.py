@@ -103,7 +103,8 @@ def _same_function(layer, sub, args, kwargs, tensors):
     values = [_sample(t, rng) for t in tensors]
     lookup = {id(t): v for t, v in zip(tensors, values)}
     fill = lambda s: keras.tree.map_structure(  # noqa: E731
-        lambda a: lookup.get(id(a), a) if isinstance(a, keras.KerasTensor) else a, s)
+        lambda a: lookup.get(id(a), a) if isinstance(a, keras.KerasTensor) else a, s
+    )
     expected = layer(*fill(args), **fill(kwargs))
     got = sub(values if len(values) > 1 else values[0], training=False)
     expected = [np.asarray(keras.ops.convert_to_numpy(e)) for e in keras.tree.flatten(expected)]
@@ -132,11 +133,14 @@ def trace_block(layer, args, kwargs):
         return None, f"reads its own variables ({names}) in call()"
     kwargs = {k: v for k, v in kwargs.items() if k != "training"}
     tensors = _tensors((args, kwargs))
-    inputs = [keras.Input(batch_shape=tuple(t.shape), dtype=t.dtype,
-                          name=f"{layer.name}_input_{i}") for i, t in enumerate(tensors)]
+    inputs = [
+        keras.Input(batch_shape=tuple(t.shape), dtype=t.dtype, name=f"{layer.name}_input_{i}")
+        for i, t in enumerate(tensors)
+    ]
     lookup = {id(t): i for t, i in zip(tensors, inputs)}
     swap = lambda s: keras.tree.map_structure(  # noqa: E731
-        lambda a: lookup.get(id(a), a) if isinstance(a, keras.KerasTensor) else a, s)
+        lambda a: lookup.get(id(a), a) if isinstance(a, keras.KerasTensor) else a, s
+    )
     try:
         outputs = (decomposed or _call)(layer, *swap(args), **swap(kwargs))
         sub = keras.Model(inputs if len(inputs) > 1 else inputs[0], outputs, name=layer.name)
@@ -170,8 +174,7 @@ class _Inliner:
                 tensor_map[id(orig)] = new
         if not changed:
             return model, False
-        outputs = keras.tree.pack_sequence_as(fm._outputs_struct,
-                                              [tensor_map[id(t)] for t in fm.outputs])
+        outputs = keras.tree.pack_sequence_as(fm._outputs_struct, [tensor_map[id(t)] for t in fm.outputs])
         inputs = keras.tree.pack_sequence_as(fm._inputs_struct, new_inputs)
         return keras.Model(inputs, outputs, name=model.name), True
 

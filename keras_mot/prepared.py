@@ -29,8 +29,10 @@ def _simulated(name):
             return getattr(Functional, name)(self, *args, **kwargs)
 
     method.__name__ = name
-    method.__doc__ = (f"`keras.Model.{name}`, computing as the int8 kernels do "
-                      "(see `keras_mot.quantization.mode.simulating`).")
+    method.__doc__ = (
+        f"`keras.Model.{name}`, computing as the int8 kernels do "
+        "(see `keras_mot.quantization.mode.simulating`)."
+    )
     return method
 
 
@@ -62,9 +64,13 @@ class PreparedModel(Functional):
                 `mot.lint(model)` for it); `"strict"` runs it.
         """
         if lint not in LINT_MODES:
-            raise KerasMotError(format_error("Unknown lint mode for compile().",
-                                             received=repr(lint),
-                                             fix=f"Use one of: {', '.join(LINT_MODES)}."))
+            raise KerasMotError(
+                format_error(
+                    "Unknown lint mode for compile().",
+                    received=repr(lint),
+                    fix=f"Use one of: {', '.join(LINT_MODES)}.",
+                )
+            )
         if self.mot_target and lint != "off" and not self._mot_restoring:
             from keras_mot import tf_bridge
 
@@ -72,7 +78,8 @@ class PreparedModel(Functional):
                 compile_logger().info(
                     f"keras_mot lint [{self.mot_target}]: skipped at compile() on the "
                     f"'{tf_bridge.backend_name()}' backend; mot.lint(model) traces a "
-                    "TensorFlow-backend copy (compile(lint='strict') runs it here).")
+                    "TensorFlow-backend copy (compile(lint='strict') runs it here)."
+                )
             else:
                 self.run_lint(strict=(lint == "strict"), verbose=True)
         return super().compile(*args, **kwargs)
@@ -114,7 +121,8 @@ class PreparedModel(Functional):
         if strict and report.errors:
             raise KerasMotError(
                 f"Lint for target '{self.mot_target}' found {len(report.errors)} error(s):\n"
-                + report.format_table(min_severity="error"))
+                + report.format_table(min_severity="error")
+            )
         return report
 
     def preparation_summary(self, report=None):
@@ -129,9 +137,11 @@ class PreparedModel(Functional):
         if report is not None and report.coverage_line:
             lines.append(report.coverage_line)
             if report.coverage is not None and report.coverage < LOW_COVERAGE:
-                lines.append("Low coverage: exporting the float model post-training "
-                             "(mot.export(float_model, ..., representative_data=...)) "
-                             "quantizes more of it than this QAT model will.")
+                lines.append(
+                    "Low coverage: exporting the float model post-training "
+                    "(mot.export(float_model, ..., representative_data=...)) "
+                    "quantizes more of it than this QAT model will."
+                )
         for f in self.mot_findings:
             if f.severity in ("warning", "error"):
                 lines.append(f"  {f.severity}: {f.layer}: {f.message}")
@@ -169,8 +179,9 @@ def prepared(model, target, findings=()):
     from keras_mot import graph
 
     fm = graph.functional_view(model)
-    result = PreparedModel(fm._inputs_struct, fm._outputs_struct, name=model.name,
-                           target=getattr(target, "name", target))
+    result = PreparedModel(
+        fm._inputs_struct, fm._outputs_struct, name=model.name, target=getattr(target, "name", target)
+    )
     result.mot_findings = list(findings)
     return result
 

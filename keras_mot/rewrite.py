@@ -27,6 +27,8 @@ from typing import Optional
 import keras
 
 from keras_mot import graph
+from keras_mot.annotate import Annotated
+from keras_mot.findings import Finding
 from keras_mot.inline import inline
 from keras_mot.layers import activations as act_table
 from keras_mot.layers import registry as _registry  # noqa: F401  (registers the adapters)
@@ -34,8 +36,6 @@ from keras_mot.layers.base import adapter_for
 from keras_mot.layers.elementwise import constant_op_from_node
 from keras_mot.layers.pooling import is_passthrough
 from keras_mot.layers.tensor_ops import canonical_layer, float_inputs, is_shape_op
-from keras_mot.findings import Finding
-from keras_mot.annotate import Annotated
 from keras_mot.wrapper import Wrapper
 
 
@@ -50,7 +50,7 @@ class LayerPlan:
 
     scheme: Optional[str] = None
     prune: Optional[object] = None
-    compress: Optional[object] = None   # a keras_mot.compression.WeightCompression
+    compress: Optional[object] = None  # a keras_mot.compression.WeightCompression
 
     @property
     def active(self):
@@ -111,16 +111,25 @@ class _Rewriter:
             bn_node, act_node, tail = None, None, node
             linear = adapter.activation(op) == "linear"
             nxt = sole_consumer(node)
-            if (adapter.folds_batchnorm and linear and nxt is not None
-                    and isinstance(nxt.operation, keras.layers.BatchNormalization)
-                    and nxt.operation.axis in (-1, len(nxt.output_tensors[0].shape) - 1)
-                    and self._decide(nxt.operation, f"{path}{nxt.operation.name}").scheme
-                    and graph.node_count(fm, nxt.operation) == 1):
+            if (
+                adapter.folds_batchnorm
+                and linear
+                and nxt is not None
+                and isinstance(nxt.operation, keras.layers.BatchNormalization)
+                and nxt.operation.axis in (-1, len(nxt.output_tensors[0].shape) - 1)
+                and self._decide(nxt.operation, f"{path}{nxt.operation.name}").scheme
+                and graph.node_count(fm, nxt.operation) == 1
+            ):
                 bn_node, tail = nxt, nxt
                 nxt = sole_consumer(nxt)
-            if (adapter.fuses_relu and linear and nxt is not None and _relu_like(nxt.operation)
-                    and self._decide(nxt.operation, f"{path}{nxt.operation.name}").scheme
-                    and graph.node_count(fm, nxt.operation) == 1):
+            if (
+                adapter.fuses_relu
+                and linear
+                and nxt is not None
+                and _relu_like(nxt.operation)
+                and self._decide(nxt.operation, f"{path}{nxt.operation.name}").scheme
+                and graph.node_count(fm, nxt.operation) == 1
+            ):
                 act_node, tail = nxt, nxt
             if bn_node is not None or act_node is not None:
                 fusion[id(node)] = (bn_node, act_node, tail)
@@ -155,9 +164,11 @@ class _Rewriter:
                 if not keras.backend.is_float_dtype(new.dtype):  # token ids etc.: no QUANTIZE
                     quantized[id(new)] = False
                     continue
-                qin = Wrapper(keras.layers.Identity(name=f"quantize_input_{i}"),
-                              scheme=self._first_scheme(fm, operations, path),
-                              name=f"quantize_input_{i}")
+                qin = Wrapper(
+                    keras.layers.Identity(name=f"quantize_input_{i}"),
+                    scheme=self._first_scheme(fm, operations, path),
+                    name=f"quantize_input_{i}",
+                )
                 tensor_map[id(orig)] = qin(new)
                 quantized[id(tensor_map[id(orig)])] = True
         else:
@@ -174,8 +185,7 @@ class _Rewriter:
                 continue
             new_in = [tensor_map[id(t)] for t in node.input_tensors]
             # Integer tensors (token ids, masks) never get a quantization point.
-            in_q = [quantized.get(id(t), False) or not keras.backend.is_float_dtype(t.dtype)
-                    for t in new_in]
+            in_q = [quantized.get(id(t), False) or not keras.backend.is_float_dtype(t.dtype) for t in new_in]
             if op is node.operation or isinstance(node.operation, Annotated):
                 args, kwargs = node.arguments.fill_in(tensor_map)
             else:  # a layer replacing a keras operation: only the tensor argument(s) remain
@@ -185,8 +195,7 @@ class _Rewriter:
 
             if graph.is_graph_model(op):
                 if id(op) not in self.submodels:  # a nested model called twice is shared
-                    self.submodels[id(op)] = self.rewrite(op, inputs_quantized=in_q,
-                                                          path=f"{layer_path}/")
+                    self.submodels[id(op)] = self.rewrite(op, inputs_quantized=in_q, path=f"{layer_path}/")
                 sub, out_flags = self.submodels[id(op)]
                 out = sub(*args, **kwargs)
                 out_list = keras.tree.flatten(out)
@@ -197,24 +206,38 @@ class _Rewriter:
                 out_list = keras.tree.flatten(out)
                 out_flags = [all(in_q)] * len(out_list)
             elif not isinstance(op, keras.layers.Layer) and (
-                    is_shape_op(op) or not float_inputs((args, kwargs))):
+                is_shape_op(op) or not float_inputs((args, kwargs))
+            ):
                 # Shape ops keep their input's grid; integer-only ops compute ids and masks.
                 out = op(*args, **kwargs)
                 out_list = keras.tree.flatten(out)
                 out_flags = [all(in_q)] * len(out_list)
             else:
-                out, out_flags = self._wrap(op, node, tail, bn_node, act_node, args, kwargs,
-                                            dict(zip(map(id, new_in), in_q)), cons, outputs,
-                                            operations, layer_path, path, wrappers)
+                out, out_flags = self._wrap(
+                    op,
+                    node,
+                    tail,
+                    bn_node,
+                    act_node,
+                    args,
+                    kwargs,
+                    dict(zip(map(id, new_in), in_q)),
+                    cons,
+                    outputs,
+                    operations,
+                    layer_path,
+                    path,
+                    wrappers,
+                )
                 out_list = keras.tree.flatten(out)
             for orig, new, flag in zip(tail.output_tensors, out_list, out_flags):
                 tensor_map[id(orig)] = new
                 quantized[id(new)] = flag
 
-        new_outputs = keras.tree.pack_sequence_as(
-            fm._outputs_struct, [tensor_map[id(t)] for t in fm.outputs])
-        new_model = keras.Model(keras.tree.pack_sequence_as(fm._inputs_struct, new_inputs),
-                                new_outputs, name=model.name)
+        new_outputs = keras.tree.pack_sequence_as(fm._outputs_struct, [tensor_map[id(t)] for t in fm.outputs])
+        new_model = keras.Model(
+            keras.tree.pack_sequence_as(fm._inputs_struct, new_inputs), new_outputs, name=model.name
+        )
         return new_model, [quantized.get(id(tensor_map[id(t)]), False) for t in fm.outputs]
 
     def _any_quantized(self, fm, operations, path):
@@ -228,8 +251,23 @@ class _Rewriter:
                 return plan.scheme
         return None
 
-    def _wrap(self, op, node, tail, bn_node, act_node, args, kwargs, in_quantized, cons,
-              outputs, operations, layer_path, path, wrappers):
+    def _wrap(
+        self,
+        op,
+        node,
+        tail,
+        bn_node,
+        act_node,
+        args,
+        kwargs,
+        in_quantized,
+        cons,
+        outputs,
+        operations,
+        layer_path,
+        path,
+        wrappers,
+    ):
         plan = self._decide(op, layer_path)
         adapter = adapter_for(op) if isinstance(op, keras.layers.Layer) else None
         call = adapter.call_inputs(op, args, kwargs) if adapter is not None else None
@@ -253,12 +291,19 @@ class _Rewriter:
         out_t, user_op = self._grid_consumer(out_t, cons, operations, outputs)
         user_adapter = adapter_for(user_op) if user_op is not None else None
         shared_by_consumer = (
-            user_adapter is not None and user_adapter.shares_input_range
+            user_adapter is not None
+            and user_adapter.shares_input_range
             and id(out_t) not in outputs
-            and self._decide(user_op, f"{path}{user_op.name}").scheme is not None)
-        quantize_inputs = [] if adapter.shares_input_range else [
-            not in_quantized.get(id(t), False) and adapter.quantizes_inputs
-            for t in keras.tree.flatten(call_inputs)]
+            and self._decide(user_op, f"{path}{user_op.name}").scheme is not None
+        )
+        quantize_inputs = (
+            []
+            if adapter.shares_input_range
+            else [
+                not in_quantized.get(id(t), False) and adapter.quantizes_inputs
+                for t in keras.tree.flatten(call_inputs)
+            ]
+        )
         activation = _relu_like(act_node.operation) if act_node is not None else None
         options = dict(
             scheme=plan.scheme or "int8",
@@ -294,8 +339,12 @@ class _Rewriter:
             if len(users) != 1:
                 return tensor, None
             op = operations.get(id(users[0]), users[0].operation)
-            if (id(tensor) in outputs or not isinstance(op, keras.layers.Layer)
-                    or not is_passthrough(op) or len(users[0].output_tensors) != 1):
+            if (
+                id(tensor) in outputs
+                or not isinstance(op, keras.layers.Layer)
+                or not is_passthrough(op)
+                or len(users[0].output_tensors) != 1
+            ):
                 return tensor, op
             tensor = users[0].output_tensors[0]
 
@@ -303,25 +352,40 @@ class _Rewriter:
         name = wrapper.activation_name()
         entry = act_table.lookup(name)
         if entry is None or not entry.int8:
-            self.findings.append(Finding(
-                layer=layer_path, op=name, severity="warning", code="no-int8-kernel",
-                message=f"activation '{name}' has no TFLite int8 kernel; it will run in float "
-                        "between DEQUANTIZE and QUANTIZE ops.",
-                fix="Use relu, relu6, hard_silu, silu, gelu, sigmoid, tanh or leaky_relu, or "
-                    "accept the float island."))
+            self.findings.append(
+                Finding(
+                    layer=layer_path,
+                    op=name,
+                    severity="warning",
+                    code="no-int8-kernel",
+                    message=f"activation '{name}' has no TFLite int8 kernel; it will run in float "
+                    "between DEQUANTIZE and QUANTIZE ops.",
+                    fix="Use relu, relu6, hard_silu, silu, gelu, sigmoid, tanh or leaky_relu, or "
+                    "accept the float island.",
+                )
+            )
 
     def _unsupported(self, op, layer_path, extra=()):
-        why = (f"is called with {', '.join(extra)}, which keras_mot does not model" if extra
-               else "has no keras_mot handler")
+        why = (
+            f"is called with {', '.join(extra)}, which keras_mot does not model"
+            if extra
+            else "has no keras_mot handler"
+        )
         if not isinstance(op, keras.layers.Layer):
-            why = f"(keras.ops.{getattr(op, 'name', '').rstrip('_0123456789')}) has no int8 " \
-                  "handler in keras_mot"
+            why = (
+                f"(keras.ops.{getattr(op, 'name', '').rstrip('_0123456789')}) has no int8 "
+                "handler in keras_mot"
+            )
         finding = Finding(
-            layer=layer_path, op=type(op).__name__, severity="warning", code="left-float",
+            layer=layer_path,
+            op=type(op).__name__,
+            severity="warning",
+            code="left-float",
             message=f"{type(op).__name__} {why}: left float (TFLite will "
-                    "dequantize before it and quantize after it).",
+            "dequantize before it and quantize after it).",
             fix="Register a LayerAdapter for it (keras_mot.register_adapter; guide: 'Write your "
-                "own adapter' in the docs), or exclude it explicitly to silence this.")
+            "own adapter' in the docs), or exclude it explicitly to silence this.",
+        )
         self.findings.append(finding)
 
 
@@ -334,12 +398,18 @@ def _keep_float(op, adapter):
 
 
 def _kept_findings(report):
-    return [Finding(
-        layer=path, op=None, severity="info", code="block-kept",
-        message=f"subclassed block kept as one layer: {why}.",
-        fix="Register a LayerAdapter for its class (keras_mot.register_adapter) "
-            "if it should be quantized; otherwise the rewrite reports it below.")
-        for path, why in report.kept.items()]
+    return [
+        Finding(
+            layer=path,
+            op=None,
+            severity="info",
+            code="block-kept",
+            message=f"subclassed block kept as one layer: {why}.",
+            fix="Register a LayerAdapter for its class (keras_mot.register_adapter) "
+            "if it should be quantized; otherwise the rewrite reports it below.",
+        )
+        for path, why in report.kept.items()
+    ]
 
 
 def rewrite(model, decide, strict=False):
@@ -363,5 +433,6 @@ def rewrite(model, decide, strict=False):
                 "strict=True and these layers have no keras_mot handler: "
                 + "; ".join(f"'{f.layer}' ({f.op})" for f in errors)
                 + ". Register a LayerAdapter for them (keras_mot.register_adapter) or pass "
-                  "exclude=[...].")
+                "exclude=[...]."
+            )
     return RewriteResult(new_model, rewriter.findings)

@@ -56,11 +56,17 @@ def freeze_wrapper(wrapper, keep_quantization=True):
         weights, bias = wrapper.folded_weights()
     weights = {k: np.asarray(v) for k, v in weights.items()}
     bias = None if bias is None else np.asarray(bias)
-    new = Wrapper(_frozen_layer(wrapper, weights, bias), scheme=wrapper.scheme,
-                  fused_activation=wrapper.fused_activation,
-                  quantize_inputs=wrapper.quantize_inputs if quantize else [],
-                  quantize_output=wrapper.quantize_output, quantize=quantize, frozen=True,
-                  call_keys=wrapper.call_keys, name=wrapper.name)
+    new = Wrapper(
+        _frozen_layer(wrapper, weights, bias),
+        scheme=wrapper.scheme,
+        fused_activation=wrapper.fused_activation,
+        quantize_inputs=wrapper.quantize_inputs if quantize else [],
+        quantize_output=wrapper.quantize_output,
+        quantize=quantize,
+        frozen=True,
+        call_keys=wrapper.call_keys,
+        name=wrapper.name,
+    )
     new.build_from_config(wrapper.get_build_config())
     if quantize:
         learned = wrapper.activation_ranges()
@@ -77,7 +83,7 @@ def freeze_wrapper(wrapper, keep_quantization=True):
             spec = new.scheme.weight_spec(ref.kind)
             flat, axis = ranges.flatten_channel_axes(ops.convert_to_tensor(weights[name]), ref.channel_axis)
             lo, hi = ranges.weight_range(flat, spec, axis if spec.per_channel else None)
-            lo, hi = wrapper.shared_weight_range(name, lo, hi, spec, axis)   # shared grid
+            lo, hi = wrapper.shared_weight_range(name, lo, hi, spec, axis)  # shared grid
             vmin.assign(lo)
             vmax.assign(hi)
         new.initialized.assign(wrapper.initialized)
@@ -86,8 +92,9 @@ def freeze_wrapper(wrapper, keep_quantization=True):
 
 def _prune_only(wrapper):
     """True for a wrapper that only prunes (no quantization, folded BN or fused activation)."""
-    return (not wrapper.quantize and wrapper.bn is None and not wrapper.fused_activation
-            and not wrapper.call_keys)  # keyword calls need the wrapper to route the tensors
+    return (
+        not wrapper.quantize and wrapper.bn is None and not wrapper.fused_activation and not wrapper.call_keys
+    )  # keyword calls need the wrapper to route the tensors
 
 
 def strip(model, keep_quantization=True):
@@ -106,9 +113,12 @@ def strip(model, keep_quantization=True):
         if isinstance(layer, WeightOnlyWrapper):  # weights baked onto their int8 / int4 grid
             return layer.baked_layer()
         if isinstance(layer, Wrapper) and _prune_only(layer):
-            weights, bias = layer.folded_weights()   # masks baked in
-            return _frozen_layer(layer, {k: np.asarray(v) for k, v in weights.items()},
-                                 None if bias is None else np.asarray(bias))
+            weights, bias = layer.folded_weights()  # masks baked in
+            return _frozen_layer(
+                layer,
+                {k: np.asarray(v) for k, v in weights.items()},
+                None if bias is None else np.asarray(bias),
+            )
         if isinstance(layer, Wrapper):
             return freeze_wrapper(layer, keep_quantization)
         return graph.clone_or_keep(layer)

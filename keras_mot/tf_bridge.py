@@ -56,17 +56,21 @@ def _run_worker(task, work_dir, error_cls, what):
     env = dict(os.environ, KERAS_BACKEND="tensorflow")
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     env["PYTHONPATH"] = os.pathsep.join(p for p in (root, env.get("PYTHONPATH")) if p)
-    proc = subprocess.run([sys.executable, "-m", _WORKER, task, work_dir], env=env,
-                          capture_output=True, text=True, check=False)
+    proc = subprocess.run(
+        [sys.executable, "-m", _WORKER, task, work_dir], env=env, capture_output=True, text=True, check=False
+    )
     result_path = os.path.join(work_dir, "result.pkl")
     if proc.returncode != 0 or not os.path.exists(result_path):
-        raise error_cls(format_error(
-            f"{what} on the TensorFlow backend (a subprocess, because this process runs Keras on "
-            f"'{backend_name()}') failed.",
-            received=f"exit code {proc.returncode}; stderr tail: {proc.stderr[-1500:]}",
-            fix="Install TensorFlow (pip install tensorflow) in this environment, or run "
+        raise error_cls(
+            format_error(
+                f"{what} on the TensorFlow backend (a subprocess, because this process runs Keras on "
+                f"'{backend_name()}') failed.",
+                received=f"exit code {proc.returncode}; stderr tail: {proc.stderr[-1500:]}",
+                fix="Install TensorFlow (pip install tensorflow) in this environment, or run "
                 "lint/export in a process started with KERAS_BACKEND=tensorflow on the saved "
-                ".keras file."))
+                ".keras file.",
+            )
+        )
     with open(result_path, "rb") as f:
         outcome = pickle.load(f)
     if isinstance(outcome, BaseException):
@@ -79,10 +83,13 @@ def _save(model, work_dir, error_cls):
     try:
         model.save(path)
     except Exception as e:
-        raise error_cls(format_error(
-            f"Model '{model.name}' could not be saved as .keras for the TensorFlow-backend copy.",
-            received=f"{type(e).__name__}: {e}",
-            fix="Use a Functional or Sequential model of serializable layers.")) from e
+        raise error_cls(
+            format_error(
+                f"Model '{model.name}' could not be saved as .keras for the TensorFlow-backend copy.",
+                received=f"{type(e).__name__}: {e}",
+                fix="Use a Functional or Sequential model of serializable layers.",
+            )
+        ) from e
     return path
 
 
@@ -100,8 +107,15 @@ def lint_on_tensorflow(model, target, batch_size=None, strict=False):
         return _run_worker("lint", work_dir, KerasMotError, f"Linting '{model.name}'")
 
 
-def export_on_tensorflow(model, directory, representative_data=None, calibration_data=None,
-                         max_examples=512, calibration_examples=128, **kwargs):
+def export_on_tensorflow(
+    model,
+    directory,
+    representative_data=None,
+    calibration_data=None,
+    max_examples=512,
+    calibration_examples=128,
+    **kwargs,
+):
     """`mot.export` of `model` converted from a TensorFlow-backend copy (in a subprocess); the
     parity reference is `model`'s own predictions, computed in this process.
 
@@ -121,8 +135,7 @@ def export_on_tensorflow(model, directory, representative_data=None, calibration
             args["examples"] = (examples.inputs, examples.labels)
             args["reference_outputs"] = _plain(outputs)
         if calibration_data is not None:
-            calibration = collect(calibration_data, model, calibration_examples,
-                                  what="calibration_data")
+            calibration = collect(calibration_data, model, calibration_examples, what="calibration_data")
             args["calibration"] = calibration.inputs
         with open(os.path.join(work_dir, "args.pkl"), "wb") as f:
             pickle.dump(args, f)

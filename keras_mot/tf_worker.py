@@ -55,8 +55,14 @@ def _export(model, args):
     if calibration is not None:
         calibration = calibration[0] if len(calibration) == 1 else list(calibration)
     reference = None if outputs is None else RecordedReference(model, outputs)
-    return export(model, directory, representative_data=data, calibration_data=calibration,
-                  parity_reference=reference, **args)
+    return export(
+        model,
+        directory,
+        representative_data=data,
+        calibration_data=calibration,
+        parity_reference=reference,
+        **args,
+    )
 
 
 def main(task, work_dir):

@@ -21,13 +21,17 @@ from keras import ops
 from keras_mot import graph
 from keras_mot.annotate import Annotated
 from keras_mot.errors import KerasMotError, UnsupportedLayerError, format_error
+from keras_mot.findings import Finding
 from keras_mot.inline import inline
 from keras_mot.layers import registry as _registry  # noqa: F401  (registers the adapters)
 from keras_mot.layers.base import adapter_for, resolve_attr
-from keras_mot.findings import Finding
-from keras_mot.quantization.weight_only import (WeightLayout, WeightOnlyScheme,
-                                                fake_quant_weight, is_weight_only)
 from keras_mot.quantization.scheme import get_scheme
+from keras_mot.quantization.weight_only import (
+    WeightLayout,
+    WeightOnlyScheme,
+    fake_quant_weight,
+    is_weight_only,
+)
 
 
 def _einsum_layout(equation, rank):
@@ -39,8 +43,10 @@ def _einsum_layout(equation, rank):
         return None
     if "." in equation or len(kernel) != rank:
         return None
-    return WeightLayout(tuple(i for i, c in enumerate(kernel) if c not in out),
-                        tuple(i for i, c in enumerate(kernel) if c in out))
+    return WeightLayout(
+        tuple(i for i, c in enumerate(kernel) if c not in out),
+        tuple(i for i, c in enumerate(kernel) if c in out),
+    )
 
 
 def layout_for(layer, ref, rank):
@@ -81,9 +87,13 @@ def _scheme(scheme):
         return WeightOnlyScheme.from_config(scheme)
     scheme = get_scheme(scheme)
     if not isinstance(scheme, WeightOnlyScheme):
-        raise KerasMotError(format_error("WeightOnlyWrapper takes weight-only schemes.",
-                                         received=repr(scheme.name),
-                                         fix="Use 'int8_weight_only' or 'int4_weight_only'."))
+        raise KerasMotError(
+            format_error(
+                "WeightOnlyWrapper takes weight-only schemes.",
+                received=repr(scheme.name),
+                fix="Use 'int8_weight_only' or 'int4_weight_only'.",
+            )
+        )
     return scheme
 
 
@@ -115,10 +125,14 @@ class WeightOnlyWrapper(keras.layers.Layer):
     def _check_layouts(self):
         self.layouts = weight_layouts(self.layer)
         if not self.layouts:
-            raise UnsupportedLayerError(format_error(
-                "This layer has no weight a weight-only scheme can quantize.",
-                layer=self.layer.name, received=type(self.layer).__name__,
-                fix="Exclude it (exclude=[...]) or register a LayerAdapter naming its weights."))
+            raise UnsupportedLayerError(
+                format_error(
+                    "This layer has no weight a weight-only scheme can quantize.",
+                    layer=self.layer.name,
+                    received=type(self.layer).__name__,
+                    fix="Exclude it (exclude=[...]) or register a LayerAdapter naming its weights.",
+                )
+            )
 
     def build_from_config(self, config):
         if config and not self.layer.built:
@@ -131,9 +145,13 @@ class WeightOnlyWrapper(keras.layers.Layer):
 
     def quantized_values(self):
         """`[(variable, fake-quantized tensor)]` for the weights the scheme quantizes."""
-        return [(resolve_attr(self.layer, attr),
-                 fake_quant_weight(resolve_attr(self.layer, attr), layout, self.scheme))
-                for attr, layout in self.layouts.items()]
+        return [
+            (
+                resolve_attr(self.layer, attr),
+                fake_quant_weight(resolve_attr(self.layer, attr), layout, self.scheme),
+            )
+            for attr, layout in self.layouts.items()
+        ]
 
     def call(self, *args, **kwargs):
         mapping = self.quantized_values()
@@ -164,8 +182,7 @@ class WeightOnlyWrapper(keras.layers.Layer):
 
     def get_config(self):
         cfg = super().get_config()
-        cfg.update(layer=keras.saving.serialize_keras_object(self.layer),
-                   scheme=self.scheme.get_config())
+        cfg.update(layer=keras.saving.serialize_keras_object(self.layer), scheme=self.scheme.get_config())
         return cfg
 
 
@@ -182,13 +199,23 @@ class _Placer:
 
     def _left_float(self, path, layer, why):
         if self.strict:
-            raise UnsupportedLayerError(format_error(
-                f"Layer '{path}' ({type(layer).__name__}) {why}.", layer=path,
-                fix="Exclude it (exclude=[...]) or pass strict=False to leave it float."))
-        self.findings.append(Finding(path, None, "warning",
-                                     f"{type(layer).__name__} {why}: left float.",
-                                     "Nothing to do if float is fine; else exclude it "
-                                     "explicitly to silence this.", "weight-only-left-float"))
+            raise UnsupportedLayerError(
+                format_error(
+                    f"Layer '{path}' ({type(layer).__name__}) {why}.",
+                    layer=path,
+                    fix="Exclude it (exclude=[...]) or pass strict=False to leave it float.",
+                )
+            )
+        self.findings.append(
+            Finding(
+                path,
+                None,
+                "warning",
+                f"{type(layer).__name__} {why}: left float.",
+                "Nothing to do if float is fine; else exclude it explicitly to silence this.",
+                "weight-only-left-float",
+            )
+        )
 
     def __call__(self, op):
         annotation = op if isinstance(op, Annotated) else None
@@ -196,16 +223,22 @@ class _Placer:
         path = self.paths.get(id(op), layer.name)
         plan = self.decide(layer, path, annotation)
         if plan.prune is not None:
-            raise KerasMotError(format_error(
-                f"Layer '{path}': weight-only schemes do not combine with pruning here.",
-                fix="Prune first (mot.prune, then mot.strip), then quantize weight-only."))
+            raise KerasMotError(
+                format_error(
+                    f"Layer '{path}': weight-only schemes do not combine with pruning here.",
+                    fix="Prune first (mot.prune, then mot.strip), then quantize weight-only.",
+                )
+            )
         if plan.scheme is None:
             return layer
         if not is_weight_only(plan.scheme):
-            raise KerasMotError(format_error(
-                f"Layer '{path}': a recipe mixes weight-only and full-integer schemes.",
-                received=repr(getattr(plan.scheme, "name", plan.scheme)),
-                fix="Use weight-only schemes for every rule (or keep those layers float)."))
+            raise KerasMotError(
+                format_error(
+                    f"Layer '{path}': a recipe mixes weight-only and full-integer schemes.",
+                    received=repr(getattr(plan.scheme, "name", plan.scheme)),
+                    fix="Use weight-only schemes for every rule (or keep those layers float).",
+                )
+            )
         if not weight_layouts(layer):
             if _owns_matrix(layer):
                 self._left_float(path, layer, "has weights no weight-only rule knows")
@@ -236,9 +269,16 @@ def apply_weight_only(model, decide, strict=False):
     placer = _Placer(decide, paths, strict)
     new = graph.map_layers(opened, placer)
     if not placer.wrapped:
-        placer.findings.append(Finding("", None, "warning", "No layer was quantized weight-only.",
-                                       "Check exclude / rules: no Conv, Dense, EinsumDense or "
-                                       "Embedding layer was selected.", "weight-only-nothing"))
+        placer.findings.append(
+            Finding(
+                "",
+                None,
+                "warning",
+                "No layer was quantized weight-only.",
+                "Check exclude / rules: no Conv, Dense, EinsumDense or Embedding layer was selected.",
+                "weight-only-nothing",
+            )
+        )
     return new, placer.findings
 
 
@@ -246,8 +286,7 @@ def weight_only_wrappers(model):
     """`[(path, WeightOnlyWrapper)]` of a model (nested models included)."""
     if not graph.is_graph_model(model):
         return []
-    return [(p, layer) for p, layer in graph.iter_layers(model)
-            if isinstance(layer, WeightOnlyWrapper)]
+    return [(p, layer) for p, layer in graph.iter_layers(model) if isinstance(layer, WeightOnlyWrapper)]
 
 
 def bake(model):
@@ -276,6 +315,5 @@ def max_grid_error(model):
     worst = 0.0
     for _, w in weight_only_wrappers(model):
         for var, value in w.quantized_values():
-            worst = max(worst, float(np.max(np.abs(ops.convert_to_numpy(value) -
-                                                   ops.convert_to_numpy(var)))))
+            worst = max(worst, float(np.max(np.abs(ops.convert_to_numpy(value) - ops.convert_to_numpy(var)))))
     return worst

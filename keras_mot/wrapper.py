@@ -23,16 +23,13 @@ from keras_mot.errors import UnsupportedLayerError, format_error
 from keras_mot.layer_kinds import LayerKind
 from keras_mot.layers import activations as act_table
 from keras_mot.layers.base import adapter_for, resolve_attr
-from keras_mot.quantization import bn_fold, integer_domain, kernel_exact, linking, ranges
-from keras_mot.quantization.mode import (is_calibrating, is_estimating_bn, is_float_weights,
-                                         is_simulating)
+from keras_mot.quantization import bn_fold, integer_domain, kernel_exact, ranges
+from keras_mot.quantization.mode import is_calibrating, is_estimating_bn, is_float_weights, is_simulating
 from keras_mot.quantization.scheme import QuantScheme, get_scheme
 from keras_mot.sparsity.mask_updates import MaskUpdates
 from keras_mot.sparsity.spec import PruneSpec
+from keras_mot.wrapper_grid import IntegerGrid
 from keras_mot.wrapper_views import Points, QuantStateViews
-
-# Single-kernel linear ops that run on the integer grid during training and Keras inference.
-_GRID_KINDS = (LayerKind.CONV, LayerKind.DEPTHWISE, LayerKind.DENSE, LayerKind.CONV_TRANSPOSE)
 
 
 def _deserialize(obj):
@@ -58,7 +55,7 @@ def _decode_scheme(scheme):
 
 
 @keras.saving.register_keras_serializable(package="keras_mot")
-class Wrapper(QuantStateViews, MaskUpdates, CompressedWeights, keras.layers.Layer):
+class Wrapper(QuantStateViews, IntegerGrid, MaskUpdates, CompressedWeights, keras.layers.Layer):
     """Adds fake quantization (and pruning masks) around one Keras layer.
 
     Built by `mot.quantize` / `mot.prune` / `mot.apply`; users rarely construct it directly.
@@ -85,11 +82,27 @@ class Wrapper(QuantStateViews, MaskUpdates, CompressedWeights, keras.layers.Laye
         >>> y = w(keras.ops.ones((2, 3)), training=True)
     """
 
-    def __init__(self, layer, scheme="int8", bn=None, fused_activation=None,
-                 quantize_inputs=None, quantize_output=True, quantize=True, frozen=False,
-                 prune=None, call_keys=None, compress=None, **kwargs):
-        kwargs.setdefault("name", getattr(layer, "name", None) if not isinstance(layer, dict)
-                          else layer.get("config", {}).get("name"))
+    def __init__(
+        self,
+        layer,
+        scheme="int8",
+        bn=None,
+        fused_activation=None,
+        quantize_inputs=None,
+        quantize_output=True,
+        quantize=True,
+        frozen=False,
+        prune=None,
+        call_keys=None,
+        compress=None,
+        **kwargs,
+    ):
+        kwargs.setdefault(
+            "name",
+            getattr(layer, "name", None)
+            if not isinstance(layer, dict)
+            else layer.get("config", {}).get("name"),
+        )
         super().__init__(**kwargs)
         self.layer = _deserialize(layer)
         self.bn = _deserialize(bn)
@@ -104,11 +117,15 @@ class Wrapper(QuantStateViews, MaskUpdates, CompressedWeights, keras.layers.Laye
         self.compress = codec.decode_field(compress, WeightCompression)
         self.adapter = adapter_for(self.layer)
         if self.adapter is None:
-            raise UnsupportedLayerError(format_error(
-                "No keras_mot LayerAdapter is registered for this layer type.",
-                layer=self.layer.name, received=type(self.layer).__name__,
-                fix="Register one with keras_mot.register_adapter, or exclude the "
-                    "layer (exclude=[...] or annotate(..., quantize=None))."))
+            raise UnsupportedLayerError(
+                format_error(
+                    "No keras_mot LayerAdapter is registered for this layer type.",
+                    layer=self.layer.name,
+                    received=type(self.layer).__name__,
+                    fix="Register one with keras_mot.register_adapter, or exclude the "
+                    "layer (exclude=[...] or annotate(..., quantize=None)).",
+                )
+            )
         self._points = self._plan_points()
         # Whether training traces the batch-statistics branch of a folded BatchNormalization:
         # follows `bn_frozen` (FreezeBatchNorm and weight loading set it), so that frozen
@@ -171,10 +188,9 @@ class Wrapper(QuantStateViews, MaskUpdates, CompressedWeights, keras.layers.Laye
         for name, fixed in self._points.items():
             if fixed is None:
                 self._range_vars[name] = (
-                    self.add_weight(name=f"{name}_min", shape=(), initializer="zeros",
-                                    trainable=False),
-                    self.add_weight(name=f"{name}_max", shape=(), initializer="zeros",
-                                    trainable=False))
+                    self.add_weight(name=f"{name}_min", shape=(), initializer="zeros", trainable=False),
+                    self.add_weight(name=f"{name}_max", shape=(), initializer="zeros", trainable=False),
+                )
         self._weight_vars = {}
         if self.quantize:
             for wname, ref in self._weight_refs().items():
@@ -182,31 +198,30 @@ class Wrapper(QuantStateViews, MaskUpdates, CompressedWeights, keras.layers.Laye
                 spec = self.scheme.weight_spec(ref.kind)
                 shape = (w.shape[axis],) if (spec.per_channel and axis is not None) else ()
                 self._weight_vars[wname] = (
-                    self.add_weight(name=f"{wname}_min", shape=shape, initializer="zeros",
-                                    trainable=False),
-                    self.add_weight(name=f"{wname}_max", shape=shape, initializer="zeros",
-                                    trainable=False))
-        self.initialized = self.add_weight(name="initialized", shape=(), initializer="zeros",
-                                           trainable=False)
-        self.ranges_frozen = self.add_weight(name="ranges_frozen", shape=(),
-                                             initializer="zeros", trainable=False)
+                    self.add_weight(name=f"{wname}_min", shape=shape, initializer="zeros", trainable=False),
+                    self.add_weight(name=f"{wname}_max", shape=shape, initializer="zeros", trainable=False),
+                )
+        self.initialized = self.add_weight(name="initialized", shape=(), initializer="zeros", trainable=False)
+        self.ranges_frozen = self.add_weight(
+            name="ranges_frozen", shape=(), initializer="zeros", trainable=False
+        )
         # Folded BatchNormalization trains with the batch's statistics, as in float training,
         # until `FreezeBatchNorm(step=N)` sets this (bench/qat.py, 5 seeds: int8 90.7 % live vs
         # 89.5 % frozen from step 0, where the folded layers lose BN's scale invariance).
-        self.bn_frozen = self.add_weight(name="bn_frozen", shape=(), initializer="zeros",
-                                         trainable=False)
+        self.bn_frozen = self.add_weight(name="bn_frozen", shape=(), initializer="zeros", trainable=False)
         self.masks = {}
         if self.prune is not None:
             refs = self.adapter.weights(self.layer)
             for wname in self.adapter.prunable_weights(self.layer):
                 weight = resolve_attr(self.layer, refs[wname].attr)
                 self.masks[wname] = self.add_weight(
-                    name=f"{wname}_mask", shape=tuple(weight.shape), initializer="ones",
-                    trainable=False)
+                    name=f"{wname}_mask", shape=tuple(weight.shape), initializer="ones", trainable=False
+                )
             if "kernel" in self.masks:
                 self.kernel_mask = self.masks["kernel"]
-            self.mask_step = self.add_weight(name="mask_step", shape=(), initializer=
-                                             keras.initializers.Constant(-1.0), trainable=False)
+            self.mask_step = self.add_weight(
+                name="mask_step", shape=(), initializer=keras.initializers.Constant(-1.0), trainable=False
+            )
         self._build_compression()
         self.built = True
 
@@ -220,8 +235,7 @@ class Wrapper(QuantStateViews, MaskUpdates, CompressedWeights, keras.layers.Laye
         spec = self.scheme.activation_spec()
         if name.startswith("constant"):
             x = ops.convert_to_tensor(x, "float32")
-            return ranges.fake_quant(x, ops.minimum(ops.min(x), 0.0),
-                                     ops.maximum(ops.max(x), 1e-6), spec)
+            return ranges.fake_quant(x, ops.minimum(ops.min(x), 0.0), ops.maximum(ops.max(x), 1e-6), spec)
         fixed = self._points.get(name)
         if fixed == SAME_AS_INPUT:
             ref = self._bias_input_range
@@ -280,8 +294,7 @@ class Wrapper(QuantStateViews, MaskUpdates, CompressedWeights, keras.layers.Laye
 
     def _quantize_weight(self, wname, w, training):
         """Fake-quantized weight and its scale (per channel or scalar; `None` if unquantized)."""
-        if not self.quantize or wname not in self._weight_vars or (
-                is_calibrating() and is_float_weights()):
+        if not self.quantize or wname not in self._weight_vars or (is_calibrating() and is_float_weights()):
             return w, None
         ref = self._weight_refs()[wname]
         spec = self.scheme.weight_spec(ref.kind)
@@ -300,31 +313,13 @@ class Wrapper(QuantStateViews, MaskUpdates, CompressedWeights, keras.layers.Laye
         q = ranges.fake_quant(flat, lo, hi, spec, axis=axis)
         return ops.reshape(q, shape), ranges.scale_of(lo, hi, spec)
 
-    def _input_scale(self):
-        """Scale of the int8 tensor the biased op reads (TFLite's bias scale is s_in * s_w)."""
-        own = self.adapter.bias_input_point(self.layer)
-        if own is not None and own in self._range_vars:
-            return ranges.scale_of(*self._range_vars[own], self.scheme.activation_spec())
-        ref = self._input_range(0)
-        return None if ref is None else ranges.scale_of(ref.min, ref.max, ref.spec)
-
-    def _quantize_bias(self, bias, weight_scale):
-        """Rounds the bias to TFLite's int32 grid (scale s_in * s_w), straight-through."""
-        if bias is None or weight_scale is None or self.frozen:
-            return bias
-        in_scale = self._input_scale()
-        if in_scale is None:
-            return bias
-        scale = ops.maximum(ops.stop_gradient(in_scale * weight_scale), 1e-12)
-        rounded = ops.round(bias / scale) * scale
-        return bias + ops.stop_gradient(rounded - bias)
-
     def folded_weights(self, training=None):
         """`({name: tensor}, bias)`: the weights the op reads before fake quantization
         (BatchNormalization folded), and the bias (`None` if the op has none)."""
         refs = self.adapter.weights(self.layer)
-        weights = {name: ops.convert_to_tensor(resolve_attr(self.layer, ref.attr))
-                   for name, ref in refs.items()}
+        weights = {
+            name: ops.convert_to_tensor(resolve_attr(self.layer, ref.attr)) for name, ref in refs.items()
+        }
         for wname, mask in getattr(self, "masks", {}).items():
             weights[wname] = weights[wname] * mask
         weights = self._compress_weights(weights, training)
@@ -332,8 +327,7 @@ class Wrapper(QuantStateViews, MaskUpdates, CompressedWeights, keras.layers.Laye
         bias = getattr(self.layer, bias_attr) if bias_attr else None
         if self.bn is not None:
             scale = bn_fold.bn_scale(self.bn)
-            weights["kernel"] = bn_fold.fold_kernel(weights["kernel"], scale,
-                                                    refs["kernel"].channel_axis)
+            weights["kernel"] = bn_fold.fold_kernel(weights["kernel"], scale, refs["kernel"].channel_axis)
             bias = bn_fold.fold_bias(bias, self.bn, scale)
         return weights, bias
 
@@ -345,27 +339,6 @@ class Wrapper(QuantStateViews, MaskUpdates, CompressedWeights, keras.layers.Laye
             weights[n], scales[n] = self._quantize_weight(n, weights[n], training)
         return weights, self._quantize_bias(bias, scales.get("kernel"))
 
-    def _grid_input_scale(self, inputs):
-        """Scale of the input grid when the op can run on it (quantization/integer_domain.py),
-        else `None`."""
-        if not (self.quantize and not self.frozen and not is_calibrating() and is_simulating()
-                and self.adapter.kind in _GRID_KINDS and not isinstance(inputs, (list, tuple))
-                and set(self._weight_refs()) == {"kernel"}
-                and not self.adapter.intermediate_points(self.layer)
-                and self.scheme.activation_spec().bits == 8):
-            return None
-        return self._input_scale()
-
-    def _linear_output_scale(self):
-        """Scale of the int8 tensor the linear op writes (its output, or the pre-activation of
-        an activation TFLite does not fuse), 0 before ranges exist; `None` if there is none."""
-        entry = act_table.lookup(self.activation_name())
-        name = None if entry is None else "output" if entry.fused else "pre_activation"
-        if name not in self._range_vars:  # also None for fixed-range points (no variables)
-            return None
-        scale = ranges.scale_of(*self._range_vars[name], self.scheme.activation_spec())
-        return ops.where(self.initialized > 0, scale, 0.0)
-
     def _linear(self, inputs, point, training):
         """`(y, has_bias)`: the wrapped op's output, with its (int32-grid) bias if it has one."""
         input_scale = self._grid_input_scale(inputs)
@@ -373,9 +346,15 @@ class Wrapper(QuantStateViews, MaskUpdates, CompressedWeights, keras.layers.Laye
             weights, bias = self.folded_weights(training)
             kernel, scale = self._quantize_weight("kernel", weights["kernel"], training)
             y = integer_domain.linear_on_grid(
-                lambda x, k: self.adapter.forward(self.layer, x, {"kernel": k}, point), inputs,
-                kernel, scale, self._weight_refs()["kernel"].channel_axis, bias, input_scale,
-                output_scale=self._linear_output_scale())
+                lambda x, k: self.adapter.forward(self.layer, x, {"kernel": k}, point),
+                inputs,
+                kernel,
+                scale,
+                self._weight_refs()["kernel"].channel_axis,
+                bias,
+                input_scale,
+                output_scale=self._linear_output_scale(),
+            )
             return y, bias is not None
         weights, bias = self._weights(training)
         z = self.adapter.forward(self.layer, inputs, weights, point)
@@ -383,34 +362,20 @@ class Wrapper(QuantStateViews, MaskUpdates, CompressedWeights, keras.layers.Laye
             return z, False
         return ops.add(z, ops.reshape(bias, (1,) * (len(z.shape) - 1) + (-1,))), True
 
-    @property
-    def _bias_input_range(self):
-        """`RangeRef` of the first input's producer (set by `quantization.linking`), or `None`."""
-        refs = getattr(self, "_input_ranges", None)
-        return refs[0] if refs else None
-
-    def _input_range(self, i):
-        """`RangeRef` of input `i`'s int8 grid (this wrapper's own input point, else the
-        producer's output range), or `None`."""
-        own = f"input_{i}"
-        if own in self._range_vars:
-            return linking.RangeRef(*self._range_vars[own], self.scheme.activation_spec())
-        refs = getattr(self, "_input_ranges", None) or []
-        return refs[i] if i < len(refs) else None
-
     def call(self, inputs, training=None):
         if training and self.prune is not None and not is_estimating_bn():
             self._require_mask_updates()
         point = Points(self, training)
         if self.quantize_inputs:
             if isinstance(inputs, (list, tuple)):
-                inputs = [point(f"input_{i}", x) if i < len(self.quantize_inputs) else x
-                          for i, x in enumerate(inputs)]
+                inputs = [
+                    point(f"input_{i}", x) if i < len(self.quantize_inputs) else x
+                    for i, x in enumerate(inputs)
+                ]
             else:
                 inputs = point("input_0", inputs)
         y, has_bias = self._linear(self._keyed(inputs), point, training)
-        if has_bias and training and self.bn is not None and not self.frozen and \
-                self._bn_statistics_live:
+        if has_bias and training and self.bn is not None and not self.frozen and self._bn_statistics_live:
             y = bn_fold.batch_statistics_output(self.bn, y, self.bn_frozen <= 0)
         name, fn = self._activation()
         entry = act_table.lookup(name)
@@ -418,8 +383,7 @@ class Wrapper(QuantStateViews, MaskUpdates, CompressedWeights, keras.layers.Laye
             y = fn(y) if fn is not None else y
             return point("output", y) if self.quantize_output else y
         if entry.fused:
-            y = (fn or (lambda t: t))(y) if not self.fused_activation else \
-                act_table.keras_function(name)(y)
+            y = (fn or (lambda t: t))(y) if not self.fused_activation else act_table.keras_function(name)(y)
             if not self.quantize_output:
                 return y
             return kernel_exact.op_output(self, inputs, name, point("output", y))

@@ -62,13 +62,18 @@ def stem_rewrite(model):
         else:
             pad = _asymmetric_pad_before(layer)
             if pad is not None:
-                findings.append(Finding(
-                    layer.name, "DEPTHWISE_CONV_2D" if depthwise else "CONV_2D", "warning",
-                    f"stride-2 conv after ZeroPadding2D{pad}: XNNPack's sparse path needs "
-                    "symmetric padding (1 on every side for 3x3).",
-                    fix="Use ZeroPadding2D(1) (symmetric) before it; output size is unchanged "
+                findings.append(
+                    Finding(
+                        layer.name,
+                        "DEPTHWISE_CONV_2D" if depthwise else "CONV_2D",
+                        "warning",
+                        f"stride-2 conv after ZeroPadding2D{pad}: XNNPack's sparse path needs "
+                        "symmetric padding (1 on every side for 3x3).",
+                        fix="Use ZeroPadding2D(1) (symmetric) before it; output size is unchanged "
                         "on even inputs but values shift by one pixel, so fine-tune.",
-                    code="xnn-asymmetric-pad"))
+                        code="xnn-asymmetric-pad",
+                    )
+                )
     return findings
 
 
@@ -99,24 +104,32 @@ def same_stride2_finding(layer, shape, depthwise):
     role = "sparse-cluster entry" if is_stem else "sparse-cluster body op"
     kind = "DepthwiseConv2D" if depthwise else f"Conv2D({layer.filters}, {k[0]})"
     if None in pads:
-        verdict = ("of unknown exactness (dynamic input size); it works only on even sizes, "
-                   "where it is not exact")
+        verdict = (
+            "of unknown exactness (dynamic input size); it works only on even sizes, where it is not exact"
+        )
     elif exact:
-        verdict = ("numerically exact on this odd input, but the TFLite converter then folds "
-                   "PAD + VALID back into a SAME conv, so XNNPack still refuses it: use an even "
-                   "input size (where the rewrite works but is not exact)")
+        verdict = (
+            "numerically exact on this odd input, but the TFLite converter then folds "
+            "PAD + VALID back into a SAME conv, so XNNPack still refuses it: use an even "
+            "input size (where the rewrite works but is not exact)"
+        )
     else:
-        verdict = (f"NOT numerically exact: SAME pads {pads} (before, after) on this {h}x{w} "
-                   "input, so the rewrite shifts the sampling grid by one pixel (same output "
-                   "size); fine-tune after the rewrite. The PAD survives conversion and "
-                   "XNNPack fuses it")
+        verdict = (
+            f"NOT numerically exact: SAME pads {pads} (before, after) on this {h}x{w} "
+            "input, so the rewrite shifts the sampling grid by one pixel (same output "
+            "size); fine-tune after the rewrite. The PAD survives conversion and "
+            "XNNPack fuses it"
+        )
     return Finding(
-        layer.name, "DEPTHWISE_CONV_2D" if depthwise else "CONV_2D", "warning",
+        layer.name,
+        "DEPTHWISE_CONV_2D" if depthwise else "CONV_2D",
+        "warning",
         f"{kind} with strides=2, padding='same' cannot be the {role}: TF SAME at stride 2 "
         "reaches XNNPack as a flag, not as explicit symmetric padding.",
         fix=f"Replace it by ZeroPadding2D({k[0] // 2}) followed by the same layer with "
-            f"padding='valid'. This rewrite is {verdict}.",
-        code="xnn-same-stem" if is_stem else "xnn-same-stride2")
+        f"padding='valid'. This rewrite is {verdict}.",
+        code="xnn-same-stem" if is_stem else "xnn-same-stride2",
+    )
 
 
 def _asymmetric_pad_before(layer):

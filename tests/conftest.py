@@ -26,8 +26,9 @@ def run_tflite(tflite_bytes, x):
     inp = it.get_input_details()[0]
     if inp["dtype"] != np.float32:
         s, z = inp["quantization"]
-        x = np.clip(np.round(x / s) + z, np.iinfo(inp["dtype"]).min,
-                    np.iinfo(inp["dtype"]).max).astype(inp["dtype"])
+        x = np.clip(np.round(x / s) + z, np.iinfo(inp["dtype"]).min, np.iinfo(inp["dtype"]).max).astype(
+            inp["dtype"]
+        )
     it.set_tensor(inp["index"], x)
     it.invoke()
     out = it.get_output_details()[0]

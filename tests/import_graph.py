@@ -17,8 +17,13 @@ import sys
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 PACKAGE = "keras_mot"
 # Command-line entry points: their job is to print.
-CLI_MODULES = ("keras_mot.cli", "keras_mot.lint.cli", "keras_mot.debug.cli", "keras_mot.garden.trainer",
-               "keras_mot.garden.results")
+CLI_MODULES = (
+    "keras_mot.cli",
+    "keras_mot.lint.cli",
+    "keras_mot.debug.cli",
+    "keras_mot.garden.trainer",
+    "keras_mot.garden.results",
+)
 
 
 def module_files(root=ROOT, package=PACKAGE):
@@ -43,7 +48,7 @@ def _resolve(importer, node, modules):
     base = importer.split(".")
     if not _is_package(importer, modules):
         base = base[:-1]
-    base = base[:len(base) - (node.level - 1)]
+    base = base[: len(base) - (node.level - 1)]
     return ".".join(base + ([node.module] if node.module else []))
 
 
@@ -61,7 +66,7 @@ def _targets_of(importer, node, modules):
     for alias in node.names:
         sub = f"{source}.{alias.name}"
         if sub in modules:
-            out.append((sub, None))          # `from pkg import submodule`
+            out.append((sub, None))  # `from pkg import submodule`
         else:
             out.append((source, alias.name))  # `from module import name`
     return out
@@ -148,15 +153,19 @@ def private_imports(modules=None):
                 for target, taken in _targets_of(name, node, modules):
                     short = target.rsplit(".", 1)[-1]
                     if taken is None:
-                        module_aliases[next(a.asname or a.name for a in node.names
-                                            if a.name == short)] = target
+                        module_aliases[next(a.asname or a.name for a in node.names if a.name == short)] = (
+                            target
+                        )
                         if short.startswith("_") and target != name:
                             found.add((name, target))
                     elif taken.startswith("_") and not taken.startswith("__") and target != name:
                         found.add((name, f"{target}.{taken}"))
         for node in ast.walk(tree):
-            if (isinstance(node, ast.Attribute) and node.attr.startswith("_")
-                    and not node.attr.startswith("__")):
+            if (
+                isinstance(node, ast.Attribute)
+                and node.attr.startswith("_")
+                and not node.attr.startswith("__")
+            ):
                 dotted = ast.unparse(node.value)
                 target = module_aliases.get(dotted) or (dotted if dotted in modules else None)
                 if target and target != name:
@@ -165,8 +174,11 @@ def private_imports(modules=None):
 
 
 def _is_target_name(node):
-    return (isinstance(node, ast.Attribute) and node.attr == "name"
-            and "target" in ast.unparse(node.value).lower())
+    return (
+        isinstance(node, ast.Attribute)
+        and node.attr == "name"
+        and "target" in ast.unparse(node.value).lower()
+    )
 
 
 def target_name_tests(modules=None):
@@ -187,8 +199,11 @@ def target_name_tests(modules=None):
             elif isinstance(node, ast.Subscript):
                 hit = _is_target_name(node.slice)
             elif isinstance(node, ast.Call):
-                hit = (isinstance(node.func, ast.Attribute) and node.func.attr == "get"
-                       and any(_is_target_name(a) for a in node.args))
+                hit = (
+                    isinstance(node.func, ast.Attribute)
+                    and node.func.attr == "get"
+                    and any(_is_target_name(a) for a in node.args)
+                )
             else:
                 hit = False
             if hit:
@@ -204,8 +219,7 @@ def prints(modules=None, allowed=CLI_MODULES):
         if name in allowed:
             continue
         for node in ast.walk(ast.parse(path.read_text(), str(path))):
-            if (isinstance(node, ast.Call) and isinstance(node.func, ast.Name)
-                    and node.func.id == "print"):
+            if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "print":
                 found.append((name, node.lineno))
     return sorted(found)
 
@@ -220,9 +234,10 @@ def main():
     modules = module_files()
     graph = import_graph(modules)
     print(f"{len(modules)} modules, {sum(map(len, graph.values()))} module-level import edges")
-    for label, found in (("import cycles (module level)", cycles(graph)),
-                         ("import cycles (counting imports inside functions)",
-                          cycles(import_graph(modules, lazy=True)))):
+    for label, found in (
+        ("import cycles (module level)", cycles(graph)),
+        ("import cycles (counting imports inside functions)", cycles(import_graph(modules, lazy=True))),
+    ):
         print(f"{label}: {len(found)}")
         for comp in found:
             print("  " + " <-> ".join(comp))

@@ -29,8 +29,7 @@ def test_no_import_cycles_among_modules():
 
 def test_no_import_cycles_even_through_imports_inside_functions():
     found = g.cycles(g.import_graph(MODULES, lazy=True))
-    assert not found, "import cycles through lazy imports: " + "; ".join(
-        " <-> ".join(c) for c in found)
+    assert not found, "import cycles through lazy imports: " + "; ".join(" <-> ".join(c) for c in found)
 
 
 def test_the_cycle_finder_finds_a_cycle():
@@ -40,13 +39,16 @@ def test_the_cycle_finder_finds_a_cycle():
 def test_no_module_reads_another_modules_private_names():
     found = set(g.private_imports(MODULES))
     assert not found, "private names read across modules: " + ", ".join(
-        f"{importer} reads {name}" for importer, name in sorted(found))
+        f"{importer} reads {name}" for importer, name in sorted(found)
+    )
 
 
 def test_no_target_name_tests_outside_targets():
     found = g.target_name_tests(MODULES)
-    assert not found, ("behaviour chosen by a target's name belongs on the Target record "
-                       f"(lint_checks, export_checks, sparsity, ...): {found}")
+    assert not found, (
+        "behaviour chosen by a target's name belongs on the Target record "
+        f"(lint_checks, export_checks, sparsity, ...): {found}"
+    )
 
 
 def test_the_target_name_detector_sees_the_forms_it_forbids(tmp_path):
@@ -54,10 +56,12 @@ def test_the_target_name_detector_sees_the_forms_it_forbids(tmp_path):
     (package / "targets").mkdir(parents=True)
     (package / "__init__.py").write_text("")
     (package / "targets" / "__init__.py").write_text("ok = target.name == 'x'\n")
-    (package / "bad.py").write_text("a = target.name == 'xnnpack_sparse'\n"
-                                    "b = CHECKS[self.target.name]\n"
-                                    "c = table.get(target.name)\n"
-                                    "d = layer.name == 'conv'\n")
+    (package / "bad.py").write_text(
+        "a = target.name == 'xnnpack_sparse'\n"
+        "b = CHECKS[self.target.name]\n"
+        "c = table.get(target.name)\n"
+        "d = layer.name == 'conv'\n"
+    )
     found = g.target_name_tests(g.module_files(tmp_path))
     assert found == [("keras_mot.bad", 1), ("keras_mot.bad", 2), ("keras_mot.bad", 3)]
 
@@ -97,6 +101,9 @@ def test_every_keras_mot_path_named_in_a_message_or_docstring_exists(module):
     missing = set()
     for node in ast.walk(ast.parse(MODULES[module].read_text())):
         if isinstance(node, ast.Constant) and isinstance(node.value, str):
-            missing.update(ref for ref in map(lambda r: r.rstrip("."), _REFERENCE.findall(node.value))
-                           if not _resolves(ref))
+            missing.update(
+                ref
+                for ref in map(lambda r: r.rstrip("."), _REFERENCE.findall(node.value))
+                if not _resolves(ref)
+            )
     assert not missing, f"{module} names paths that do not exist: {sorted(missing)}"

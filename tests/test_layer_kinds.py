@@ -55,7 +55,6 @@ def test_a_new_family_may_use_its_own_string(monkeypatch):
     from keras_mot.sparsity import register_layout
 
     monkeypatch.setattr(layout_module, "_LAYOUTS", dict(layout_module._LAYOUTS))
-    register_layout(Layout(kind="my_fc", doc="(in, out)", min_rank=2, in_axis=0, out_axis=-1,
-                           col_axes=1))
+    register_layout(Layout(kind="my_fc", doc="(in, out)", min_rank=2, in_axis=0, out_axis=-1, col_axes=1))
     mask = Block(4, 1).compute_mask(keras.ops.ones((8, 4)), 0.5, "my_fc")
     assert float(keras.ops.mean(mask)) == pytest.approx(0.5)

@@ -61,8 +61,12 @@ def main(argv=None):
         quantize=lambda model, x_cal: mot.quantize(model, target=TARGET, calibration_data=x_cal),
         callbacks=lambda qmodel: list(mot.callbacks(qmodel, freeze_bn_at=own_args.freeze_bn_at)),
         convert=lambda qmodel: to_tflite(qmodel, target=TARGET),
-        versions={"tensorflow": tf.__version__, "keras": keras.__version__,
-                  "keras_mot": getattr(mot, "__version__", "?")})
+        versions={
+            "tensorflow": tf.__version__,
+            "keras": keras.__version__,
+            "keras_mot": getattr(mot, "__version__", "?"),
+        },
+    )
     result = qat_protocol.run(keras, tf, side, args)
     result["freeze_bn_at"] = own_args.freeze_bn_at
     common.emit(result)

@@ -18,22 +18,23 @@ import sys
 os.environ["TF_USE_LEGACY_KERAS"] = "1"  # before TensorFlow is imported
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
+import common  # noqa: E402
 import numpy as np  # noqa: E402
+import qat_protocol  # noqa: E402
 import tensorflow as tf  # noqa: E402
 import tensorflow_model_optimization as tfmot  # noqa: E402
 import tf_keras as keras  # noqa: E402
-
-import common  # noqa: E402
-import qat_protocol  # noqa: E402
 
 SPARSITY, CLUSTERS = 0.5, 16
 
 
 def _fit(model, x, y, epochs, batch_size, callbacks=()):
-    model.compile(optimizer=keras.optimizers.Adam(qat_protocol.QAT_LR), metrics=["accuracy"],
-                  loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
-    model.fit(x, y, epochs=epochs, batch_size=batch_size, shuffle=True, verbose=0,
-              callbacks=list(callbacks))
+    model.compile(
+        optimizer=keras.optimizers.Adam(qat_protocol.QAT_LR),
+        metrics=["accuracy"],
+        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+    )
+    model.fit(x, y, epochs=epochs, batch_size=batch_size, shuffle=True, verbose=0, callbacks=list(callbacks))
 
 
 def _measure(model, x_te, y_te):
@@ -41,8 +42,12 @@ def _measure(model, x_te, y_te):
     conv.optimizations = [tf.lite.Optimize.DEFAULT]
     tflite = conv.convert()
     acc = float(np.mean(common.top1(common.run_tflite(tflite, x_te)) == y_te))
-    return {"int8_acc": acc, "gzip": common.gzip_size(tflite), "raw": len(tflite),
-            "max_distinct": _max_distinct(tflite)}
+    return {
+        "int8_acc": acc,
+        "gzip": common.gzip_size(tflite),
+        "raw": len(tflite),
+        "max_distinct": _max_distinct(tflite),
+    }
 
 
 def _max_distinct(tflite):
@@ -63,13 +68,13 @@ def main(argv=None):
     args = qat_protocol.parse_args(argv, description=__doc__.splitlines()[0])
     keras.utils.set_random_seed(args.seed)
     x_tr, y_tr = common.load_digits("train", qat_protocol.IMAGE_SIZE, channels=3, seed=0)
-    held = [common.load_digits(s, qat_protocol.IMAGE_SIZE, channels=3, seed=0)
-            for s in ("validation", "test")]
+    held = [
+        common.load_digits(s, qat_protocol.IMAGE_SIZE, channels=3, seed=0) for s in ("validation", "test")
+    ]
     x_te, y_te = np.concatenate([x for x, _ in held]), np.concatenate([y for _, y in held])
     model = common.build_mobilenetv2(keras, qat_protocol.IMAGE_SIZE + (3,), classes=10)
     qat_protocol.load_float_weights(args.float_weights, model, args)
-    out = {"side": "tfmot", "versions": {"tensorflow": tf.__version__,
-                                         "tfmot": str(tfmot.__version__)}}
+    out = {"side": "tfmot", "versions": {"tensorflow": tf.__version__, "tfmot": str(tfmot.__version__)}}
 
     plain = tfmot.quantization.keras.quantize_model(model)
     _fit(plain, x_tr, y_tr, args.qat_epochs, args.batch_size)
@@ -77,23 +82,30 @@ def main(argv=None):
 
     steps = args.qat_epochs * int(np.ceil(len(x_tr) / args.batch_size))
     pruned = tfmot.sparsity.keras.prune_low_magnitude(
-        model, pruning_schedule=tfmot.sparsity.keras.PolynomialDecay(
-            0.0, SPARSITY, 0, max(1, steps // 2), frequency=10))
-    _fit(pruned, x_tr, y_tr, args.qat_epochs, args.batch_size,
-         [tfmot.sparsity.keras.UpdatePruningStep()])
+        model,
+        pruning_schedule=tfmot.sparsity.keras.PolynomialDecay(
+            0.0, SPARSITY, 0, max(1, steps // 2), frequency=10
+        ),
+    )
+    _fit(pruned, x_tr, y_tr, args.qat_epochs, args.batch_size, [tfmot.sparsity.keras.UpdatePruningStep()])
     pruned = tfmot.sparsity.keras.strip_pruning(pruned)
     clustering = tfmot.clustering.keras
     clustered = clustering.cluster_weights(
-        pruned, number_of_clusters=CLUSTERS, preserve_sparsity=True,
-        cluster_centroids_init=clustering.CentroidInitialization.KMEANS_PLUS_PLUS)
+        pruned,
+        number_of_clusters=CLUSTERS,
+        preserve_sparsity=True,
+        cluster_centroids_init=clustering.CentroidInitialization.KMEANS_PLUS_PLUS,
+    )
     _fit(clustered, x_tr, y_tr, args.qat_epochs, args.batch_size)
     clustered = clustering.strip_clustering(clustered)
-    from tensorflow_model_optimization.python.core.quantization.keras.collab_opts.\
-        cluster_preserve import default_8bit_cluster_preserve_quantize_scheme as pcqat
+    from tensorflow_model_optimization.python.core.quantization.keras.collab_opts.cluster_preserve import (
+        default_8bit_cluster_preserve_quantize_scheme as pcqat,
+    )
 
     annotated = tfmot.quantization.keras.quantize_annotate_model(clustered)
     pcqat_model = tfmot.quantization.keras.quantize_apply(
-        annotated, pcqat.Default8BitClusterPreserveQuantizeScheme(preserve_sparsity=True))
+        annotated, pcqat.Default8BitClusterPreserveQuantizeScheme(preserve_sparsity=True)
+    )
     _fit(pcqat_model, x_tr, y_tr, args.qat_epochs, args.batch_size)
     out["cascade"] = _measure(pcqat_model, x_te, y_te)
     common.emit(out)

@@ -18,12 +18,11 @@ import sys
 os.environ["TF_USE_LEGACY_KERAS"] = "1"  # before TensorFlow is imported
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
+import common  # noqa: E402
+import qat_protocol  # noqa: E402
 import tensorflow as tf  # noqa: E402
 import tensorflow_model_optimization as tfmot  # noqa: E402
 import tf_keras as keras  # noqa: E402
-
-import common  # noqa: E402
-import qat_protocol  # noqa: E402
 
 
 def _quantize(model, x_calibration):
@@ -44,9 +43,16 @@ def main(argv=None):
     """Runs the protocol on the tfmot side and prints the JSON result."""
     args = qat_protocol.parse_args(argv, description=__doc__.splitlines()[0])
     side = qat_protocol.Side(
-        name="tfmot", quantize=_quantize, callbacks=lambda qmodel: [], convert=_convert,
-        versions={"tensorflow": tf.__version__, "tf_keras": keras.__version__,
-                  "tensorflow_model_optimization": str(tfmot.__version__)})
+        name="tfmot",
+        quantize=_quantize,
+        callbacks=lambda qmodel: [],
+        convert=_convert,
+        versions={
+            "tensorflow": tf.__version__,
+            "tf_keras": keras.__version__,
+            "tensorflow_model_optimization": str(tfmot.__version__),
+        },
+    )
     common.emit(qat_protocol.run(keras, tf, side, args))
 
 

@@ -20,8 +20,17 @@ from keras_mot.callbacks.pruning import UpdateMasks
 from keras_mot.callbacks.quantization import FreezeBatchNorm, FreezeRanges, optimizer_step, wrappers
 from keras_mot.callbacks.summaries import Summaries
 
-__all__ = ["ExportOnTrainEnd", "FreezeBatchNorm", "FreezeRanges", "QuantizationDebug", "StopOnNonFinite", "Summaries",
-           "UpdateMasks", "optimizer_step", "wrappers"]
+__all__ = [
+    "ExportOnTrainEnd",
+    "FreezeBatchNorm",
+    "FreezeRanges",
+    "QuantizationDebug",
+    "StopOnNonFinite",
+    "Summaries",
+    "UpdateMasks",
+    "optimizer_step",
+    "wrappers",
+]
 
 # `mot.callbacks` is the chooser function; it carries this package's public names and modules:
 # `mot.callbacks.UpdateMasks`, `mot.callbacks.pruning.require_update_masks`.

@@ -35,9 +35,13 @@ class QuantizationDebug(keras_callbacks.Callback):
     def __init__(self, data, every_n_steps=None, log_dir=None, max_examples=64):
         super().__init__()
         if every_n_steps is not None and (not isinstance(every_n_steps, int) or every_n_steps < 1):
-            raise KerasMotError(format_error(
-                "every_n_steps must be an int >= 1 (or None for each epoch end).",
-                received=repr(every_n_steps), fix="Pass every_n_steps=200."))
+            raise KerasMotError(
+                format_error(
+                    "every_n_steps must be an int >= 1 (or None for each epoch end).",
+                    received=repr(every_n_steps),
+                    fix="Pass every_n_steps=200.",
+                )
+            )
         self.data, self.every_n_steps, self.log_dir = data, every_n_steps, log_dir
         self.max_examples = max_examples
         self.report, self.history, self._writer, self._last = None, [], None, None
@@ -45,8 +49,12 @@ class QuantizationDebug(keras_callbacks.Callback):
     def _measure(self, step):
         from keras_mot.debug.api import debug
 
-        self.report = debug(self.model, self.data, target=getattr(self.model, "mot_target", None)
-                            or "tflite_int8", max_examples=self.max_examples)
+        self.report = debug(
+            self.model,
+            self.data,
+            target=getattr(self.model, "mot_target", None) or "tflite_int8",
+            max_examples=self.max_examples,
+        )
         self.history.append((step, {r.path: r.own_rmse_over_scale for r in self.report.layers}))
         if self.log_dir is not None:
             self._write(step)

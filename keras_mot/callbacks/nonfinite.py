@@ -38,12 +38,18 @@ class StopOnNonFinite(keras.callbacks.Callback):
 
     def __init__(self, check_ranges_every=1, raise_error=False):
         super().__init__()
-        if isinstance(check_ranges_every, bool) or not isinstance(
-                check_ranges_every, numbers.Integral) or check_ranges_every < 0:
-            raise KerasMotError(format_error(
-                "StopOnNonFinite: check_ranges_every must be an int >= 0.",
-                received=repr(check_ranges_every),
-                fix="Pass 1 (every batch, the default), N (every N batches) or 0 (loss only)."))
+        if (
+            isinstance(check_ranges_every, bool)
+            or not isinstance(check_ranges_every, numbers.Integral)
+            or check_ranges_every < 0
+        ):
+            raise KerasMotError(
+                format_error(
+                    "StopOnNonFinite: check_ranges_every must be an int >= 0.",
+                    received=repr(check_ranges_every),
+                    fix="Pass 1 (every batch, the default), N (every N batches) or 0 (loss only).",
+                )
+            )
         self.check_ranges_every = int(check_ranges_every)
         self.raise_error = bool(raise_error)
         self.message = None
@@ -75,10 +81,12 @@ class StopOnNonFinite(keras.callbacks.Callback):
             what += f"; the first layer with a non-finite range is '{path}' (range '{name}')"
         where = f"batch {batch}" if isinstance(batch, int) else batch
         self.message = format_error(
-            f"Training stopped at step {step} ({where}): {what}.", received=f"loss={loss}",
+            f"Training stopped at step {step} ({where}): {what}.",
+            received=f"loss={loss}",
             fix="Lower the learning rate, check the data for NaN / inf, or freeze ranges "
-                "earlier (mot.callbacks(model, freeze_ranges_at=...)); resume from a checkpoint "
-                "saved before this step: the current weights or ranges are not usable.")
+            "earlier (mot.callbacks(model, freeze_ranges_at=...)); resume from a checkpoint "
+            "saved before this step: the current weights or ranges are not usable.",
+        )
         self.stopped_step = step
         self.model.stop_training = True
         if self.raise_error:

@@ -55,8 +55,11 @@ def require_update_masks(model, callbacks):
         callbacks = callbacks.callbacks
     if any(isinstance(c, UpdateMasks) for c in (callbacks or ())):
         return
-    raise KerasMotError(format_error(
-        f"Model '{model.name}' has {len(pruned)} pruned layer(s) (e.g. '{pruned[0].name}') but "
-        "fit() got no UpdateMasks callback, so the pruning masks would never be updated.",
-        received=f"callbacks={[type(c).__name__ for c in (callbacks or ())]}",
-        fix="Pass callbacks=mot.callbacks(model) (or add mot.callbacks.UpdateMasks())."))
+    raise KerasMotError(
+        format_error(
+            f"Model '{model.name}' has {len(pruned)} pruned layer(s) (e.g. '{pruned[0].name}') but "
+            "fit() got no UpdateMasks callback, so the pruning masks would never be updated.",
+            received=f"callbacks={[type(c).__name__ for c in (callbacks or ())]}",
+            fix="Pass callbacks=mot.callbacks(model) (or add mot.callbacks.UpdateMasks()).",
+        )
+    )

@@ -49,8 +49,13 @@ class _FreezeAtStep(keras.callbacks.Callback):
     def __init__(self, step):
         super().__init__()
         if isinstance(step, bool) or not isinstance(step, int) or step < 0:
-            raise KerasMotError(format_error(f"{type(self).__name__}: step must be an int >= 0.",
-                                             received=repr(step), fix="Pass e.g. step=1000."))
+            raise KerasMotError(
+                format_error(
+                    f"{type(self).__name__}: step must be an int >= 0.",
+                    received=repr(step),
+                    fix="Pass e.g. step=1000.",
+                )
+            )
         self.step = step
 
     def _apply(self):
@@ -125,8 +130,7 @@ class FreezeBatchNorm(_FreezeAtStep):
         cost). So it is traced only while the statistics are live, and dropped at the freeze
         step (`fit` calls `model.train_function` afresh every step).
         """
-        changed = [w for w in wrappers(self.model)
-                   if w.bn is not None and w._bn_statistics_live != live]
+        changed = [w for w in wrappers(self.model) if w.bn is not None and w._bn_statistics_live != live]
         for w in changed:
             w._bn_statistics_live = live
         if changed:

@@ -29,7 +29,8 @@ def write_scalar(tf, tag, value, step):
     from tensorflow.core.framework import summary_pb2
 
     meta = summary_pb2.SummaryMetadata(
-        plugin_data=summary_pb2.SummaryMetadata.PluginData(plugin_name="scalars"))
+        plugin_data=summary_pb2.SummaryMetadata.PluginData(plugin_name="scalars")
+    )
     tf.summary.write(tag, tf.constant(float(value), tf.float32), step=step, metadata=meta)
 
 
@@ -76,14 +77,22 @@ class Summaries(keras_callbacks.Callback):
     def __init__(self, log_dir, update_freq="epoch"):
         super().__init__()
         valid_freq = update_freq == "epoch" or (
-            isinstance(update_freq, int) and not isinstance(update_freq, bool) and update_freq > 0)
+            isinstance(update_freq, int) and not isinstance(update_freq, bool) and update_freq > 0
+        )
         if not valid_freq:
-            raise KerasMotError(format_error(
-                "Summaries: `update_freq` must be 'epoch' or a positive number of steps.",
-                received=repr(update_freq), fix="Pass update_freq='epoch' or e.g. 100."))
+            raise KerasMotError(
+                format_error(
+                    "Summaries: `update_freq` must be 'epoch' or a positive number of steps.",
+                    received=repr(update_freq),
+                    fix="Pass update_freq='epoch' or e.g. 100.",
+                )
+            )
         if not isinstance(log_dir, (str, os.PathLike)):
-            raise KerasMotError(format_error("Summaries: `log_dir` must be a path.",
-                                             received=repr(log_dir), fix="Pass e.g. 'logs/'."))
+            raise KerasMotError(
+                format_error(
+                    "Summaries: `log_dir` must be a path.", received=repr(log_dir), fix="Pass e.g. 'logs/'."
+                )
+            )
         self.log_dir = os.fspath(log_dir)
         self.update_freq = update_freq
         self._writer = None

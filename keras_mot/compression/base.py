@@ -145,6 +145,10 @@ def get(value):
         return codec.decode(value, expect=WeightCompression)
     if isinstance(value, str) and value in _REGISTRY:
         return _REGISTRY[value]()
-    raise KerasMotError(format_error(
-        "Unknown weight compression.", received=repr(value),
-        fix=f"Pass an instance such as mot.Cluster(16), or one of: {', '.join(sorted(_REGISTRY))}."))
+    raise KerasMotError(
+        format_error(
+            "Unknown weight compression.",
+            received=repr(value),
+            fix=f"Pass an instance such as mot.Cluster(16), or one of: {', '.join(sorted(_REGISTRY))}.",
+        )
+    )

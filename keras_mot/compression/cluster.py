@@ -25,7 +25,7 @@ from keras_mot.errors import KerasMotError, format_error
 from keras_mot.quantization import ranges
 
 INITS = ("kmeans++", "linear", "density")
-_KMEANS_SAMPLE = 20000   # weights used to seed and refine k-means (random subset beyond it)
+_KMEANS_SAMPLE = 20000  # weights used to seed and refine k-means (random subset beyond it)
 _KMEANS_STEPS = 12
 
 
@@ -49,13 +49,14 @@ def _kmeans(data, k, rng):
     if data.size > _KMEANS_SAMPLE:
         data = rng.choice(data, _KMEANS_SAMPLE, replace=False)
     centers = [data[rng.integers(data.size)]]
-    for _ in range(1, k):   # k-means++ seeding: far points are likelier
+    for _ in range(1, k):  # k-means++ seeding: far points are likelier
         d2 = np.min((data[:, None] - np.asarray(centers)[None, :]) ** 2, axis=1)
         total = d2.sum()
-        centers.append(data[rng.integers(data.size)] if total <= 0 else
-                       data[rng.choice(data.size, p=d2 / total)])
+        centers.append(
+            data[rng.integers(data.size)] if total <= 0 else data[rng.choice(data.size, p=d2 / total)]
+        )
     centers = np.asarray(centers, np.float64)
-    for _ in range(_KMEANS_STEPS):   # Lloyd refinement
+    for _ in range(_KMEANS_STEPS):  # Lloyd refinement
         nearest = np.argmin(np.abs(data[:, None] - centers[None, :]), axis=1)
         for j in range(k):
             members = data[nearest == j]
@@ -77,7 +78,7 @@ def initial_centroids(values, k, init, seed=0):
         return np.zeros(k, np.float32)
     if init == "linear":
         out = np.linspace(data.min(), data.max(), k)
-    elif init == "density":   # equally spaced on the cumulative distribution
+    elif init == "density":  # equally spaced on the cumulative distribution
         out = np.quantile(data, (np.arange(k) + 0.5) / k)
     else:
         out = _kmeans(data, k, np.random.default_rng(seed))
@@ -108,31 +109,43 @@ class Cluster(WeightCompression):
     seed: int = 0
 
     def __post_init__(self):
-        if isinstance(self.n_clusters, bool) or not isinstance(self.n_clusters, int) or \
-                self.n_clusters < 2:
-            raise KerasMotError(format_error(
-                "Cluster needs an integer n_clusters >= 2 (the zero cluster is one of them).",
-                received=repr(self.n_clusters), fix="e.g. mot.Cluster(16)."))
+        if isinstance(self.n_clusters, bool) or not isinstance(self.n_clusters, int) or self.n_clusters < 2:
+            raise KerasMotError(
+                format_error(
+                    "Cluster needs an integer n_clusters >= 2 (the zero cluster is one of them).",
+                    received=repr(self.n_clusters),
+                    fix="e.g. mot.Cluster(16).",
+                )
+            )
         if self.init not in INITS:
-            raise KerasMotError(format_error("Unknown Cluster init.", received=repr(self.init),
-                                             fix=f"Use one of {', '.join(INITS)}."))
+            raise KerasMotError(
+                format_error(
+                    "Unknown Cluster init.", received=repr(self.init), fix=f"Use one of {', '.join(INITS)}."
+                )
+            )
 
     def build(self, layer, weight_name, weight, channel_axis=None):
         """Creates the trainable centroids (`(groups, n_clusters - 1)`), initialised by `init`."""
         per_channel = self._per_channel(layer, channel_axis)
         rows = np.asarray(ops.convert_to_numpy(_rows(weight, channel_axis, per_channel)))
-        init = np.stack([initial_centroids(r, self.n_clusters - 1, self.init, self.seed)
-                         for r in rows])
-        centroids = layer.add_weight(name=f"{weight_name}_centroids", shape=init.shape,
-                                     initializer=keras.initializers.Constant(init),
-                                     trainable=True)
+        init = np.stack([initial_centroids(r, self.n_clusters - 1, self.init, self.seed) for r in rows])
+        centroids = layer.add_weight(
+            name=f"{weight_name}_centroids",
+            shape=init.shape,
+            initializer=keras.initializers.Constant(init),
+            trainable=True,
+        )
         return {"centroids": centroids, "channel_axis": channel_axis, "per_channel": per_channel}
 
     def _per_channel(self, layer, channel_axis):
         if self.per_channel and channel_axis is None:
-            raise KerasMotError(format_error(
-                "Cluster(per_channel=True) needs a weight with an output-channel axis.",
-                layer=getattr(layer, "name", None), fix="Use per_channel=False for this layer."))
+            raise KerasMotError(
+                format_error(
+                    "Cluster(per_channel=True) needs a weight with an output-channel axis.",
+                    layer=getattr(layer, "name", None),
+                    fix="Use per_channel=False for this layer.",
+                )
+            )
         return self.per_channel
 
     @staticmethod
@@ -162,8 +175,11 @@ class Cluster(WeightCompression):
         """`{"values": (groups, n_clusters), "indices": uint8/int32 assignments}`."""
         index = np.asarray(ops.convert_to_numpy(self.assignments(weight, state)))
         dtype = np.uint8 if self.n_clusters <= 256 else np.int32
-        return {"values": np.asarray(ops.convert_to_numpy(self.values(state))),
-                "indices": index.astype(dtype), "shape": np.asarray(weight.shape)}
+        return {
+            "values": np.asarray(ops.convert_to_numpy(self.values(state))),
+            "indices": index.astype(dtype),
+            "shape": np.asarray(weight.shape),
+        }
 
     def reconstruct(self, stored):
         """The dense clustered weight (numpy) for `per_channel=False`; for per-channel clusters,

@@ -18,14 +18,19 @@ from keras import ops
 from keras_mot import graph
 from keras_mot.findings import Finding
 
-NO_KERNEL_NOTE = ("TFLite has no clustered/palettized kernel: compressed weights are stored and "
-                  "computed as dense int8, so the gain is the gzip size of the file, not speed.")
+NO_KERNEL_NOTE = (
+    "TFLite has no clustered/palettized kernel: compressed weights are stored and "
+    "computed as dense int8, so the gain is the gzip size of the file, not speed."
+)
 
 
 def compressed_wrappers(model):
     """`[(path, wrapper)]` of the layers of `model` that carry a compression algorithm."""
-    return [(path, layer) for path, layer in graph.iter_layers(model)
-            if getattr(layer, "compress", None) is not None and hasattr(layer, "compression_state")]
+    return [
+        (path, layer)
+        for path, layer in graph.iter_layers(model)
+        if getattr(layer, "compress", None) is not None and hasattr(layer, "compression_state")
+    ]
 
 
 def _names_layer(tensor_name, layer_name):
@@ -42,46 +47,83 @@ def _distinct(values, per_channel, axis):
 
 def _layer_check(path, wrapper, weights, parsed):
     projected = np.asarray(ops.convert_to_numpy(wrapper.compressed_weights()["kernel"]))
-    candidates = [w for w in weights if _names_layer(w.tensor, wrapper.name)
-                  and int(np.prod(w.shape)) == projected.size]
+    candidates = [
+        w for w in weights if _names_layer(w.tensor, wrapper.name) and int(np.prod(w.shape)) == projected.size
+    ]
     if not candidates:
-        return None, [Finding(path, None, "warning", "The compressed weight of this layer was not "
-                              "found in the .tflite file, so its compression is not checked.",
-                              "Check that the layer was exported (mot.lint lists its ops).",
-                              "compression-unchecked")]
+        return None, [
+            Finding(
+                path,
+                None,
+                "warning",
+                "The compressed weight of this layer was not "
+                "found in the .tflite file, so its compression is not checked.",
+                "Check that the layer was exported (mot.lint lists its ops).",
+                "compression-unchecked",
+            )
+        ]
     info = candidates[0]
     tensor = next(t for t in parsed.tensors if t.name == info.tensor)
     limit = getattr(wrapper.compress, "n_clusters", None)
-    if limit is None and hasattr(wrapper.compress, "levels"):   # palettes: 2 L + 1 values
+    if limit is None and hasattr(wrapper.compress, "levels"):  # palettes: 2 L + 1 values
         limit = 2 * int(wrapper.compress.levels) + 1
     per_channel = bool(getattr(wrapper.compress, "per_channel", False))
-    row = {"layer": path, "algorithm": type(wrapper.compress).__name__, "tensor": info.tensor,
-           "op": info.op, "dtype": info.dtype, "limit": limit, "per_channel": per_channel,
-           "keras_zeros": int(np.sum(projected == 0))}
+    row = {
+        "layer": path,
+        "algorithm": type(wrapper.compress).__name__,
+        "tensor": info.tensor,
+        "op": info.op,
+        "dtype": info.dtype,
+        "limit": limit,
+        "per_channel": per_channel,
+        "keras_zeros": int(np.sum(projected == 0)),
+    }
     findings = []
     if wrapper.quantize and info.dtype != "int8":
-        findings.append(Finding(path, info.op, "error", f"The compressed weight is stored as "
-                                f"{info.dtype}, not int8.", "Quantize the layer with an int8 scheme.",
-                                "compression-not-int8"))
+        findings.append(
+            Finding(
+                path,
+                info.op,
+                "error",
+                f"The compressed weight is stored as {info.dtype}, not int8.",
+                "Quantize the layer with an int8 scheme.",
+                "compression-not-int8",
+            )
+        )
     if info.values is None:
         row["note"] = "stored sparse: values not read"
         return row, findings
     zero = tensor.zero_point[0] if tensor.zero_point else 0
-    row["tflite_zeros"] = int(np.sum(info.values.astype(np.int64) == zero)) \
-        if info.values.dtype.kind in "iu" else int(np.sum(info.values == 0))
+    row["tflite_zeros"] = (
+        int(np.sum(info.values.astype(np.int64) == zero))
+        if info.values.dtype.kind in "iu"
+        else int(np.sum(info.values == 0))
+    )
     values = np.asarray(info.values).reshape(info.shape)
     row["distinct"] = _distinct(values, per_channel, tensor.quantized_dimension)
     if row["tflite_zeros"] < row["keras_zeros"]:
-        findings.append(Finding(path, info.op, "error", f"Zeros lost in export: {row['keras_zeros']} "
-                                f"in Keras, {row['tflite_zeros']} in the .tflite.",
-                                "Report this: pruned zeros must survive quantization.",
-                                "compression-zeros-lost"))
+        findings.append(
+            Finding(
+                path,
+                info.op,
+                "error",
+                f"Zeros lost in export: {row['keras_zeros']} in Keras, {row['tflite_zeros']} in the .tflite.",
+                "Report this: pruned zeros must survive quantization.",
+                "compression-zeros-lost",
+            )
+        )
     if limit is not None and row["distinct"] > limit:
         where = "a channel" if per_channel else "the tensor"
-        findings.append(Finding(path, info.op, "error", f"{where} holds {row['distinct']} distinct "
-                                f"stored values, more than n_clusters={limit}.",
-                                "Check the weight quantization scheme (the shared grid needs a "
-                                "symmetric int8 scheme).", "compression-values"))
+        findings.append(
+            Finding(
+                path,
+                info.op,
+                "error",
+                f"{where} holds {row['distinct']} distinct stored values, more than n_clusters={limit}.",
+                "Check the weight quantization scheme (the shared grid needs a symmetric int8 scheme).",
+                "compression-values",
+            )
+        )
     return row, findings
 
 

@@ -41,8 +41,13 @@ class Palettize(WeightCompression):
 
     def __post_init__(self):
         if isinstance(self.bits, bool) or not isinstance(self.bits, int) or not 2 <= self.bits <= 8:
-            raise KerasMotError(format_error("Palettize needs an integer bits in 2..8.",
-                                             received=repr(self.bits), fix="e.g. Palettize(4)."))
+            raise KerasMotError(
+                format_error(
+                    "Palettize needs an integer bits in 2..8.",
+                    received=repr(self.bits),
+                    fix="e.g. Palettize(4).",
+                )
+            )
 
     @property
     def levels(self):
@@ -56,9 +61,13 @@ class Palettize(WeightCompression):
     def build(self, layer, weight_name, weight, channel_axis=None):
         """Creates the step (scalar, or one per output channel), `max |w| / L` initially."""
         if self.per_channel and channel_axis is None:
-            raise KerasMotError(format_error(
-                "Palettize(per_channel=True) needs a weight with an output-channel axis.",
-                layer=getattr(layer, "name", None), fix="Use per_channel=False for this layer."))
+            raise KerasMotError(
+                format_error(
+                    "Palettize(per_channel=True) needs a weight with an output-channel axis.",
+                    layer=getattr(layer, "name", None),
+                    fix="Use per_channel=False for this layer.",
+                )
+            )
         flat, axis = self._flat(np.asarray(weight), channel_axis)
         flat = np.asarray(flat)
         if self.per_channel:
@@ -66,8 +75,12 @@ class Palettize(WeightCompression):
         else:
             m = np.asarray(np.abs(flat).max())
         step = np.maximum(m / self.levels, 1e-6).astype("float32")
-        var = layer.add_weight(name=f"{weight_name}_step", shape=step.shape, trainable=True,
-                               initializer=keras.initializers.Constant(step))
+        var = layer.add_weight(
+            name=f"{weight_name}_step",
+            shape=step.shape,
+            trainable=True,
+            initializer=keras.initializers.Constant(step),
+        )
         return {"step": var, "channel_axis": channel_axis}
 
     def _step(self, weight, state):
@@ -94,8 +107,11 @@ class Palettize(WeightCompression):
         step, flat = self._step(weight, state)
         x = weight if flat is None else flat
         index = ops.clip(ops.round(x / step), -self.levels, self.levels)
-        return {"indices": np.asarray(ops.convert_to_numpy(index)).astype(np.int8),
-                "step": np.asarray(ops.convert_to_numpy(step)), "shape": np.asarray(weight.shape)}
+        return {
+            "indices": np.asarray(ops.convert_to_numpy(index)).astype(np.int8),
+            "step": np.asarray(ops.convert_to_numpy(step)),
+            "shape": np.asarray(weight.shape),
+        }
 
     def reconstruct(self, stored):
         """The dense palettized weight (numpy)."""

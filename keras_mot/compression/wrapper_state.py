@@ -27,7 +27,8 @@ class CompressedWeights:
             if wname in getattr(self, "masks", {}):
                 weight = weight * ops.convert_to_numpy(self.masks[wname])
             self._compression_state[wname] = self.compress.build(
-                self, wname, weight, refs[wname].channel_axis)
+                self, wname, weight, refs[wname].channel_axis
+            )
 
     def _compress_weights(self, weights, training=None):
         """`weights` with each compressed entry replaced by its projection."""

@@ -15,8 +15,19 @@ from keras_mot.errors import KerasMotError, format_error
 from keras_mot.finite import check_finite
 
 
-def debug(model, data, target="tflite_int8", labels=None, *, scheme=None, exclude=None,
-          recipe=None, tflite=None, batch_size=32, max_examples=512):
+def debug(
+    model,
+    data,
+    target="tflite_int8",
+    labels=None,
+    *,
+    scheme=None,
+    exclude=None,
+    recipe=None,
+    tflite=None,
+    batch_size=32,
+    max_examples=512,
+):
     """Measures the quantization error of every quantized Keras layer of `model` on `data`.
 
     A float model is quantized as post-training quantization would do it (a copy, calibrated
@@ -55,9 +66,13 @@ def debug(model, data, target="tflite_int8", labels=None, *, scheme=None, exclud
     _check_model(model)
     t = targets.get(recipe.target if recipe is not None else target)
     if not t.is_integer:
-        raise KerasMotError(format_error(
-            f"Target '{t.name}' runs float models: there is no quantization error to debug.",
-            received=f"target={target!r}", fix="Use an integer target such as 'tflite_int8'."))
+        raise KerasMotError(
+            format_error(
+                f"Target '{t.name}' runs float models: there is no quantization error to debug.",
+                received=f"target={target!r}",
+                fix="Use an integer target such as 'tflite_int8'.",
+            )
+        )
     batches, label_batches = read_data(model, data, labels, batch_size, max_examples)
     if tflite is not None:
         from keras_mot.debug.tflite_tensors import debug_tflite
@@ -65,19 +80,30 @@ def debug(model, data, target="tflite_int8", labels=None, *, scheme=None, exclud
         return debug_tflite(model, tflite, batches, label_batches, t)
     prepared, mode = prepare_copy(model, t, scheme, exclude, recipe, batches)
     # What `report.suggest` needs to re-quantize and re-measure (`keras_mot.debug.suggest`).
-    context = dict(model=model if mode == "post_training" else None, batches=batches,
-                   labels=label_batches, target=t.name, scheme=scheme, exclude=exclude,
-                   batch_size=batch_size, prepare=prepare_copy, measure=measure)
+    context = dict(
+        model=model if mode == "post_training" else None,
+        batches=batches,
+        labels=label_batches,
+        target=t.name,
+        scheme=scheme,
+        exclude=exclude,
+        batch_size=batch_size,
+        prepare=prepare_copy,
+        measure=measure,
+    )
     return measure(prepared, batches, label_batches, t.name, mode, context)
 
 
 def _check_model(model):
     if not isinstance(model, keras.Model) or not graph.is_graph_model(model):
-        raise KerasMotError(format_error(
-            "mot.debug measures Functional or Sequential Keras models.",
-            received=f"{type(model).__name__}",
-            fix="Pass a keras.Model built with the Functional API or keras.Sequential (wrap a "
-                "subclassed model: keras.Model(inputs, model(inputs)))."))
+        raise KerasMotError(
+            format_error(
+                "mot.debug measures Functional or Sequential Keras models.",
+                received=f"{type(model).__name__}",
+                fix="Pass a keras.Model built with the Functional API or keras.Sequential (wrap a "
+                "subclassed model: keras.Model(inputs, model(inputs))).",
+            )
+        )
 
 
 def read_data(model, data, labels, batch_size, max_examples):
@@ -87,8 +113,13 @@ def read_data(model, data, labels, batch_size, max_examples):
         >>> xs, ys = read_data(model, x, y, 32, 512)
     """
     if data is None:
-        raise KerasMotError(format_error("mot.debug needs data.", received="data=None",
-                                         fix="Pass example inputs (e.g. 256 validation images)."))
+        raise KerasMotError(
+            format_error(
+                "mot.debug needs data.",
+                received="data=None",
+                fix="Pass example inputs (e.g. 256 validation images).",
+            )
+        )
     xs, ys, seen = [], [], 0
     given = None if labels is None else np.asarray(labels)
     for raw in _iter_with_labels(data, batch_size):
@@ -100,21 +131,30 @@ def read_data(model, data, labels, batch_size, max_examples):
         check_finite(flat, "data", start=seen)
         n = int(np.asarray(flat[0]).shape[0])
         if max_examples is not None and seen + n > max_examples:
-            flat = [np.asarray(f)[:max_examples - seen] for f in flat]
-            y = None if y is None else np.asarray(y)[:max_examples - seen]
+            flat = [np.asarray(f)[: max_examples - seen] for f in flat]
+            y = None if y is None else np.asarray(y)[: max_examples - seen]
             n = max_examples - seen
         xs.append(graph.pack_inputs(model, [np.asarray(f) for f in flat]))
         if given is not None:
-            y = given[seen:seen + n]
+            y = given[seen : seen + n]
         ys.append(None if y is None else np.asarray(y))
         seen += n
     if not xs:
-        raise KerasMotError(format_error("data yielded no batch.", received=type(data).__name__,
-                                         fix="Pass a non-empty array or dataset."))
+        raise KerasMotError(
+            format_error(
+                "data yielded no batch.",
+                received=type(data).__name__,
+                fix="Pass a non-empty array or dataset.",
+            )
+        )
     if given is not None and len(given) < seen:
-        raise KerasMotError(format_error(
-            f"labels has {len(given)} entries for {seen} examples.",
-            received=f"labels of shape {given.shape}", fix="Pass one label per example."))
+        raise KerasMotError(
+            format_error(
+                f"labels has {len(given)} entries for {seen} examples.",
+                received=f"labels of shape {given.shape}",
+                fix="Pass one label per example.",
+            )
+        )
     return xs, (ys if all(y is not None for y in ys) else None)
 
 
@@ -122,10 +162,11 @@ def _iter_with_labels(data, batch_size):
     if isinstance(data, tuple) and len(data) == 2 and not isinstance(data[0], tuple):
         x, y = data
         for i, xb in enumerate(iter_batches(x, batch_size)):
-            yield xb, np.asarray(y)[i * batch_size:(i + 1) * batch_size]
+            yield xb, np.asarray(y)[i * batch_size : (i + 1) * batch_size]
         return
     is_arrays = not hasattr(data, "__next__") and (
-        isinstance(data, (np.ndarray, dict, list)) or hasattr(data, "__array__"))
+        isinstance(data, (np.ndarray, dict, list)) or hasattr(data, "__array__")
+    )
     if is_arrays:
         for xb in iter_batches(data, batch_size):
             yield xb, None

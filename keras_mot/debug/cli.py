@@ -17,15 +17,22 @@ def add_parser(subparsers):
         >>> add_parser(argparse.ArgumentParser().add_subparsers(dest="command"))
     """
     p = subparsers.add_parser(
-        "debug", help="per-layer quantization error of a saved .keras model",
+        "debug",
+        help="per-layer quantization error of a saved .keras model",
         description="mot.debug from the command line: which Keras layer loses accuracy to "
-                    "quantization, and (with --suggest) which to keep float.")
+        "quantization, and (with --suggest) which to keep float.",
+    )
     p.add_argument("model", help="path to a .keras file (float or prepared)")
     p.add_argument("--data", required=True, help=".npz with 'x' (and optionally 'y') or .npy")
     p.add_argument("--target", "-t", default="tflite_int8", help="integer target")
     p.add_argument("--tflite", default=None, help="compare this converted model's tensors")
-    p.add_argument("--suggest", type=float, default=None, metavar="DROP",
-                   help="print a recipe keeping the fewest layers float for this accuracy drop")
+    p.add_argument(
+        "--suggest",
+        type=float,
+        default=None,
+        metavar="DROP",
+        help="print a recipe keeping the fewest layers float for this accuracy drop",
+    )
     p.add_argument("--max-examples", type=int, default=512)
     p.add_argument("--top", type=int, default=20, help="rows printed")
     p.add_argument("--out", default=None, help="directory for debug.json/.md/.png + node data")
@@ -49,8 +56,7 @@ def run(args, out=None):
         print(f"keras-mot debug: {error}", file=sys.stderr)
         return 2
     x, y = data if isinstance(data, tuple) else (data, None)
-    report = debug(model, x, target=args.target, labels=y, tflite=args.tflite,
-                   max_examples=args.max_examples)
+    report = debug(model, x, target=args.target, labels=y, tflite=args.tflite, max_examples=args.max_examples)
     out.write(report.to_markdown(top=args.top))
     if args.out:
         os.makedirs(args.out, exist_ok=True)

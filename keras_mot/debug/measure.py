@@ -50,10 +50,11 @@ def weight_channel_error(wrapper):
     axis = refs["kernel"].channel_axis
     axes = axis if isinstance(axis, (tuple, list)) else (axis,)
     axes = tuple(a % w.ndim for a in axes)
-    w = np.moveaxis(w, axes, range(w.ndim - len(axes), w.ndim)).reshape(-1, int(
-        np.prod([w.shape[a] for a in axes])))
+    w = np.moveaxis(w, axes, range(w.ndim - len(axes), w.ndim)).reshape(
+        -1, int(np.prod([w.shape[a] for a in axes]))
+    )
     q = np.moveaxis(q, axes, range(q.ndim - len(axes), q.ndim)).reshape(w.shape)
-    signal = np.sqrt(np.mean(w ** 2, axis=0))
+    signal = np.sqrt(np.mean(w**2, axis=0))
     err = np.sqrt(np.mean((q - w) ** 2, axis=0))
     rel = np.where(signal > 0, err / np.maximum(signal, 1e-30), 0.0)
     worst = int(np.argmax(rel))
@@ -101,12 +102,13 @@ class LayerStats:
                 self.own_max = max(self.own_max, float(own_err.max()), -float(own_err.min()))
         if self.grid is not None:
             lo, hi, scale, spec = self.grid
-            self.clipped += int(np.count_nonzero(ref < lo - scale / 2)
-                                + np.count_nonzero(ref > hi + scale / 2))
+            self.clipped += int(
+                np.count_nonzero(ref < lo - scale / 2) + np.count_nonzero(ref > hi + scale / 2)
+            )
             if spec.bits == 8 and scale > 0:
                 codes = np.rint((np.clip(ref, lo, hi) - lo) * (1.0 / scale)).astype(np.int32)
                 hit = np.bincount(codes, minlength=spec.levels + 1) > 0
-                self.codes = hit if self.codes is None else self.codes | hit[:len(self.codes)]
+                self.codes = hit if self.codes is None else self.codes | hit[: len(self.codes)]
         take = min(ref.size, max(0, SAMPLE - sum(s.size for s in self.sample)))
         if take:
             self.sample.append(ref[self._rng.integers(0, ref.size, take)])
@@ -116,17 +118,30 @@ class LayerStats:
         rmse = np.sqrt(self.sum_sq_err / max(self.n, 1))
         own_rmse = np.sqrt(self.own_sum_sq / max(self.n, 1))
         rms = np.sqrt(self.sum_sq_ref / max(self.n, 1))
-        out = dict(elements=self.n, rmse=float(rmse), mean_error=self.sum_err / max(self.n, 1),
-                   max_abs_error=self.max_abs, own_rmse=float(own_rmse), own_max_abs_error=self.own_max,
-                   snr_db=_db(rms, rmse), own_snr_db=_db(rms, own_rmse), peak=self.peak)
+        out = dict(
+            elements=self.n,
+            rmse=float(rmse),
+            mean_error=self.sum_err / max(self.n, 1),
+            max_abs_error=self.max_abs,
+            own_rmse=float(own_rmse),
+            own_max_abs_error=self.own_max,
+            snr_db=_db(rms, rmse),
+            own_snr_db=_db(rms, own_rmse),
+            peak=self.peak,
+        )
         if self.grid is not None:
             lo, hi, scale, spec = self.grid
-            out.update(scale=scale, range=(lo, hi), rmse_over_scale=float(rmse / scale) if scale
-                       else None, own_rmse_over_scale=float(own_rmse / scale) if scale else None,
-                       clipped=self.clipped / max(self.n, 1))
+            out.update(
+                scale=scale,
+                range=(lo, hi),
+                rmse_over_scale=float(rmse / scale) if scale else None,
+                own_rmse_over_scale=float(own_rmse / scale) if scale else None,
+                clipped=self.clipped / max(self.n, 1),
+            )
             if spec.bits == 8:
-                out["grid_used"] = float(self.codes.sum()) / float(spec.levels + 1) \
-                    if self.codes is not None else None
+                out["grid_used"] = (
+                    float(self.codes.sum()) / float(spec.levels + 1) if self.codes is not None else None
+                )
             if self.sample and hi > lo:
                 values = np.concatenate(self.sample)
                 p_lo, p_hi = np.percentile(values, [0.1, 99.9])
@@ -151,8 +166,11 @@ def quantizing_wrappers(calls):
     Example:
         >>> [c.path for _, c in quantizing_wrappers(tap(qmodel).calls)]
     """
-    return [(i, c) for i, c in enumerate(calls) if isinstance(c.layer, Wrapper)
-            and c.layer.quantize and len(c.output_keys) == 1]
+    return [
+        (i, c)
+        for i, c in enumerate(calls)
+        if isinstance(c.layer, Wrapper) and c.layer.quantize and len(c.output_keys) == 1
+    ]
 
 
 def on_producer_grids(wrapper, arguments):
@@ -170,7 +188,8 @@ def on_producer_grids(wrapper, arguments):
     for i, x in enumerate(flat):
         ref = wrapper.input_range(i)
         if ref is not None and f"input_{i}" not in wrapper._range_vars:
-            x = ops.convert_to_numpy(ranges.fake_quant(ops.convert_to_tensor(x, "float32"),
-                                                       ref.min, ref.max, ref.spec))
+            x = ops.convert_to_numpy(
+                ranges.fake_quant(ops.convert_to_tensor(x, "float32"), ref.min, ref.max, ref.spec)
+            )
         rounded.append(x)
     return (keras.tree.pack_sequence_as(args[0], rounded),) + tuple(args[1:]), kwargs

@@ -12,8 +12,7 @@ import keras
 import numpy as np
 
 from keras_mot import graph
-from keras_mot.debug.measure import (LayerStats, on_producer_grids, output_range,
-                                     quantizing_wrappers)
+from keras_mot.debug.measure import LayerStats, on_producer_grids, output_range, quantizing_wrappers
 from keras_mot.debug.report import LayerError, QuantizationReport
 from keras_mot.debug.scores import accuracy, agreement
 from keras_mot.debug.taps import tap
@@ -35,14 +34,19 @@ def prepare_copy(model, t, scheme, exclude, recipe, batches):
     from keras_mot.recipe import Recipe, Rule
 
     if any(isinstance(layer, Wrapper) for _, layer in graph.iter_layers(model)):
-        given = [n for n, v in (("scheme", scheme), ("exclude", exclude), ("recipe", recipe))
-                 if v is not None]
+        given = [
+            n for n, v in (("scheme", scheme), ("exclude", exclude), ("recipe", recipe)) if v is not None
+        ]
         if given:
-            raise KerasMotError(format_error(
-                f"Model '{model.name}' is already prepared: {', '.join(given)} would not change "
-                "how it quantizes.", received=f"{given[0]}=...",
-                fix="Debug the prepared model without them, or pass the float model to try "
-                    "another scheme / exclusions."))
+            raise KerasMotError(
+                format_error(
+                    f"Model '{model.name}' is already prepared: {', '.join(given)} would not change "
+                    "how it quantizes.",
+                    received=f"{given[0]}=...",
+                    fix="Debug the prepared model without them, or pass the float model to try "
+                    "another scheme / exclusions.",
+                )
+            )
         if not _quantizes_a_layer(model):
             raise _nothing_quantized(model)
         return model, "qat"
@@ -57,17 +61,23 @@ def prepare_copy(model, t, scheme, exclude, recipe, batches):
 
 def _quantizes_a_layer(model):
     """True when a layer of the model (not only the model inputs' quantizers) is quantized."""
-    return any(isinstance(layer, Wrapper) and layer.quantize and not (
-        isinstance(layer.layer, keras.layers.Identity) and layer.name.startswith("quantize_input"))
-        for _, layer in graph.iter_layers(model))
+    return any(
+        isinstance(layer, Wrapper)
+        and layer.quantize
+        and not (isinstance(layer.layer, keras.layers.Identity) and layer.name.startswith("quantize_input"))
+        for _, layer in graph.iter_layers(model)
+    )
 
 
 def _nothing_quantized(model):
-    return KerasMotError(format_error(
-        f"Model '{model.name}' has no quantized layer: there is no quantization error to measure.",
-        received="a model whose layers are all float (or excluded)",
-        fix="Debug the float model (mot.debug quantizes a copy), a model from mot.quantize, or "
-            "exclude fewer layers."))
+    return KerasMotError(
+        format_error(
+            f"Model '{model.name}' has no quantized layer: there is no quantization error to measure.",
+            received="a model whose layers are all float (or excluded)",
+            fix="Debug the float model (mot.debug quantizes a copy), a model from mot.quantize, or "
+            "exclude fewer layers.",
+        )
+    )
 
 
 def measure(prepared, batches, label_batches, target, mode, context=None):
@@ -98,18 +108,24 @@ def measure(prepared, batches, label_batches, target, mode, context=None):
     rows = []
     for _, c in calls:
         w = c.layer
-        fused = tuple(n for n in ((w.bn.name if w.bn is not None else None), w.fused_activation)
-                      if n)
-        row = LayerError(path=c.path, layer_class=type(w.layer).__name__, fused=fused,
-                         **stats[c.path].row())
+        fused = tuple(n for n in ((w.bn.name if w.bn is not None else None), w.fused_activation) if n)
+        row = LayerError(path=c.path, layer_class=type(w.layer).__name__, fused=fused, **stats[c.path].row())
         row.why = row.reasons()
         rows.append(row)
     f_out, q_out = np.concatenate(outs_f), np.concatenate(outs_q)
     labels = None if label_batches is None else np.concatenate(label_batches)
     kept = [c.path for c in taps_q.calls if _kept_float(c.layer)]
     return QuantizationReport(
-        target, mode, rows, agreement(f_out, q_out), accuracy(f_out, labels),
-        accuracy(q_out, labels), kept_float=kept, context=context, examples=len(f_out))
+        target,
+        mode,
+        rows,
+        agreement(f_out, q_out),
+        accuracy(f_out, labels),
+        accuracy(q_out, labels),
+        kept_float=kept,
+        context=context,
+        examples=len(f_out),
+    )
 
 
 def _kept_float(layer):

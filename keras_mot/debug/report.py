@@ -13,10 +13,10 @@ import math
 from typing import Optional
 
 # Thresholds of the reasons a row gives (`LayerError.why`).
-LOW_UTILISATION = 0.05   # central 99.8 % of the values span < 5 % of the grid
-LOW_GRID_USE = 0.15      # fewer than 15 % of the 256 int8 codes occur
-CLIPPED = 1e-3           # more than 0.1 % of the values fall outside the range
-WEIGHT_ERROR = 0.1       # a kernel channel loses more than 10 % (relative RMS)
+LOW_UTILISATION = 0.05  # central 99.8 % of the values span < 5 % of the grid
+LOW_GRID_USE = 0.15  # fewer than 15 % of the 256 int8 codes occur
+CLIPPED = 1e-3  # more than 0.1 % of the values fall outside the range
+WEIGHT_ERROR = 0.1  # a kernel channel loses more than 10 % (relative RMS)
 
 
 @dataclasses.dataclass
@@ -70,23 +70,39 @@ class LayerError:
     def reasons(self):
         """The reasons this layer quantizes badly (also stored in `why`)."""
         out = []
-        if self.range_utilisation is not None and self.range_utilisation < LOW_UTILISATION \
-                or self.grid_used is not None and self.grid_used < LOW_GRID_USE:
-            used = f"{100 * self.grid_used:.1f} % of the int8 codes" if self.grid_used is not None \
+        if (
+            self.range_utilisation is not None
+            and self.range_utilisation < LOW_UTILISATION
+            or self.grid_used is not None
+            and self.grid_used < LOW_GRID_USE
+        ):
+            used = (
+                f"{100 * self.grid_used:.1f} % of the int8 codes"
+                if self.grid_used is not None
                 else "few codes"
-            util = "" if self.range_utilisation is None else (
-                f"; 99.8 % of the values span {100 * self.range_utilisation:.2f} % of the range")
-            out.append(f"range utilisation: the activations use {used}{util}: a few outliers "
-                       f"(|max| {self.peak:.4g}) stretch the range [{self.range[0]:.4g}, "
-                       f"{self.range[1]:.4g}] (keep the layer float, or clip its activations)")
+            )
+            util = (
+                ""
+                if self.range_utilisation is None
+                else (f"; 99.8 % of the values span {100 * self.range_utilisation:.2f} % of the range")
+            )
+            out.append(
+                f"range utilisation: the activations use {used}{util}: a few outliers "
+                f"(|max| {self.peak:.4g}) stretch the range [{self.range[0]:.4g}, "
+                f"{self.range[1]:.4g}] (keep the layer float, or clip its activations)"
+            )
         if self.clipped is not None and self.clipped > CLIPPED:
-            out.append(f"{100 * self.clipped:.2f} % of the values fall outside the calibrated "
-                       "range (calibrate on more representative data)")
+            out.append(
+                f"{100 * self.clipped:.2f} % of the values fall outside the calibrated "
+                "range (calibrate on more representative data)"
+            )
         if self.weight_error is not None and self.weight_error > WEIGHT_ERROR:
-            out.append(f"weights: output channel {self.weight_error_channel} loses "
-                       f"{100 * self.weight_error:.1f} % (relative RMS) to quantization: channel "
-                       "ranges differ by orders of magnitude under one scale (use a per-channel "
-                       "scheme or keep the layer float)")
+            out.append(
+                f"weights: output channel {self.weight_error_channel} loses "
+                f"{100 * self.weight_error:.1f} % (relative RMS) to quantization: channel "
+                "ranges differ by orders of magnitude under one scale (use a per-channel "
+                "scheme or keep the layer float)"
+            )
         return tuple(out)
 
     def to_dict(self):
@@ -119,8 +135,18 @@ class QuantizationReport:
         >>> report.layers[0].why
     """
 
-    def __init__(self, target, mode, layers, agreement, float_metric, quantized_metric,
-                 kept_float=(), context=None, examples=0):
+    def __init__(
+        self,
+        target,
+        mode,
+        layers,
+        agreement,
+        float_metric,
+        quantized_metric,
+        kept_float=(),
+        context=None,
+        examples=0,
+    ):
         self.target, self.mode, self.examples = target, mode, examples
         self.layers = sorted(layers, key=lambda r: (r.own_snr_db, -(r.own_rmse_over_scale or 0)))
         self.agreement = agreement
@@ -146,8 +172,9 @@ class QuantizationReport:
         for r in self.layers:
             if r.path == path:
                 return r
-        raise KeyError(f"no quantized layer '{path}' in the report; layers: "
-                       f"{[r.path for r in self.layers][:10]}")
+        raise KeyError(
+            f"no quantized layer '{path}' in the report; layers: {[r.path for r in self.layers][:10]}"
+        )
 
     def suggest(self, max_accuracy_drop=0.005, labels=None, max_float_layers=8):
         """A `Recipe` keeping the fewest layers float so the quantized model meets the budget.
@@ -165,10 +192,16 @@ class QuantizationReport:
 
     def to_dict(self):
         """Plain-dict form (as written by `to_json`)."""
-        return {"target": self.target, "mode": self.mode, "examples": self.examples,
-                "agreement": self.agreement, "float_metric": self.float_metric,
-                "quantized_metric": self.quantized_metric, "kept_float": list(self.kept_float),
-                "layers": [r.to_dict() for r in self.layers]}
+        return {
+            "target": self.target,
+            "mode": self.mode,
+            "examples": self.examples,
+            "agreement": self.agreement,
+            "float_metric": self.float_metric,
+            "quantized_metric": self.quantized_metric,
+            "kept_float": list(self.kept_float),
+            "layers": [r.to_dict() for r in self.layers],
+        }
 
     def to_json(self, path=None):
         """The report as JSON text (also written to `path` when given).
@@ -193,24 +226,30 @@ class QuantizationReport:
         if self.agreement is not None:
             head.append(f"Top-1 agreement quantized vs float: {100 * self.agreement:.2f} %")
         if self.float_metric is not None:
-            head.append(f"Accuracy: float {100 * self.float_metric:.2f} %, quantized "
-                        f"{100 * self.quantized_metric:.2f} %")
+            head.append(
+                f"Accuracy: float {100 * self.float_metric:.2f} %, quantized "
+                f"{100 * self.quantized_metric:.2f} %"
+            )
         if self.kept_float:
             head.append(f"Kept float: {', '.join(self.kept_float)}")
-        lines = head + ["", "| layer | class | own SNR dB | SNR dB | RMSE/scale | max abs err | "
-                            "range used | codes used | worst channel w err |",
-                        "|---|---|---|---|---|---|---|---|---|"]
+        lines = head + [
+            "",
+            "| layer | class | own SNR dB | SNR dB | RMSE/scale | max abs err | "
+            "range used | codes used | worst channel w err |",
+            "|---|---|---|---|---|---|---|---|---|",
+        ]
         for r in rows:
-            lines.append(f"| {r.path} | {r.layer_class} | {_f(r.own_snr_db, 1)} | "
-                         f"{_f(r.snr_db, 1)} | {_f(r.rmse_over_scale, 3)} | "
-                         f"{_f(r.max_abs_error, 4)} | {_pct(r.range_utilisation)} | "
-                         f"{_pct(r.grid_used)} | {_pct(r.weight_error)} |")
+            lines.append(
+                f"| {r.path} | {r.layer_class} | {_f(r.own_snr_db, 1)} | "
+                f"{_f(r.snr_db, 1)} | {_f(r.rmse_over_scale, 3)} | "
+                f"{_f(r.max_abs_error, 4)} | {_pct(r.range_utilisation)} | "
+                f"{_pct(r.grid_used)} | {_pct(r.weight_error)} |"
+            )
         notes = [f"- **{r.path}**: " + "; ".join(r.why) for r in rows if r.why]
         return "\n".join(lines + ([""] + notes if notes else [])) + "\n"
 
     def __repr__(self):
-        return (f"QuantizationReport({self.target}, {len(self.layers)} layers, worst "
-                f"{self.worst(3)})")
+        return f"QuantizationReport({self.target}, {len(self.layers)} layers, worst {self.worst(3)})"
 
 
 def _f(v, digits):

@@ -28,27 +28,39 @@ def prepare(model, target, recipe=None, exclude=None, data=None):
     """
     from keras_mot import api
     from keras_mot.calibration import calibrate
-    from keras_mot.quantization.mode import float_weights
     from keras_mot.export.data import collect
+    from keras_mot.quantization.mode import float_weights
     from keras_mot.recipe import Recipe, Rule
 
     if target.converter.quantize != "int8":
-        raise ExportError(format_error(
-            "recipe= / exclude= choose the layers an int8 export keeps float.",
-            received=f"target={target.name!r}", fix="Use target='tflite_int8'."))
+        raise ExportError(
+            format_error(
+                "recipe= / exclude= choose the layers an int8 export keeps float.",
+                received=f"target={target.name!r}",
+                fix="Use target='tflite_int8'.",
+            )
+        )
     if any(isinstance(layer, Wrapper) for _, layer in graph.iter_layers(model)):
-        raise ExportError(format_error(
-            f"Model '{model.name}' is already prepared; recipe= / exclude= apply to a float model.",
-            received="a model with keras_mot wrappers",
-            fix="Pass the float model, or export the prepared model without recipe= / exclude=."))
+        raise ExportError(
+            format_error(
+                f"Model '{model.name}' is already prepared; recipe= / exclude= apply to a float model.",
+                received="a model with keras_mot wrappers",
+                fix="Pass the float model, or export the prepared model without recipe= / exclude=.",
+            )
+        )
     if data is None:
-        raise ExportError(format_error(
-            "A selective post-training export calibrates on data, but none was given.",
-            fix="Pass representative_data= (or calibration_data=)."))
+        raise ExportError(
+            format_error(
+                "A selective post-training export calibrates on data, but none was given.",
+                fix="Pass representative_data= (or calibration_data=).",
+            )
+        )
     recipe = recipe or Recipe(target.name, rules=(Rule("_default"),))
     examples = collect(data, model, CALIBRATION_EXAMPLES, what="calibration_data")
-    batches = [graph.pack_inputs(model, [x[s:s + 32] for x in examples.inputs])
-               for s in range(0, len(examples), 32)]
+    batches = [
+        graph.pack_inputs(model, [x[s : s + 32] for x in examples.inputs])
+        for s in range(0, len(examples), 32)
+    ]
     prepared = api.apply(model, recipe, exclude=exclude)
     with float_weights():  # post-training calibration runs the float model
         calibrate(prepared, iter(batches), bn_statistics="keep")
@@ -80,8 +92,9 @@ def output_layers(model):
         {'logits'}
     """
     fm = graph.functional_view(model)
-    return {t._keras_history.operation.name for t in fm.outputs
-            if getattr(t, "_keras_history", None) is not None}
+    return {
+        t._keras_history.operation.name for t in fm.outputs if getattr(t, "_keras_history", None) is not None
+    }
 
 
 def intended(float_ops, kept, outputs=()):
@@ -102,6 +115,6 @@ def intended(float_ops, kept, outputs=()):
 
     def ours(op):
         tensors = op.get("output_names", ())
-        return any(pattern.search(t) for t in tensors) or (
-            kept_output and any("/" not in t for t in tensors))
+        return any(pattern.search(t) for t in tensors) or (kept_output and any("/" not in t for t in tensors))
+
     return [op for op in float_ops if ours(op)] if names else []

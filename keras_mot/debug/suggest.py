@@ -40,7 +40,7 @@ def _labels(ctx, labels):
         import keras
 
         n = len(keras.tree.flatten(x)[0])
-        out.append(labels[seen:seen + n])
+        out.append(labels[seen : seen + n])
         seen += n
     return out
 
@@ -69,11 +69,14 @@ def suggest(report, max_accuracy_drop=0.005, labels=None, max_float_layers=8):
     """
     ctx = report._context
     if not ctx or ctx.get("model") is None:
-        raise KerasMotError(format_error(
-            "suggest() re-quantizes the float model, but this report is of a prepared model.",
-            received=f"a report in mode {report.mode!r}",
-            fix="Call mot.debug(float_model, data, ...).suggest(...) with the float model, then "
-                "mot.apply(float_model, recipe) and train."))
+        raise KerasMotError(
+            format_error(
+                "suggest() re-quantizes the float model, but this report is of a prepared model.",
+                received=f"a report in mode {report.mode!r}",
+                fix="Call mot.debug(float_model, data, ...).suggest(...) with the float model, then "
+                "mot.apply(float_model, recipe) and train.",
+            )
+        )
     label_batches = _labels(ctx, labels)
     excluded = list(ctx.get("exclude") or ())
     kept, current = [], report
@@ -83,9 +86,12 @@ def suggest(report, max_accuracy_drop=0.005, labels=None, max_float_layers=8):
     history = [(tuple(kept), _drop(current))]
     while _drop(current) > max_accuracy_drop:
         if len(kept) >= max_float_layers:
-            warnings.warn(f"suggest: the drop is still {_drop(current):.4f} with {len(kept)} "
-                          f"layers float ({kept}); returning that recipe.", RuntimeWarning,
-                          stacklevel=2)
+            warnings.warn(
+                f"suggest: the drop is still {_drop(current):.4f} with {len(kept)} "
+                f"layers float ({kept}); returning that recipe.",
+                RuntimeWarning,
+                stacklevel=2,
+            )
             break
         candidates = [r.path for r in current.layers if r.path not in kept and r.path in paths]
         if not candidates:

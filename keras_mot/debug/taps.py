@@ -60,11 +60,12 @@ class Tapped:
 
     def arguments(self, call, values):
         """`(args, kwargs)` of `call` with its tensors taken from `values` (`{key: array}`)."""
+
         def fill(t):
             key = self._keys.get(id(t)) if isinstance(t, keras.KerasTensor) else None
             return values[key] if key is not None else t
-        return (keras.tree.map_structure(fill, call.args),
-                keras.tree.map_structure(fill, call.kwargs))
+
+        return (keras.tree.map_structure(fill, call.args), keras.tree.map_structure(fill, call.kwargs))
 
     def rerun(self, call, values=None, arguments=None):
         """`call`'s layer output(s) (numpy list) on inputs from `values` (or `arguments`)."""
@@ -107,14 +108,18 @@ def _replay(fm, tensor_map, prefix, keys, outputs, calls, seen):
             inner_map = {id(o): n for o, n in zip(inner.inputs, flat_in)}
             _replay(inner, inner_map, f"{prefix}{op.name}/", keys, outputs, calls, seen)
             results = keras.tree.pack_sequence_as(
-                inner._outputs_struct, [inner_map[id(t)] for t in inner.outputs])
+                inner._outputs_struct, [inner_map[id(t)] for t in inner.outputs]
+            )
         else:
             results = op(*args, **kwargs)
         flat = keras.tree.flatten(results)
         for orig, new in zip(node.outputs, flat):
             tensor_map[id(orig)] = new
-        if graph.is_graph_model(op) or not isinstance(op, keras.layers.Layer) \
-                or isinstance(op, keras.layers.InputLayer):
+        if (
+            graph.is_graph_model(op)
+            or not isinstance(op, keras.layers.Layer)
+            or isinstance(op, keras.layers.InputLayer)
+        ):
             for n, new in enumerate(flat):  # keyed for re-runs, not reported
                 keys.setdefault(id(new), f"{prefix}{op.name}:op{len(keys)}:{n}")
                 outputs.setdefault(keys[id(new)], new)

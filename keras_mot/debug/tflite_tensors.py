@@ -30,8 +30,13 @@ def _interpreter(path):
         with open(path, "rb") as f:
             content = f.read()
     except OSError as e:
-        raise KerasMotError(format_error("Cannot read the .tflite file.", received=repr(path),
-                                         fix="Pass the path of a converted model.")) from e
+        raise KerasMotError(
+            format_error(
+                "Cannot read the .tflite file.",
+                received=repr(path),
+                fix="Pass the path of a converted model.",
+            )
+        ) from e
     it, _ = make_interpreter(content, experimental_preserve_all_tensors=True)
     return it
 
@@ -43,8 +48,9 @@ def layer_of(tensor_name, order):
         >>> layer_of("model_1/c1_1/Relu;model_1/bn1_1/batchnorm/add_1", ["c1", "bn1", "r1"])
         'bn1'
     """
-    parts = {re.sub(r"_\d+$", "", p) for piece in tensor_name.split(";") for p in
-             piece.split("/")} | {p for piece in tensor_name.split(";") for p in piece.split("/")}
+    parts = {re.sub(r"_\d+$", "", p) for piece in tensor_name.split(";") for p in piece.split("/")} | {
+        p for piece in tensor_name.split(";") for p in piece.split("/")
+    }
     best = None
     for i, path in enumerate(order):
         if path.rsplit("/", 1)[-1] in parts:
@@ -89,9 +95,13 @@ def debug_tflite(model, path, batches, label_batches, target):
             if path is not None:
                 matched[path] = (idx, d)  # the last op of a layer wins
     if not matched:
-        raise KerasMotError(format_error(
-            "No int8 tensor of the .tflite matches a layer of the Keras model by name.",
-            received=repr(path), fix="Pass the Keras model this .tflite was converted from."))
+        raise KerasMotError(
+            format_error(
+                "No int8 tensor of the .tflite matches a layer of the Keras model by name.",
+                received=repr(path),
+                fix="Pass the Keras model this .tflite was converted from.",
+            )
+        )
     stats = {p: LayerStats(None, None) for p in matched}
     outs_f, outs_q = [], []
     out_index = it.get_output_details()[0]
@@ -122,6 +132,12 @@ def debug_tflite(model, path, batches, label_batches, target):
         rows.append(LayerError(path=p, layer_class=cls, own_snr_db=-row["rmse"] / scale, **row))
     f_out, q_out = np.concatenate(outs_f), np.concatenate(outs_q)
     labels = None if label_batches is None else np.concatenate(label_batches)
-    return QuantizationReport(target.name, "tflite", rows, agreement(f_out, q_out),
-                              accuracy(f_out, labels), accuracy(q_out, labels),
-                              examples=len(f_out))
+    return QuantizationReport(
+        target.name,
+        "tflite",
+        rows,
+        agreement(f_out, q_out),
+        accuracy(f_out, labels),
+        accuracy(q_out, labels),
+        examples=len(f_out),
+    )

@@ -30,8 +30,13 @@ from keras_mot.findings import Finding
 from keras_mot.log import verbose_logger
 
 FORMATS = ("saved_model", "tflite")
-FILES = {"saved_model": "saved_model", "tflite": "model.tflite", "report_json": "report.json",
-         "report_md": "report.md", "plot": "report.png"}
+FILES = {
+    "saved_model": "saved_model",
+    "tflite": "model.tflite",
+    "report_json": "report.json",
+    "report_md": "report.md",
+    "plot": "report.png",
+}
 CALIBRATION_EXAMPLES = 128
 
 
@@ -52,25 +57,30 @@ def _failure_hint(error, stage):
     if "convert" in stage or "SavedModel" in stage:
         return "See the cause above; mot.lint(model, target=...) names layers that cannot convert."
     if "parity" in stage:
-        return ("See the cause above: the converted model could not run on the examples "
-                "(check their shapes and dtypes against model.inputs).")
+        return (
+            "See the cause above: the converted model could not run on the examples "
+            "(check their shapes and dtypes against model.inputs)."
+        )
     return "See the cause above."
 
 
 def _check_exportable(model):
     """mot.export converts Keras models with a known input signature (Functional/Sequential)."""
     if not isinstance(model, keras.Model):
-        raise _fail("mot.export exports Keras models.",
-                    f"{type(model).__name__} {repr(model)[:80]}",
-                    "Pass a keras.Model; load a saved one with keras.saving.load_model(path) "
-                    "(or use `keras-mot export MODEL.keras OUT`).")
+        raise _fail(
+            "mot.export exports Keras models.",
+            f"{type(model).__name__} {repr(model)[:80]}",
+            "Pass a keras.Model; load a saved one with keras.saving.load_model(path) "
+            "(or use `keras-mot export MODEL.keras OUT`).",
+        )
     if not graph.is_graph_model(model) or not model.inputs:
         raise _fail(
             f"Model '{model.name}' is a subclassed {type(model).__name__} without a symbolic "
             "input signature, which mot.export needs for conversion and the parity check.",
             type(model).__name__,
             "Wrap it in a Functional model first: inputs = keras.Input(shape=...); "
-            "wrapped = keras.Model(inputs, model(inputs)); mot.export(wrapped, ...).")
+            "wrapped = keras.Model(inputs, model(inputs)); mot.export(wrapped, ...).",
+        )
 
 
 def _check_args(model, target, formats, max_examples):
@@ -83,8 +93,11 @@ def _check_args(model, target, formats, max_examples):
     formats = tuple(formats)
     unknown = [f for f in formats if f not in FORMATS]
     if unknown or not formats:
-        raise _fail("Unknown or empty export formats.", repr(formats),
-                    f"Use a non-empty subset of: {', '.join(FORMATS)}.")
+        raise _fail(
+            "Unknown or empty export formats.",
+            repr(formats),
+            f"Use a non-empty subset of: {', '.join(FORMATS)}.",
+        )
     return target, formats
 
 
@@ -127,10 +140,25 @@ class _Stages:
         self.name, self._start = name, now
 
 
-def export(model, directory, target=None, representative_data=None, formats=FORMATS,
-           input_type="float32", output_type="float32", *, calibration_data=None,
-           max_examples=512, min_agreement=None, overwrite=True, plot=True, verbose=False,
-           recipe=None, exclude=None, parity_reference=None):
+def export(
+    model,
+    directory,
+    target=None,
+    representative_data=None,
+    formats=FORMATS,
+    input_type="float32",
+    output_type="float32",
+    *,
+    calibration_data=None,
+    max_examples=512,
+    min_agreement=None,
+    overwrite=True,
+    plot=True,
+    verbose=False,
+    recipe=None,
+    exclude=None,
+    parity_reference=None,
+):
     """Converts `model` for `target`, verifies it against Keras, and writes files plus a report.
 
     Writes into a hidden temporary sibling of `directory` and renames it at the end; any failure
@@ -183,22 +211,37 @@ def export(model, directory, target=None, representative_data=None, formats=FORM
         from keras_mot.export.tf_serving_export import export_tf_serving
 
         _check_exportable(model)
-        return export_tf_serving(model, directory, chosen, representative_data, max_examples,
-                                 overwrite, verbose)
+        return export_tf_serving(
+            model, directory, chosen, representative_data, max_examples, overwrite, verbose
+        )
     from keras_mot import tf_bridge
 
-    if not tf_bridge.is_tensorflow_backend():   # convert a TensorFlow-backend copy
+    if not tf_bridge.is_tensorflow_backend():  # convert a TensorFlow-backend copy
         if recipe is not None or exclude is not None:
-            raise KerasMotError(format_error(
-                "mot.export(recipe=/exclude=) prepares a float model on the TensorFlow backend only.",
-                received=f"KERAS_BACKEND={keras.backend.backend()}",
-                fix="Prepare it yourself first: qmodel = mot.quantize(model, recipe=recipe, "
-                    "calibration_data=x), then mot.export(qmodel, ...)."))
+            raise KerasMotError(
+                format_error(
+                    "mot.export(recipe=/exclude=) prepares a float model on the TensorFlow backend only.",
+                    received=f"KERAS_BACKEND={keras.backend.backend()}",
+                    fix="Prepare it yourself first: qmodel = mot.quantize(model, recipe=recipe, "
+                    "calibration_data=x), then mot.export(qmodel, ...).",
+                )
+            )
         return tf_bridge.export_on_tensorflow(
-            model, directory, representative_data, calibration_data, max_examples, CALIBRATION_EXAMPLES,
+            model,
+            directory,
+            representative_data,
+            calibration_data,
+            max_examples,
+            CALIBRATION_EXAMPLES,
             target=target,
-            formats=formats, input_type=input_type, output_type=output_type,
-            min_agreement=min_agreement, overwrite=overwrite, plot=plot, verbose=verbose)
+            formats=formats,
+            input_type=input_type,
+            output_type=output_type,
+            min_agreement=min_agreement,
+            overwrite=overwrite,
+            plot=plot,
+            verbose=verbose,
+        )
     stages = _Stages()
     target, formats = _check_args(model, target, formats, max_examples)
     kept = None
@@ -206,48 +249,83 @@ def export(model, directory, target=None, representative_data=None, formats=FORM
         from keras_mot.debug import selective
 
         stages("quantizing with the recipe (selective post-training quantization)")
-        model, kept = selective.prepare(model, target, recipe, exclude,
-                                        calibration_data if calibration_data is not None
-                                        else representative_data)
+        model, kept = selective.prepare(
+            model,
+            target,
+            recipe,
+            exclude,
+            calibration_data if calibration_data is not None else representative_data,
+        )
     plan = export_plan(model, target, input_type, output_type)
     out = AtomicDirectory(directory, overwrite=overwrite)
     try:
         with out as tmp:
-            result = _export_into(tmp, out.path, model, plan, representative_data,
-                                  calibration_data, formats, max_examples, min_agreement, plot,
-                                  stages, kept, parity_reference)
+            result = _export_into(
+                tmp,
+                out.path,
+                model,
+                plan,
+                representative_data,
+                calibration_data,
+                formats,
+                max_examples,
+                min_agreement,
+                plot,
+                stages,
+                kept,
+                parity_reference,
+            )
     except ExportError:
         raise
     except Exception as e:  # anything else: name the stage, keep the cause
-        raise ExportError(format_error(
-            f"Export to '{out.path}' failed while {stages.name}; nothing was written.",
-            received=f"{type(e).__name__}: {str(e)[:1500]}",
-            fix=_failure_hint(e, stages.name))) from e
+        raise ExportError(
+            format_error(
+                f"Export to '{out.path}' failed while {stages.name}; nothing was written.",
+                received=f"{type(e).__name__}: {str(e)[:1500]}",
+                fix=_failure_hint(e, stages.name),
+            )
+        ) from e
     if verbose:
         verbose_logger().info(result.summary())
     return result
 
 
-def _export_into(tmp, final, model, plan, data, calibration_data, formats, max_examples,
-                 min_agreement, plot, stages, kept=None, parity_reference=None):
-    from keras_mot.export.convert import convert, prepare   # imports TensorFlow
+def _export_into(
+    tmp,
+    final,
+    model,
+    plan,
+    data,
+    calibration_data,
+    formats,
+    max_examples,
+    min_agreement,
+    plot,
+    stages,
+    kept=None,
+    parity_reference=None,
+):
+    from keras_mot.export.convert import convert, prepare  # imports TensorFlow
 
     notes, paths, sizes = [], {}, {}
     target = plan.target
     stages("collecting representative data")
     examples = collect(data, model, max_examples) if data is not None else None
     stages("stripping training machinery")
-    inference = prepare(model, plan)   # the one strip: SavedModel, converter, float reference
+    inference = prepare(model, plan)  # the one strip: SavedModel, converter, float reference
     if "saved_model" in formats:
         stages("writing the SavedModel")
-        sizes["saved_model"] = {"raw": write_saved_model(
-            inference, os.path.join(tmp, FILES["saved_model"]))}
+        sizes["saved_model"] = {"raw": write_saved_model(inference, os.path.join(tmp, FILES["saved_model"]))}
         paths["saved_model"] = FILES["saved_model"]
     stages(f"converting to TFLite for target '{target.name}'")
-    calibrate = examples if calibration_data is None else collect(
-        calibration_data, model, CALIBRATION_EXAMPLES, what="calibration_data")
-    calibration = None if calibrate is None else list(calibrate.batches(32))[
-        :max(1, CALIBRATION_EXAMPLES // 32)]
+    calibrate = (
+        examples
+        if calibration_data is None
+        else collect(calibration_data, model, CALIBRATION_EXAMPLES, what="calibration_data")
+    )
+    calibration = (
+        None if calibrate is None else list(calibrate.batches(32))[: max(1, CALIBRATION_EXAMPLES // 32)]
+    )
     tflite_bytes = convert(inference, plan, calibration)
     if "tflite" in formats:
         with open(os.path.join(tmp, FILES["tflite"]), "wb") as f:
@@ -257,7 +335,7 @@ def _export_into(tmp, final, model, plan, data, calibration_data, formats, max_e
     stages("inspecting the converted ops")
     from keras_mot.lint.tflite_check import lint_tflite
 
-    parsed = TfliteModel(tflite_bytes)   # the one parse: lint, sparsity, parity, report
+    parsed = TfliteModel(tflite_bytes)  # the one parse: lint, sparsity, parity, report
     floats = float_compute_ops(parsed) if target.is_integer else None
     if kept:  # selective quantization: the kept layers' float ops are intended
         from keras_mot.debug.selective import intended, output_layers
@@ -277,51 +355,66 @@ def _export_into(tmp, final, model, plan, data, calibration_data, formats, max_e
     stages("checking parity")
     parity = runtime = None
     if examples is None:
-        notes.append("Parity not checked: no representative_data was given, so no "
-                     "interpreter ran.")
+        notes.append("Parity not checked: no representative_data was given, so no interpreter ran.")
     else:
         reference = model if parity_reference is None else parity_reference
         if plan.float_reference:
             reference = inference
-            notes.append("Parity reference: the float (stripped) form of the quantization-aware "
-                         f"model, because target '{target.name}' does not keep its quantization.")
-        runner = Runner(parsed)   # the one interpreter of the export
+            notes.append(
+                "Parity reference: the float (stripped) form of the quantization-aware "
+                f"model, because target '{target.name}' does not keep its quantization."
+            )
+        runner = Runner(parsed)  # the one interpreter of the export
         runtime = runner.runtime
         parity = check_parity(reference, runner, examples, plan.mode, min_agreement)
         if not parity.ok:
-            findings.append(Finding("", None, "error", "Keras and TFLite disagree: "
-                                    + parity.summary(), "Check the findings above; re-run "
-                                    "mot.lint(model, target=...).", "parity-failed"))
+            findings.append(
+                Finding(
+                    "",
+                    None,
+                    "error",
+                    "Keras and TFLite disagree: " + parity.summary(),
+                    "Check the findings above; re-run mot.lint(model, target=...).",
+                    "parity-failed",
+                )
+            )
     stages("computing per-layer statistics")
     stats = layer_stats(model)
     if plot:
         stages("plotting")
-        note = plot_layers(stats, os.path.join(tmp, FILES["plot"]),
-                           f"{model.name} -> {target.name}")
+        note = plot_layers(stats, os.path.join(tmp, FILES["plot"]), f"{model.name} -> {target.name}")
         if note:
             notes.append(note)
         else:
             paths["plot"] = FILES["plot"]
     stages("writing the report")
     paths.update(report_json=FILES["report_json"], report_md=FILES["report_md"])
-    ok = (not any(f.severity == "error" for f in findings)
-          and (parity is None or parity.ok) and not floats)
+    ok = not any(f.severity == "error" for f in findings) and (parity is None or parity.ok) and not floats
     report = {
-        "keras_mot_export": _report.REPORT_VERSION, "ok": ok, "target": target.name,
-        "target_kind": target.kind, "mode": plan.mode, "verdict": lint_report.verdict,
-        "runtime": runtime, "plan": plan.to_dict(),
-        "input_type": plan.input_type, "output_type": plan.output_type,
+        "keras_mot_export": _report.REPORT_VERSION,
+        "ok": ok,
+        "target": target.name,
+        "target_kind": target.kind,
+        "mode": plan.mode,
+        "verdict": lint_report.verdict,
+        "runtime": runtime,
+        "plan": plan.to_dict(),
+        "input_type": plan.input_type,
+        "output_type": plan.output_type,
         "model": {"name": model.name, "params": int(model.count_params())},
-        "files": dict(paths), "sizes": sizes,
+        "files": dict(paths),
+        "sizes": sizes,
         "parity": parity.to_dict() if parity else None,
         "ops": _report.op_dtype_table(parsed.op_rows()),
-        "float_compute_ops": floats, "kept_float": kept or [],
+        "float_compute_ops": floats,
+        "kept_float": kept or [],
         "overall_sparsity": round(overall_sparsity(stats), 4),
         "layers": [s.to_dict() for s in stats],
         "sparse_storage": storage,
         "compression": compression,
         "findings": [f.to_dict() for f in findings],
-        "notes": notes, "seconds": stages.times,
+        "notes": notes,
+        "seconds": stages.times,
     }
     report = json.loads(json.dumps(report, default=str))  # the same plain data as the file
     _report.write_json(report, os.path.join(tmp, FILES["report_json"]))
@@ -329,7 +422,13 @@ def _export_into(tmp, final, model, plan, data, calibration_data, formats, max_e
     stages("done")
     report["seconds"] = stages.times
     return ExportResult(
-        directory=final, target=target.name,
-        paths={k: os.path.join(final, v) for k, v in paths.items()}, parity=parity,
-        findings=tuple(findings), sizes=sizes, float_compute_ops=floats,
-        verdict=lint_report.verdict, report=report)
+        directory=final,
+        target=target.name,
+        paths={k: os.path.join(final, v) for k, v in paths.items()},
+        parity=parity,
+        findings=tuple(findings),
+        sizes=sizes,
+        float_compute_ops=floats,
+        verdict=lint_report.verdict,
+        report=report,
+    )

@@ -40,12 +40,14 @@ def _siblings(path, kind):
         entries = os.listdir(parent)
     except OSError:
         return []
-    return sorted((os.path.join(parent, e) for e in entries if e.startswith(prefix)),
-                  key=lambda p: os.path.getmtime(p) if os.path.exists(p) else 0)
+    return sorted(
+        (os.path.join(parent, e) for e in entries if e.startswith(prefix)),
+        key=lambda p: os.path.getmtime(p) if os.path.exists(p) else 0,
+    )
 
 
 def _partial_pid(entry, path):
-    rest = os.path.basename(entry)[len(f".{os.path.basename(path)}.partial-"):]
+    rest = os.path.basename(entry)[len(f".{os.path.basename(path)}.partial-") :]
     head = rest.split("-", 1)[0]
     return int(head) if head.isdigit() else None
 
@@ -68,8 +70,10 @@ def recover(path):
     olds = [e for e in _siblings(path, "old") if os.path.isfile(os.path.join(e, MARKER))]
     if olds and not os.path.exists(path):
         os.rename(olds[-1], path)
-        done.append(f"restored the previous export from {olds[-1]} (an overwrite was "
-                    "interrupted before the new export landed)")
+        done.append(
+            f"restored the previous export from {olds[-1]} (an overwrite was "
+            "interrupted before the new export landed)"
+        )
         olds = olds[:-1]
     for entry in _siblings(path, "old"):
         if os.path.exists(path):
@@ -111,18 +115,30 @@ class AtomicDirectory:
     def check(self):
         """Raises `ExportError` when `path` may not be (re)placed."""
         if os.path.isfile(self.path):
-            raise ExportError(format_error("The export directory is an existing file.",
-                                           received=repr(self.path),
-                                           fix="Pass a directory path."))
+            raise ExportError(
+                format_error(
+                    "The export directory is an existing file.",
+                    received=repr(self.path),
+                    fix="Pass a directory path.",
+                )
+            )
         if os.path.isdir(self.path) and os.listdir(self.path):
             if not os.path.isfile(os.path.join(self.path, MARKER)):
-                raise ExportError(format_error(
-                    "The export directory exists and is not a keras_mot export; not replacing it.",
-                    received=repr(self.path), fix="Pass a new or empty directory."))
+                raise ExportError(
+                    format_error(
+                        "The export directory exists and is not a keras_mot export; not replacing it.",
+                        received=repr(self.path),
+                        fix="Pass a new or empty directory.",
+                    )
+                )
             if not self.overwrite:
-                raise ExportError(format_error(
-                    "The export directory already holds an export.", received=repr(self.path),
-                    fix="Pass overwrite=True or another directory."))
+                raise ExportError(
+                    format_error(
+                        "The export directory already holds an export.",
+                        received=repr(self.path),
+                        fix="Pass overwrite=True or another directory.",
+                    )
+                )
 
     def __enter__(self):
         self.recovered = recover(self.path)
@@ -130,15 +146,15 @@ class AtomicDirectory:
         self._created = _missing_parents(self.path)
         os.makedirs(os.path.dirname(self.path), exist_ok=True)
         name = os.path.basename(self.path.rstrip(os.sep)) or "export"
-        self.tmp = tempfile.mkdtemp(prefix=f".{name}.partial-{os.getpid()}-",
-                                    dir=os.path.dirname(self.path))
+        self.tmp = tempfile.mkdtemp(prefix=f".{name}.partial-{os.getpid()}-", dir=os.path.dirname(self.path))
         return self.tmp
 
     def _commit(self):
         old = None
         if os.path.exists(self.path):
-            old = tempfile.mkdtemp(prefix=f".{os.path.basename(self.path)}.old-",
-                                   dir=os.path.dirname(self.path))
+            old = tempfile.mkdtemp(
+                prefix=f".{os.path.basename(self.path)}.old-", dir=os.path.dirname(self.path)
+            )
             os.rmdir(old)
             os.rename(self.path, old)
         try:

@@ -56,12 +56,19 @@ def _representative(data, model):
             check_finite(xs, "representative_data", start=seen, error=ExportError)
             seen += xs[0].shape[0]
             for i in range(xs[0].shape[0]):
-                yield [x[i:i + 1] for x in xs]
+                yield [x[i : i + 1] for x in xs]
+
     return gen
 
 
-def to_tflite(model, target="tflite_int8", input_type="float32", output_type="float32",
-              representative_data=None, batch_size=None):
+def to_tflite(
+    model,
+    target="tflite_int8",
+    input_type="float32",
+    output_type="float32",
+    representative_data=None,
+    batch_size=None,
+):
     """Converts a Keras model to TFLite flatbuffer bytes for `target`.
 
     The same three steps `mot.export` runs: `export_plan`, `prepare` (strip once), `convert`.
@@ -101,17 +108,21 @@ def prepare(model, plan):
         check_finite_ranges(model, "before conversion", error=ExportError)
     stripped = strip(model, keep_quantization=plan.keep_quantization)
     if plan.keep_quantization:
-        check_finite_ranges(stripped, "before conversion (mot.strip computed it from the "
-                            "layer's weights)", error=ExportError)
+        check_finite_ranges(
+            stripped, "before conversion (mot.strip computed it from the layer's weights)", error=ExportError
+        )
     return stripped
 
 
 def _require_calibration(plan, representative_data):
     if plan.calibrate and representative_data is None:
-        raise ExportError(format_error(
-            f"Target '{plan.target.name}' calibrates on data, but no representative_data was "
-            "given.", fix="Pass representative_data= (an iterable of input batches), or quantize "
-                          "the model with mot.quantize() first (int8)."))
+        raise ExportError(
+            format_error(
+                f"Target '{plan.target.name}' calibrates on data, but no representative_data was given.",
+                fix="Pass representative_data= (an iterable of input batches), or quantize "
+                "the model with mot.quantize() first (int8).",
+            )
+        )
 
 
 def convert(inference, plan, representative_data=None, batch_size=None):
@@ -132,17 +143,19 @@ def convert(inference, plan, representative_data=None, batch_size=None):
     """
     _require_calibration(plan, representative_data)
     frozen = frozen_concrete_function(inference, batch_size)
-    representative = (_representative(representative_data, inference) if plan.calibrate
-                      else None)
+    representative = _representative(representative_data, inference) if plan.calibrate else None
     try:
         if plan.mode == "int16x8":
             return convert_int16x8(
-                frozen, representative, TF_TYPES[plan.input_type], TF_TYPES[plan.output_type],
-                allow_float="TFLITE_BUILTINS" in plan.supported_ops)
+                frozen,
+                representative,
+                TF_TYPES[plan.input_type],
+                TF_TYPES[plan.output_type],
+                allow_float="TFLITE_BUILTINS" in plan.supported_ops,
+            )
         converter = tf.lite.TFLiteConverter.from_concrete_functions([frozen])
         converter.optimizations = [getattr(tf.lite.Optimize, o) for o in plan.optimizations]
-        converter.target_spec.supported_ops = [getattr(tf.lite.OpsSet, o)
-                                               for o in plan.supported_ops]
+        converter.target_spec.supported_ops = [getattr(tf.lite.OpsSet, o) for o in plan.supported_ops]
         converter.target_spec.supported_types = [getattr(tf, t) for t in plan.supported_types]
         if representative is not None:
             converter.representative_dataset = representative
@@ -153,7 +166,10 @@ def convert(inference, plan, representative_data=None, batch_size=None):
     except ExportError:
         raise
     except Exception as e:  # the converter raises many types; re-raise with context
-        raise ExportError(format_error(
-            f"The TFLite converter failed for target '{plan.target.name}'.",
-            received=f"{type(e).__name__}: {str(e)[:2000]}",
-            fix="Run mot.lint(model, target=...) to see which layer needs a change.")) from e
+        raise ExportError(
+            format_error(
+                f"The TFLite converter failed for target '{plan.target.name}'.",
+                received=f"{type(e).__name__}: {str(e)[:2000]}",
+                fix="Run mot.lint(model, target=...) to see which layer needs a change.",
+            )
+        ) from e

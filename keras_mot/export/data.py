@@ -46,7 +46,7 @@ class Examples:
             >>> for x in examples.batches(16): model(x)
         """
         for start in range(0, len(self), batch_size):
-            xs = [x[start:start + batch_size] for x in self.inputs]
+            xs = [x[start : start + batch_size] for x in self.inputs]
             yield xs[0] if len(xs) == 1 else xs
 
     def model_inputs(self, model=None):
@@ -93,29 +93,38 @@ def check_max_examples(max_examples):
     """
     if max_examples is None:
         return
-    if isinstance(max_examples, bool) or not isinstance(max_examples, numbers.Integral) \
-            or max_examples < 1:
-        raise ExportError(format_error(
-            "max_examples must be a number of examples >= 1.",
-            received=f"max_examples={max_examples!r}",
-            fix="Pass e.g. max_examples=512, or None to use every example; to skip the parity "
-                "check, pass no representative_data."))
+    if isinstance(max_examples, bool) or not isinstance(max_examples, numbers.Integral) or max_examples < 1:
+        raise ExportError(
+            format_error(
+                "max_examples must be a number of examples >= 1.",
+                received=f"max_examples={max_examples!r}",
+                fix="Pass e.g. max_examples=512, or None to use every example; to skip the parity "
+                "check, pass no representative_data.",
+            )
+        )
 
 
 def _check_lengths(arrays, y, index):
     """Every input and the labels of batch `index` must have the same number of examples."""
     lengths = [int(a.shape[0]) if a.ndim else 1 for a in arrays]
-    label_lengths = [] if y is None else [  # any nest of label arrays (multi-output models)
-        int(np.shape(leaf)[0]) if np.shape(leaf) else 1 for leaf in keras.tree.flatten(y)]
+    label_lengths = (
+        []
+        if y is None
+        else [  # any nest of label arrays (multi-output models)
+            int(np.shape(leaf)[0]) if np.shape(leaf) else 1 for leaf in keras.tree.flatten(y)
+        ]
+    )
     if len(set(lengths)) > 1 or any(n != lengths[0] for n in label_lengths):
         n_labels = label_lengths[0] if len(set(label_lengths)) == 1 else label_lengths
-        got = f"inputs with {lengths} examples" + (
-            f" and {n_labels} labels" if label_lengths else "")
-        raise ExportError(format_error(
-            f"representative_data batch {index} has inputs and labels of different lengths.",
-            received=got,
-            fix="Give one label per example and the same number of examples for every input, "
-                "e.g. (x[:n], y[:n]); or pass x alone (no accuracies)."))
+        got = f"inputs with {lengths} examples" + (f" and {n_labels} labels" if label_lengths else "")
+        raise ExportError(
+            format_error(
+                f"representative_data batch {index} has inputs and labels of different lengths.",
+                received=got,
+                fix="Give one label per example and the same number of examples for every input, "
+                "e.g. (x[:n], y[:n]); or pass x alone (no accuracies).",
+            )
+        )
 
 
 def collect(data, model, max_examples=None, what="representative_data"):
@@ -143,11 +152,20 @@ def collect(data, model, max_examples=None, what="representative_data"):
     check_max_examples(max_examples)
     n_inputs = len(model.inputs)
     if data is None:
-        raise ExportError(format_error("No representative data.", received="None",
-                                       fix="Pass representative_data= (array, (x, y) or batches)."))
+        raise ExportError(
+            format_error(
+                "No representative data.",
+                received="None",
+                fix="Pass representative_data= (array, (x, y) or batches).",
+            )
+        )
     is_array = hasattr(data, "shape") and not isinstance(data, (tuple, list))
-    one_pair = isinstance(data, tuple) and len(data) == 2 and hasattr(data[1], "shape") and (
-        hasattr(data[0], "shape") if n_inputs == 1 else isinstance(data[0], (list, tuple, dict)))
+    one_pair = (
+        isinstance(data, tuple)
+        and len(data) == 2
+        and hasattr(data[1], "shape")
+        and (hasattr(data[0], "shape") if n_inputs == 1 else isinstance(data[0], (list, tuple, dict)))
+    )
     if is_array or one_pair or isinstance(data, dict):
         batches = [data]
     else:
@@ -157,10 +175,13 @@ def collect(data, model, max_examples=None, what="representative_data"):
         (x,), y = _split_batch(batch, n_inputs)
         arrays = _order_inputs(x, model)
         if len(arrays) != n_inputs:
-            raise ExportError(format_error(
-                f"representative_data has {len(arrays)} input(s); the model has {n_inputs}.",
-                received=[a.shape for a in arrays],
-                fix="Give one array per model input (a list, or a dict keyed by input name)."))
+            raise ExportError(
+                format_error(
+                    f"representative_data has {len(arrays)} input(s); the model has {n_inputs}.",
+                    received=[a.shape for a in arrays],
+                    fix="Give one array per model input (a list, or a dict keyed by input name).",
+                )
+            )
         if arrays[0].ndim == 0 or arrays[0].shape[0] == 0:
             continue
         _check_lengths(arrays, y, len(xs))
@@ -170,18 +191,20 @@ def collect(data, model, max_examples=None, what="representative_data"):
         if max_examples is not None and count >= max_examples:
             break
     if not xs:
-        raise ExportError(format_error(
-            "representative_data is empty: it yielded no examples.",
-            received=f"{type(data).__name__} with no batches",
-            fix="Pass a non-empty array, (x, y) tuple or dataset (e.g. x_val[:256])."))
+        raise ExportError(
+            format_error(
+                "representative_data is empty: it yielded no examples.",
+                received=f"{type(data).__name__} with no batches",
+                fix="Pass a non-empty array, (x, y) tuple or dataset (e.g. x_val[:256]).",
+            )
+        )
     inputs = [np.concatenate([b[i] for b in xs])[:max_examples] for i in range(n_inputs)]
     graph.check_input_arrays(model, inputs, what, error=ExportError, exact_rank=True)
     for i, arr in enumerate(inputs):
         if np.issubdtype(arr.dtype, np.floating):
             inputs[i] = arr.astype(np.float32)
     names = [t.name.split(":")[0] for t in model.inputs]
-    check_finite(inputs[0] if n_inputs == 1 else dict(zip(names, inputs)), what,
-                 error=ExportError)
+    check_finite(inputs[0] if n_inputs == 1 else dict(zip(names, inputs)), what, error=ExportError)
     labels = None
     if all(y is not None for y in ys):
         labels = np.concatenate(ys)[:max_examples]

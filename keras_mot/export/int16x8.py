@@ -53,11 +53,16 @@ def _split_squared_differences(graph_def):
 def _negs_as_products(graph_def):
     import numpy as np
     from tensorflow.python.framework import tensor_util
+
     nodes = {node.name: node for node in graph_def.node}
     feeds_erf, frontier = set(), [n.name for n in graph_def.node if n.op in ("Erf", "Erfc")]
     for _ in range(3):  # GELU: Erfc(Mul(Neg(x), 1/sqrt(2))); a few hops up is enough
-        frontier = [i.lstrip("^").split(":")[0] for name in frontier
-                    for i in nodes[name].input if i.lstrip("^").split(":")[0] in nodes]
+        frontier = [
+            i.lstrip("^").split(":")[0]
+            for name in frontier
+            for i in nodes[name].input
+            if i.lstrip("^").split(":")[0] in nodes
+        ]
         feeds_erf.update(frontier)
     count = 0
     for node in list(graph_def.node):
@@ -84,11 +89,14 @@ def rewrite_graph(concrete):
         when nothing matched.
     """
     graph_def = concrete.graph.as_graph_def()
-    counts = {"squared_difference": _split_squared_differences(graph_def),
-              "neg": _negs_as_products(graph_def)}
+    counts = {
+        "squared_difference": _split_squared_differences(graph_def),
+        "neg": _negs_as_products(graph_def),
+    }
     if not any(counts.values()):
         return concrete, counts
     from tensorflow.python.eager import wrap_function
+
     inputs = [t.name for t in concrete.inputs]
     outputs = [t.name for t in concrete.outputs]
     return wrap_function.function_from_graph_def(graph_def, inputs, outputs), counts
@@ -98,6 +106,7 @@ def with_integer_ranges(tflite_bytes):
     """The float model with a placeholder min/max on every non-float activation tensor (item 1)."""
     import flatbuffers
     from tensorflow.lite.python import schema_py_generated as schema
+
     model = schema.ModelT.InitFromPackedBuf(tflite_bytes, 0)
     float_types = (schema.TensorType.FLOAT32, schema.TensorType.FLOAT16)
     for subgraph in model.subgraphs:
@@ -130,9 +139,15 @@ def convert_int16x8(concrete, representative_gen, input_type, output_type, allow
     """
     import tensorflow as tf
     from tensorflow.lite.python.optimize import calibrator
+
     concrete, _ = rewrite_graph(concrete)
     float_bytes = tf.lite.TFLiteConverter.from_concrete_functions([concrete]).convert()
     quantizer = calibrator.Calibrator(with_integer_ranges(float_bytes))
-    return quantizer.calibrate_and_quantize(representative_gen, input_type, output_type,
-                                            allow_float, activations_type=tf.int16,
-                                            bias_type=tf.int64)
+    return quantizer.calibrate_and_quantize(
+        representative_gen,
+        input_type,
+        output_type,
+        allow_float,
+        activations_type=tf.int16,
+        bias_type=tf.int64,
+    )

@@ -53,7 +53,8 @@ def _warn_fallback():
         _logger.warning(
             "keras_mot: ai-edge-litert is not installed, so TFLite models run in TensorFlow's "
             "deprecated tf.lite.Interpreter, whose int8 MEAN rounds differently from LiteRT "
-            "(agreement with the Keras model may drop slightly). Fix: pip install ai-edge-litert.")
+            "(agreement with the Keras model may drop slightly). Fix: pip install ai-edge-litert."
+        )
 
 
 def make_interpreter(model_content, num_threads=None, **kwargs):

@@ -61,16 +61,23 @@ def _wrapper_stat(path, layer):
             return None
         params = sum(m.size for m in matrices)
         pattern = repr(layer.prune.pattern) if layer.prune is not None else None
-        return LayerStat(path, type(layer.layer).__name__, int(params),
-                         sum(int(np.sum(m == 0)) for m in matrices) / params, None, pattern)
+        return LayerStat(
+            path,
+            type(layer.layer).__name__,
+            int(params),
+            sum(int(np.sum(m == 0)) for m in matrices) / params,
+            None,
+            pattern,
+        )
     kernel = np.asarray(weights["kernel"])
     error = None
     if layer.quantize:
         quantized, _ = layer.quantized_weights()
         error = _rel_rms(np.asarray(quantized["kernel"]), kernel)
     pattern = repr(layer.prune.pattern) if layer.prune is not None else None
-    return LayerStat(path, type(layer.layer).__name__, int(kernel.size),
-                     float(np.mean(kernel == 0)), error, pattern)
+    return LayerStat(
+        path, type(layer.layer).__name__, int(kernel.size), float(np.mean(kernel == 0)), error, pattern
+    )
 
 
 def _own_matrices(layer):

@@ -77,12 +77,19 @@ def _check_io(target, input_type, output_type):
             raise _fail(f"Unknown {name}.", repr(value), f"Use one of: {', '.join(IO_TYPES)}.")
     io = f"input_type={input_type!r}, output_type={output_type!r}"
     if not target.is_integer and (input_type, output_type) != ("float32", "float32"):
-        raise _fail(f"Target '{target.name}' is a float model: its inputs/outputs are float32.",
-                    io, "Use an integer target (e.g. 'tflite_int8') for integer I/O.")
+        raise _fail(
+            f"Target '{target.name}' is a float model: its inputs/outputs are float32.",
+            io,
+            "Use an integer target (e.g. 'tflite_int8') for integer I/O.",
+        )
     if target.converter.quantize == "int16x8" and not (
-            input_type in INT16X8_IO and output_type in INT16X8_IO):
-        raise _fail(f"Target '{target.name}' takes float32 or int16 inputs and outputs.", io,
-                    "Use input_type/output_type 'float32' or 'int16'.")
+        input_type in INT16X8_IO and output_type in INT16X8_IO
+    ):
+        raise _fail(
+            f"Target '{target.name}' takes float32 or int16 inputs and outputs.",
+            io,
+            "Use input_type/output_type 'float32' or 'int16'.",
+        )
 
 
 def has_wrappers(model):
@@ -134,17 +141,23 @@ def export_plan(model, target, input_type="float32", output_type="float32"):
     quantized = is_quantized(model)
     mode = MODES.get(settings.quantize) or ("qat_int8" if quantized else "ptq_int8")
     calibrate = mode in ("ptq_int8", "int16x8")
-    optimizations = tuple(dict.fromkeys(
-        settings.optimizations + (("EXPERIMENTAL_SPARSITY",) if settings.sparsity else ())))
+    optimizations = tuple(
+        dict.fromkeys(settings.optimizations + (("EXPERIMENTAL_SPARSITY",) if settings.sparsity else ()))
+    )
     # PTQ int8 is full-integer only; the QAT path keeps TFLITE_BUILTINS and its FakeQuant ops
     # decide (a representative dataset is mandatory with TFLITE_BUILTINS_INT8 in TF 2.21).
     supported_ops = ("TFLITE_BUILTINS_INT8",) if mode == "ptq_int8" else settings.supported_ops
     integer_io = settings.quantize in ("int8", "int16x8")
     return ExportPlan(
-        target=target, mode=mode,
+        target=target,
+        mode=mode,
         input_type=input_type if integer_io else "float32",
         output_type=output_type if integer_io else "float32",
-        supported_ops=tuple(supported_ops), optimizations=optimizations,
+        supported_ops=tuple(supported_ops),
+        optimizations=optimizations,
         supported_types=("float16",) if mode == "float16" else (),
-        calibrate=calibrate, strip=has_wrappers(model), keep_quantization=mode == "qat_int8",
-        float_reference=quantized and mode != "qat_int8")
+        calibrate=calibrate,
+        strip=has_wrappers(model),
+        keep_quantization=mode == "qat_int8",
+        float_reference=quantized and mode != "qat_int8",
+    )

@@ -53,7 +53,9 @@ class ExportResult:
         size = self.sizes.get("tflite", {}).get("raw")
         parity = self.parity.summary() if self.parity else "parity not checked"
         runtime = self.report.get("runtime") or "not run"
-        return (f"keras_mot export [{self.target}] -> {self.directory}: "
-                f"{'OK' if self.ok else 'NOT OK'}; {parity}"
-                + (f"; model.tflite {size:,} bytes" if size else "")
-                + f"; runtime {runtime}")
+        return (
+            f"keras_mot export [{self.target}] -> {self.directory}: "
+            f"{'OK' if self.ok else 'NOT OK'}; {parity}"
+            + (f"; model.tflite {size:,} bytes" if size else "")
+            + f"; runtime {runtime}"
+        )

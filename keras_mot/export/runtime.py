@@ -82,14 +82,13 @@ class Runner:
         """One forward pass on `inputs` (list of arrays with the same batch); float outputs."""
         self._prepare(inputs)
         self.it.invoke()
-        return [_from_output(self.it.get_tensor(d["index"]), d)
-                for d in self.it.get_output_details()]
+        return [_from_output(self.it.get_tensor(d["index"]), d) for d in self.it.get_output_details()]
 
     def run(self, inputs, batch_size=64):
         """Forward passes over all examples in chunks of `batch_size`; concatenated outputs."""
         chunks = []
         for start in range(0, inputs[0].shape[0], batch_size):
-            chunks.append(self.invoke([x[start:start + batch_size] for x in inputs]))
+            chunks.append(self.invoke([x[start : start + batch_size] for x in inputs]))
         return [np.concatenate([c[i] for c in chunks]) for i in range(len(chunks[0]))]
 
     def output_scales(self):

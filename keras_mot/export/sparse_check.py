@@ -100,8 +100,11 @@ class SparsityReport:
 
     def to_dict(self):
         """Plain-dict form (for JSON reports)."""
-        return {"ops": [list(o) for o in self.ops], "densify_ops": self.densify_ops,
-                "weights": [w.to_dict() for w in self.weights]}
+        return {
+            "ops": [list(o) for o in self.ops],
+            "densify_ops": self.densify_ops,
+            "weights": [w.to_dict() for w in self.weights],
+        }
 
 
 def _weight_info(graph, op_index, weight_input):
@@ -118,8 +121,11 @@ def _weight_info(graph, op_index, weight_input):
     tensor = graph.tensors[t]
     shape = graph.shape(t)
     size = int(np.prod(shape))
-    nonzero = int(np.count_nonzero(values.astype(np.int64) != graph.zero_point(t))) \
-        if values.dtype.kind in "iu" else int(np.count_nonzero(values))
+    nonzero = (
+        int(np.count_nonzero(values.astype(np.int64) != graph.zero_point(t)))
+        if values.dtype.kind in "iu"
+        else int(np.count_nonzero(values))
+    )
     sp = tensor.sparsity
     traversal = block_map = block_size = None
     stored = "dense"
@@ -132,10 +138,21 @@ def _weight_info(graph, op_index, weight_input):
             for i, dim in enumerate(block_map):
                 sizes[dim] = int(sp.dimMetadata[len(shape) + i].denseSize)
             block_size = tuple(sizes)
-    return WeightInfo(op_index, graph.op_name(op_index), graph.op_version(op_index),
-                      graph.name(t), shape, graph.dtype(t), stored, via_densify, traversal,
-                      block_map, block_size, 1.0 - nonzero / max(size, 1),
-                      values if sp is None else None)
+    return WeightInfo(
+        op_index,
+        graph.op_name(op_index),
+        graph.op_version(op_index),
+        graph.name(t),
+        shape,
+        graph.dtype(t),
+        stored,
+        via_densify,
+        traversal,
+        block_map,
+        block_size,
+        1.0 - nonzero / max(size, 1),
+        values if sp is None else None,
+    )
 
 
 def inspect_sparsity(tflite):
@@ -169,69 +186,119 @@ CONVERTER_MIN_SPARSITY = 0.3
 def _check_block(w, pattern, target):
     kernel_block = FC_BLOCKS.get(w.dtype) if w.op == "FULLY_CONNECTED" else None
     if kernel_block is None:
-        return Finding(w.tensor, w.op, "warning",
-                       f"TFLite has no block-sparse {w.op} kernel for {w.dtype} weights; "
-                       f"{pattern!r} zeros ({w.zeros_fraction:.0%}) only shrink the file.",
-                       fix="Use Unstructured() here, or exclude the layer from pruning.",
-                       code="no-block-kernel")
+        return Finding(
+            w.tensor,
+            w.op,
+            "warning",
+            f"TFLite has no block-sparse {w.op} kernel for {w.dtype} weights; "
+            f"{pattern!r} zeros ({w.zeros_fraction:.0%}) only shrink the file.",
+            fix="Use Unstructured() here, or exclude the layer from pruning.",
+            code="no-block-kernel",
+        )
     if w.stored == "block_sparse" and w.block_size == kernel_block and not w.via_densify:
-        return Finding(w.tensor, w.op, "info",
-                       f"stored {kernel_block[0]}x{kernel_block[1]} block-sparse "
-                       f"({w.zeros_fraction:.0%} zeros), {w.op} v{w.op_version}: the sparse "
-                       "kernel runs.", code="block-sparse-ok")
+        return Finding(
+            w.tensor,
+            w.op,
+            "info",
+            f"stored {kernel_block[0]}x{kernel_block[1]} block-sparse "
+            f"({w.zeros_fraction:.0%} zeros), {w.op} v{w.op_version}: the sparse "
+            "kernel runs.",
+            code="block-sparse-ok",
+        )
     rows = kernel_block[1]
-    fix = (f"Prune this Dense with Block({rows}, 1) (TFLite's 1x{rows} block = {rows} "
-           f"consecutive *input* channels; Block(1, {rows}) runs along outputs).")
+    fix = (
+        f"Prune this Dense with Block({rows}, 1) (TFLite's 1x{rows} block = {rows} "
+        f"consecutive *input* channels; Block(1, {rows}) runs along outputs)."
+    )
     if w.via_densify:
-        return Finding(w.tensor, w.op, "warning",
-                       f"weight stored {w.stored.replace('_', '-')} behind DENSIFY "
-                       f"({w.zeros_fraction:.0%} zeros): the 1x{rows} block pattern is not "
-                       "exact, so the converter did not write blocks and the op computes "
-                       "densely.", fix=fix, code="densify-fallback")
+        return Finding(
+            w.tensor,
+            w.op,
+            "warning",
+            f"weight stored {w.stored.replace('_', '-')} behind DENSIFY "
+            f"({w.zeros_fraction:.0%} zeros): the 1x{rows} block pattern is not "
+            "exact, so the converter did not write blocks and the op computes "
+            "densely.",
+            fix=fix,
+            code="densify-fallback",
+        )
     if w.zeros_fraction < CONVERTER_MIN_SPARSITY:
-        return Finding(w.tensor, w.op, "warning",
-                       f"stored dense: only {w.zeros_fraction:.0%} zeros, the converter "
-                       f"compresses from {CONVERTER_MIN_SPARSITY:.0%}.",
-                       fix="Prune to the target sparsity before export (check the schedule "
-                           "reached final_sparsity and masks were stripped in).",
-                       code="not-sparse-enough")
+        return Finding(
+            w.tensor,
+            w.op,
+            "warning",
+            f"stored dense: only {w.zeros_fraction:.0%} zeros, the converter "
+            f"compresses from {CONVERTER_MIN_SPARSITY:.0%}.",
+            fix="Prune to the target sparsity before export (check the schedule "
+            "reached final_sparsity and masks were stripped in).",
+            code="not-sparse-enough",
+        )
     if w.stored == "dense":
-        return Finding(w.tensor, w.op, "warning",
-                       f"stored dense although {w.zeros_fraction:.0%} zeros: "
-                       "Optimize.EXPERIMENTAL_SPARSITY was not requested.",
-                       fix="Convert with optimizations including "
-                           "tf.lite.Optimize.EXPERIMENTAL_SPARSITY.", code="sparsity-not-requested")
-    return Finding(w.tensor, w.op, "warning",
-                   f"stored with block {w.block_size}, the kernel runs {kernel_block}.",
-                   fix=fix, code="wrong-block")
+        return Finding(
+            w.tensor,
+            w.op,
+            "warning",
+            f"stored dense although {w.zeros_fraction:.0%} zeros: "
+            "Optimize.EXPERIMENTAL_SPARSITY was not requested.",
+            fix="Convert with optimizations including tf.lite.Optimize.EXPERIMENTAL_SPARSITY.",
+            code="sparsity-not-requested",
+        )
+    return Finding(
+        w.tensor,
+        w.op,
+        "warning",
+        f"stored with block {w.block_size}, the kernel runs {kernel_block}.",
+        fix=fix,
+        code="wrong-block",
+    )
 
 
 def _check_nofm(w, pattern, target):
     if w.values is None or w.shape[-1] % pattern.m:
-        return Finding(w.tensor, w.op, "warning",
-                       f"cannot confirm {pattern!r}: weight is stored {w.stored} or its input "
-                       f"channels ({w.shape[-1]}) are not a multiple of {pattern.m}.",
-                       code="nofm-unverified")
+        return Finding(
+            w.tensor,
+            w.op,
+            "warning",
+            f"cannot confirm {pattern!r}: weight is stored {w.stored} or its input "
+            f"channels ({w.shape[-1]}) are not a multiple of {pattern.m}.",
+            code="nofm-unverified",
+        )
     groups = np.asarray(w.values).reshape(-1, pattern.m)
     bad = int(np.sum(np.count_nonzero(groups, axis=1) > pattern.n))
     if bad:
-        return Finding(w.tensor, w.op, "warning",
-                       f"{bad} of {len(groups)} groups of {pattern.m} input channels hold more "
-                       f"than {pattern.n} non-zeros: not a valid {pattern.n}:{pattern.m} "
-                       "sparse weight.", fix="Prune with NofM(2, 4) and strip the masks.",
-                       code="nofm-violated")
-    return Finding(w.tensor, w.op, "info", f"valid {pattern.n}:{pattern.m} along input "
-                   f"channels ({w.zeros_fraction:.0%} zeros).", code="nofm-ok")
+        return Finding(
+            w.tensor,
+            w.op,
+            "warning",
+            f"{bad} of {len(groups)} groups of {pattern.m} input channels hold more "
+            f"than {pattern.n} non-zeros: not a valid {pattern.n}:{pattern.m} "
+            "sparse weight.",
+            fix="Prune with NofM(2, 4) and strip the masks.",
+            code="nofm-violated",
+        )
+    return Finding(
+        w.tensor,
+        w.op,
+        "info",
+        f"valid {pattern.n}:{pattern.m} along input channels ({w.zeros_fraction:.0%} zeros).",
+        code="nofm-ok",
+    )
 
 
 def _check_unstructured(w, pattern, target):
     if w.zeros_fraction < target.min_sparsity:
-        return Finding(w.tensor, w.op, "warning",
-                       f"{w.zeros_fraction:.0%} zeros, below the {target.min_sparsity:.0%} the "
-                       f"'{target.name}' runtime needs to exploit sparsity.",
-                       fix="Raise final_sparsity in the schedule.", code="below-min-sparsity")
-    return Finding(w.tensor, w.op, "info", f"{w.zeros_fraction:.0%} zeros, stored {w.stored}.",
-                   code="zeros-ok")
+        return Finding(
+            w.tensor,
+            w.op,
+            "warning",
+            f"{w.zeros_fraction:.0%} zeros, below the {target.min_sparsity:.0%} the "
+            f"'{target.name}' runtime needs to exploit sparsity.",
+            fix="Raise final_sparsity in the schedule.",
+            code="below-min-sparsity",
+        )
+    return Finding(
+        w.tensor, w.op, "info", f"{w.zeros_fraction:.0%} zeros, stored {w.stored}.", code="zeros-ok"
+    )
 
 
 _PATTERN_CHECKS = {Block: _check_block, NofM: _check_nofm, Unstructured: _check_unstructured}
@@ -244,25 +311,35 @@ def _runtime_findings(report):
     findings = []
     for w in report.weights:
         if w.via_densify and w.dtype == "int8":
-            findings.append(Finding(
-                w.tensor, w.op, "error",
-                "int8 weight unpacked by DENSIFY: in ai-edge-litert 2.3 the XNNPack delegate "
-                f"fails to prepare this {w.op} and the model does not load (tf.lite.Interpreter "
-                "runs it).",
-                fix="Make the pattern exact (Block(16, 1) for int8 FC) or export without "
+            findings.append(
+                Finding(
+                    w.tensor,
+                    w.op,
+                    "error",
+                    "int8 weight unpacked by DENSIFY: in ai-edge-litert 2.3 the XNNPack delegate "
+                    f"fails to prepare this {w.op} and the model does not load (tf.lite.Interpreter "
+                    "runs it).",
+                    fix="Make the pattern exact (Block(16, 1) for int8 FC) or export without "
                     "EXPERIMENTAL_SPARSITY; load the model in the interpreter you deploy with.",
-                code="int8-densify-load-failure"))
+                    code="int8-densify-load-failure",
+                )
+            )
         if w.op == "FULLY_CONNECTED" and w.op_version == 8 and w.dtype == "int8":
-            findings.append(Finding(
-                w.tensor, w.op, "warning",
-                "int8 sparse FC (v8) bypasses XNNPack (xnnpack_delegate.cc refuses FC v8) and "
-                "runs TFLite's own 1x16 kernel; whether that beats XNNPack's dense int8 FC "
-                "depends on CPU, load and sparsity (a 512-2048-2048-512 MLP with 90 % zeros "
-                "on x86 measured both slower, 0.098 vs 0.053 ms, and faster, 0.16 vs 0.25 ms; "
-                "docs/benchmarks.md).",
-                fix="Benchmark the dense and the sparse int8 export on the deployment CPU "
+            findings.append(
+                Finding(
+                    w.tensor,
+                    w.op,
+                    "warning",
+                    "int8 sparse FC (v8) bypasses XNNPack (xnnpack_delegate.cc refuses FC v8) and "
+                    "runs TFLite's own 1x16 kernel; whether that beats XNNPack's dense int8 FC "
+                    "depends on CPU, load and sparsity (a 512-2048-2048-512 MLP with 90 % zeros "
+                    "on x86 measured both slower, 0.098 vs 0.053 ms, and faster, 0.16 vs 0.25 ms; "
+                    "docs/benchmarks.md).",
+                    fix="Benchmark the dense and the sparse int8 export on the deployment CPU "
                     "(bench/sparse_fc_latency.py --int8) and ship the faster one.",
-                code="int8-sparse-fc-slower"))
+                    code="int8-sparse-fc-slower",
+                )
+            )
     return findings
 
 
@@ -285,6 +362,7 @@ def verify(tflite, target, report=None):
     import importlib
 
     from keras_mot import targets
+
     target = targets.get(target)
     parsed = TfliteModel.of(tflite)
     report = report or inspect_sparsity(parsed)
@@ -297,9 +375,13 @@ def verify(tflite, target, report=None):
     findings.extend(_runtime_findings(report))
     for name in target.export_checks:
         if name not in EXPORT_CHECKS:
-            raise KerasMotError(format_error(
-                f"Target '{target.name}' names export check '{name}', which is not registered.",
-                received=repr(name), fix=f"Use one of: {', '.join(sorted(EXPORT_CHECKS))}."))
+            raise KerasMotError(
+                format_error(
+                    f"Target '{target.name}' names export check '{name}', which is not registered.",
+                    received=repr(name),
+                    fix=f"Use one of: {', '.join(sorted(EXPORT_CHECKS))}.",
+                )
+            )
         module, fn = EXPORT_CHECKS[name].split(":")
         findings.extend(getattr(importlib.import_module(module), fn)(parsed))
     return findings

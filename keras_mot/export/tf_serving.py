@@ -32,7 +32,7 @@ def _int8_store(value, layout, scheme):
     """`(codes in the weight's shape, scales broadcastable to it)`."""
     shape = value.shape
     codes, scales = quantize_matrix(layout.to_matrix(value), scheme)
-    codes = layout.from_matrix(codes[:layout.matrix_shape(shape)[0]], shape)
+    codes = layout.from_matrix(codes[: layout.matrix_shape(shape)[0]], shape)
     scale_shape = [shape[a] if a in layout.channel_axes else 1 for a in range(len(shape))]
     permuted = [scale_shape[a] for a in layout.perm]
     scales = np.transpose(scales.reshape(permuted), np.argsort(layout.perm))
@@ -86,14 +86,18 @@ def serving_module(model, compute_dtype=None):
         >>> module, stored = serving_module(qmodel)
     """
     import tensorflow as tf
+
     from keras_mot.weight_only_wrapper import bake, weight_only_wrappers
 
     wrappers = weight_only_wrappers(model)
     if not wrappers:
-        raise ExportError(format_error(
-            f"Model '{model.name}' has no weight-only quantized layer.",
-            fix="Prepare it with mot.quantize(model, target='tf_serving'), or export the float "
-                "model (post-training quantization is then applied)."))
+        raise ExportError(
+            format_error(
+                f"Model '{model.name}' has no weight-only quantized layer.",
+                fix="Prepare it with mot.quantize(model, target='tf_serving'), or export the float "
+                "model (post-training quantization is then applied).",
+            )
+        )
     compute = compute_dtype or wrappers[0][1].scheme.compute_dtype
     plain, plan = bake(model)
     if compute == "bfloat16":
@@ -118,20 +122,27 @@ def serving_module(model, compute_dtype=None):
         module.codes.append(c)
         module.scales.append(s)
         readers[id(v)] = _Dequantizer(tf, value.shape, layout, scheme, c, s)
-        stored.append({"weight": path, "scheme": scheme.name, "codes": list(codes.shape),
-                       "codes_dtype": "int8", "scales": list(scales.shape)})
-    specs = [tf.TensorSpec((None,) + tuple(t.shape[1:]), t.dtype, name=key)
-             for t, key in zip(graph.functional_view(plain).inputs, graph.input_keys(plain))]
+        stored.append(
+            {
+                "weight": path,
+                "scheme": scheme.name,
+                "codes": list(codes.shape),
+                "codes_dtype": "int8",
+                "scales": list(scales.shape),
+            }
+        )
+    specs = [
+        tf.TensorSpec((None,) + tuple(t.shape[1:]), t.dtype, name=key)
+        for t, key in zip(graph.functional_view(plain).inputs, graph.input_keys(plain))
+    ]
     trainable, non_trainable = plain.trainable_variables, plain.non_trainable_variables
 
     @tf.function(input_signature=specs)
     def serve(*inputs):
         values = [readers[id(v)]() for v in trainable]
         others = [readers[id(v)]() for v in non_trainable]
-        out, _ = plain.stateless_call(values, others, graph.pack_inputs(plain, list(inputs)),
-                                      training=False)
-        flat = [tf.cast(o, tf.float32) if o.dtype == tf.bfloat16 else o
-                for o in tf.nest.flatten(out)]
+        out, _ = plain.stateless_call(values, others, graph.pack_inputs(plain, list(inputs)), training=False)
+        flat = [tf.cast(o, tf.float32) if o.dtype == tf.bfloat16 else o for o in tf.nest.flatten(out)]
         return {f"output_{i}": o for i, o in enumerate(flat)}
 
     module.serve = serve
@@ -141,10 +152,10 @@ def serving_module(model, compute_dtype=None):
 
 def _with_policy(plain, plan, policy):
     """The baked model rebuilt under dtype policy `policy` (bfloat16 compute)."""
+
     def convert(cfg):
         if isinstance(cfg, dict):
-            if cfg.get("class_name") == "DTypePolicy" and \
-                    cfg.get("config", {}).get("name") == "float32":
+            if cfg.get("class_name") == "DTypePolicy" and cfg.get("config", {}).get("name") == "float32":
                 return {**cfg, "config": {**cfg["config"], "name": policy}}
             return {k: convert(v) for k, v in cfg.items()}
         if isinstance(cfg, list):
@@ -155,10 +166,13 @@ def _with_policy(plain, plan, policy):
         rebuilt = plain.__class__.from_config(convert(plain.get_config()))
         rebuilt.set_weights(plain.get_weights())
     except Exception as error:  # noqa: BLE001
-        raise ExportError(format_error(
-            f"Model '{plain.name}' could not be rebuilt for bfloat16 compute.",
-            received=f"{type(error).__name__}: {str(error)[:300]}",
-            fix="Use a float32-compute scheme (e.g. 'int8_weight_only')")) from error
+        raise ExportError(
+            format_error(
+                f"Model '{plain.name}' could not be rebuilt for bfloat16 compute.",
+                received=f"{type(error).__name__}: {str(error)[:300]}",
+                fix="Use a float32-compute scheme (e.g. 'int8_weight_only')",
+            )
+        ) from error
     by_index = {id(v): plan.get(id(old)) for v, old in zip(rebuilt.weights, plain.weights)}
     return rebuilt, {k: v for k, v in by_index.items() if v is not None}
 
@@ -167,8 +181,7 @@ def save_serving(module, path):
     """Writes `module` as a SavedModel at `path` with its `serving_default` signature."""
     import tensorflow as tf
 
-    tf.saved_model.save(module, path,
-                        signatures={SIGNATURE: module.serve.get_concrete_function()})
+    tf.saved_model.save(module, path, signatures={SIGNATURE: module.serve.get_concrete_function()})
 
 
 def saved_variables(path):
@@ -177,6 +190,8 @@ def saved_variables(path):
 
     reader = tf.train.load_checkpoint(f"{path}/variables/variables")
     dtypes = reader.get_variable_to_dtype_map()
-    return [(name, dtypes[name].name, tuple(shape))
-            for name, shape in sorted(reader.get_variable_to_shape_map().items())
-            if "VARIABLE_VALUE" in name]
+    return [
+        (name, dtypes[name].name, tuple(shape))
+        for name, shape in sorted(reader.get_variable_to_shape_map().items())
+        if "VARIABLE_VALUE" in name
+    ]

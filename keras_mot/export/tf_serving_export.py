@@ -64,8 +64,10 @@ class ServingParity:
     def summary(self):
         """One line."""
         agree = "" if self.agreement is None else f", argmax agreement {self.agreement:.4f}"
-        return (f"SavedModel parity {'OK' if self.ok else 'FAILED'} on {self.examples} examples: "
-                f"max |diff| {self.max_abs_diff:.3g} (relative {self.relative_diff:.3g}){agree}")
+        return (
+            f"SavedModel parity {'OK' if self.ok else 'FAILED'} on {self.examples} examples: "
+            f"max |diff| {self.max_abs_diff:.3g} (relative {self.relative_diff:.3g}){agree}"
+        )
 
     def to_dict(self):
         """Plain-dict form."""
@@ -92,8 +94,9 @@ def feed(fn, names, arrays):
 def _run_saved(fn, names, examples, batch=64):
     outs = []
     for start in range(0, len(examples), batch):
-        outs.append(fn(**feed(fn, names, [x[start:start + batch] for x in examples.inputs]))
-                    ["output_0"].numpy())
+        outs.append(
+            fn(**feed(fn, names, [x[start : start + batch] for x in examples.inputs]))["output_0"].numpy()
+        )
     return np.concatenate(outs)
 
 
@@ -106,10 +109,16 @@ def compare(keras_out, saved_out, labels, compute):
     agreement = None
     if keras_out.ndim == 2 and keras_out.shape[-1] > 1:
         agreement = float(np.mean(keras_out.argmax(-1) == saved_out.argmax(-1)))
-    ok = rel <= TOLERANCE[compute] or (agreement is not None and
-                                        agreement >= MIN_AGREEMENT[compute])
-    return ServingParity(len(keras_out), diff, rel, agreement, _accuracy(keras_out, labels),
-                         _accuracy(saved_out, labels), bool(ok))
+    ok = rel <= TOLERANCE[compute] or (agreement is not None and agreement >= MIN_AGREEMENT[compute])
+    return ServingParity(
+        len(keras_out),
+        diff,
+        rel,
+        agreement,
+        _accuracy(keras_out, labels),
+        _accuracy(saved_out, labels),
+        bool(ok),
+    )
 
 
 def median_latency_ms(fn, names, examples, batch, runs=LATENCY_RUNS):
@@ -134,26 +143,31 @@ def _prepared(model, target, notes):
     if weight_only_wrappers(model):
         return model
     if has_wrappers(model):
-        raise ExportError(format_error(
-            f"Model '{model.name}' is prepared for full-integer quantization (TFLite); target "
-            f"'{target.name}' stores weight-only quantized weights.",
-            fix="Quantize the float model with mot.quantize(model, target='tf_serving'), or "
-                "export this model to 'tflite_int8'."))
+        raise ExportError(
+            format_error(
+                f"Model '{model.name}' is prepared for full-integer quantization (TFLite); target "
+                f"'{target.name}' stores weight-only quantized weights.",
+                fix="Quantize the float model with mot.quantize(model, target='tf_serving'), or "
+                "export this model to 'tflite_int8'.",
+            )
+        )
     from keras_mot.api import quantize
 
     prepared = quantize(model, target=target.name)
-    notes.append(f"Post-training quantization: weights rounded with scheme "
-                 f"'{target.scheme}' (no quantization-aware training).")
+    notes.append(
+        f"Post-training quantization: weights rounded with scheme "
+        f"'{target.scheme}' (no quantization-aware training)."
+    )
     return prepared
 
 
 def _stored_bytes(variables):
-    return sum(int(np.prod(shape)) * (1 if dtype == "int8" else 4)
-               for _, dtype, shape in variables)
+    return sum(int(np.prod(shape)) * (1 if dtype == "int8" else 4) for _, dtype, shape in variables)
 
 
-def export_tf_serving(model, directory, target, representative_data=None, max_examples=512,
-                      overwrite=True, verbose=False):
+def export_tf_serving(
+    model, directory, target, representative_data=None, max_examples=512, overwrite=True, verbose=False
+):
     """Writes the quantized SavedModel and its report (see module doc); returns `ExportResult`.
 
     Raises:
@@ -181,27 +195,39 @@ def export_tf_serving(model, directory, target, representative_data=None, max_ex
             path = os.path.join(tmp, "saved_model")
             save_serving(module, path)
             report = _measure(prepared, path, examples, compute, stage)
-            report.update(target=target.name, stored_weights=stored, notes=notes,
-                          schemes=sorted(s.name for s in _schemes(prepared)),
-                          files={"saved_model": "saved_model", "report_json": "report.json",
-                                 "report_md": "report.md"},
-                          findings=[f.to_dict() for f in getattr(model, "mot_findings", [])])
+            report.update(
+                target=target.name,
+                stored_weights=stored,
+                notes=notes,
+                schemes=sorted(s.name for s in _schemes(prepared)),
+                files={"saved_model": "saved_model", "report_json": "report.json", "report_md": "report.md"},
+                findings=[f.to_dict() for f in getattr(model, "mot_findings", [])],
+            )
             report = json.loads(json.dumps(report, default=str))
             _report.write_json(report, os.path.join(tmp, "report.json"))
             _write_markdown(report, os.path.join(tmp, "report.md"))
     except ExportError:
         raise
     except Exception as e:  # noqa: BLE001 - name the stage, keep the cause
-        raise ExportError(format_error(
-            f"Export to '{out.path}' failed while {stage[0]}; nothing was written.",
-            received=f"{type(e).__name__}: {str(e)[:1500]}",
-            fix="See the cause above.")) from e
+        raise ExportError(
+            format_error(
+                f"Export to '{out.path}' failed while {stage[0]}; nothing was written.",
+                received=f"{type(e).__name__}: {str(e)[:1500]}",
+                fix="See the cause above.",
+            )
+        ) from e
     parity = None if report["parity"] is None else ServingParity(**report["parity"])
     result = ExportResult(
-        directory=out.path, target=target.name,
+        directory=out.path,
+        target=target.name,
         paths={k: os.path.join(out.path, v) for k, v in report["files"].items()},
-        parity=parity, findings=tuple(getattr(model, "mot_findings", ())), sizes=report["sizes"],
-        float_compute_ops=None, verdict=report["verdict"], report=report)
+        parity=parity,
+        findings=tuple(getattr(model, "mot_findings", ())),
+        sizes=report["sizes"],
+        float_compute_ops=None,
+        verdict=report["verdict"],
+        report=report,
+    )
     if verbose:
         verbose_logger().info(result.summary())
     return result
@@ -218,13 +244,17 @@ def _measure(prepared, path, examples, compute, stage):
     import tensorflow as tf
 
     variables = saved_variables(path)
-    sizes = {"saved_model": {"raw": directory_size(path)},
-             "float32_weights": 4 * int(prepared.count_params()),
-             "stored_weights": _stored_bytes(variables)}
-    sizes["ratio_to_float32_weights"] = round(sizes["saved_model"]["raw"] /
-                                              max(sizes["float32_weights"], 1), 4)
-    sizes["stored_ratio_to_float32_weights"] = round(sizes["stored_weights"] /
-                                                     max(sizes["float32_weights"], 1), 4)
+    sizes = {
+        "saved_model": {"raw": directory_size(path)},
+        "float32_weights": 4 * int(prepared.count_params()),
+        "stored_weights": _stored_bytes(variables),
+    }
+    sizes["ratio_to_float32_weights"] = round(
+        sizes["saved_model"]["raw"] / max(sizes["float32_weights"], 1), 4
+    )
+    sizes["stored_ratio_to_float32_weights"] = round(
+        sizes["stored_weights"] / max(sizes["float32_weights"], 1), 4
+    )
     stage[0] = "reloading the SavedModel"
     fn = tf.saved_model.load(path).signatures[SIGNATURE]
     parity, latency, notes = None, {}, []
@@ -239,29 +269,43 @@ def _measure(prepared, path, examples, compute, stage):
         stage[0] = "measuring latency"
         latency = {f"batch_{b}_ms": median_latency_ms(fn, names, examples, b) for b in (1, 32)}
     ok = parity is None or parity.ok
-    return {"keras_mot_export": _report.REPORT_VERSION, "ok": ok, "format": "tf_saved_model",
-            "runtime": f"tensorflow {tf.__version__}",
-            "verdict": "weight_only", "compute_dtype": compute, "signature": SIGNATURE,
-            "variables": [{"name": n, "dtype": d, "shape": list(s)} for n, d, s in variables],
-            "sizes": sizes, "parity": None if parity is None else parity.to_dict(),
-            "latency": latency, "parity_notes": notes}
+    return {
+        "keras_mot_export": _report.REPORT_VERSION,
+        "ok": ok,
+        "format": "tf_saved_model",
+        "runtime": f"tensorflow {tf.__version__}",
+        "verdict": "weight_only",
+        "compute_dtype": compute,
+        "signature": SIGNATURE,
+        "variables": [{"name": n, "dtype": d, "shape": list(s)} for n, d, s in variables],
+        "sizes": sizes,
+        "parity": None if parity is None else parity.to_dict(),
+        "latency": latency,
+        "parity_notes": notes,
+    }
 
 
 def _write_markdown(report, path):
     sizes = report["sizes"]
-    lines = [f"# keras_mot export: {report['target']}", "",
-             f"- ok: **{report['ok']}**; schemes {', '.join(report['schemes'])}; compute "
-             f"{report['compute_dtype']}; signature `{report['signature']}`",
-             f"- SavedModel {sizes['saved_model']['raw']:,} bytes; float32 weights "
-             f"{sizes['float32_weights']:,} bytes (ratio {sizes['ratio_to_float32_weights']})",
-             f"- latency (median, this machine): {report['latency'] or 'not measured'}"]
+    lines = [
+        f"# keras_mot export: {report['target']}",
+        "",
+        f"- ok: **{report['ok']}**; schemes {', '.join(report['schemes'])}; compute "
+        f"{report['compute_dtype']}; signature `{report['signature']}`",
+        f"- SavedModel {sizes['saved_model']['raw']:,} bytes; float32 weights "
+        f"{sizes['float32_weights']:,} bytes (ratio {sizes['ratio_to_float32_weights']})",
+        f"- latency (median, this machine): {report['latency'] or 'not measured'}",
+    ]
     if report["parity"]:
         p = report["parity"]
-        lines.append(f"- parity: ok={p['ok']}, max |diff| {p['max_abs_diff']:.3g}, relative "
-                     f"{p['relative_diff']:.3g}, agreement {p['agreement']}")
+        lines.append(
+            f"- parity: ok={p['ok']}, max |diff| {p['max_abs_diff']:.3g}, relative "
+            f"{p['relative_diff']:.3g}, agreement {p['agreement']}"
+        )
     lines += [f"- note: {n}" for n in report["notes"]]
     lines += ["", "| weight | scheme | codes (int8) | scales (float32) |", "|---|---|---|---|"]
-    lines += [f"| {s['weight']} | {s['scheme']} | {s['codes']} | {s['scales']} |"
-              for s in report["stored_weights"]]
+    lines += [
+        f"| {s['weight']} | {s['scheme']} | {s['codes']} | {s['scales']} |" for s in report["stored_weights"]
+    ]
     with open(path, "w") as f:
         f.write("\n".join(lines) + "\n")

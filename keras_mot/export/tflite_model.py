@@ -85,9 +85,24 @@ class OpInfo:
 
 # Schema TensorType names whose stored bytes are plain numpy arrays of that dtype; others (int4,
 # string, bfloat16, resource, ...) are returned as raw bytes.
-_NUMPY_TYPES = frozenset({"float16", "float32", "float64", "int8", "uint8", "int16", "uint16",
-                          "int32", "uint32", "int64", "uint64", "bool", "complex64",
-                          "complex128"})
+_NUMPY_TYPES = frozenset(
+    {
+        "float16",
+        "float32",
+        "float64",
+        "int8",
+        "uint8",
+        "int16",
+        "uint16",
+        "int32",
+        "uint32",
+        "int64",
+        "uint64",
+        "bool",
+        "complex64",
+        "complex128",
+    }
+)
 
 
 def _np_dtype(name):
@@ -95,8 +110,7 @@ def _np_dtype(name):
 
 
 def _tuple(values):
-    return () if values is None else tuple(values.tolist() if hasattr(values, "tolist")
-                                           else values)
+    return () if values is None else tuple(values.tolist() if hasattr(values, "tolist") else values)
 
 
 class TfliteModel:
@@ -127,22 +141,34 @@ class TfliteModel:
         self.content = bytes(content)
         model = flatbuffer_utils.convert_bytearray_to_object(self.content)
         sub = model.subgraphs[0]
-        names = [self._op_code_name(flatbuffer_utils, model, i)
-                 for i in range(len(model.operatorCodes or ()))]
+        names = [
+            self._op_code_name(flatbuffer_utils, model, i) for i in range(len(model.operatorCodes or ()))
+        ]
         self.subgraphs = len(model.subgraphs)
         self.ops = tuple(
-            OpInfo(i, names[op.opcodeIndex][0], int(model.operatorCodes[op.opcodeIndex].version),
-                   _tuple(op.inputs), _tuple(op.outputs), op.builtinOptions,
-                   names[op.opcodeIndex][1])
-            for i, op in enumerate(sub.operators or ()))
-        self.tensors = tuple(self._tensor(flatbuffer_utils, model, i, t)
-                             for i, t in enumerate(sub.tensors or ()))
+            OpInfo(
+                i,
+                names[op.opcodeIndex][0],
+                int(model.operatorCodes[op.opcodeIndex].version),
+                _tuple(op.inputs),
+                _tuple(op.outputs),
+                op.builtinOptions,
+                names[op.opcodeIndex][1],
+            )
+            for i, op in enumerate(sub.operators or ())
+        )
+        self.tensors = tuple(
+            self._tensor(flatbuffer_utils, model, i, t) for i, t in enumerate(sub.tensors or ())
+        )
         self.inputs, self.outputs = _tuple(sub.inputs), _tuple(sub.outputs)
         self.signatures = {
             _text(s.signatureKey): {
                 "inputs": {_text(t.name): int(t.tensorIndex) for t in s.inputs or ()},
-                "outputs": {_text(t.name): int(t.tensorIndex) for t in s.outputs or ()}}
-            for s in model.signatureDefs or () if s.subgraphIndex == 0}
+                "outputs": {_text(t.name): int(t.tensorIndex) for t in s.outputs or ()},
+            }
+            for s in model.signatureDefs or ()
+            if s.subgraphIndex == 0
+        }
         self.producer, self.consumers = {}, {}
         for op in self.ops:
             for t in op.outputs:
@@ -176,12 +202,21 @@ class TfliteModel:
         scale = _tuple(q.scale) if q is not None else ()
         zero = tuple(int(z) for z in _tuple(q.zeroPoint)) if q is not None else ()
         return TensorInfo(
-            index=index, name=_text(tensor.name), shape=tuple(int(s) for s in _tuple(tensor.shape)),
-            shape_signature=(tuple(int(s) for s in _tuple(tensor.shapeSignature))
-                             if tensor.shapeSignature is not None else None),
-            dtype=dtype, scale=tuple(float(s) for s in scale), zero_point=zero,
+            index=index,
+            name=_text(tensor.name),
+            shape=tuple(int(s) for s in _tuple(tensor.shape)),
+            shape_signature=(
+                tuple(int(s) for s in _tuple(tensor.shapeSignature))
+                if tensor.shapeSignature is not None
+                else None
+            ),
+            dtype=dtype,
+            scale=tuple(float(s) for s in scale),
+            zero_point=zero,
             quantized_dimension=int(q.quantizedDimension) if q is not None else 0,
-            data=self._data(model, tensor, dtype), sparsity=tensor.sparsity)
+            data=self._data(model, tensor, dtype),
+            sparsity=tensor.sparsity,
+        )
 
     def _data(self, model, tensor, dtype):
         buffers = model.buffers or ()
@@ -235,8 +270,7 @@ class TfliteModel:
         if t < 0 or self.tensors[t].data is not None:
             return True
         p = self.producer.get(t)
-        return p is not None and self.ops[p].name in _UNPACK_OPS and \
-            self.is_static(self.ops[p].inputs[0])
+        return p is not None and self.ops[p].name in _UNPACK_OPS and self.is_static(self.ops[p].inputs[0])
 
     # ---- summaries read by the lint and the report
 
@@ -251,9 +285,14 @@ class TfliteModel:
         for op in self.ops:
             ins = [self.tensors[i] for i in op.inputs if i >= 0]
             outs = [self.tensors[i] for i in op.outputs if i >= 0]
-            rows.append({"op": op.name, "inputs": [t.dtype for t in ins],
-                         "outputs": [t.dtype for t in outs],
-                         "output_names": [t.name for t in outs]})
+            rows.append(
+                {
+                    "op": op.name,
+                    "inputs": [t.dtype for t in ins],
+                    "outputs": [t.dtype for t in outs],
+                    "output_names": [t.name for t in outs],
+                }
+            )
         return rows
 
     def op_counts(self):

@@ -62,8 +62,9 @@ class Parity:
 
     def to_dict(self):
         """Plain-dict form (floats rounded for reports)."""
-        return {k: (float(f"{v:.6g}") if isinstance(v, float) else v)
-                for k, v in dataclasses.asdict(self).items()}
+        return {
+            k: (float(f"{v:.6g}") if isinstance(v, float) else v) for k, v in dataclasses.asdict(self).items()
+        }
 
     def summary(self):
         """One line, e.g. `parity ok: agreement 100.0% (256 examples), max |diff| 0.031 (1.2 steps)`."""
@@ -74,8 +75,7 @@ class Parity:
         if self.max_diff_steps is not None:
             parts.append(f"({self.max_diff_steps:.1f} steps)")
         if self.tflite_accuracy is not None:
-            parts.append(f", accuracy keras {self.keras_accuracy:.1%} / tflite "
-                         f"{self.tflite_accuracy:.1%}")
+            parts.append(f", accuracy keras {self.keras_accuracy:.1%} / tflite {self.tflite_accuracy:.1%}")
         return " ".join(parts)
 
 
@@ -117,8 +117,9 @@ def compare(keras_out, tflite_out, mode, labels=None, output_step=None, min_agre
     if classifier:
         k_top, t_top = keras_out.argmax(-1), tflite_out.argmax(-1)
         same = k_top == t_top
-        tie = TIE_STEPS * output_step if output_step else TIE_MARGIN * max(
-            1.0, float(np.abs(keras_out).max()))
+        tie = (
+            TIE_STEPS * output_step if output_step else TIE_MARGIN * max(1.0, float(np.abs(keras_out).max()))
+        )
         picked = np.take_along_axis(keras_out, t_top[..., None], -1)[..., 0]
         near = (keras_out.max(-1) - picked) <= tie
         agreement = float(same.mean())
@@ -132,12 +133,20 @@ def compare(keras_out, tflite_out, mode, labels=None, output_step=None, min_agre
         scale = max(1.0, float(np.ptp(keras_out))) if keras_out.size else 1.0
         ok = max_diff <= rel_tol * scale
     return Parity(
-        mode=mode, examples=int(n), agreement=agreement, tie_adjusted_agreement=tie_adjusted,
-        max_abs_diff=max_diff, mean_abs_diff=float(diff.mean()) if diff.size else 0.0,
+        mode=mode,
+        examples=int(n),
+        agreement=agreement,
+        tie_adjusted_agreement=tie_adjusted,
+        max_abs_diff=max_diff,
+        mean_abs_diff=float(diff.mean()) if diff.size else 0.0,
         output_step=output_step,
         max_diff_steps=max_diff / output_step if output_step else None,
         within_one_step=float((diff <= output_step * 1.0001).mean()) if output_step else None,
-        keras_accuracy=keras_acc, tflite_accuracy=tflite_acc, min_agreement=threshold, ok=ok)
+        keras_accuracy=keras_acc,
+        tflite_accuracy=tflite_acc,
+        min_agreement=threshold,
+        ok=ok,
+    )
 
 
 def check_parity(model, tflite, examples, mode, min_agreement=None, batch_size=64):
@@ -164,5 +173,4 @@ def check_parity(model, tflite, examples, mode, min_agreement=None, batch_size=6
         keras_out = next(iter(keras_out.values()))
     runner = tflite if isinstance(tflite, Runner) else Runner(tflite)
     tflite_out = runner.run(examples.inputs, batch_size)[0]
-    return compare(keras_out, tflite_out, mode, examples.labels, runner.output_scales()[0],
-                   min_agreement)
+    return compare(keras_out, tflite_out, mode, examples.labels, runner.output_scales()[0], min_agreement)

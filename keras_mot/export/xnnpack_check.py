@@ -26,12 +26,35 @@ from keras_mot.findings import Finding
 from keras_mot.xnnpack_stem import same_padding, stem_rewrite  # noqa: F401  (stem_rewrite: re-export)
 
 _SAME, _VALID = 0, 1
-_UNARY = {"ABS", "CEIL", "ELU", "FLOOR", "GELU", "HARD_SWISH", "LEAKY_RELU", "LOGISTIC", "NEG",
-          "RELU", "RELU6", "RELU_N1_TO_1", "ROUND", "RSQRT", "SQRT", "SQUARE", "TANH", "EXP",
-          "LOG", "SIN", "COS", "PRELU"}
+_UNARY = {
+    "ABS",
+    "CEIL",
+    "ELU",
+    "FLOOR",
+    "GELU",
+    "HARD_SWISH",
+    "LEAKY_RELU",
+    "LOGISTIC",
+    "NEG",
+    "RELU",
+    "RELU6",
+    "RELU_N1_TO_1",
+    "ROUND",
+    "RSQRT",
+    "SQRT",
+    "SQUARE",
+    "TANH",
+    "EXP",
+    "LOG",
+    "SIN",
+    "COS",
+    "PRELU",
+}
 _FP = ("float32", "float16")
-_X86_NOTE = ("XNNPack's sparse path is disabled on x86 CPUs with AVX: these conditions are "
-             "checked structurally; no speed-up is expected on this machine.")
+_X86_NOTE = (
+    "XNNPack's sparse path is disabled on x86 CPUs with AVX: these conditions are "
+    "checked structurally; no speed-up is expected on this machine."
+)
 
 
 def _padding(g, i, kernel):
@@ -41,7 +64,7 @@ def _padding(g, i, kernel):
     if opts.padding == _SAME:
         if max(opts.strideH, opts.strideW) > 1:
             return None
-        (t, b), (l, r) = (same_padding(1, k, 1) for k in kernel)   # stride 1: size-free
+        (t, b), (l, r) = (same_padding(1, k, 1) for k in kernel)  # stride 1: size-free
         return t, b, l, r
     p = g.producer.get(g.ops[i].inputs[0])
     if p is not None and g.op_name(p) in ("PAD", "PADV2"):
@@ -52,7 +75,7 @@ def _padding(g, i, kernel):
 
 
 def _conv(g, i):
-    opts, w = g.ops[i].options, g.shape(g.ops[i].inputs[1])      # OHWI
+    opts, w = g.ops[i].options, g.shape(g.ops[i].inputs[1])  # OHWI
     if max(opts.dilationHFactor, opts.dilationWFactor) != 1:
         return None, "dilated convolution"
     stride, pad = (opts.strideH, opts.strideW), _padding(g, i, w[1:3])
@@ -64,8 +87,9 @@ def _conv(g, i):
         return None, f"{w[1]}x{w[2]} CONV_2D (only 1x1 body convs and the 3x3 entry)"
     problems = []
     if pad is None:
-        problems.append("TF SAME padding at stride 2 reaches XNNPack as a flag, not as "
-                        "explicit padding 1 on every side")
+        problems.append(
+            "TF SAME padding at stride 2 reaches XNNPack as a flag, not as explicit padding 1 on every side"
+        )
     elif pad != (1, 1, 1, 1):
         problems.append(f"padding (top, bottom, left, right) = {pad}, needs (1, 1, 1, 1)")
     if stride != (2, 2):
@@ -76,7 +100,7 @@ def _conv(g, i):
 
 
 def _depthwise(g, i):
-    opts, w = g.ops[i].options, g.shape(g.ops[i].inputs[1])      # (1, H, W, C*M)
+    opts, w = g.ops[i].options, g.shape(g.ops[i].inputs[1])  # (1, H, W, C*M)
     k, stride = w[1], (opts.strideH, opts.strideW)
     cin = g.shape(g.ops[i].inputs[0])[-1]
     pad = _padding(g, i, w[1:3])
@@ -107,20 +131,29 @@ def _binary(g, i):
 
 
 def _rank4(flag):
-    return lambda g, i: (flag, "4-D") if len(g.shape(g.ops[i].inputs[0])) == 4 else (
-        None, "input is not 4-D")
+    return lambda g, i: (flag, "4-D") if len(g.shape(g.ops[i].inputs[0])) == 4 else (None, "input is not 4-D")
 
 
 def _resize(g, i):
     s = g.shape(g.ops[i].inputs[0])
-    return ("body", "resize") if len(s) == 4 and s[1] > 1 and s[2] > 1 else (
-        None, "RESIZE_BILINEAR on a 1-pixel input")
+    return (
+        ("body", "resize")
+        if len(s) == 4 and s[1] > 1 and s[2] > 1
+        else (None, "RESIZE_BILINEAR on a 1-pixel input")
+    )
 
 
-_RULES = {"CONV_2D": _conv, "DEPTHWISE_CONV_2D": _depthwise, "ADD": _binary, "MUL": _binary,
-          "RESIZE_BILINEAR": _resize, "MEAN": _rank4("exit"), "SUM": _rank4("exit"),
-          "DEPTH_TO_SPACE": lambda g, i: ("exit", "depth to space"),
-          "FULLY_CONNECTED": lambda g, i: ("body", "fully connected")}
+_RULES = {
+    "CONV_2D": _conv,
+    "DEPTHWISE_CONV_2D": _depthwise,
+    "ADD": _binary,
+    "MUL": _binary,
+    "RESIZE_BILINEAR": _resize,
+    "MEAN": _rank4("exit"),
+    "SUM": _rank4("exit"),
+    "DEPTH_TO_SPACE": lambda g, i: ("exit", "depth to space"),
+    "FULLY_CONNECTED": lambda g, i: ("body", "fully connected"),
+}
 _RULES.update({op: _rank4("body") for op in _UNARY})
 
 
@@ -134,8 +167,10 @@ def classify(g, i):
         return None, f"{name} computes in {g.dtype(dyn[0])}; sparse inference needs fp32/fp16"
     if name in ("PAD", "PADV2"):
         users = g.consumers.get(g.ops[i].outputs[0], [])
-        ok = users and all(g.op_name(u) in ("CONV_2D", "DEPTHWISE_CONV_2D") and
-                           g.ops[u].options.padding == _VALID for u in users)
+        ok = users and all(
+            g.op_name(u) in ("CONV_2D", "DEPTHWISE_CONV_2D") and g.ops[u].options.padding == _VALID
+            for u in users
+        )
         return ("pad", "fused into the next VALID conv") if ok else (None, "standalone PAD")
     rule = _RULES.get(name)
     return rule(g, i) if rule else (None, f"{name} has no NCHW implementation")
@@ -181,7 +216,8 @@ def _zeros(g, ops):
     zeros = params = 0
     for i in ops:
         if g.op_name(i) in ("CONV_2D", "FULLY_CONNECTED") and (
-                g.op_name(i) == "FULLY_CONNECTED" or g.shape(g.ops[i].inputs[1])[1:3] == (1, 1)):
+            g.op_name(i) == "FULLY_CONNECTED" or g.shape(g.ops[i].inputs[1])[1:3] == (1, 1)
+        ):
             t = g.ops[i].inputs[1]
             while g.producer.get(t) is not None:
                 t = g.ops[g.producer[t]].inputs[0]
@@ -213,48 +249,78 @@ def check_cluster(tflite):
     findings = []
 
     def add(ok, code, message, fix=None, layer=""):
-        findings.append(Finding(layer, None, "info" if ok else "error", message,
-                                None if ok else fix, code))
+        findings.append(Finding(layer, None, "info" if ok else "error", message, None if ok else fix, code))
 
     entries = sorted({e for c in grown for e in c[1]})
-    candidates = [i for i in range(len(g.ops)) if g.op_name(i) == "CONV_2D"
-                  and g.shape(g.ops[i].inputs[1])[1:3] == (3, 3)]
+    candidates = [
+        i
+        for i in range(len(g.ops))
+        if g.op_name(i) == "CONV_2D" and g.shape(g.ops[i].inputs[1])[1:3] == (3, 3)
+    ]
     if entries:
-        add(True, "xnn-entry", "entry " + ", ".join(_label(g, e) for e in entries) +
-            ": 3x3 stride-2 CONV_2D, explicit padding 1, 3 input channels.")
+        add(
+            True,
+            "xnn-entry",
+            "entry "
+            + ", ".join(_label(g, e) for e in entries)
+            + ": 3x3 stride-2 CONV_2D, explicit padding 1, 3 input channels.",
+        )
     else:
-        why = "; ".join(f"{_label(g, i)}: {roles[i][1]}" for i in candidates) or \
-            "the model has no 3x3 CONV_2D"
-        add(False, "xnn-entry", f"no valid sparse-cluster entry ({why}).",
+        why = (
+            "; ".join(f"{_label(g, i)}: {roles[i][1]}" for i in candidates) or "the model has no 3x3 CONV_2D"
+        )
+        add(
+            False,
+            "xnn-entry",
+            f"no valid sparse-cluster entry ({why}).",
             fix="Start the model with ZeroPadding2D(1) + Conv2D(f, 3, strides=2, "
-                "padding='valid') on a 3-channel input of even height and width (on odd "
-                "sizes the converter folds the PAD back into SAME); see stem_rewrite(model).",
-            layer=g.name(g.ops[candidates[0]].outputs[0]) if candidates else "")
+            "padding='valid') on a 3-channel input of even height and width (on odd "
+            "sizes the converter folds the PAD back into SAME); see stem_rewrite(model).",
+            layer=g.name(g.ops[candidates[0]].outputs[0]) if candidates else "",
+        )
     if not exits:
-        add(False, "xnn-exit", "no cluster exit: needs a MEAN/SUM over the spatial axes "
+        add(
+            False,
+            "xnn-exit",
+            "no cluster exit: needs a MEAN/SUM over the spatial axes "
             "(GlobalAveragePooling2D) or DEPTH_TO_SPACE on a 4-D tensor.",
-            fix="End the convolutional trunk with GlobalAveragePooling2D.")
+            fix="End the convolutional trunk with GlobalAveragePooling2D.",
+        )
     else:
         add(True, "xnn-exit", "exit " + ", ".join(_label(g, e) for e in exits) + ".")
     problems = list(dict.fromkeys(p for c in grown for p in c[2]))
-    body = ("no cluster to check (no exit)." if not exits else
-            "the cluster is broken: " + "; ".join(problems) + "." if problems else
-            "every op between entry and exit is NCHW-compatible.")
-    add(bool(good) and not problems, "xnn-body", body,
+    body = (
+        "no cluster to check (no exit)."
+        if not exits
+        else "the cluster is broken: " + "; ".join(problems) + "."
+        if problems
+        else "every op between entry and exit is NCHW-compatible."
+    )
+    add(
+        bool(good) and not problems,
+        "xnn-body",
+        body,
         fix="Replace the named ops by 1x1 convs, 3x3/5x5 depthwise with symmetric padding, "
-            "ADD/MUL, elementwise activations or bilinear resize inside the conv trunk.")
+        "ADD/MUL, elementwise activations or bilinear resize inside the conv trunk.",
+    )
     in_cluster = set().union(*(c[0] for c in good)) if good else set(range(len(g.ops)))
     zeros, params = _zeros(g, in_cluster)
     share = zeros / params if params else 0.0
-    add(zeros * 3 > params * 2 and params > 0, "xnn-sparsity",
+    add(
+        zeros * 3 > params * 2 and params > 0,
+        "xnn-sparsity",
         f"{share:.1%} zeros among {'the cluster' if good else 'all'} 1x1-conv/FC weights "
         f"({zeros} of {params}); XNNPack needs more than 2/3.",
-        fix="Prune the 1x1 convolutions to >= 70 % (target 'xnnpack_sparse').")
+        fix="Prune the 1x1 convolutions to >= 70 % (target 'xnnpack_sparse').",
+    )
     densify = [i for i in range(len(g.ops)) if g.op_name(i) == "DENSIFY"]
-    add(bool(densify), "xnn-densify",
+    add(
+        bool(densify),
+        "xnn-densify",
         f"{len(densify)} DENSIFY op(s): the delegate sets the sparse-inference hint."
-        if densify else "no weight arrives through DENSIFY, so the delegate never asks for "
-        "sparse inference.",
-        fix="Convert with tf.lite.Optimize.EXPERIMENTAL_SPARSITY (weights need >= 30 % zeros).")
+        if densify
+        else "no weight arrives through DENSIFY, so the delegate never asks for sparse inference.",
+        fix="Convert with tf.lite.Optimize.EXPERIMENTAL_SPARSITY (weights need >= 30 % zeros).",
+    )
     findings.append(Finding("", None, "info", _X86_NOTE, code="xnn-x86"))
     return findings

@@ -13,7 +13,22 @@ from keras_mot.garden.data import SOURCES, build_dataset, make_text_task, regist
 from keras_mot.garden.digits import load_digits
 from keras_mot.garden.training import build_learning_rate, build_loss, build_optimizer, one_hot_labels
 
-__all__ = ["BUILDERS", "ExperimentConfig", "SOURCES", "build_dataset", "build_model", "config_from_dict",
-           "build_learning_rate", "build_loss", "build_optimizer", "dump_config", "load_config", "load_digits",
-           "one_hot_labels", "make_text_task", "register_builder", "register_source",
-           "resolve_source"]
+__all__ = [
+    "BUILDERS",
+    "ExperimentConfig",
+    "SOURCES",
+    "build_dataset",
+    "build_model",
+    "config_from_dict",
+    "build_learning_rate",
+    "build_loss",
+    "build_optimizer",
+    "dump_config",
+    "load_config",
+    "load_digits",
+    "one_hot_labels",
+    "make_text_task",
+    "register_builder",
+    "register_source",
+    "resolve_source",
+]

@@ -48,19 +48,32 @@ def register_builder(backbone_type, model_id):
 def _application(fn, **extra):
     def build(input_size, block, cfg):
         return fn(weights=None, include_top=False, pooling="avg", input_shape=tuple(input_size), **extra)
+
     return build
 
 
 @register_builder("mobilenet", "MobileNetV2")
 def _mobilenet_v2(input_size, block, cfg):
-    return keras.applications.MobileNetV2(weights=None, include_top=False, pooling="avg",
-                                          input_shape=tuple(input_size), alpha=block.filter_size_scale)
+    return keras.applications.MobileNetV2(
+        weights=None,
+        include_top=False,
+        pooling="avg",
+        input_shape=tuple(input_size),
+        alpha=block.filter_size_scale,
+    )
 
 
 def _mobilenet_v3(fn):
     def build(input_size, block, cfg):
-        return fn(weights=None, include_top=False, pooling="avg", input_shape=tuple(input_size),
-                  alpha=block.filter_size_scale, include_preprocessing=False)
+        return fn(
+            weights=None,
+            include_top=False,
+            pooling="avg",
+            input_shape=tuple(input_size),
+            alpha=block.filter_size_scale,
+            include_preprocessing=False,
+        )
+
     return build
 
 
@@ -71,11 +84,16 @@ register_builder("mobilenet", "MobileNetV3Large")(_mobilenet_v3(keras.applicatio
 @register_builder("resnet", 50)
 def _resnet50(input_size, block, cfg):
     if block.depth_multiplier != 1.0:
-        raise KerasMotError(format_error(
-            "keras.applications.ResNet50 has fixed widths.", received=f"depth_multiplier={block.depth_multiplier}",
-            fix="Use backbone.resnet.depth_multiplier: 1.0, or model_id: 18 (which scales widths)."))
-    return keras.applications.ResNet50(weights=None, include_top=False, pooling="avg",
-                                       input_shape=tuple(input_size))
+        raise KerasMotError(
+            format_error(
+                "keras.applications.ResNet50 has fixed widths.",
+                received=f"depth_multiplier={block.depth_multiplier}",
+                fix="Use backbone.resnet.depth_multiplier: 1.0, or model_id: 18 (which scales widths).",
+            )
+        )
+    return keras.applications.ResNet50(
+        weights=None, include_top=False, pooling="avg", input_shape=tuple(input_size)
+    )
 
 
 def _basic_block(x, filters, stride, name):
@@ -83,7 +101,9 @@ def _basic_block(x, filters, stride, name):
     if stride != 1 or x.shape[-1] != filters:
         shortcut = keras.layers.Conv2D(filters, 1, strides=stride, use_bias=False, name=f"{name}_proj")(x)
         shortcut = keras.layers.BatchNormalization(name=f"{name}_proj_bn")(shortcut)
-    y = keras.layers.Conv2D(filters, 3, strides=stride, padding="same", use_bias=False, name=f"{name}_conv1")(x)
+    y = keras.layers.Conv2D(filters, 3, strides=stride, padding="same", use_bias=False, name=f"{name}_conv1")(
+        x
+    )
     y = keras.layers.BatchNormalization(name=f"{name}_bn1")(y)
     y = keras.layers.ReLU(name=f"{name}_relu1")(y)
     y = keras.layers.Conv2D(filters, 3, padding="same", use_bias=False, name=f"{name}_conv2")(y)
@@ -122,6 +142,7 @@ def _efficientnet(fn, lite=False):
                 config["activation"] = "relu6"
 
         return rebuild(model, edit=edit, drop=drop)
+
     return build
 
 
@@ -147,21 +168,40 @@ def _lookup(backbone):
         if key in BUILDERS:
             return BUILDERS[key], block
     known = ", ".join(f"{t}/{m}" for t, m in sorted(BUILDERS))
-    raise KerasMotError(format_error(
-        "No keras_mot builder for this backbone.", received=f"type={backbone.type!r}, model_id={model_id!r}",
-        fix=f"Use one of: {known} (or register one with keras_mot.garden.builders.register_builder)."))
+    raise KerasMotError(
+        format_error(
+            "No keras_mot builder for this backbone.",
+            received=f"type={backbone.type!r}, model_id={model_id!r}",
+            fix=f"Use one of: {known} (or register one with keras_mot.garden.builders.register_builder).",
+        )
+    )
 
 
 def _check_model_config(model_cfg):
     if model_cfg.num_classes < 1:
-        raise KerasMotError(format_error("task.model.num_classes must be >= 1.",
-                                         received=model_cfg.num_classes, fix="Set e.g. num_classes: 10."))
+        raise KerasMotError(
+            format_error(
+                "task.model.num_classes must be >= 1.",
+                received=model_cfg.num_classes,
+                fix="Set e.g. num_classes: 10.",
+            )
+        )
     if not model_cfg.input_size:
-        raise KerasMotError(format_error("task.model.input_size is not set.", received="[]",
-                                         fix="Set e.g. input_size: [32, 32, 3] (or [seq_len] for bert)."))
+        raise KerasMotError(
+            format_error(
+                "task.model.input_size is not set.",
+                received="[]",
+                fix="Set e.g. input_size: [32, 32, 3] (or [seq_len] for bert).",
+            )
+        )
     if model_cfg.add_head_batch_norm:
-        raise KerasMotError(format_error("task.model.add_head_batch_norm is not supported by keras_mot builders.",
-                                         received="true", fix="Set it to false."))
+        raise KerasMotError(
+            format_error(
+                "task.model.add_head_batch_norm is not supported by keras_mot builders.",
+                received="true",
+                fix="Set it to false.",
+            )
+        )
 
 
 def build_model(config):
@@ -191,8 +231,12 @@ def build_model(config):
     x = features.output
     if model_cfg.dropout_rate > 0:
         x = keras.layers.Dropout(model_cfg.dropout_rate, name="head_dropout")(x)
-    x = keras.layers.Dense(model_cfg.num_classes, kernel_initializer=model_cfg.kernel_initializer,
-                           activation="softmax" if model_cfg.output_softmax else None, name="logits")(x)
+    x = keras.layers.Dense(
+        model_cfg.num_classes,
+        kernel_initializer=model_cfg.kernel_initializer,
+        activation="softmax" if model_cfg.output_softmax else None,
+        name="logits",
+    )(x)
     model = keras.Model(features.input, x, name=f"{model_cfg.backbone.type}_classifier")
     momentum = config.bn_momentum
     if model_cfg.backbone.type == "keras_hub":

@@ -42,6 +42,7 @@ def _bad(path, what, received, fix):
 class RuntimeConfig:
     """`runtime`: keras_mot reads `mixed_precision_dtype` (float32 only: float16 / bfloat16 are
     refused with the reason) and `run_eagerly`; the rest is accepted."""
+
     distribution_strategy: str = "mirrored"
     enable_xla: bool = False
     gpu_thread_mode: Optional[str] = None
@@ -65,6 +66,7 @@ class RuntimeConfig:
 @dataclasses.dataclass
 class TrainerConfig:
     """`trainer`: step counts, intervals and the optimizer config."""
+
     optimizer_config: OptimizationConfig = _d(OptimizationConfig)
     train_tf_while_loop: bool = True
     train_tf_function: bool = True
@@ -98,6 +100,7 @@ class TrainerConfig:
 @dataclasses.dataclass
 class Losses:
     """`task.losses`."""
+
     loss_weight: float = 1.0
     one_hot: bool = True
     label_smoothing: float = 0.0
@@ -109,6 +112,7 @@ class Losses:
 @dataclasses.dataclass
 class Evaluation:
     """`task.evaluation`."""
+
     top_k: int = 5
     precision_and_recall_thresholds: Optional[List[float]] = None
     report_per_class_precision_and_recall: bool = False
@@ -120,6 +124,7 @@ class Quantization:
 
     `num_bits_weight` / `num_bits_activation` apply when `change_num_bits` is true (else 8/8).
     """
+
     version: str = "v2"
     pretrained_original_checkpoint: Optional[str] = None
     change_num_bits: bool = False
@@ -138,6 +143,7 @@ class Quantization:
 @dataclasses.dataclass
 class PruningConfig:
     """`task.pruning`: its presence asks for magnitude pruning on the given schedule."""
+
     pretrained_original_checkpoint: Optional[str] = None
     pruning_schedule: str = "PolynomialDecay"
     begin_step: int = 0
@@ -150,26 +156,39 @@ class PruningConfig:
     def validate(self, path):
         """Checks the schedule name, sparsities and steps."""
         if self.pruning_schedule not in PRUNING_SCHEDULES:
-            _bad(f"{path}.pruning_schedule", "unknown schedule.", repr(self.pruning_schedule),
-                 f"Use one of: {', '.join(PRUNING_SCHEDULES)}.")
+            _bad(
+                f"{path}.pruning_schedule",
+                "unknown schedule.",
+                repr(self.pruning_schedule),
+                f"Use one of: {', '.join(PRUNING_SCHEDULES)}.",
+            )
         for key in ("initial_sparsity", "final_sparsity"):
             if not 0.0 <= getattr(self, key) < 1.0:
                 _bad(f"{path}.{key}", "must be in [0, 1).", getattr(self, key), "Use e.g. 0.8 for 80 %.")
         if self.end_step < self.begin_step:
-            _bad(f"{path}.end_step", f"must be >= begin_step ({self.begin_step}).", self.end_step,
-                 "Raise end_step or lower begin_step.")
+            _bad(
+                f"{path}.end_step",
+                f"must be >= begin_step ({self.begin_step}).",
+                self.end_step,
+                "Raise end_step or lower begin_step.",
+            )
         if self.frequency < 1:
             _bad(f"{path}.frequency", "must be >= 1.", self.frequency, "Use e.g. 100 steps.")
         if self.sparsity_m_by_n is not None:
             m, n = self.sparsity_m_by_n
             if not 0 < m < n:
-                _bad(f"{path}.sparsity_m_by_n", "needs 0 < m < n (m zeros in every n weights).",
-                     list(self.sparsity_m_by_n), "Use e.g. [2, 4].")
+                _bad(
+                    f"{path}.sparsity_m_by_n",
+                    "needs 0 < m < n (m zeros in every n weights).",
+                    list(self.sparsity_m_by_n),
+                    "Use e.g. [2, 4].",
+                )
 
 
 @dataclasses.dataclass
 class ImageClassificationTask:
     """`task`: model, data, losses, and the `quantization` / `pruning` blocks."""
+
     model: ImageClassificationModel = _d(ImageClassificationModel)
     train_data: DataConfig = _d(DataConfig, is_training=True)
     validation_data: DataConfig = _d(DataConfig, is_training=False)
@@ -194,6 +213,7 @@ class DataSource:
     folder, another non-empty `input_path` -> TFRecord files, nothing -> the embedded digits.
     `text_*` size the generated text task of the `bert` backbone.
     """
+
     source: str = "auto"
     text_train_examples: int = 2048
     text_validation_examples: int = 512
@@ -202,8 +222,12 @@ class DataSource:
     def validate(self, path):
         """Checks the source name."""
         if self.source not in DATA_SOURCES:
-            _bad(f"{path}.source", "unknown data source.", repr(self.source),
-                 f"Use one of: {', '.join(DATA_SOURCES)}.")
+            _bad(
+                f"{path}.source",
+                "unknown data source.",
+                repr(self.source),
+                f"Use one of: {', '.join(DATA_SOURCES)}.",
+            )
 
 
 @dataclasses.dataclass
@@ -226,6 +250,7 @@ class KerasMotConfig:
         seed: seed for weights initialisation and data shuffling.
         name, description: free text for reports.
     """
+
     target: Optional[str] = None
     export_target: Optional[str] = None
     recipe: List[Dict[str, Any]] = dataclasses.field(default_factory=list, metadata={"codec": Rule})
@@ -244,8 +269,12 @@ class KerasMotConfig:
         if self.bn_momentum is not None and not 0.0 <= self.bn_momentum < 1.0:
             _bad(f"{path}.bn_momentum", "must be in [0, 1).", self.bn_momentum, "Use e.g. 0.9.")
         if self.float_learning_rate is not None and not self.float_learning_rate > 0:
-            _bad(f"{path}.float_learning_rate", "must be > 0.", self.float_learning_rate,
-                 "Use e.g. 0.002, or remove it to use the trainer's learning rate.")
+            _bad(
+                f"{path}.float_learning_rate",
+                "must be > 0.",
+                self.float_learning_rate,
+                "Use e.g. 0.002, or remove it to use the trainer's learning rate.",
+            )
 
 
 @dataclasses.dataclass
@@ -257,6 +286,7 @@ class ExperimentConfig:
         >>> cfg.task.quantization is None
         True
     """
+
     runtime: RuntimeConfig = _d(RuntimeConfig)
     task: ImageClassificationTask = _d(ImageClassificationTask)
     trainer: TrainerConfig = _d(TrainerConfig)
@@ -266,21 +296,34 @@ class ExperimentConfig:
         """Cross-block checks, before any training step."""
         dtype = self.runtime.mixed_precision_dtype
         if dtype not in (None, "float32", "float16", "bfloat16"):
-            _bad("runtime.mixed_precision_dtype", "is not a dtype keras_mot knows.", repr(dtype),
-                 "Use float32, float16 or bfloat16.")
+            _bad(
+                "runtime.mixed_precision_dtype",
+                "is not a dtype keras_mot knows.",
+                repr(dtype),
+                "Use float32, float16 or bfloat16.",
+            )
         if dtype in ("float16", "bfloat16"):
-            why = ("quantization-aware training emulates int8 arithmetic in float32; a "
-                   f"{dtype} model would not train what ships" if "qat" in self.mode else
-                   "keras-mot train runs pruning and float training in float32 and would "
-                   "ignore it")
-            _bad("runtime.mixed_precision_dtype", why + ".", repr(dtype),
-                 "Set runtime.mixed_precision_dtype: float32 (or remove the key).")
+            why = (
+                "quantization-aware training emulates int8 arithmetic in float32; a "
+                f"{dtype} model would not train what ships"
+                if "qat" in self.mode
+                else "keras-mot train runs pruning and float training in float32 and would ignore it"
+            )
+            _bad(
+                "runtime.mixed_precision_dtype",
+                why + ".",
+                repr(dtype),
+                "Set runtime.mixed_precision_dtype: float32 (or remove the key).",
+            )
 
     @property
     def mode(self):
         """`"qat"`, `"pruning"`, `"qat+pruning"` or `"float"`, from the task blocks present."""
-        parts = [name for name, block in (("qat", self.task.quantization), ("pruning", self.task.pruning))
-                 if block is not None]
+        parts = [
+            name
+            for name, block in (("qat", self.task.quantization), ("pruning", self.task.pruning))
+            if block is not None
+        ]
         return "+".join(parts) or "float"
 
     @property
@@ -301,9 +344,13 @@ def config_from_dict(data, overrides=None):
     if data is None:
         data = {}
     if not isinstance(data, dict):
-        raise KerasMotError(format_error("A config file must hold a mapping at the top level.",
-                                         received=type(data).__name__,
-                                         fix="Start the file with 'task:', 'trainer:' or 'runtime:'."))
+        raise KerasMotError(
+            format_error(
+                "A config file must hold a mapping at the top level.",
+                received=type(data).__name__,
+                fix="Start the file with 'task:', 'trainer:' or 'runtime:'.",
+            )
+        )
     return from_dict(ExperimentConfig, apply_overrides(data, overrides))
 
 
@@ -329,14 +376,22 @@ def load_config(path, overrides=None):
     """
     path = os.fspath(path)
     if not os.path.isfile(path):
-        raise KerasMotError(format_error("Config file not found.", received=repr(path),
-                                         fix="Pass the path of a YAML experiment file."))
+        raise KerasMotError(
+            format_error(
+                "Config file not found.", received=repr(path), fix="Pass the path of a YAML experiment file."
+            )
+        )
     with open(path, encoding="utf-8") as f:
         try:
             data = yaml.safe_load(f)
         except yaml.YAMLError as e:
-            raise KerasMotError(format_error(f"Config file {path!r} is not valid YAML.", received=str(e),
-                                             fix="Fix the YAML syntax at the position shown.")) from e
+            raise KerasMotError(
+                format_error(
+                    f"Config file {path!r} is not valid YAML.",
+                    received=str(e),
+                    fix="Fix the YAML syntax at the position shown.",
+                )
+            ) from e
     try:
         return config_from_dict(data, overrides)
     except KerasMotError as e:

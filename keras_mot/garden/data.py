@@ -34,9 +34,11 @@ def register_source(name):
         >>> @register_source("my_source")
         ... def _mine(config, split): ...
     """
+
     def decorator(fn):
         SOURCES[name] = fn
         return fn
+
     return decorator
 
 
@@ -89,9 +91,13 @@ def text_vocab_size(config):
 def _image_shape(config):
     size = list(config.task.model.input_size)
     if len(size) != 3 or size[2] not in (1, 3):
-        raise KerasMotError(format_error(
-            "Image sources need task.model.input_size = [height, width, channels] with 1 or 3 channels.",
-            received=size, fix="Set e.g. input_size: [32, 32, 3]."))
+        raise KerasMotError(
+            format_error(
+                "Image sources need task.model.input_size = [height, width, channels] with 1 or 3 channels.",
+                received=size,
+                fix="Set e.g. input_size: [32, 32, 3].",
+            )
+        )
     return size
 
 
@@ -117,10 +123,13 @@ def _tfds(config, split):
     try:
         import tensorflow_datasets as tfds
     except ImportError as e:
-        raise KerasMotError(format_error(
-            "The 'tfds' data source needs the tensorflow-datasets package, which is not installed.",
-            received="import tensorflow_datasets failed",
-            fix="pip install tensorflow-datasets, or use a TFRecord / image-folder input_path.")) from e
+        raise KerasMotError(
+            format_error(
+                "The 'tfds' data source needs the tensorflow-datasets package, which is not installed.",
+                received="import tensorflow_datasets failed",
+                fix="pip install tensorflow-datasets, or use a TFRecord / image-folder input_path.",
+            )
+        ) from e
     data = _data_cfg(config, split)
     name = data.tfds_name or config.task.train_data.tfds_name
     tfds_split = data.tfds_split or ("train" if split == "train" else "validation")
@@ -128,10 +137,13 @@ def _tfds(config, split):
     try:
         ds = tfds.load(name, split=tfds_split, data_dir=data_dir, as_supervised=True, download=False)
     except Exception as e:  # tfds raises several types for "not prepared"
-        raise KerasMotError(format_error(
-            f"TFDS data set {name!r} (split {tfds_split!r}) is not on disk under {data_dir or '~/tensorflow_datasets'}.",
-            received=f"{type(e).__name__}: {e}",
-            fix="Prepare it first (tfds build), or set task.*_data.tfds_data_dir to where it is.")) from e
+        raise KerasMotError(
+            format_error(
+                f"TFDS data set {name!r} (split {tfds_split!r}) is not on disk under {data_dir or '~/tensorflow_datasets'}.",
+                received=f"{type(e).__name__}: {e}",
+                fix="Prepare it first (tfds build), or set task.*_data.tfds_data_dir to where it is.",
+            )
+        ) from e
     return ds.map(lambda image, label: (_to_model_image(image, config), tf.cast(label, tf.int32)))
 
 
@@ -140,8 +152,13 @@ def _files(config, split, kind):
     paths = _paths(data.input_path)
     key = f"task.{'train' if split == 'train' else 'validation'}_data.input_path"
     if not paths:
-        raise KerasMotError(format_error(f"The {kind!r} source needs {key}.", received="''",
-                                         fix=f"Override it, e.g. --set {key}=/data/{split}*"))
+        raise KerasMotError(
+            format_error(
+                f"The {kind!r} source needs {key}.",
+                received="''",
+                fix=f"Override it, e.g. --set {key}=/data/{split}*",
+            )
+        )
     return key, paths
 
 
@@ -150,12 +167,18 @@ def _tfrecord(config, split):
     key, patterns = _files(config, split, "tfrecord")
     files = sorted(f for p in patterns for f in tf.io.gfile.glob(p))
     if not files:
-        raise KerasMotError(format_error(f"No TFRecord files match {key}.", received=patterns,
-                                         fix=f"Point {key} at existing files (patterns allowed), or set "
-                                             "keras_mot.data.source=digits."))
+        raise KerasMotError(
+            format_error(
+                f"No TFRecord files match {key}.",
+                received=patterns,
+                fix=f"Point {key} at existing files (patterns allowed), or set keras_mot.data.source=digits.",
+            )
+        )
     data = _data_cfg(config, split)
-    features = {data.image_field_key: tf.io.FixedLenFeature([], tf.string),
-                data.label_field_key: tf.io.FixedLenFeature([], tf.int64)}
+    features = {
+        data.image_field_key: tf.io.FixedLenFeature([], tf.string),
+        data.label_field_key: tf.io.FixedLenFeature([], tf.int64),
+    }
     channels = _image_shape(config)[2]
 
     def parse(record):
@@ -175,8 +198,13 @@ def list_image_folder(root):
         ['daisy', 'rose']
     """
     if not os.path.isdir(root):
-        raise KerasMotError(format_error("Image folder not found.", received=repr(root),
-                                         fix="Give a directory with one sub-directory per class."))
+        raise KerasMotError(
+            format_error(
+                "Image folder not found.",
+                received=repr(root),
+                fix="Give a directory with one sub-directory per class.",
+            )
+        )
     names = sorted(d for d in os.listdir(root) if os.path.isdir(os.path.join(root, d)))
     files, labels = [], []
     for label, name in enumerate(names):
@@ -185,9 +213,13 @@ def list_image_folder(root):
                 files.append(os.path.join(root, name, f))
                 labels.append(label)
     if not files:
-        raise KerasMotError(format_error("Image folder holds no images in class sub-directories.",
-                                         received=repr(root),
-                                         fix=f"Put {', '.join(IMAGE_EXTENSIONS)} files in <root>/<class>/."))
+        raise KerasMotError(
+            format_error(
+                "Image folder holds no images in class sub-directories.",
+                received=repr(root),
+                fix=f"Put {', '.join(IMAGE_EXTENSIONS)} files in <root>/<class>/.",
+            )
+        )
     return files, labels, names
 
 
@@ -221,10 +253,13 @@ def make_text_task(num_examples, sequence_length, vocab_size, num_classes, seed=
         ((4, 16), (4,))
     """
     if vocab_size <= 2 * num_classes + 1 or sequence_length < 5 or num_classes < 3:
-        raise KerasMotError(format_error(
-            "The text task needs vocab_size > 2 * num_classes + 1, sequence_length >= 5, num_classes >= 3.",
-            received=f"vocab_size={vocab_size}, sequence_length={sequence_length}, num_classes={num_classes}",
-            fix="Raise backbone.bert.vocab_size or task.model.input_size."))
+        raise KerasMotError(
+            format_error(
+                "The text task needs vocab_size > 2 * num_classes + 1, sequence_length >= 5, num_classes >= 3.",
+                received=f"vocab_size={vocab_size}, sequence_length={sequence_length}, num_classes={num_classes}",
+                fix="Raise backbone.bert.vocab_size or task.model.input_size.",
+            )
+        )
     rng = np.random.default_rng(seed)
     tokens = rng.integers(num_classes + 1, vocab_size, size=(num_examples, sequence_length))
     labels = rng.integers(0, num_classes, size=num_examples)
@@ -241,15 +276,19 @@ def _text(config, split):
     model = config.task.model
     vocab_size = text_vocab_size(config)
     if not vocab_size or len(model.input_size) != 1:
-        raise KerasMotError(format_error(
-            "The 'text' source feeds a text backbone (bert, or keras_hub with vocabulary_size) with "
-            "task.model.input_size = [sequence_length].",
-            received=f"backbone {model.backbone.type!r}, input_size {list(model.input_size)}",
-            fix="Use a text backbone, or another data source."))
+        raise KerasMotError(
+            format_error(
+                "The 'text' source feeds a text backbone (bert, or keras_hub with vocabulary_size) with "
+                "task.model.input_size = [sequence_length].",
+                received=f"backbone {model.backbone.type!r}, input_size {list(model.input_size)}",
+                fix="Use a text backbone, or another data source.",
+            )
+        )
     opts = config.keras_mot.data
     n = opts.text_train_examples if split == "train" else opts.text_validation_examples
-    x, y = make_text_task(n, model.input_size[0], vocab_size, model.num_classes,
-                          seed=opts.seed * 2 + (split != "train"))
+    x, y = make_text_task(
+        n, model.input_size[0], vocab_size, model.num_classes, seed=opts.seed * 2 + (split != "train")
+    )
     return tf.data.Dataset.from_tensor_slices((x, y))
 
 
@@ -276,17 +315,27 @@ def build_dataset(config, split="train", batch_size=None, shuffle=None, repeat=F
         >>> x, y = next(iter(ds))
     """
     if split not in SPLITS:
-        raise KerasMotError(format_error("Unknown split.", received=repr(split), fix=f"Use one of: {SPLITS}."))
+        raise KerasMotError(
+            format_error("Unknown split.", received=repr(split), fix=f"Use one of: {SPLITS}.")
+        )
     data = _data_cfg(config, split)
     source = resolve_source(config, split)
     if source not in SOURCES:
-        raise KerasMotError(format_error("Unknown data source.", received=repr(source),
-                                         fix=f"Use one of: {', '.join(SOURCES)}."))
+        raise KerasMotError(
+            format_error(
+                "Unknown data source.", received=repr(source), fix=f"Use one of: {', '.join(SOURCES)}."
+            )
+        )
     ds = SOURCES[source](config, split)
     batch_size = batch_size or data.global_batch_size
     if batch_size < 1:
-        raise KerasMotError(format_error(f"task.{split}_data.global_batch_size must be >= 1.",
-                                         received=batch_size, fix="Set e.g. global_batch_size: 32."))
+        raise KerasMotError(
+            format_error(
+                f"task.{split}_data.global_batch_size must be >= 1.",
+                received=batch_size,
+                fix="Set e.g. global_batch_size: 32.",
+            )
+        )
     if data.cache:
         ds = ds.cache()
     if data.is_training if shuffle is None else shuffle:
@@ -294,5 +343,7 @@ def build_dataset(config, split="train", batch_size=None, shuffle=None, repeat=F
         ds = ds.shuffle(max(1, data.shuffle_buffer_size), seed=seed, reshuffle_each_iteration=True)
     if repeat:
         ds = ds.repeat()
-    ds = ds.batch(batch_size, drop_remainder=data.drop_remainder if drop_remainder is None else drop_remainder)
+    ds = ds.batch(
+        batch_size, drop_remainder=data.drop_remainder if drop_remainder is None else drop_remainder
+    )
     return ds.prefetch(tf.data.AUTOTUNE)

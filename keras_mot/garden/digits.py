@@ -29,8 +29,8 @@ def _split_indices(labels, split, seed):
         n_train = int(round(len(idx) * _FRACTIONS[0]))
         n_val = int(round(len(idx) * _FRACTIONS[1]))
         parts["train"].append(idx[:n_train])
-        parts["validation"].append(idx[n_train:n_train + n_val])
-        parts["test"].append(idx[n_train + n_val:])
+        parts["validation"].append(idx[n_train : n_train + n_val])
+        parts["test"].append(idx[n_train + n_val :])
     if split == "all":
         return np.arange(len(labels))
     return np.sort(np.concatenate(parts[split]))
@@ -54,11 +54,17 @@ def load_digits(split="train", image_size=None, channels=1, seed=0):
         (270, 32, 32, 3)
     """
     if split not in SPLITS:
-        raise KerasMotError(format_error("Unknown digits split.", received=repr(split),
-                                         fix=f"Use one of: {', '.join(SPLITS)}."))
+        raise KerasMotError(
+            format_error(
+                "Unknown digits split.", received=repr(split), fix=f"Use one of: {', '.join(SPLITS)}."
+            )
+        )
     if channels not in (1, 3):
-        raise KerasMotError(format_error("Digits images have 1 or 3 channels.",
-                                         received=repr(channels), fix="Pass channels=1 or 3."))
+        raise KerasMotError(
+            format_error(
+                "Digits images have 1 or 3 channels.", received=repr(channels), fix="Pass channels=1 or 3."
+            )
+        )
     images, labels = _raw()
     idx = _split_indices(labels, split, seed)
     x = images[idx][..., None]

@@ -58,9 +58,13 @@ def rebuild(model, edit=None, drop=None):
         >>> model = rebuild(keras.applications.MobileNetV2(weights=None), edit=momentum)
     """
     if not isinstance(model, keras.Model) or not hasattr(model, "_nodes_by_depth"):
-        raise KerasMotError(format_error("Only Functional models can be rebuilt from config.",
-                                         received=type(model).__name__,
-                                         fix="Build the architecture with the Functional API."))
+        raise KerasMotError(
+            format_error(
+                "Only Functional models can be rebuilt from config.",
+                received=type(model).__name__,
+                fix="Build the architecture with the Functional API.",
+            )
+        )
     config = model.get_config()
     replace = {}
     kept = []
@@ -68,8 +72,13 @@ def rebuild(model, edit=None, drop=None):
         if drop is not None and drop(layer["class_name"], layer["name"]):
             history = _first_history(layer["inbound_nodes"])
             if history is None:
-                raise KerasMotError(format_error("Cannot drop a layer without inputs.", layer=layer["name"],
-                                                 fix="Drop only layers that are called on a tensor."))
+                raise KerasMotError(
+                    format_error(
+                        "Cannot drop a layer without inputs.",
+                        layer=layer["name"],
+                        fix="Drop only layers that are called on a tensor.",
+                    )
+                )
             replace[layer["name"]] = history
             continue
         if edit is not None:

@@ -20,13 +20,23 @@ def _backbone_class(name):
     try:
         import keras_hub
     except ImportError as e:  # pragma: no cover - keras-hub is a test dependency
-        raise KerasMotError(format_error("backbone.type keras_hub needs the keras-hub package.",
-                                         received=str(e), fix="pip install keras-hub")) from e
+        raise KerasMotError(
+            format_error(
+                "backbone.type keras_hub needs the keras-hub package.",
+                received=str(e),
+                fix="pip install keras-hub",
+            )
+        ) from e
     cls = getattr(keras_hub.models, name, None)
     if not (isinstance(cls, type) and issubclass(cls, keras_hub.models.Backbone)):
         known = sorted(n for n in dir(keras_hub.models) if n.endswith("Backbone") and n != "Backbone")
-        raise KerasMotError(format_error("backbone.keras_hub.class_name is not a KerasHub backbone class.",
-                                         received=repr(name), fix=f"Use one of: {', '.join(known)}."))
+        raise KerasMotError(
+            format_error(
+                "backbone.keras_hub.class_name is not a KerasHub backbone class.",
+                received=repr(name),
+                fix=f"Use one of: {', '.join(known)}.",
+            )
+        )
     return cls
 
 
@@ -52,22 +62,33 @@ def _construct(cls, spec, input_size):
     try:
         return cls(**args)
     except Exception as e:  # the constructor's own message names the bad argument
-        raise KerasMotError(format_error(f"KerasHub could not build {cls.__name__} from backbone.keras_hub.args.",
-                                         received=f"{args}: {type(e).__name__}: {e}",
-                                         fix=f"Check the arguments against {cls.__name__}'s docstring.")) from e
+        raise KerasMotError(
+            format_error(
+                f"KerasHub could not build {cls.__name__} from backbone.keras_hub.args.",
+                received=f"{args}: {type(e).__name__}: {e}",
+                fix=f"Check the arguments against {cls.__name__}'s docstring.",
+            )
+        ) from e
 
 
 def _text_inputs(backbone, length):
     ids = keras.Input(shape=(length,), dtype="int32", name="token_ids")
-    derived = {"token_ids": ids,
-               "padding_mask": lambda: keras.ops.cast(keras.ops.not_equal(ids, 0), "int32"),
-               "segment_ids": lambda: keras.ops.zeros_like(ids)}
+    derived = {
+        "token_ids": ids,
+        "padding_mask": lambda: keras.ops.cast(keras.ops.not_equal(ids, 0), "int32"),
+        "segment_ids": lambda: keras.ops.zeros_like(ids),
+    }
     feed = {}
     for key in backbone.input:
         if key not in derived:
-            raise KerasMotError(format_error(f"The text backbone {type(backbone).__name__} has an input keras_mot "
-                                             "cannot derive from token ids.", received=repr(key),
-                                             fix=f"Use a backbone whose inputs are among {sorted(derived)}."))
+            raise KerasMotError(
+                format_error(
+                    f"The text backbone {type(backbone).__name__} has an input keras_mot "
+                    "cannot derive from token ids.",
+                    received=repr(key),
+                    fix=f"Use a backbone whose inputs are among {sorted(derived)}.",
+                )
+            )
         feed[key] = ids if key == "token_ids" else derived[key]()
     return ids, feed
 
@@ -76,8 +97,13 @@ def _features(out, spec, backbone):
     if isinstance(out, dict):
         keys = [spec.output] if spec.output else [k for k in _OUTPUT_KEYS if k in out]
         if not keys or keys[0] not in out:
-            raise KerasMotError(format_error(f"{type(backbone).__name__} has no such output.",
-                                             received=repr(spec.output), fix=f"Use one of: {sorted(out)}."))
+            raise KerasMotError(
+                format_error(
+                    f"{type(backbone).__name__} has no such output.",
+                    received=repr(spec.output),
+                    fix=f"Use one of: {sorted(out)}.",
+                )
+            )
         out = out[keys[0]]
     if len(out.shape) == 4:
         return keras.layers.GlobalAveragePooling2D(name="pool")(out)
@@ -111,10 +137,14 @@ def build_keras_hub_features(input_size, spec):
     backbone = _construct(cls, spec, list(input_size))
     if isinstance(backbone.input, dict):
         if not is_text(spec) or len(input_size) != 1:
-            raise KerasMotError(format_error(f"{cls.__name__} reads a dict of inputs; keras_mot's garden feeds it "
-                                             "token ids of task.model.input_size = [sequence_length].",
-                                             received=f"input_size {list(input_size)}",
-                                             fix="Give vocabulary_size in args and input_size: [sequence_length]."))
+            raise KerasMotError(
+                format_error(
+                    f"{cls.__name__} reads a dict of inputs; keras_mot's garden feeds it "
+                    "token ids of task.model.input_size = [sequence_length].",
+                    received=f"input_size {list(input_size)}",
+                    fix="Give vocabulary_size in args and input_size: [sequence_length].",
+                )
+            )
         inputs, feed = _text_inputs(backbone, input_size[0])
     else:
         inputs = keras.Input(shape=tuple(backbone.input.shape[1:]), dtype=backbone.input.dtype, name="image")

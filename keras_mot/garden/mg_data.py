@@ -21,6 +21,7 @@ def _d(cls, **kw):
 @dataclasses.dataclass
 class TfExampleDecoder:
     """`decoder.simple_decoder`."""
+
     regenerate_source_id: bool = False
     mask_binarize_threshold: Optional[float] = None
     attribute_names: List[str] = dataclasses.field(default_factory=list)
@@ -29,6 +30,7 @@ class TfExampleDecoder:
 @dataclasses.dataclass
 class TfExampleDecoderLabelMap:
     """`decoder.label_map_decoder`."""
+
     regenerate_source_id: bool = False
     mask_binarize_threshold: Optional[float] = None
     label_map: str = ""
@@ -37,6 +39,7 @@ class TfExampleDecoderLabelMap:
 @dataclasses.dataclass
 class DataDecoder(OneOf):
     """One-of: `type` + decoder block."""
+
     type: Optional[str] = "simple_decoder"
     simple_decoder: TfExampleDecoder = _d(TfExampleDecoder)
     label_map_decoder: TfExampleDecoderLabelMap = _d(TfExampleDecoderLabelMap)
@@ -45,6 +48,7 @@ class DataDecoder(OneOf):
 @dataclasses.dataclass
 class RandAugment:
     """`aug_type.randaug` (accepted; not applied by keras_mot)."""
+
     num_layers: int = 2
     magnitude: float = 10
     cutout_const: float = 40
@@ -57,6 +61,7 @@ class RandAugment:
 @dataclasses.dataclass
 class AutoAugment:
     """`aug_type.autoaug` (accepted; not applied by keras_mot)."""
+
     augmentation_name: str = "v0"
     cutout_const: float = 100
     translate_const: float = 250
@@ -65,6 +70,7 @@ class AutoAugment:
 @dataclasses.dataclass
 class Augmentation(OneOf):
     """One-of: `type` + augmentation block."""
+
     type: Optional[str] = None
     randaug: RandAugment = _d(RandAugment)
     autoaug: AutoAugment = _d(AutoAugment)
@@ -73,6 +79,7 @@ class Augmentation(OneOf):
 @dataclasses.dataclass
 class RandomErasing:
     """`random_erasing` (accepted; not applied by keras_mot)."""
+
     probability: float = 0.25
     min_area: float = 0.02
     max_area: float = 1 / 3
@@ -86,8 +93,9 @@ class RandomErasing:
 @dataclasses.dataclass
 class MixupAndCutmix:
     """`mixup_and_cutmix` (accepted; not applied by keras_mot)."""
-    mixup_alpha: float = .8
-    cutmix_alpha: float = 1.
+
+    mixup_alpha: float = 0.8
+    cutmix_alpha: float = 1.0
     prob: float = 1.0
     switch_prob: float = 0.5
     label_smoothing: float = 0.1
@@ -101,6 +109,7 @@ class DataConfig:
         >>> cfg.task.train_data.global_batch_size
         32
     """
+
     input_path: Union[str, List[str], Dict[str, Any]] = ""
     tfds_name: Union[str, Dict[str, Any]] = ""
     tfds_split: str = ""
@@ -132,7 +141,7 @@ class DataConfig:
     crop_area_range: Optional[Tuple[float, float]] = (0.08, 1.0)
     aug_type: Optional[Augmentation] = None
     three_augment: bool = False
-    color_jitter: float = 0.
+    color_jitter: float = 0.0
     random_erasing: Optional[RandomErasing] = None
     file_type: str = "tfrecord"
     image_field_key: str = "image/encoded"

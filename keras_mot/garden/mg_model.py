@@ -21,6 +21,7 @@ def _d(cls, **kw):
 @dataclasses.dataclass
 class ResNet:
     """`backbone.resnet`."""
+
     model_id: int = 50
     depth_multiplier: float = 1.0
     stem_type: str = "v0"
@@ -35,6 +36,7 @@ class ResNet:
 @dataclasses.dataclass
 class DilatedResNet:
     """`backbone.dilated_resnet` (accepted; not built)."""
+
     model_id: int = 50
     output_stride: int = 16
     multigrid: Optional[List[int]] = None
@@ -49,12 +51,14 @@ class DilatedResNet:
 @dataclasses.dataclass
 class RevNet:
     """`backbone.revnet` (accepted; not built)."""
+
     model_id: int = 56
 
 
 @dataclasses.dataclass
 class EfficientNet:
     """`backbone.efficientnet`."""
+
     model_id: str = "b0"
     se_ratio: float = 0.0
     stochastic_depth_drop_rate: float = 0.0
@@ -63,6 +67,7 @@ class EfficientNet:
 @dataclasses.dataclass
 class MobileNet:
     """`backbone.mobilenet`: `model_id` such as MobileNetV2, MobileNetV3Small, MobileNetV3Large."""
+
     model_id: str = "MobileNetV2"
     filter_size_scale: float = 1.0
     stochastic_depth_drop_rate: float = 0.0
@@ -73,6 +78,7 @@ class MobileNet:
 @dataclasses.dataclass
 class SpineNet:
     """`backbone.spinenet` (accepted; not built)."""
+
     model_id: str = "49"
     stochastic_depth_drop_rate: float = 0.0
     min_level: int = 3
@@ -82,6 +88,7 @@ class SpineNet:
 @dataclasses.dataclass
 class SpineNetMobile:
     """`backbone.spinenet_mobile` (accepted; not built)."""
+
     model_id: str = "49"
     stochastic_depth_drop_rate: float = 0.0
     se_ratio: float = 0.2
@@ -94,6 +101,7 @@ class SpineNetMobile:
 @dataclasses.dataclass
 class MobileDet:
     """`backbone.mobiledet` (accepted; not built)."""
+
     model_id: str = "MobileDetCPU"
     filter_size_scale: float = 1.0
 
@@ -101,6 +109,7 @@ class MobileDet:
 @dataclasses.dataclass
 class Transformer:
     """`backbone.vit.transformer`."""
+
     mlp_dim: int = 1
     num_heads: int = 1
     num_layers: int = 1
@@ -111,6 +120,7 @@ class Transformer:
 @dataclasses.dataclass
 class VisionTransformer:
     """`backbone.vit` (accepted; not built)."""
+
     model_name: str = "vit-b16"
     pooler: str = "token"
     representation_size: int = 0
@@ -131,6 +141,7 @@ class BertEncoder:
 
     `task.model.input_size` is `[sequence_length]` for this backbone.
     """
+
     vocab_size: int = 30522
     hidden_size: int = 768
     num_layers: int = 12
@@ -160,6 +171,7 @@ class KerasHubBackbone:
         ...     "num_heads": 2, "hidden_dim": 16, "mlp_dim": 32}).class_name
         'ViTBackbone'
     """
+
     class_name: str = ""
     args: Dict[str, Any] = dataclasses.field(default_factory=dict)
     output: Optional[str] = None  # key of a dict output (default: pooled_output, else sequence_output)
@@ -173,6 +185,7 @@ class Backbone(OneOf):
         >>> cfg.task.model.backbone.get().model_id
         'MobileNetV2'
     """
+
     type: Optional[str] = None
     resnet: ResNet = _d(ResNet)
     dilated_resnet: DilatedResNet = _d(DilatedResNet)
@@ -190,6 +203,7 @@ class Backbone(OneOf):
 @dataclasses.dataclass
 class NormActivation:
     """`task.model.norm_activation`: keras_mot applies `norm_momentum` to every BatchNormalization."""
+
     activation: str = "relu"
     use_sync_bn: bool = True
     norm_momentum: float = 0.99
@@ -199,6 +213,7 @@ class NormActivation:
 @dataclasses.dataclass
 class ImageClassificationModel:
     """`task.model`: classifier over a backbone; keras_mot's head is dropout + Dense(num_classes) logits."""
+
     num_classes: int = 0
     input_size: List[int] = dataclasses.field(default_factory=list)
     backbone: Backbone = _d(Backbone, type="resnet")

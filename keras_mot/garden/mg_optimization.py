@@ -25,6 +25,7 @@ class _Clip:
 @dataclasses.dataclass
 class SGDConfig(_Clip):
     """SGD (`optimizer.sgd`)."""
+
     name: str = "SGD"
     decay: float = 0.0
     nesterov: bool = False
@@ -34,6 +35,7 @@ class SGDConfig(_Clip):
 @dataclasses.dataclass
 class SGDExperimentalConfig(_Clip):
     """SGD, experimental variant (`optimizer.sgd_experimental`)."""
+
     name: str = "SGD"
     nesterov: bool = False
     momentum: float = 0.0
@@ -43,6 +45,7 @@ class SGDExperimentalConfig(_Clip):
 @dataclasses.dataclass
 class RMSPropConfig(_Clip):
     """RMSprop (`optimizer.rmsprop`)."""
+
     name: str = "RMSprop"
     rho: float = 0.9
     momentum: float = 0.0
@@ -53,6 +56,7 @@ class RMSPropConfig(_Clip):
 @dataclasses.dataclass
 class AdagradConfig(_Clip):
     """Adagrad (`optimizer.adagrad`)."""
+
     name: str = "Adagrad"
     initial_accumulator_value: float = 0.1
     epsilon: float = 1e-07
@@ -61,6 +65,7 @@ class AdagradConfig(_Clip):
 @dataclasses.dataclass
 class AdamConfig(_Clip):
     """Adam (`optimizer.adam`)."""
+
     name: str = "Adam"
     beta_1: float = 0.9
     beta_2: float = 0.999
@@ -71,12 +76,14 @@ class AdamConfig(_Clip):
 @dataclasses.dataclass
 class AdamExperimentalConfig(AdamConfig):
     """Adam, experimental variant (`optimizer.adam_experimental`)."""
+
     jit_compile: bool = False
 
 
 @dataclasses.dataclass
 class AdamWeightDecayConfig(_Clip):
     """Adam with decoupled weight decay (`optimizer.adamw`)."""
+
     name: str = "AdamWeightDecay"
     beta_1: float = 0.9
     beta_2: float = 0.999
@@ -91,6 +98,7 @@ class AdamWeightDecayConfig(_Clip):
 @dataclasses.dataclass
 class AdamWeightDecayExperimentalConfig(_Clip):
     """AdamW, experimental variant (`optimizer.adamw_experimental`)."""
+
     name: str = "AdamWeightDecayExperimental"
     beta_1: float = 0.9
     beta_2: float = 0.999
@@ -104,6 +112,7 @@ class AdamWeightDecayExperimentalConfig(_Clip):
 @dataclasses.dataclass
 class LAMBConfig(_Clip):
     """LAMB (`optimizer.lamb`)."""
+
     name: str = "LAMB"
     beta_1: float = 0.9
     beta_2: float = 0.999
@@ -116,6 +125,7 @@ class LAMBConfig(_Clip):
 @dataclasses.dataclass
 class LARSConfig(_Clip):
     """LARS (`optimizer.lars`); accepted, not built by keras_mot."""
+
     name: str = "LARS"
     momentum: float = 0.9
     eeta: float = 0.001
@@ -129,6 +139,7 @@ class LARSConfig(_Clip):
 @dataclasses.dataclass
 class SLIDEConfig(_Clip):
     """SLIDE (`optimizer.slide`); accepted, not built by keras_mot."""
+
     name: str = "SLIDE"
     beta_1: float = 0.9
     beta_2: float = 0.999
@@ -147,6 +158,7 @@ class SLIDEConfig(_Clip):
 @dataclasses.dataclass
 class AdafactorConfig(_Clip):
     """Adafactor (`optimizer.adafactor`)."""
+
     name: str = "Adafactor"
     factored: bool = True
     multiply_by_parameter_scale: bool = True
@@ -164,6 +176,7 @@ class AdafactorConfig(_Clip):
 @dataclasses.dataclass
 class EMAConfig(_Clip):
     """Exponential moving average of weights (`optimizer_config.ema`)."""
+
     name: str = "ExponentialMovingAverage"
     trainable_weights_only: bool = True
     average_decay: float = 0.99
@@ -174,6 +187,7 @@ class EMAConfig(_Clip):
 @dataclasses.dataclass
 class OptimizerConfig(OneOf):
     """One-of: `type` + the block of that optimizer."""
+
     type: Optional[str] = None
     sgd: SGDConfig = _d(SGDConfig)
     sgd_experimental: SGDExperimentalConfig = _d(SGDExperimentalConfig)
@@ -192,6 +206,7 @@ class OptimizerConfig(OneOf):
 @dataclasses.dataclass
 class ConstantLrConfig:
     """Constant learning rate."""
+
     name: str = "Constant"
     learning_rate: float = 0.1
 
@@ -199,6 +214,7 @@ class ConstantLrConfig:
 @dataclasses.dataclass
 class StepwiseLrConfig:
     """Piecewise-constant learning rate."""
+
     name: str = "PiecewiseConstantDecay"
     boundaries: Optional[List[int]] = None
     values: Optional[List[float]] = None
@@ -208,6 +224,7 @@ class StepwiseLrConfig:
 @dataclasses.dataclass
 class ExponentialLrConfig:
     """Exponential decay."""
+
     name: str = "ExponentialDecay"
     initial_learning_rate: Optional[float] = None
     decay_steps: Optional[int] = None
@@ -219,6 +236,7 @@ class ExponentialLrConfig:
 @dataclasses.dataclass
 class PolynomialLrConfig:
     """Polynomial decay."""
+
     name: str = "PolynomialDecay"
     initial_learning_rate: Optional[float] = None
     decay_steps: Optional[int] = None
@@ -231,6 +249,7 @@ class PolynomialLrConfig:
 @dataclasses.dataclass
 class CosineLrConfig:
     """Cosine decay."""
+
     name: str = "CosineDecay"
     initial_learning_rate: Optional[float] = None
     decay_steps: Optional[int] = None
@@ -241,6 +260,7 @@ class CosineLrConfig:
 @dataclasses.dataclass
 class DirectPowerLrConfig:
     """lr * step^power; accepted, not built by keras_mot."""
+
     name: str = "DirectPowerDecay"
     initial_learning_rate: Optional[float] = None
     power: float = -0.5
@@ -249,6 +269,7 @@ class DirectPowerLrConfig:
 @dataclasses.dataclass
 class PowerAndLinearDecayLrConfig:
     """Power then linear decay; accepted, not built by keras_mot."""
+
     name: str = "PowerAndLinearDecay"
     initial_learning_rate: Optional[float] = None
     total_decay_steps: Optional[int] = None
@@ -260,6 +281,7 @@ class PowerAndLinearDecayLrConfig:
 @dataclasses.dataclass
 class PowerDecayWithOffsetLrConfig:
     """Power decay after an offset; accepted, not built by keras_mot."""
+
     name: str = "PowerDecayWithOffset"
     initial_learning_rate: Optional[float] = None
     power: float = -0.5
@@ -270,6 +292,7 @@ class PowerDecayWithOffsetLrConfig:
 @dataclasses.dataclass
 class StepCosineLrConfig:
     """Piecewise cosine; accepted, not built by keras_mot."""
+
     name: str = "StepCosineDecayWithOffset"
     boundaries: Optional[List[int]] = None
     values: Optional[List[float]] = None
@@ -279,6 +302,7 @@ class StepCosineLrConfig:
 @dataclasses.dataclass
 class LrConfig(OneOf):
     """One-of: `type` + the block of that learning-rate schedule."""
+
     type: Optional[str] = None
     constant: ConstantLrConfig = _d(ConstantLrConfig)
     stepwise: StepwiseLrConfig = _d(StepwiseLrConfig)
@@ -294,6 +318,7 @@ class LrConfig(OneOf):
 @dataclasses.dataclass
 class LinearWarmupConfig:
     """Linear warmup from `warmup_learning_rate`."""
+
     name: str = "linear"
     warmup_learning_rate: float = 0
     warmup_steps: Optional[int] = None
@@ -302,6 +327,7 @@ class LinearWarmupConfig:
 @dataclasses.dataclass
 class PolynomialWarmupConfig:
     """Polynomial warmup."""
+
     name: str = "polynomial"
     power: float = 1
     warmup_steps: Optional[int] = None
@@ -310,6 +336,7 @@ class PolynomialWarmupConfig:
 @dataclasses.dataclass
 class WarmupConfig(OneOf):
     """One-of: `type` + the block of that warmup."""
+
     type: Optional[str] = None
     linear: LinearWarmupConfig = _d(LinearWarmupConfig)
     polynomial: PolynomialWarmupConfig = _d(PolynomialWarmupConfig)
@@ -323,6 +350,7 @@ class OptimizationConfig:
         >>> cfg.trainer.optimizer_config.learning_rate.get().initial_learning_rate
         0.0001
     """
+
     optimizer: OptimizerConfig = _d(OptimizerConfig)
     ema: Optional[EMAConfig] = None
     learning_rate: LrConfig = _d(LrConfig)

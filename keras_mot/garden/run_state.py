@@ -65,9 +65,13 @@ class RunState:
         state_path = os.path.join(out, STATE)
         has_files = os.path.isdir(out) and bool(os.listdir(out))
         if has_files and not os.path.isfile(state_path):
-            raise KerasMotError(format_error(
-                "The output directory holds files but no keras-mot run state; not writing there.",
-                received=repr(out), fix="Pass another --out (an empty or new directory)."))
+            raise KerasMotError(
+                format_error(
+                    "The output directory holds files but no keras-mot run state; not writing there.",
+                    received=repr(out),
+                    fix="Pass another --out (an empty or new directory).",
+                )
+            )
         if fresh and has_files:
             shutil.rmtree(out)
             has_files = False
@@ -79,19 +83,30 @@ class RunState:
         with open(state_path, encoding="utf-8") as f:
             data = json.load(f)
         if data.get("config") != config_dump:
-            raise KerasMotError(format_error(
-                "The output directory holds a run of a different experiment (its config "
-                "differs); not mixing them.", received=repr(out),
-                fix="Pass --fresh to discard that run, or another --out."))
+            raise KerasMotError(
+                format_error(
+                    "The output directory holds a run of a different experiment (its config "
+                    "differs); not mixing them.",
+                    received=repr(out),
+                    fix="Pass --fresh to discard that run, or another --out.",
+                )
+            )
         if data.get("phase") == "done":
-            raise KerasMotError(format_error(
-                "The output directory holds a finished run of this experiment.",
-                received=repr(out),
-                fix=f"See {os.path.join(out, 'results.md')}; pass --fresh to train it again."))
+            raise KerasMotError(
+                format_error(
+                    "The output directory holds a finished run of this experiment.",
+                    received=repr(out),
+                    fix=f"See {os.path.join(out, 'results.md')}; pass --fresh to train it again.",
+                )
+            )
         if data.get("phase") not in PHASES:
-            raise KerasMotError(format_error(
-                "The run state is damaged.", received=f"{state_path}: phase {data.get('phase')!r}",
-                fix="Pass --fresh to start over."))
+            raise KerasMotError(
+                format_error(
+                    "The run state is damaged.",
+                    received=f"{state_path}: phase {data.get('phase')!r}",
+                    fix="Pass --fresh to start over.",
+                )
+            )
         return cls(out, data)
 
     def save(self):
@@ -101,7 +116,7 @@ class RunState:
         """Marks phase `phase` as reached at step 0 (the previous phase is complete)."""
         self.data.update(phase=phase, step=0, **values)
         self.save()
-        for done in PHASES[:PHASES.index(phase)]:
+        for done in PHASES[: PHASES.index(phase)]:
             stale = resume_path(self.out, done)
             if os.path.exists(stale):
                 os.remove(stale)
@@ -131,7 +146,7 @@ class PeriodicCheckpoint(keras.callbacks.Callback):
         self.done += 1
         if self.interval > 0 and self.done % self.interval == 0:
             path = resume_path(self.state.out, self.phase)
-            tmp = path[:-len(".keras")] + ".tmp.keras"
+            tmp = path[: -len(".keras")] + ".tmp.keras"
             self.model.save(tmp)
             os.replace(tmp, path)
             self.state.data.update(phase=self.phase, step=self.done)

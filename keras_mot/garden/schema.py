@@ -55,8 +55,12 @@ def _convert_scalar(value, hint, path):
     else:
         ok = isinstance(value, hint)
     if not ok:
-        _fail(path, f"expected {_type_name(hint)}.", f"{value!r} ({type(value).__name__})",
-              f"Give a value of type {_type_name(hint)}.")
+        _fail(
+            path,
+            f"expected {_type_name(hint)}.",
+            f"{value!r} ({type(value).__name__})",
+            f"Give a value of type {_type_name(hint)}.",
+        )
     return value
 
 
@@ -80,15 +84,21 @@ def _convert(value, hint, path):
             except KerasMotError:
                 if isinstance(value, dict) and dataclasses.is_dataclass(option):
                     raise  # the mapping was meant for this block: report the key inside it
-        _fail(path, f"expected one of {', '.join(_type_name(o) for o in options)}.", repr(value),
-              "Give a value of one of these types.")
+        _fail(
+            path,
+            f"expected one of {', '.join(_type_name(o) for o in options)}.",
+            repr(value),
+            "Give a value of one of these types.",
+        )
     if value is None:
         _fail(path, "may not be null.", "null", "Give a value or remove the key to use the default.")
     if dataclasses.is_dataclass(hint):
         return from_dict(hint, value, path)
     if origin in (list, tuple) or hint in (list, tuple):
         if not isinstance(value, (list, tuple)):
-            _fail(path, f"expected a list ({_type_name(hint)}).", repr(value), "Give a YAML list, e.g. [1, 2].")
+            _fail(
+                path, f"expected a list ({_type_name(hint)}).", repr(value), "Give a YAML list, e.g. [1, 2]."
+            )
         args = typing.get_args(hint)
         if origin is tuple and args and args[-1] is not Ellipsis:
             if len(value) != len(args):
@@ -144,9 +154,13 @@ def from_dict(cls, data, path=""):
     for key, value in data.items():
         dotted = f"{path}.{key}" if path else str(key)
         if key not in valid:
-            raise KerasMotError(format_error(
-                f"Unknown config key '{dotted}'.", received=repr(key),
-                fix=f"Valid keys under '{where}': {', '.join(valid)}."))
+            raise KerasMotError(
+                format_error(
+                    f"Unknown config key '{dotted}'.",
+                    received=repr(key),
+                    fix=f"Valid keys under '{where}': {', '.join(valid)}.",
+                )
+            )
         kwargs[key] = _convert(value, hints[key], dotted)
         _check_with_codec(kwargs[key], fields[key].metadata.get("codec"), dotted)
     obj = cls(**kwargs)
@@ -208,19 +222,33 @@ def parse_override(text):
         (['trainer', 'train_steps'], 5)
     """
     if not isinstance(text, str) or "=" not in text:
-        raise KerasMotError(format_error(
-            "An override must look like 'dotted.key=value'.", received=repr(text),
-            fix="Example: --set trainer.train_steps=5"))
+        raise KerasMotError(
+            format_error(
+                "An override must look like 'dotted.key=value'.",
+                received=repr(text),
+                fix="Example: --set trainer.train_steps=5",
+            )
+        )
     key, _, raw = text.partition("=")
     keys = [k for k in key.strip().split(".")]
     if not all(keys):
-        raise KerasMotError(format_error("An override key has an empty part.", received=repr(text),
-                                         fix="Use dotted keys like task.model.num_classes=10."))
+        raise KerasMotError(
+            format_error(
+                "An override key has an empty part.",
+                received=repr(text),
+                fix="Use dotted keys like task.model.num_classes=10.",
+            )
+        )
     try:
         value = yaml.safe_load(raw) if raw.strip() else None
     except yaml.YAMLError as e:
-        raise KerasMotError(format_error(f"Override value of '{key}' is not valid YAML.",
-                                         received=repr(raw), fix=f"Quote or fix the value ({e}).")) from e
+        raise KerasMotError(
+            format_error(
+                f"Override value of '{key}' is not valid YAML.",
+                received=repr(raw),
+                fix=f"Quote or fix the value ({e}).",
+            )
+        ) from e
     return keys, value
 
 
@@ -243,9 +271,13 @@ def apply_overrides(data, overrides):
             if child is None:
                 child = {}
             elif not isinstance(child, dict):
-                raise KerasMotError(format_error(
-                    f"Override '{text}' goes below '{'.'.join(keys[:i + 1])}', which is not a mapping.",
-                    received=repr(child), fix="Override that key itself, or fix the dotted path."))
+                raise KerasMotError(
+                    format_error(
+                        f"Override '{text}' goes below '{'.'.join(keys[: i + 1])}', which is not a mapping.",
+                        received=repr(child),
+                        fix="Override that key itself, or fix the dotted path.",
+                    )
+                )
             else:
                 child = dict(child)
             node[k] = child
@@ -273,5 +305,9 @@ class OneOf:
     def validate(self, path):
         """Checks that `type` names one of the variants."""
         if self.type is not None and self.type not in self.variants():
-            _fail(f"{path}.type" if path else "type", "unknown type.", repr(self.type),
-                  f"Use one of: {', '.join(self.variants())}.")
+            _fail(
+                f"{path}.type" if path else "type",
+                "unknown type.",
+                repr(self.type),
+                f"Use one of: {', '.join(self.variants())}.",
+            )

@@ -31,7 +31,8 @@ class PositionEmbedding(keras.layers.Layer):
 
     def build(self, input_shape):
         self.position_embeddings = self.add_weight(
-            name="embeddings", shape=(self.sequence_length, input_shape[-1]), initializer=self.initializer)
+            name="embeddings", shape=(self.sequence_length, input_shape[-1]), initializer=self.initializer
+        )
 
     def call(self, inputs):
         length = keras.ops.shape(inputs)[1]
@@ -41,16 +42,25 @@ class PositionEmbedding(keras.layers.Layer):
         return input_shape
 
     def get_config(self):
-        return {**super().get_config(), "sequence_length": self.sequence_length,
-                "initializer": keras.initializers.serialize(self.initializer)}
+        return {
+            **super().get_config(),
+            "sequence_length": self.sequence_length,
+            "initializer": keras.initializers.serialize(self.initializer),
+        }
 
 
 def _block(x, i, bert, init):
     heads = bert.num_attention_heads
     attn = keras.layers.MultiHeadAttention(
-        num_heads=heads, key_dim=bert.hidden_size // heads, dropout=bert.attention_dropout_rate,
-        kernel_initializer=init, name=f"layer_{i}_attention")
-    norm = {k: keras.layers.LayerNormalization(epsilon=1e-12, name=f"layer_{i}_{k}_norm") for k in ("attn", "ffn")}
+        num_heads=heads,
+        key_dim=bert.hidden_size // heads,
+        dropout=bert.attention_dropout_rate,
+        kernel_initializer=init,
+        name=f"layer_{i}_attention",
+    )
+    norm = {
+        k: keras.layers.LayerNormalization(epsilon=1e-12, name=f"layer_{i}_{k}_norm") for k in ("attn", "ffn")
+    }
     y = norm["attn"](x) if bert.norm_first else x
     y = attn(y, y)
     y = keras.layers.Dropout(bert.dropout_rate, name=f"layer_{i}_attention_dropout")(y)
@@ -58,8 +68,12 @@ def _block(x, i, bert, init):
     if not bert.norm_first:
         x = norm["attn"](x)
     y = norm["ffn"](x) if bert.norm_first else x
-    y = keras.layers.Dense(bert.intermediate_size, activation=bert.hidden_activation,
-                           kernel_initializer=init, name=f"layer_{i}_intermediate")(y)
+    y = keras.layers.Dense(
+        bert.intermediate_size,
+        activation=bert.hidden_activation,
+        kernel_initializer=init,
+        name=f"layer_{i}_intermediate",
+    )(y)
     y = keras.layers.Dense(bert.hidden_size, kernel_initializer=init, name=f"layer_{i}_output")(y)
     y = keras.layers.Dropout(bert.dropout_rate, name=f"layer_{i}_output_dropout")(y)
     x = keras.layers.Add(name=f"layer_{i}_output_residual")([x, y])
@@ -81,19 +95,28 @@ def build_bert_features(input_size, bert):
         (None, 32)
     """
     if len(input_size) != 1 or input_size[0] > bert.max_position_embeddings:
-        raise KerasMotError(format_error(
-            "The bert backbone needs task.model.input_size = [sequence_length] with "
-            f"sequence_length <= backbone.bert.max_position_embeddings ({bert.max_position_embeddings}).",
-            received=list(input_size), fix="Set e.g. input_size: [32]."))
+        raise KerasMotError(
+            format_error(
+                "The bert backbone needs task.model.input_size = [sequence_length] with "
+                f"sequence_length <= backbone.bert.max_position_embeddings ({bert.max_position_embeddings}).",
+                received=list(input_size),
+                fix="Set e.g. input_size: [32].",
+            )
+        )
     if bert.hidden_size % bert.num_attention_heads:
-        raise KerasMotError(format_error(
-            "backbone.bert.hidden_size must be divisible by num_attention_heads.",
-            received=f"{bert.hidden_size} and {bert.num_attention_heads}", fix="Use e.g. 64 and 4."))
+        raise KerasMotError(
+            format_error(
+                "backbone.bert.hidden_size must be divisible by num_attention_heads.",
+                received=f"{bert.hidden_size} and {bert.num_attention_heads}",
+                fix="Use e.g. 64 and 4.",
+            )
+        )
     init = keras.initializers.TruncatedNormal(stddev=bert.initializer_range)
     tokens = keras.Input(shape=(input_size[0],), dtype="int32", name="input_word_ids")
     width = bert.embedding_size or bert.hidden_size
-    x = keras.layers.Embedding(bert.vocab_size, width, embeddings_initializer=init,
-                               name="word_embeddings")(tokens)
+    x = keras.layers.Embedding(bert.vocab_size, width, embeddings_initializer=init, name="word_embeddings")(
+        tokens
+    )
     if width != bert.hidden_size:
         x = keras.layers.Dense(bert.hidden_size, kernel_initializer=init, name="embedding_projection")(x)
     x = PositionEmbedding(input_size[0], initializer=init, name="position_embedding")(x)

@@ -25,18 +25,22 @@ import keras
 import numpy as np
 import yaml
 
+from keras_mot.callbacks.nonfinite import StopOnNonFinite
 from keras_mot.errors import KerasMotError, format_error
 from keras_mot.export.interpreter import runtime_name
 from keras_mot.garden import results as _results
-from keras_mot.callbacks.nonfinite import StopOnNonFinite
-from keras_mot.garden.run_state import PeriodicCheckpoint, RunState
 from keras_mot.garden.builders import build_model
 from keras_mot.garden.config import ExperimentConfig, dump_config, load_config
 from keras_mot.garden.data import build_dataset, resolve_source
+from keras_mot.garden.run_state import PeriodicCheckpoint, RunState
 from keras_mot.garden.training import build_loss, build_optimizer, one_hot_labels
 
-DEFAULT_TARGETS = {"qat": "tflite_int8", "pruning": "generic", "qat+pruning": "tflite_int8",
-                   "float": "tflite"}
+DEFAULT_TARGETS = {
+    "qat": "tflite_int8",
+    "pruning": "generic",
+    "qat+pruning": "tflite_int8",
+    "float": "tflite",
+}
 # (weight bits, activation bits) -> keras_mot scheme (Model Garden's change_num_bits).
 BIT_SCHEMES = {(8, 8): "int8", (8, 16): "int16x8"}
 
@@ -110,15 +114,24 @@ def _log_callback(log_dir, config):
 def _fit(model, train_ds, steps, config, log_dir, callbacks, verbose):
     loop = config.trainer.steps_per_loop
     per_epoch = loop if 0 < loop <= steps and steps % loop == 0 else steps
-    model.fit(train_ds, epochs=math.ceil(steps / per_epoch), steps_per_epoch=per_epoch,
-              callbacks=list(callbacks) + [_log_callback(log_dir, config)], verbose=verbose,
-              shuffle=False)
+    model.fit(
+        train_ds,
+        epochs=math.ceil(steps / per_epoch),
+        steps_per_epoch=per_epoch,
+        callbacks=list(callbacks) + [_log_callback(log_dir, config)],
+        verbose=verbose,
+        shuffle=False,
+    )
 
 
 def _compile(model, config, lint, learning_rate=None):
-    kwargs = dict(optimizer=build_optimizer(config, learning_rate), loss=build_loss(config), metrics=["accuracy"],
-                  run_eagerly=config.runtime.run_eagerly or None,
-                  jit_compile=bool(config.runtime.enable_xla))
+    kwargs = dict(
+        optimizer=build_optimizer(config, learning_rate),
+        loss=build_loss(config),
+        metrics=["accuracy"],
+        run_eagerly=config.runtime.run_eagerly or None,
+        jit_compile=bool(config.runtime.enable_xla),
+    )
     if hasattr(model, "mot_target"):
         kwargs["lint"] = lint
     model.compile(**kwargs)
@@ -128,23 +141,34 @@ def _schedule(pruning):
     from keras_mot.sparsity import ConstantSparsity, PolynomialDecay
 
     if pruning.pruning_schedule == "ConstantSparsity":
-        return ConstantSparsity(pruning.final_sparsity, pruning.begin_step, pruning.end_step,
-                                frequency=pruning.frequency)
-    return PolynomialDecay(pruning.initial_sparsity, pruning.final_sparsity, pruning.begin_step,
-                           max(pruning.end_step, pruning.begin_step + 1),
-                           frequency=pruning.frequency)
+        return ConstantSparsity(
+            pruning.final_sparsity, pruning.begin_step, pruning.end_step, frequency=pruning.frequency
+        )
+    return PolynomialDecay(
+        pruning.initial_sparsity,
+        pruning.final_sparsity,
+        pruning.begin_step,
+        max(pruning.end_step, pruning.begin_step + 1),
+        frequency=pruning.frequency,
+    )
 
 
 def _scheme(quantization):
     if quantization is None:
         return None
-    bits = ((quantization.num_bits_weight, quantization.num_bits_activation)
-            if quantization.change_num_bits else (8, 8))
+    bits = (
+        (quantization.num_bits_weight, quantization.num_bits_activation)
+        if quantization.change_num_bits
+        else (8, 8)
+    )
     if bits not in BIT_SCHEMES:
-        raise KerasMotError(format_error(
-            "task.quantization bit widths are not supported by keras_mot.",
-            received=f"weights {bits[0]} bits, activations {bits[1]} bits",
-            fix="Use 8/8 (int8) or 8/16 (int16x8)."))
+        raise KerasMotError(
+            format_error(
+                "task.quantization bit widths are not supported by keras_mot.",
+                received=f"weights {bits[0]} bits, activations {bits[1]} bits",
+                fix="Use 8/8 (int8) or 8/16 (int16x8).",
+            )
+        )
     return "target" if bits == (8, 8) else BIT_SCHEMES[bits]
 
 
@@ -163,25 +187,34 @@ def build_recipe(config, target):
     pruning = config.task.pruning
     schedule = _schedule(pruning) if pruning is not None else None
     if config.keras_mot.recipe:
-        return Recipe(target=target.name, schedule=schedule,
-                      rules=tuple(codec.decode(r, expect=Rule) for r in config.keras_mot.recipe))
+        return Recipe(
+            target=target.name,
+            schedule=schedule,
+            rules=tuple(codec.decode(r, expect=Rule) for r in config.keras_mot.recipe),
+        )
     scheme = _scheme(config.task.quantization)
     if scheme == "target" and target.scheme is None:
-        raise KerasMotError(format_error(
-            "task.quantization asks for QAT but the target runs float models.",
-            received=f"keras_mot.target: {target.name}",
-            fix="Set keras_mot.target to an integer target, e.g. tflite_int8."))
+        raise KerasMotError(
+            format_error(
+                "task.quantization asks for QAT but the target runs float models.",
+                received=f"keras_mot.target: {target.name}",
+                fix="Set keras_mot.target to an integer target, e.g. tflite_int8.",
+            )
+        )
     prune = None
     if pruning is not None:
         prune = NofM(*pruning.sparsity_m_by_n) if pruning.sparsity_m_by_n else "target"
-    return Recipe(target=target.name, schedule=schedule,
-                  rules=(Rule("_default", quantize=scheme, prune=prune),))
+    return Recipe(
+        target=target.name, schedule=schedule, rules=(Rule("_default", quantize=scheme, prune=prune),)
+    )
 
 
 def _load_checkpoint(model, config):
     blocks = [b for b in (config.task.quantization, config.task.pruning) if b is not None]
-    path = next((b.pretrained_original_checkpoint for b in blocks
-                 if b.pretrained_original_checkpoint), None) or config.task.init_checkpoint
+    path = (
+        next((b.pretrained_original_checkpoint for b in blocks if b.pretrained_original_checkpoint), None)
+        or config.task.init_checkpoint
+    )
     if not path:
         return False
     if path.endswith(".keras"):
@@ -191,8 +224,18 @@ def _load_checkpoint(model, config):
     return True
 
 
-def train(config, out=None, overrides=None, verbose=1, lint="table", export_targets=None,
-          reference=True, checkpoints=True, max_examples=512, fresh=False):
+def train(
+    config,
+    out=None,
+    overrides=None,
+    verbose=1,
+    lint="table",
+    export_targets=None,
+    reference=True,
+    checkpoints=True,
+    max_examples=512,
+    fresh=False,
+):
     """Runs a whole experiment; returns a `TrainResult` (and prints its table when verbose).
 
     Args:
@@ -232,9 +275,13 @@ def train(config, out=None, overrides=None, verbose=1, lint="table", export_targ
     out = os.path.abspath(out or os.path.join("runs", name))
     state = RunState.open(out, dump_config(config, compact=True), fresh=fresh)
     if state.phase != "float" and not checkpoints:
-        raise KerasMotError(format_error(
-            "This run stopped after its float phase but keeps no checkpoints to resume from.",
-            received=repr(out), fix="Pass --fresh (fresh=True) to start over."))
+        raise KerasMotError(
+            format_error(
+                "This run stopped after its float phase but keeps no checkpoints to resume from.",
+                received=repr(out),
+                fix="Pass --fresh (fresh=True) to start over.",
+            )
+        )
     with open(os.path.join(out, "config.yaml"), "w", encoding="utf-8") as f:
         yaml.safe_dump(dump_config(config, compact=True), f, sort_keys=False)
     interval = config.trainer.checkpoint_interval if checkpoints else 0
@@ -250,8 +297,9 @@ def train(config, out=None, overrides=None, verbose=1, lint="table", export_targ
     else:
         val_ds_fit = val_ds
     x_val, y_val = _arrays(val_ds)
-    x_cal, _ = _arrays(build_dataset(config, "train", shuffle=False),
-                       config.keras_mot.representative_examples)
+    x_cal, _ = _arrays(
+        build_dataset(config, "train", shuffle=False), config.keras_mot.representative_examples
+    )
 
     if state.phase == "float":
         model, done = state.load_resume("float"), state.step
@@ -259,15 +307,20 @@ def train(config, out=None, overrides=None, verbose=1, lint="table", export_targ
             model, done = build_model(config), 0
             if recipe is not None:
                 mot.check_recipe(model, recipe)
-            float_steps = 0 if _load_checkpoint(model, config) else \
-                config.keras_mot.float_train_steps
+            float_steps = 0 if _load_checkpoint(model, config) else config.keras_mot.float_train_steps
             _compile(model, config, lint, config.keras_mot.float_learning_rate)
         else:  # resumed: compiled, optimizer state restored
             float_steps = config.keras_mot.float_train_steps
         if float_steps > done:
-            _fit(model, train_ds, float_steps - done, config, os.path.join(out, "logs", "float"),
-                 [StopOnNonFinite(raise_error=True),
-                  PeriodicCheckpoint(state, "float", interval, done)], verbose)
+            _fit(
+                model,
+                train_ds,
+                float_steps - done,
+                config,
+                os.path.join(out, "logs", "float"),
+                [StopOnNonFinite(raise_error=True), PeriodicCheckpoint(state, "float", interval, done)],
+                verbose,
+            )
         if checkpoints:
             model.save(os.path.join(ckpt, "float.keras"))
         float_acc = float(model.evaluate(val_ds_fit, verbose=0)[1])
@@ -286,10 +339,16 @@ def train(config, out=None, overrides=None, verbose=1, lint="table", export_targ
             optimized, done = mot.apply(model, recipe, calibration_data=x_cal), 0
             _compile(optimized, config, lint)
         if config.trainer.train_steps > done:
-            _fit(optimized, train_ds, config.trainer.train_steps - done, config,
-                 os.path.join(out, "logs", mode.replace("+", "_")),
-                 list(mot.callbacks(optimized, stop_on_non_finite=False))
-                 + [StopOnNonFinite(raise_error=True), PeriodicCheckpoint(state, "optimize", interval, done)], verbose)
+            _fit(
+                optimized,
+                train_ds,
+                config.trainer.train_steps - done,
+                config,
+                os.path.join(out, "logs", mode.replace("+", "_")),
+                list(mot.callbacks(optimized, stop_on_non_finite=False))
+                + [StopOnNonFinite(raise_error=True), PeriodicCheckpoint(state, "optimize", interval, done)],
+                verbose,
+            )
         if checkpoints:
             optimized.save(saved)
         opt_acc = float(optimized.evaluate(val_ds_fit, verbose=0)[1])
@@ -305,17 +364,30 @@ def train(config, out=None, overrides=None, verbose=1, lint="table", export_targ
     export_to = export_targets or _export_targets(config, target)
     exports = {}
     for t in export_to:
-        exports[t] = mot.export(optimized, os.path.join(out, "export", t), target=t,
-                                representative_data=(x_val, y_val), calibration_data=x_cal,
-                                formats=tuple(config.keras_mot.export_formats),
-                                max_examples=max_examples)
+        exports[t] = mot.export(
+            optimized,
+            os.path.join(out, "export", t),
+            target=t,
+            representative_data=(x_val, y_val),
+            calibration_data=x_cal,
+            formats=tuple(config.keras_mot.export_formats),
+            max_examples=max_examples,
+        )
     seconds["export"] = time.perf_counter() - clock
 
-    rows = _results.rows(model, optimized, float_acc, opt_acc, mode, exports, x_val, y_val,
-                         reference=reference)
-    data = {"name": name, "mode": mode, "target": target.name, "data": resolve_source(config),
-            "validation_examples": int(len(y_val)), "rows": rows,
-            "runtime": runtime_name(), "seconds": {k: round(v, 1) for k, v in seconds.items()}}
+    rows = _results.rows(
+        model, optimized, float_acc, opt_acc, mode, exports, x_val, y_val, reference=reference
+    )
+    data = {
+        "name": name,
+        "mode": mode,
+        "target": target.name,
+        "data": resolve_source(config),
+        "validation_examples": int(len(y_val)),
+        "rows": rows,
+        "runtime": runtime_name(),
+        "seconds": {k: round(v, 1) for k, v in seconds.items()},
+    }
     table = _results.format_table(data)
     with open(os.path.join(out, "results.json"), "w", encoding="utf-8") as f:
         json.dump(data, f, indent=2)
@@ -324,8 +396,9 @@ def train(config, out=None, overrides=None, verbose=1, lint="table", export_targ
     state.advance("done")
     if verbose:
         print(table)
-    return TrainResult(name, mode, target.name, out, float_acc, opt_acc, exports, rows, table,
-                       data["seconds"])
+    return TrainResult(
+        name, mode, target.name, out, float_acc, opt_acc, exports, rows, table, data["seconds"]
+    )
 
 
 def _export_targets(config, target):

@@ -14,25 +14,43 @@ from keras_mot.errors import KerasMotError, format_error
 
 # Model Garden lr type -> (Keras schedule class, fields passed through). Offsets are not supported.
 LEARNING_RATES = {
-    "exponential": (keras.optimizers.schedules.ExponentialDecay,
-                    ("initial_learning_rate", "decay_steps", "decay_rate", "staircase")),
+    "exponential": (
+        keras.optimizers.schedules.ExponentialDecay,
+        ("initial_learning_rate", "decay_steps", "decay_rate", "staircase"),
+    ),
     "stepwise": (keras.optimizers.schedules.PiecewiseConstantDecay, ("boundaries", "values")),
-    "polynomial": (keras.optimizers.schedules.PolynomialDecay,
-                   ("initial_learning_rate", "decay_steps", "end_learning_rate", "power", "cycle")),
+    "polynomial": (
+        keras.optimizers.schedules.PolynomialDecay,
+        ("initial_learning_rate", "decay_steps", "end_learning_rate", "power", "cycle"),
+    ),
     "cosine": (keras.optimizers.schedules.CosineDecay, ("initial_learning_rate", "decay_steps", "alpha")),
 }
 # Model Garden optimizer type -> (Keras optimizer class, {keras argument: Model Garden field}).
 OPTIMIZERS = {
     "sgd": (keras.optimizers.SGD, {"momentum": "momentum", "nesterov": "nesterov"}),
-    "adam": (keras.optimizers.Adam, {"beta_1": "beta_1", "beta_2": "beta_2", "epsilon": "epsilon",
-                                     "amsgrad": "amsgrad"}),
-    "adamw": (keras.optimizers.AdamW, {"beta_1": "beta_1", "beta_2": "beta_2", "epsilon": "epsilon",
-                                       "amsgrad": "amsgrad", "weight_decay": "weight_decay_rate",
-                                       "global_clipnorm": "gradient_clip_norm"}),
-    "rmsprop": (keras.optimizers.RMSprop, {"rho": "rho", "momentum": "momentum", "epsilon": "epsilon",
-                                           "centered": "centered"}),
-    "adagrad": (keras.optimizers.Adagrad, {"initial_accumulator_value": "initial_accumulator_value",
-                                           "epsilon": "epsilon"}),
+    "adam": (
+        keras.optimizers.Adam,
+        {"beta_1": "beta_1", "beta_2": "beta_2", "epsilon": "epsilon", "amsgrad": "amsgrad"},
+    ),
+    "adamw": (
+        keras.optimizers.AdamW,
+        {
+            "beta_1": "beta_1",
+            "beta_2": "beta_2",
+            "epsilon": "epsilon",
+            "amsgrad": "amsgrad",
+            "weight_decay": "weight_decay_rate",
+            "global_clipnorm": "gradient_clip_norm",
+        },
+    ),
+    "rmsprop": (
+        keras.optimizers.RMSprop,
+        {"rho": "rho", "momentum": "momentum", "epsilon": "epsilon", "centered": "centered"},
+    ),
+    "adagrad": (
+        keras.optimizers.Adagrad,
+        {"initial_accumulator_value": "initial_accumulator_value", "epsilon": "epsilon"},
+    ),
     "lamb": (keras.optimizers.Lamb, {"beta_1": "beta_1", "beta_2": "beta_2", "epsilon": "epsilon"}),
 }
 
@@ -66,13 +84,21 @@ class LinearWarmup(keras.optimizers.schedules.LearningRateSchedule):
         after = self.after
         if isinstance(after, keras.optimizers.schedules.LearningRateSchedule):
             after = keras.optimizers.schedules.serialize(after)
-        return {"after": after, "warmup_steps": self.warmup_steps,
-                "warmup_learning_rate": self.warmup_learning_rate}
+        return {
+            "after": after,
+            "warmup_steps": self.warmup_steps,
+            "warmup_learning_rate": self.warmup_learning_rate,
+        }
 
 
 def _unsupported(key, value, supported):
-    return KerasMotError(format_error(f"'{key}' is accepted in configs but keras_mot cannot build it.",
-                                      received=repr(value), fix=f"Use one of: {', '.join(supported)}."))
+    return KerasMotError(
+        format_error(
+            f"'{key}' is accepted in configs but keras_mot cannot build it.",
+            received=repr(value),
+            fix=f"Use one of: {', '.join(supported)}.",
+        )
+    )
 
 
 def build_learning_rate(config):
@@ -93,7 +119,9 @@ def build_learning_rate(config):
         rate = cls(**{f: getattr(block, f) for f in fields if getattr(block, f) is not None})
         value = block.values[0] if lr.type == "stepwise" else block.initial_learning_rate
     else:
-        raise _unsupported("trainer.optimizer_config.learning_rate.type", lr.type, ["constant", *LEARNING_RATES])
+        raise _unsupported(
+            "trainer.optimizer_config.learning_rate.type", lr.type, ["constant", *LEARNING_RATES]
+        )
     warmup = opt.warmup.get() if opt.warmup.type == "linear" else None
     if warmup is not None and warmup.warmup_steps:
         return LinearWarmup(rate, warmup.warmup_steps, warmup.warmup_learning_rate)

@@ -47,8 +47,7 @@ class Activation:
             s = point("sigmoid", ops.sigmoid(x))
             return out(ops.multiply(x, s))
         if self.name == "hard_sigmoid":  # relu6(x + 3) / 6: ADD (fused RELU6), then MUL
-            shifted = point("hard_sigmoid_relu6",
-                            ops.relu6(ops.add(x, point("constant_three", 3.0))))
+            shifted = point("hard_sigmoid_relu6", ops.relu6(ops.add(x, point("constant_three", 3.0))))
             return out(ops.multiply(shifted, point("constant_sixth", 1.0 / 6.0)))
         return out((fn or _FUNCTIONS[self.name])(x))
 
@@ -77,29 +76,31 @@ _FUNCTIONS = {
     "elu": ops.elu,
 }
 
-ACTIVATIONS = {a.name: a for a in (
-    Activation("linear", "", fused=True),
-    Activation("relu", "RELU", fused=True),
-    Activation("relu6", "RELU6", fused=True),
-    Activation("sigmoid", "LOGISTIC", fixed="sigmoid"),
-    Activation("softmax", "SOFTMAX", fixed="softmax"),
-    Activation("tanh", "TANH", fixed="tanh"),
-    Activation("hard_silu", "HARD_SWISH"),
-    Activation("hard_swish", "HARD_SWISH"),
-    Activation("gelu", "GELU"),
-    Activation("gelu_tanh", "GELU"),
-    Activation("gelu_approximate", "GELU"),
-    # TF backend: relu6(x + 3) / 6 (keras/src/backend/tensorflow/nn.py) -> ADD+RELU6, MUL.
-    Activation("hard_sigmoid", "ADD+MUL"),
-    Activation("leaky_relu", "LEAKY_RELU"),
-    Activation("silu", "LOGISTIC+MUL"),
-    Activation("swish", "LOGISTIC+MUL"),
-    Activation("elu", "ELU", int8=False),
-)}
+ACTIVATIONS = {
+    a.name: a
+    for a in (
+        Activation("linear", "", fused=True),
+        Activation("relu", "RELU", fused=True),
+        Activation("relu6", "RELU6", fused=True),
+        Activation("sigmoid", "LOGISTIC", fixed="sigmoid"),
+        Activation("softmax", "SOFTMAX", fixed="softmax"),
+        Activation("tanh", "TANH", fixed="tanh"),
+        Activation("hard_silu", "HARD_SWISH"),
+        Activation("hard_swish", "HARD_SWISH"),
+        Activation("gelu", "GELU"),
+        Activation("gelu_tanh", "GELU"),
+        Activation("gelu_approximate", "GELU"),
+        # TF backend: relu6(x + 3) / 6 (keras/src/backend/tensorflow/nn.py) -> ADD+RELU6, MUL.
+        Activation("hard_sigmoid", "ADD+MUL"),
+        Activation("leaky_relu", "LEAKY_RELU"),
+        Activation("silu", "LOGISTIC+MUL"),
+        Activation("swish", "LOGISTIC+MUL"),
+        Activation("elu", "ELU", int8=False),
+    )
+}
 
 
-_INTERNAL_POINTS = {"silu": ("sigmoid",), "swish": ("sigmoid",),
-                    "hard_sigmoid": ("hard_sigmoid_relu6",)}
+_INTERNAL_POINTS = {"silu": ("sigmoid",), "swish": ("sigmoid",), "hard_sigmoid": ("hard_sigmoid_relu6",)}
 
 
 def keras_function(name):

@@ -50,25 +50,31 @@ def gelu_tanh(x):
 def _check(layer):
     axes = layer.attention_axes
     if axes not in (None, (1,), [1], (-2,), [-2]) or getattr(layer, "_use_gate", False):
-        raise KerasMotError(format_error(
-            f"MultiHeadAttention '{layer.name}': keras_mot quantizes attention over the sequence "
-            "axis of (batch, length, width) inputs, without gating.",
-            received=f"attention_axes={axes}, use_gate={getattr(layer, '_use_gate', False)}",
-            fix="Use attention_axes=None, or exclude the layer from quantization."))
+        raise KerasMotError(
+            format_error(
+                f"MultiHeadAttention '{layer.name}': keras_mot quantizes attention over the sequence "
+                "axis of (batch, length, width) inputs, without gating.",
+                received=f"attention_axes={axes}, use_gate={getattr(layer, '_use_gate', False)}",
+                fix="Use attention_axes=None, or exclude the layer from quantization.",
+            )
+        )
 
 
 _ARGUMENTS = ("query", "value", "key", "attention_mask")
 # Keyword arguments that may be given with their default value (nothing to model).
-_DEFAULTS = {"return_attention_scores": False, "use_causal_mask": False, "cache": None,
-             "cache_update_index": None}
+_DEFAULTS = {
+    "return_attention_scores": False,
+    "use_causal_mask": False,
+    "cache": None,
+    "cache_update_index": None,
+}
 
 
 def _shapes(input_shape):
     """(query, value[, key]) shapes from the wrapper's input shape."""
     if isinstance(input_shape, dict):
         return tuple(tuple(input_shape[k]) for k in _ARGUMENTS[:3] if k in input_shape)
-    if isinstance(input_shape, (list, tuple)) and input_shape and isinstance(
-            input_shape[0], (list, tuple)):
+    if isinstance(input_shape, (list, tuple)) and input_shape and isinstance(input_shape[0], (list, tuple)):
         return tuple(tuple(s) for s in input_shape)
     return (tuple(input_shape), tuple(input_shape))
 
@@ -111,8 +117,9 @@ class MultiHeadAttentionAdapter(LayerAdapter):
         return keys, [bound[k] for k in keys]
 
     def weights(self, layer):
-        refs = {f"{name}_kernel": WeightRef(f"{name}_dense.kernel", -1, LayerKind.DENSE)
-                for name in _PROJECTIONS}
+        refs = {
+            f"{name}_kernel": WeightRef(f"{name}_dense.kernel", -1, LayerKind.DENSE) for name in _PROJECTIONS
+        }
         refs["output_kernel"] = WeightRef("output_dense.kernel", -1, LayerKind.DENSE)
         return refs
 
@@ -155,8 +162,15 @@ class MultiHeadAttentionAdapter(LayerAdapter):
         heads = (layer.num_heads, layer.key_dim)
         q = point("query", _project(query, weights["query_kernel"], layer.query_dense.bias, heads))
         k = point("key", _project(key, weights["key_kernel"], layer.key_dense.bias, heads))
-        v = point("value", _project(value, weights["value_kernel"], layer.value_dense.bias,
-                                    (layer.num_heads, layer.value_dim or layer.key_dim)))
+        v = point(
+            "value",
+            _project(
+                value,
+                weights["value_kernel"],
+                layer.value_dense.bias,
+                (layer.num_heads, layer.value_dim or layer.key_dim),
+            ),
+        )
         scale = ops.cast(1.0 / float(layer.key_dim) ** 0.5, q.dtype)
         q = point("query_scaled", ops.multiply(q, scale))
         scores = point("scores", ops.einsum("btnh,bsnh->bnts", q, k))
@@ -171,6 +185,10 @@ class MultiHeadAttentionAdapter(LayerAdapter):
         out_kernel = weights["output_kernel"]
         length = context.shape[1] if context.shape[1] is not None else ops.shape(context)[1]
         flat = ops.reshape(context, (-1, length, context.shape[2] * context.shape[3]))
-        y = _project(flat, ops.reshape(out_kernel, (-1, out_kernel.shape[-1])),
-                     layer.output_dense.bias, (out_kernel.shape[-1],))
+        y = _project(
+            flat,
+            ops.reshape(out_kernel, (-1, out_kernel.shape[-1])),
+            layer.output_dense.bias,
+            (out_kernel.shape[-1],),
+        )
         return y

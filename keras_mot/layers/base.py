@@ -154,11 +154,13 @@ def register_adapter(*types):
         ...     def forward(self, layer, inputs, weights, point):
         ...         return layer.call(inputs)
     """
+
     def decorate(cls):
         instance = cls()
         for t in types:
             _ADAPTERS[t] = instance
         return cls
+
     return decorate
 
 

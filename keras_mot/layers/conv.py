@@ -60,8 +60,14 @@ class ConvAdapter(_KernelAdapter):
         if padding == "causal":
             inputs = ops.pad(inputs, layer._compute_causal_padding())
             padding = "valid"
-        y = ops.conv(inputs, weights["kernel"], strides=list(layer.strides), padding=padding,
-                     dilation_rate=layer.dilation_rate, data_format=layer.data_format)
+        y = ops.conv(
+            inputs,
+            weights["kernel"],
+            strides=list(layer.strides),
+            padding=padding,
+            dilation_rate=layer.dilation_rate,
+            data_format=layer.data_format,
+        )
         return _add_bias(y, weights.get("bias"))
 
 
@@ -74,8 +80,7 @@ class DenseAdapter(_KernelAdapter):
 
     def forward(self, layer, inputs, weights, point):
         if len(inputs.shape) == 3:  # matmul would trace a dynamic tensordot: float FC in TFLite
-            return _add_bias(ops.einsum("abc,cd->abd", inputs, weights["kernel"]),
-                             weights.get("bias"))
+            return _add_bias(ops.einsum("abc,cd->abd", inputs, weights["kernel"]), weights.get("bias"))
         return _add_bias(ops.matmul(inputs, weights["kernel"]), weights.get("bias"))
 
 
@@ -91,9 +96,14 @@ class DepthwiseAdapter(_KernelAdapter):
         return int(layer.kernel.shape[-2] * layer.kernel.shape[-1])
 
     def forward(self, layer, inputs, weights, point):
-        y = ops.depthwise_conv(inputs, weights["kernel"], strides=layer.strides,
-                               padding=layer.padding, dilation_rate=layer.dilation_rate,
-                               data_format=layer.data_format)
+        y = ops.depthwise_conv(
+            inputs,
+            weights["kernel"],
+            strides=layer.strides,
+            padding=layer.padding,
+            dilation_rate=layer.dilation_rate,
+            data_format=layer.data_format,
+        )
         return _add_bias(y, weights.get("bias"))
 
 
@@ -105,8 +115,10 @@ class SeparableAdapter(_KernelAdapter):
     tflite_ops = ("DEPTHWISE_CONV_2D", "CONV_2D")
 
     def weights(self, layer):
-        return {"depthwise_kernel": WeightRef("depthwise_kernel", (-2, -1), LayerKind.DEPTHWISE),
-                "kernel": WeightRef("pointwise_kernel", -1, LayerKind.CONV)}
+        return {
+            "depthwise_kernel": WeightRef("depthwise_kernel", (-2, -1), LayerKind.DEPTHWISE),
+            "kernel": WeightRef("pointwise_kernel", -1, LayerKind.CONV),
+        }
 
     def intermediate_points(self, layer):
         return ("depthwise",)
@@ -115,12 +127,16 @@ class SeparableAdapter(_KernelAdapter):
         return LayerKind.DEPTHWISE
 
     def forward(self, layer, inputs, weights, point):
-        y = ops.depthwise_conv(inputs, weights["depthwise_kernel"], strides=layer.strides,
-                               padding=layer.padding, dilation_rate=layer.dilation_rate,
-                               data_format=layer.data_format)
+        y = ops.depthwise_conv(
+            inputs,
+            weights["depthwise_kernel"],
+            strides=layer.strides,
+            padding=layer.padding,
+            dilation_rate=layer.dilation_rate,
+            data_format=layer.data_format,
+        )
         y = point("depthwise", y)
-        y = ops.conv(y, weights["kernel"], strides=1, padding="valid",
-                     data_format=layer.data_format)
+        y = ops.conv(y, weights["kernel"], strides=1, padding="valid", data_format=layer.data_format)
         return _add_bias(y, weights.get("bias"))
 
 
@@ -133,7 +149,13 @@ class ConvTransposeAdapter(_KernelAdapter):
     channel_axis = -2
 
     def forward(self, layer, inputs, weights, point):
-        y = ops.conv_transpose(inputs, weights["kernel"], strides=list(layer.strides),
-                               padding=layer.padding, output_padding=layer.output_padding,
-                               dilation_rate=layer.dilation_rate, data_format=layer.data_format)
+        y = ops.conv_transpose(
+            inputs,
+            weights["kernel"],
+            strides=list(layer.strides),
+            padding=layer.padding,
+            output_padding=layer.output_padding,
+            dilation_rate=layer.dilation_rate,
+            data_format=layer.data_format,
+        )
         return _add_bias(y, weights.get("bias"))

@@ -36,9 +36,11 @@ def register_decomposition(key):
         >>> @register_decomposition("my_package:MyTokenBlock")
         ... def _my_block(layer, x): ...
     """
+
     def decorate(fn):
         _DECOMPOSITIONS[key] = fn
         return fn
+
     return decorate
 
 

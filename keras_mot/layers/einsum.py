@@ -46,8 +46,7 @@ def einsum_sparsity_kind(equation):
         return None
     contracted = [c for c in kernel if c not in out]
     k = len(contracted)
-    if (k == 0 or kernel[:k] != "".join(contracted) or x[-k:] != kernel[:k]
-            or any(c in x for c in kernel[k:])):
+    if k == 0 or kernel[:k] != "".join(contracted) or x[-k:] != kernel[:k] or any(c in x for c in kernel[k:]):
         return None
     if k <= 2:
         return LayerKind.EINSUM if k == 1 else LayerKind.EINSUM_IN2

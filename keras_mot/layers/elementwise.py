@@ -83,8 +83,7 @@ def constant_op_from_node(operation, args):
         if pos == 0 or value == 0.0:
             return None
         name, value = "multiply", 1.0 / value
-    return ConstantOp(name, value, constant_first=(pos == 0),
-                      name=operation.name)
+    return ConstantOp(name, value, constant_first=(pos == 0), name=operation.name)
 
 
 @register_adapter(ConstantOp)

@@ -85,8 +85,11 @@ class HubPositionEmbeddingAdapter(LayerAdapter):
         return None
 
     def call_inputs(self, layer, args, kwargs):
-        if any(v is not None and not (k == "start_index" and v == 0)
-               for k, v in kwargs.items() if k != "training"):
+        if any(
+            v is not None and not (k == "start_index" and v == 0)
+            for k, v in kwargs.items()
+            if k != "training"
+        ):
             return None  # explicit positions or a start offset (decoding): not modelled
         return None, args[0]
 

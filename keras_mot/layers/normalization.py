@@ -75,11 +75,15 @@ class LayerNormalizationAdapter(LayerAdapter):
 
     def intermediate_points(self, layer):
         if layer.rms_scaling:
-            raise KerasMotError(format_error(
-                f"LayerNormalization '{layer.name}' uses the deprecated rms_scaling=True, which "
-                "keras_mot does not quantize.", received="rms_scaling=True",
-                fix="Exclude the layer (mot.quantize(..., exclude=[name])) or use "
-                    "keras.layers.RMSNormalization."))
+            raise KerasMotError(
+                format_error(
+                    f"LayerNormalization '{layer.name}' uses the deprecated rms_scaling=True, which "
+                    "keras_mot does not quantize.",
+                    received="rms_scaling=True",
+                    fix="Exclude the layer (mot.quantize(..., exclude=[name])) or use "
+                    "keras.layers.RMSNormalization.",
+                )
+            )
         points = ("mean", "centered", "squared", "variance", "variance_eps", "rsqrt")
         if layer.scale or layer.center:
             points += ("normalized",)
@@ -91,8 +95,7 @@ class LayerNormalizationAdapter(LayerAdapter):
         axes = _axes(layer)
         mean = point("mean", ops.mean(inputs, axis=axes, keepdims=True))
         x = point("centered", ops.subtract(inputs, mean))
-        variance = point("variance", ops.mean(point("squared", ops.multiply(x, x)),
-                                              axis=axes, keepdims=True))
+        variance = point("variance", ops.mean(point("squared", ops.multiply(x, x)), axis=axes, keepdims=True))
         eps = point("constant_epsilon", ops.convert_to_tensor(layer.epsilon, "float32"))
         inv = _rsqrt(point, point("variance_eps", ops.add(variance, eps)))
         y = ops.multiply(x, inv)

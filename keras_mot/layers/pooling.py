@@ -12,15 +12,36 @@ import keras
 from keras_mot.layer_kinds import LayerKind
 from keras_mot.layers.base import LayerAdapter, register_adapter
 
-PASSTHROUGH = tuple(getattr(keras.layers, name) for name in (
-    "InputLayer", "Identity", "Reshape", "Flatten", "Permute", "RepeatVector",
-    "ZeroPadding1D", "ZeroPadding2D", "ZeroPadding3D",
-    "Cropping1D", "Cropping2D", "Cropping3D",
-    "MaxPooling1D", "MaxPooling2D", "GlobalMaxPooling1D", "GlobalMaxPooling2D",
-    "UpSampling1D",
-    "Dropout", "SpatialDropout1D", "SpatialDropout2D", "GaussianNoise", "GaussianDropout",
-    "AlphaDropout", "ActivityRegularization",
-) if hasattr(keras.layers, name))
+PASSTHROUGH = tuple(
+    getattr(keras.layers, name)
+    for name in (
+        "InputLayer",
+        "Identity",
+        "Reshape",
+        "Flatten",
+        "Permute",
+        "RepeatVector",
+        "ZeroPadding1D",
+        "ZeroPadding2D",
+        "ZeroPadding3D",
+        "Cropping1D",
+        "Cropping2D",
+        "Cropping3D",
+        "MaxPooling1D",
+        "MaxPooling2D",
+        "GlobalMaxPooling1D",
+        "GlobalMaxPooling2D",
+        "UpSampling1D",
+        "Dropout",
+        "SpatialDropout1D",
+        "SpatialDropout2D",
+        "GaussianNoise",
+        "GaussianDropout",
+        "AlphaDropout",
+        "ActivityRegularization",
+    )
+    if hasattr(keras.layers, name)
+)
 
 
 def is_passthrough(layer):
@@ -31,8 +52,12 @@ def is_passthrough(layer):
     return isinstance(layer, PASSTHROUGH)
 
 
-@register_adapter(keras.layers.AveragePooling1D, keras.layers.AveragePooling2D,
-                  keras.layers.UpSampling2D, keras.layers.Resizing)
+@register_adapter(
+    keras.layers.AveragePooling1D,
+    keras.layers.AveragePooling2D,
+    keras.layers.UpSampling2D,
+    keras.layers.Resizing,
+)
 class SameScaleAdapter(LayerAdapter):
     """AVERAGE_POOL_2D, RESIZE_BILINEAR: the int8 output keeps the input's scale and zero point,
     but the averaged values are rounded back onto that grid. The wrapper re-quantizes the output

@@ -22,8 +22,7 @@ Example:
 import keras
 from keras.src.ops import numpy as knp
 
-_MERGE = {knp.Add: keras.layers.Add, knp.Subtract: keras.layers.Subtract,
-          knp.Multiply: keras.layers.Multiply}
+_MERGE = {knp.Add: keras.layers.Add, knp.Subtract: keras.layers.Subtract, knp.Multiply: keras.layers.Multiply}
 
 # keras.ops operations whose TFLite op keeps its input's quantization (shape ops).
 SHAPE_OPS = (knp.Reshape, knp.Transpose, knp.ExpandDims, knp.Squeeze, knp.GetItem)
@@ -40,14 +39,14 @@ def float_inputs(args):
 
 def _mean_pooling(operation, tensor):
     axis = operation.axis
-    axes = tuple(sorted(a % len(tensor.shape) for a in (axis if isinstance(axis, (list, tuple))
-                                                            else (axis,))))
+    axes = tuple(
+        sorted(a % len(tensor.shape) for a in (axis if isinstance(axis, (list, tuple)) else (axis,)))
+    )
     rank = len(tensor.shape)
     spatial = tuple(range(1, rank - 1))
     if rank not in (3, 4) or axes != spatial:
         return None
-    pooling = keras.layers.GlobalAveragePooling2D if rank == 4 else \
-        keras.layers.GlobalAveragePooling1D
+    pooling = keras.layers.GlobalAveragePooling2D if rank == 4 else keras.layers.GlobalAveragePooling1D
     return pooling(keepdims=bool(operation.keepdims), name=operation.name)
 
 

@@ -11,14 +11,25 @@ from typing import Tuple
 
 from keras_mot.lint.tables import dtypes as dtype_table
 from keras_mot.lint.tables.flex import is_flex
-from keras_mot.lint.tables.legalize import (FOLDED, FUSED, HASHTABLE_TYPES, INTEGER_FORMS,
-                                           LEGALIZE, TENSOR_LIST_OPS)
+from keras_mot.lint.tables.legalize import (
+    FOLDED,
+    FUSED,
+    HASHTABLE_TYPES,
+    INTEGER_FORMS,
+    LEGALIZE,
+    TENSOR_LIST_OPS,
+)
 
 FLOAT_DTYPES = frozenset({"float32", "float16", "bfloat16", "float64"})
 _LOW_FLOATS = frozenset({"float16", "bfloat16"})
 
 FOLDED_KIND, FUSED_KIND, BUILTIN, FLEX, UNCONVERTIBLE = (
-    "folded", "fused", "builtin", "flex", "unconvertible")
+    "folded",
+    "fused",
+    "builtin",
+    "flex",
+    "unconvertible",
+)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -52,8 +63,9 @@ def is_float_data(op):
 def _leftover(tf_op, reason, source):
     if is_flex(tf_op):
         return Legal(FLEX, (), reason, "flex_allowlist")
-    return Legal(UNCONVERTIBLE, (), reason or "no builtin and not on the Flex allowlist",
-                 source or "flex_allowlist")
+    return Legal(
+        UNCONVERTIBLE, (), reason or "no builtin and not on the Flex allowlist", source or "flex_allowlist"
+    )
 
 
 @functools.lru_cache(maxsize=4096)
@@ -74,8 +86,12 @@ def legalize_type(tf_op, in_dtypes, out_dtypes):
     if tf_op == "Bitcast" and in_dtypes[:1] == out_dtypes[:1]:
         return Legal(FOLDED_KIND, (), "bitcast to its own dtype, removed", "corpus")
     if tf_op == "LookupTableFindV2" and tuple(in_dtypes[1:3]) not in HASHTABLE_TYPES:
-        return _leftover(tf_op, f"a {'->'.join(in_dtypes[1:3])} hash table is not legalized "
-                         "(string->int64 and int64->string are)", "hashtables")
+        return _leftover(
+            tf_op,
+            f"a {'->'.join(in_dtypes[1:3])} hash table is not legalized "
+            "(string->int64 and int64->string are)",
+            "hashtables",
+        )
     if tf_op in INTEGER_FORMS and first.startswith(("int", "uint")):
         builtins, source = INTEGER_FORMS[tf_op]
         return Legal(BUILTIN, builtins, "", source)
@@ -147,16 +163,31 @@ def dynamic_tensorlist_layers(trace):
     """Layers whose TensorList ops have dynamic element shapes (they need Select TF ops)."""
     layers = set()
     for op in trace.ops:
-        if op.type in ("TensorListReserve", "TensorListFromTensor", "EmptyTensorList") and \
-                op.graph_op is not None and not _static_element_shape(op.graph_op):
+        if (
+            op.type in ("TensorListReserve", "TensorListFromTensor", "EmptyTensorList")
+            and op.graph_op is not None
+            and not _static_element_shape(op.graph_op)
+        ):
             layers.add(op.layer)
     return layers
 
 
 # Ops never constant-folded even on constant inputs (stateful or resource ops).
-_NOT_FOLDABLE = frozenset({"Placeholder", "VarHandleOp", "ReadVariableOp", "While",
-                           "StatelessWhile", "If", "StatelessIf", "RandomUniform",
-                           "RandomStandardNormal", "StatefulPartitionedCall", "PartitionedCall"})
+_NOT_FOLDABLE = frozenset(
+    {
+        "Placeholder",
+        "VarHandleOp",
+        "ReadVariableOp",
+        "While",
+        "StatelessWhile",
+        "If",
+        "StatelessIf",
+        "RandomUniform",
+        "RandomStandardNormal",
+        "StatefulPartitionedCall",
+        "PartitionedCall",
+    }
+)
 
 
 # Selects with a constant condition fold to one branch (TF canonicalization before legalization).
@@ -179,18 +210,19 @@ def legalize_ops(trace):
     result = []
     for op in trace.ops:
         if op.name in fused and op.graph_op is not None and not op.nested:
-            legal = Legal(FUSED_KIND, (fused[op.name],), f"fused into {fused[op.name]}",
-                          FUSED[op.type][3] if op.type in FUSED else "optimize_patterns")
+            legal = Legal(
+                FUSED_KIND,
+                (fused[op.name],),
+                f"fused into {fused[op.name]}",
+                FUSED[op.type][3] if op.type in FUSED else "optimize_patterns",
+            )
         elif _constant_folded(op):
-            legal = Legal(FOLDED_KIND, (), "constant-folded (all inputs are constants)",
-                          "optimize_patterns")
+            legal = Legal(FOLDED_KIND, (), "constant-folded (all inputs are constants)", "optimize_patterns")
         elif op.type in TENSOR_LIST_OPS:
             if op.layer in dynamic_lists:
-                legal = Legal(FLEX, (), "TensorList with a dynamic element shape",
-                              "tensorlist")
+                legal = Legal(FLEX, (), "TensorList with a dynamic element shape", "tensorlist")
             else:
-                legal = Legal(FOLDED_KIND, (), "static TensorList lowered to tensors",
-                              "tensorlist")
+                legal = Legal(FOLDED_KIND, (), "static TensorList lowered to tensors", "tensorlist")
         else:
             legal = legalize_type(op.type, op.in_dtypes, op.out_dtypes)
         result.append((op, legal))

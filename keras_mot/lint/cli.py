@@ -15,16 +15,23 @@ def add_parser(subparsers):
         >>> add_parser(parser.add_subparsers(dest="command"))
     """
     parser = subparsers.add_parser(
-        "lint", help="check a saved .keras model against a deployment target",
+        "lint",
+        help="check a saved .keras model against a deployment target",
         description="Predict, without converting, whether a model converts for a target and "
-                    "which layers need Select TF ops, stay float, or fail.")
+        "which layers need Select TF ops, stay float, or fail.",
+    )
     parser.add_argument("model", help="path to a .keras file")
-    parser.add_argument("--target", "-t", default="tflite",
-                        help="deployment target (default: tflite); see keras_mot.targets.names()")
+    parser.add_argument(
+        "--target",
+        "-t",
+        default="tflite",
+        help="deployment target (default: tflite); see keras_mot.targets.names()",
+    )
     parser.add_argument("--json", action="store_true", help="print the report as JSON")
     parser.add_argument("--strict", action="store_true", help="exit non-zero on warnings too")
-    parser.add_argument("--batch-size", type=int, default=None,
-                        help="trace with a fixed batch size (default: dynamic)")
+    parser.add_argument(
+        "--batch-size", type=int, default=None, help="trace with a fixed batch size (default: dynamic)"
+    )
     parser.set_defaults(func=run)
     return parser
 

@@ -9,8 +9,8 @@ import os
 
 from keras_mot import targets as _targets
 from keras_mot.errors import KerasMotError, format_error
-from keras_mot.lint.classify import legalize_ops
 from keras_mot.findings import SEVERITIES, Finding, LintReport
+from keras_mot.lint.classify import legalize_ops
 from keras_mot.lint.qat_coverage import is_qat_model, qat_coverage
 from keras_mot.lint.rules import Context, ruleset_for
 
@@ -26,9 +26,13 @@ def register_check(check):
         ...     return []
     """
     if not callable(check):
-        raise KerasMotError(format_error("register_check() takes a callable.",
-                                         received=repr(check),
-                                         fix="Pass a function (model, target) -> findings."))
+        raise KerasMotError(
+            format_error(
+                "register_check() takes a callable.",
+                received=repr(check),
+                fix="Pass a function (model, target) -> findings.",
+            )
+        )
     if check not in _CHECKS:
         _CHECKS.append(check)
     return check
@@ -43,9 +47,11 @@ def _dedupe(findings):
         merged.setdefault(key, f)
     out = []
     for key, f in merged.items():
-        out.append(f if counts[key] == 1 else
-                   Finding(f.layer, f.op, f.severity, f"{f.message} (x{counts[key]})", f.fix,
-                           f.code))
+        out.append(
+            f
+            if counts[key] == 1
+            else Finding(f.layer, f.op, f.severity, f"{f.message} (x{counts[key]})", f.fix, f.code)
+        )
     return sorted(out, key=lambda f: SEVERITIES.index(f.severity))
 
 
@@ -54,40 +60,57 @@ def _shape_findings(trace, target):
     for spec in trace.input_specs:
         dims = list(spec.shape)[1:]
         if any(d is None for d in dims):
-            findings.append(Finding(
-                "", None, "warning",
-                f"Input '{spec.name}' has dynamic dimensions {tuple(spec.shape)}: the TFLite "
-                "model resizes at run time; integer calibration and delegates plan for the "
-                "representative shapes.",
-                "give keras.Input a fully defined shape (except the batch)", "dynamic-shape"))
+            findings.append(
+                Finding(
+                    "",
+                    None,
+                    "warning",
+                    f"Input '{spec.name}' has dynamic dimensions {tuple(spec.shape)}: the TFLite "
+                    "model resizes at run time; integer calibration and delegates plan for the "
+                    "representative shapes.",
+                    "give keras.Input a fully defined shape (except the batch)",
+                    "dynamic-shape",
+                )
+            )
     return findings
 
 
 def _check_model(model):
     inputs = getattr(model, "inputs", None)
     if not inputs:
-        raise KerasMotError(format_error(
-            "lint() needs a built model with symbolic inputs.",
-            received=f"{type(model).__name__} with inputs={inputs!r}",
-            fix="Build a Functional model (keras.Input(...)) or call the model once / "
-                "pass input_shape to the first layer of a Sequential."))
+        raise KerasMotError(
+            format_error(
+                "lint() needs a built model with symbolic inputs.",
+                received=f"{type(model).__name__} with inputs={inputs!r}",
+                fix="Build a Functional model (keras.Input(...)) or call the model once / "
+                "pass input_shape to the first layer of a Sequential.",
+            )
+        )
 
 
 def _untraceable(model, target, exc, strict):
     """The report for a model the converter cannot trace: nothing converts."""
     layer = exc.layer.split("/", 1)[1] if exc.layer.startswith(model.name + "/") else exc.layer
     finding = Finding(
-        layer, None, "error",
+        layer,
+        None,
+        "error",
         f"{exc.layer_class} '{layer}' cannot be traced as a graph on the model's input signature "
         f"(the converter traces it the same way, so the conversion fails): {exc}",
         "give keras.Input the static shape the layer needs (e.g. no None spatial/sequence "
-        "dimension), or move the layer out of the exported model", "trace-failed")
+        "dimension), or move the layer out of the exported model",
+        "trace-failed",
+    )
     verdict = "fails" if target.is_integer else "unconvertible"
     report = LintReport(target.name, verdict, (finding,))
     if strict:
-        raise KerasMotError(format_error(
-            f"Model '{model.name}' cannot be traced for target '{target.name}'.", layer=layer,
-            fix=finding.fix)) from exc
+        raise KerasMotError(
+            format_error(
+                f"Model '{model.name}' cannot be traced for target '{target.name}'.",
+                layer=layer,
+                fix=finding.fix,
+            )
+        ) from exc
     return report
 
 
@@ -123,9 +146,9 @@ def lint(model, target="tflite", *, batch_size=None, strict=False):
     _check_model(model)
     from keras_mot import tf_bridge
 
-    if not tf_bridge.is_tensorflow_backend():   # trace a TensorFlow-backend copy
+    if not tf_bridge.is_tensorflow_backend():  # trace a TensorFlow-backend copy
         return tf_bridge.lint_on_tensorflow(model, target, batch_size=batch_size, strict=strict)
-    from keras_mot.lint.trace import TraceError, trace_model   # imports TensorFlow
+    from keras_mot.lint.trace import TraceError, trace_model  # imports TensorFlow
 
     try:
         trace = trace_model(model, batch_size=batch_size)
@@ -143,14 +166,20 @@ def lint(model, target="tflite", *, batch_size=None, strict=False):
             verdict = "float_fallback"
     for check in _CHECKS:
         findings.extend(check(model, target) or ())
-    report = LintReport(target.name, verdict, tuple(_dedupe(findings)),
-                        coverage=None if coverage is None else coverage.mac_share,
-                        coverage_line="" if coverage is None else coverage.summary())
+    report = LintReport(
+        target.name,
+        verdict,
+        tuple(_dedupe(findings)),
+        coverage=None if coverage is None else coverage.mac_share,
+        coverage_line="" if coverage is None else coverage.summary(),
+    )
     if strict and report.errors:
-        raise KerasMotError(format_error(
-            f"Model '{model.name}' does not pass the lint for target '{target.name}' "
-            f"(verdict: {report.verdict}).",
-            layer=report.errors[0].layer or None,
-            fix="Apply the fixes below, or lint with strict=False.\n"
-                + report.format_table("warning")))
+        raise KerasMotError(
+            format_error(
+                f"Model '{model.name}' does not pass the lint for target '{target.name}' "
+                f"(verdict: {report.verdict}).",
+                layer=report.errors[0].layer or None,
+                fix="Apply the fixes below, or lint with strict=False.\n" + report.format_table("warning"),
+            )
+        )
     return report

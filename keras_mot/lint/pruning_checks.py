@@ -38,9 +38,9 @@ Example:
 import dataclasses
 
 from keras_mot.errors import KerasMotError, format_error
-from keras_mot.lint.core import register_check
 from keras_mot.findings import Finding
 from keras_mot.layer_kinds import FULLY_CONNECTED_KINDS, LayerKind
+from keras_mot.lint.core import register_check
 
 
 def _final_sparsity(spec):
@@ -55,29 +55,43 @@ def _final_sparsity(spec):
 
 def _pattern_finding(path, kind, shape, actual, expected, target):
     if expected is None:
-        return Finding(path, None, "warning" if target.sparsity else "info",
-                       f"Target '{target.name}' has no sparse kernel for this {kind} weight "
-                       f"{shape}: its {actual!r} zeros only shrink the compressed file, the "
-                       "op computes densely.",
-                       fix="Exclude the layer from pruning, or use a target whose sparse "
-                           "kernels cover it (e.g. 'generic' for file size only).",
-                       code="prune-runs-dense")
+        return Finding(
+            path,
+            None,
+            "warning" if target.sparsity else "info",
+            f"Target '{target.name}' has no sparse kernel for this {kind} weight "
+            f"{shape}: its {actual!r} zeros only shrink the compressed file, the "
+            "op computes densely.",
+            fix="Exclude the layer from pruning, or use a target whose sparse "
+            "kernels cover it (e.g. 'generic' for file size only).",
+            code="prune-runs-dense",
+        )
     if actual == expected:
         return None
-    transposed = (type(actual).__name__ == "Block" == type(expected).__name__ and
-                  (actual.rows, actual.cols) == (expected.cols, expected.rows))
+    transposed = type(actual).__name__ == "Block" == type(expected).__name__ and (
+        actual.rows,
+        actual.cols,
+    ) == (expected.cols, expected.rows)
     if transposed:
-        return Finding(path, None, "warning",
-                       f"{actual!r} runs along output channels; '{target.name}' exploits "
-                       f"{expected!r} (rows = input channels). The converter will store this "
-                       "weight random-sparse behind DENSIFY and compute it densely.",
-                       fix=f"Use pattern={expected!r}, or let the target choose (pattern=None).",
-                       code="prune-block-transposed")
-    return Finding(path, None, "warning",
-                   f"{actual!r} is not the pattern '{target.name}' exploits for this {kind} "
-                   f"weight ({expected!r}); expect no speed-up from it.",
-                   fix=f"Use pattern={expected!r}, or let the target choose (pattern=None).",
-                   code="prune-pattern-mismatch")
+        return Finding(
+            path,
+            None,
+            "warning",
+            f"{actual!r} runs along output channels; '{target.name}' exploits "
+            f"{expected!r} (rows = input channels). The converter will store this "
+            "weight random-sparse behind DENSIFY and compute it densely.",
+            fix=f"Use pattern={expected!r}, or let the target choose (pattern=None).",
+            code="prune-block-transposed",
+        )
+    return Finding(
+        path,
+        None,
+        "warning",
+        f"{actual!r} is not the pattern '{target.name}' exploits for this {kind} "
+        f"weight ({expected!r}); expect no speed-up from it.",
+        fix=f"Use pattern={expected!r}, or let the target choose (pattern=None).",
+        code="prune-pattern-mismatch",
+    )
 
 
 def _layer_findings(path, wrapper, target):
@@ -93,12 +107,17 @@ def _layer_findings(path, wrapper, target):
         findings.append(_pattern_finding(where, kind, shape, spec.pattern, expected, target))
     final = _final_sparsity(spec)
     if expected is not None and target.min_sparsity and final < target.min_sparsity:
-        findings.append(Finding(
-            path, None, "warning",
-            f"The schedule ends at {final:.0%} zeros; '{target.name}' needs at least "
-            f"{target.min_sparsity:.0%} to run this weight sparse.",
-            fix=f"Raise the final sparsity above {target.min_sparsity:.0%}.",
-            code="prune-below-min-sparsity"))
+        findings.append(
+            Finding(
+                path,
+                None,
+                "warning",
+                f"The schedule ends at {final:.0%} zeros; '{target.name}' needs at least "
+                f"{target.min_sparsity:.0%} to run this weight sparse.",
+                fix=f"Raise the final sparsity above {target.min_sparsity:.0%}.",
+                code="prune-below-min-sparsity",
+            )
+        )
     return [f for f in findings if f is not None]
 
 
@@ -128,13 +147,18 @@ def _unreached_findings(model, target):
             if target.pattern_for(kind, shape) is not None:
                 names.append(name)
         if names:
-            findings.append(Finding(
-                path, type(inner).__name__, "warning",
-                f"'{path}' ({type(inner).__name__}) holds {len(names)} weights '{target.name}' "
-                f"could run sparse ({', '.join(names)}); it was not pruned, so they stay dense.",
-                fix="See the rewrite's findings (model.mot_findings) for why the layer was left "
+            findings.append(
+                Finding(
+                    path,
+                    type(inner).__name__,
+                    "warning",
+                    f"'{path}' ({type(inner).__name__}) holds {len(names)} weights '{target.name}' "
+                    f"could run sparse ({', '.join(names)}); it was not pruned, so they stay dense.",
+                    fix="See the rewrite's findings (model.mot_findings) for why the layer was left "
                     "as it is.",
-                code="prune-not-reached"))
+                    code="prune-not-reached",
+                )
+            )
     return findings
 
 
@@ -149,15 +173,21 @@ def resolve_shape(layer, attr):
 def _int8_fc_finding(model, pruned_dense):
     if not pruned_dense:
         return []
-    return [Finding(
-        "", "FULLY_CONNECTED", "warning",
-        f"{len(pruned_dense)} pruned Dense layer(s) will export as int8 sparse FULLY_CONNECTED "
-        "(v8), which bypasses XNNPack and runs TFLite's own 1x16 kernel; on x86 it was measured "
-        "slower than XNNPack's dense int8 FC in one run (0.098 vs 0.053 ms, 90 % zeros; "
-        "docs/benchmarks.md).",
-        fix="Benchmark the dense and the sparse int8 export on the deployment CPU "
+    return [
+        Finding(
+            "",
+            "FULLY_CONNECTED",
+            "warning",
+            f"{len(pruned_dense)} pruned Dense layer(s) will export as int8 sparse FULLY_CONNECTED "
+            "(v8), which bypasses XNNPack and runs TFLite's own 1x16 kernel; on x86 it was measured "
+            "slower than XNNPack's dense int8 FC in one run (0.098 vs 0.053 ms, 90 % zeros; "
+            "docs/benchmarks.md).",
+            fix="Benchmark the dense and the sparse int8 export on the deployment CPU "
             "(bench/sparse_fc_latency.py --int8); ship the faster one (target 'tflite_int8' "
-            "for dense).", code="int8-sparse-fc-slower")]
+            "for dense).",
+            code="int8-sparse-fc-slower",
+        )
+    ]
 
 
 # Checks a target asks for by name (`Target.lint_checks`): `fn(model, pruned_dense_paths)`.
@@ -187,9 +217,13 @@ def pruning_check(model, target):
         findings.extend(_unreached_findings(model, target))
     for name in target.lint_checks:
         if name not in TARGET_CHECKS:
-            raise KerasMotError(format_error(
-                f"Target '{target.name}' names lint check '{name}', which is not registered.",
-                received=repr(name), fix=f"Use one of: {', '.join(sorted(TARGET_CHECKS))}."))
+            raise KerasMotError(
+                format_error(
+                    f"Target '{target.name}' names lint check '{name}', which is not registered.",
+                    received=repr(name),
+                    fix=f"Use one of: {', '.join(sorted(TARGET_CHECKS))}.",
+                )
+            )
         findings.extend(TARGET_CHECKS[name](model, pruned_dense))
     return findings
 
@@ -198,8 +232,7 @@ def _xnnpack_nchw_cluster(model, pruned_dense):
     """Keras layers that keep the model out of XNNPack's sparse NCHW cluster."""
     from keras_mot.xnnpack_stem import stem_rewrite
 
-    return (list(stem_rewrite(model)) + _wrapped_stride2_findings(model)
-            + _grouped_conv_findings(model))
+    return list(stem_rewrite(model)) + _wrapped_stride2_findings(model) + _grouped_conv_findings(model)
 
 
 def _grouped_conv_findings(model):
@@ -217,17 +250,21 @@ def _grouped_conv_findings(model):
         groups = getattr(inner, "groups", 1)
         if not isinstance(inner, keras.layers.Conv2D) or groups == 1:
             continue
-        depthwise = groups == inner.filters == (layer.input.shape[-1]
-                                                if hasattr(layer, "input") else None)
-        findings.append(Finding(
-            path, "Conv2D", "warning",
-            f"'{path}' is Conv2D(groups={groups}) and becomes a grouped CONV_2D, which XNNPack's "
-            "sparse (NCHW) path does not take (it accepts groups == 1 convolutions and "
-            "DEPTHWISE_CONV_2D): the sparse cluster breaks here and the pruned 1x1 convolutions "
-            "next to it run dense.",
-            "build it as keras.layers.DepthwiseConv2D" + (" (same weights: kernel (kh, kw, C, 1))"
-                                                          if depthwise else ""),
-            "xnn-grouped-conv"))
+        depthwise = groups == inner.filters == (layer.input.shape[-1] if hasattr(layer, "input") else None)
+        findings.append(
+            Finding(
+                path,
+                "Conv2D",
+                "warning",
+                f"'{path}' is Conv2D(groups={groups}) and becomes a grouped CONV_2D, which XNNPack's "
+                "sparse (NCHW) path does not take (it accepts groups == 1 convolutions and "
+                "DEPTHWISE_CONV_2D): the sparse cluster breaks here and the pruned 1x1 convolutions "
+                "next to it run dense.",
+                "build it as keras.layers.DepthwiseConv2D"
+                + (" (same weights: kernel (kh, kw, C, 1))" if depthwise else ""),
+                "xnn-grouped-conv",
+            )
+        )
     return findings
 
 
@@ -237,15 +274,19 @@ def _wrapped_stride2_findings(model):
     import keras
 
     from keras_mot import graph
-    from keras_mot.xnnpack_stem import same_stride2_finding
     from keras_mot.wrapper import Wrapper
+    from keras_mot.xnnpack_stem import same_stride2_finding
 
     convs = (keras.layers.Conv2D, keras.layers.DepthwiseConv2D)
     findings = []
     for path, w in graph.iter_layers(model):
         inner = getattr(w, "layer", None)
-        if not isinstance(w, Wrapper) or not isinstance(inner, convs) or \
-                tuple(inner.strides) != (2, 2) or inner.padding != "same":
+        if (
+            not isinstance(w, Wrapper)
+            or not isinstance(inner, convs)
+            or tuple(inner.strides) != (2, 2)
+            or inner.padding != "same"
+        ):
             continue
         depthwise = isinstance(inner, keras.layers.DepthwiseConv2D)
         f = same_stride2_finding(inner, tuple(w.input.shape), depthwise)
@@ -256,5 +297,6 @@ def _wrapped_stride2_findings(model):
 register_check(pruning_check)
 
 
-TARGET_CHECKS.update({"xnnpack_nchw_cluster": _xnnpack_nchw_cluster,
-                      "int8_sparse_fc_speed": _int8_fc_finding})
+TARGET_CHECKS.update(
+    {"xnnpack_nchw_cluster": _xnnpack_nchw_cluster, "int8_sparse_fc_speed": _int8_fc_finding}
+)

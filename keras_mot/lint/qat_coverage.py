@@ -17,9 +17,9 @@ import dataclasses
 
 from keras_mot import graph
 from keras_mot.export.inspect import COMPUTE_OPS
+from keras_mot.findings import Finding
 from keras_mot.layers.pooling import is_passthrough
 from keras_mot.lint.classify import BUILTIN, is_float_data
-from keras_mot.findings import Finding
 
 # TF ops that multiply-accumulate: MACs = output elements x reduction length.
 _MATMULS = frozenset({"MatMul", "BatchMatMulV2", "BatchMatMulV3", "Einsum"})
@@ -118,12 +118,18 @@ def qat_coverage(model, items):
         hit = [b for b in legal.builtins if b in COMPUTE_OPS]
         if hit:
             left.setdefault(op.layer, []).extend(b for b in hit if b not in left.get(op.layer, ()))
-    findings = [Finding(
-        path or model.name, ops[0], "warning",
-        f"'{path or model.name}' is not quantized by keras_mot: its {', '.join(ops)} stay "
-        "float32 between DEQUANTIZE and QUANTIZE in the int8 model.",
-        "See the rewrite's findings (model.mot_findings) for why; register a LayerAdapter for "
-        "the layer (keras_mot.register_adapter), or export the float model post-training if coverage is low.",
-        "qat-float") for path, ops in left.items()]
+    findings = [
+        Finding(
+            path or model.name,
+            ops[0],
+            "warning",
+            f"'{path or model.name}' is not quantized by keras_mot: its {', '.join(ops)} stay "
+            "float32 between DEQUANTIZE and QUANTIZE in the int8 model.",
+            "See the rewrite's findings (model.mot_findings) for why; register a LayerAdapter for "
+            "the layer (keras_mot.register_adapter), or export the float model post-training if coverage is low.",
+            "qat-float",
+        )
+        for path, ops in left.items()
+    ]
     share = covered / total if total else 1.0
     return Coverage(share, list(left), findings)

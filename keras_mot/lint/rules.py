@@ -7,17 +7,27 @@ whose `op_table` is not registered falls back to the rule set of its `kind`.
 
 import dataclasses
 
-from keras_mot.lint.classify import (BUILTIN, FLEX, FOLDED_KIND, FUSED_KIND, UNCONVERTIBLE,
-                                     is_float_data)
 from keras_mot.findings import Finding
+from keras_mot.lint.classify import BUILTIN, FLEX, FOLDED_KIND, FUSED_KIND, UNCONVERTIBLE, is_float_data
 from keras_mot.lint.tables.hints import FLOAT_FALLBACK_FIXES, HINTS
 from keras_mot.lint.tables.legalize import EXPERIMENTAL_BUILTINS
 from keras_mot.lint.tables.quant import has_integer_kernel, integer_fails
 from keras_mot.lint.tables.xnnpack import XNNPACK_BUILTINS
 
 # Folded ops too common to mention.
-_SILENT = frozenset({"Const", "Placeholder", "ReadVariableOp", "VarHandleOp", "Identity",
-                     "IdentityN", "NoOp", "StopGradient", "static TensorList"})
+_SILENT = frozenset(
+    {
+        "Const",
+        "Placeholder",
+        "ReadVariableOp",
+        "VarHandleOp",
+        "Identity",
+        "IdentityN",
+        "NoOp",
+        "StopGradient",
+        "static TensorList",
+    }
+)
 
 
 # Builtins that read only a tensor's shape: never a compute island or a delegate split.
@@ -47,42 +57,66 @@ def _flex_finding(op, legal, ctx, *, allowed):
     code, why, fix = HINTS.get(op.type, (None, None, None))
     reason = why or legal.reason or f"'{op.type}' has no TFLite builtin"
     if allowed:
-        return Finding(ctx.path(op.layer), op.type, "warning",
-                       f"{ctx.where(op.layer)} emits TF op '{op.type}' ({reason}); it runs as "
-                       f"Select TF op Flex{op.type} (Flex delegate: bigger binary, not in the "
-                       "Play-services runtime).", fix, code or "select-tf-op")
-    return Finding(ctx.path(op.layer), op.type, "error",
-                   f"{ctx.where(op.layer)} emits TF op '{op.type}' ({reason}); it needs Select "
-                   "TF ops, which this target does not allow.",
-                   fix or f"replace the op, or use target 'tflite_select' to ship Flex{op.type}",
-                   code or "needs-select-tf-ops")
+        return Finding(
+            ctx.path(op.layer),
+            op.type,
+            "warning",
+            f"{ctx.where(op.layer)} emits TF op '{op.type}' ({reason}); it runs as "
+            f"Select TF op Flex{op.type} (Flex delegate: bigger binary, not in the "
+            "Play-services runtime).",
+            fix,
+            code or "select-tf-op",
+        )
+    return Finding(
+        ctx.path(op.layer),
+        op.type,
+        "error",
+        f"{ctx.where(op.layer)} emits TF op '{op.type}' ({reason}); it needs Select "
+        "TF ops, which this target does not allow.",
+        fix or f"replace the op, or use target 'tflite_select' to ship Flex{op.type}",
+        code or "needs-select-tf-ops",
+    )
 
 
 def _unconvertible_finding(op, legal, ctx):
     code, why, fix = HINTS.get(op.type, (None, None, None))
-    return Finding(ctx.path(op.layer), op.type, "error",
-                   f"{ctx.where(op.layer)} emits TF op '{op.type}' ({why or legal.reason}); "
-                   "the converter cannot convert it, even with Select TF ops.",
-                   fix or "replace the op with keras.ops that have TFLite builtins",
-                   code or "unconvertible")
+    return Finding(
+        ctx.path(op.layer),
+        op.type,
+        "error",
+        f"{ctx.where(op.layer)} emits TF op '{op.type}' ({why or legal.reason}); "
+        "the converter cannot convert it, even with Select TF ops.",
+        fix or "replace the op with keras.ops that have TFLite builtins",
+        code or "unconvertible",
+    )
 
 
 def _info(op, legal, ctx):
     if op.type in _SILENT or legal.reason in _SILENT or legal.reason.startswith("static"):
         return None
-    return Finding(ctx.path(op.layer), op.type, "info",
-                   f"{ctx.where(op.layer)}: '{op.type}' is {legal.reason}.", None,
-                   "fused" if legal.kind == FUSED_KIND else "folded")
+    return Finding(
+        ctx.path(op.layer),
+        op.type,
+        "info",
+        f"{ctx.where(op.layer)}: '{op.type}' is {legal.reason}.",
+        None,
+        "fused" if legal.kind == FUSED_KIND else "folded",
+    )
 
 
 def _experimental(op, legal, ctx):
     hit = [b for b in legal.builtins if b in EXPERIMENTAL_BUILTINS]
     if not hit:
         return None
-    return Finding(ctx.path(op.layer), op.type, "warning",
-                   f"{ctx.where(op.layer)}: '{op.type}' becomes experimental builtin {hit[0]} "
-                   "(not ready for custom models, ops_compatibility.md).",
-                   "avoid the op in the deployed graph", "experimental-op")
+    return Finding(
+        ctx.path(op.layer),
+        op.type,
+        "warning",
+        f"{ctx.where(op.layer)}: '{op.type}' becomes experimental builtin {hit[0]} "
+        "(not ready for custom models, ops_compatibility.md).",
+        "avoid the op in the deployed graph",
+        "experimental-op",
+    )
 
 
 def _float_core(items, ctx, *, allow_flex):
@@ -97,8 +131,7 @@ def _float_core(items, ctx, *, allow_flex):
             findings.append(_info(op, legal, ctx))
         else:
             findings.append(_experimental(op, legal, ctx))
-    verdict = ("unconvertible" if UNCONVERTIBLE in kinds else
-               "select_tf_ops" if FLEX in kinds else "builtins")
+    verdict = "unconvertible" if UNCONVERTIBLE in kinds else "select_tf_ops" if FLEX in kinds else "builtins"
     return verdict, [f for f in findings if f is not None]
 
 
@@ -119,10 +152,16 @@ def _integer(kind):
     def rules(items, ctx):
         verdict, findings = _float_core(items, ctx, allow_flex=False)
         failed = verdict != "builtins"
-        findings = [dataclasses.replace(
-            f, message=f.message + f" A full-integer ({kind}) conversion fails: "
-            "TFLITE_BUILTINS_INT8 rejects TF ops and the pip calibrator cannot run Flex ops.")
-            if f.severity == "error" else f for f in findings]
+        findings = [
+            dataclasses.replace(
+                f,
+                message=f.message + f" A full-integer ({kind}) conversion fails: "
+                "TFLITE_BUILTINS_INT8 rejects TF ops and the pip calibrator cannot run Flex ops.",
+            )
+            if f.severity == "error"
+            else f
+            for f in findings
+        ]
         fallback = False
         # Layers whose loop / branch bodies compute on float data (the calibrator runs them).
         float_bodies = {op.layer for op, _ in items if op.nested and is_float_data(op)}
@@ -133,25 +172,40 @@ def _integer(kind):
                 why = integer_fails(builtin, op.in_dtypes, op.layer in float_bodies)
                 if why:
                     failed = True
-                    findings.append(Finding(
-                        ctx.path(op.layer), op.type, "error",
-                        f"{ctx.where(op.layer)} becomes {builtin}: {why}.",
-                        FLOAT_FALLBACK_FIXES.get(builtin, "keep the layer out of the integer "
-                                                 "model (exclude it, or run it before/after)"),
-                        "integer-fails"))
+                    findings.append(
+                        Finding(
+                            ctx.path(op.layer),
+                            op.type,
+                            "error",
+                            f"{ctx.where(op.layer)} becomes {builtin}: {why}.",
+                            FLOAT_FALLBACK_FIXES.get(
+                                builtin,
+                                "keep the layer out of the integer "
+                                "model (exclude it, or run it before/after)",
+                            ),
+                            "integer-fails",
+                        )
+                    )
                     continue
                 if not is_float_data(op):
                     continue
                 if not has_integer_kernel(builtin, kind):
                     fix = FLOAT_FALLBACK_FIXES.get(builtin, "replace the op or accept it")
                     fallback = True
-                    findings.append(Finding(
-                        ctx.path(op.layer), op.type, "warning",
-                        f"{ctx.where(op.layer)} becomes {builtin}, which has no {KERNEL_NAMES[kind]}"
-                        " kernel: it stays float32 between DEQUANTIZE/QUANTIZE.", fix,
-                        "float-fallback"))
+                    findings.append(
+                        Finding(
+                            ctx.path(op.layer),
+                            op.type,
+                            "warning",
+                            f"{ctx.where(op.layer)} becomes {builtin}, which has no {KERNEL_NAMES[kind]}"
+                            " kernel: it stays float32 between DEQUANTIZE/QUANTIZE.",
+                            fix,
+                            "float-fallback",
+                        )
+                    )
         verdict = "fails" if failed else "float_fallback" if fallback else "full_int8"
         return verdict, findings
+
     rules.__doc__ = f"Full-integer {kind}: ops without an integer kernel are float-fallback warnings."
     return rules
 
@@ -164,12 +218,18 @@ def xnnpack(items, ctx):
             continue
         for builtin in legal.builtins:
             if builtin not in XNNPACK_BUILTINS and builtin not in _SHAPE_ONLY:
-                findings.append(Finding(
-                    ctx.path(op.layer), op.type, "warning",
-                    f"{ctx.where(op.layer)} becomes {builtin}, which the XNNPack delegate does "
-                    "not take: it runs on the default TFLite kernel and splits the delegated "
-                    "graph.", "use ops XNNPack supports (xnnpack_delegate.cc) where it matters",
-                    "not-delegated"))
+                findings.append(
+                    Finding(
+                        ctx.path(op.layer),
+                        op.type,
+                        "warning",
+                        f"{ctx.where(op.layer)} becomes {builtin}, which the XNNPack delegate does "
+                        "not take: it runs on the default TFLite kernel and splits the delegated "
+                        "graph.",
+                        "use ops XNNPack supports (xnnpack_delegate.cc) where it matters",
+                        "not-delegated",
+                    )
+                )
     return verdict, findings
 
 

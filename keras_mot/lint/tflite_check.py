@@ -93,32 +93,55 @@ def lint_tflite(tflite, target="tflite", *, model=None):
         if op.custom:  # FlexXxx, or a custom op's code
             flex = True
             allowed = target.op_table == "tflite_select"
-            findings.append(Finding(
-                where, op_name, "warning" if allowed else "error",
-                f"The converted model contains TF op {op_name} (Select TF ops / custom).",
-                None if allowed else "replace the op (see mot.lint) or target 'tflite_select'",
-                "select-tf-op" if allowed else "needs-select-tf-ops"))
+            findings.append(
+                Finding(
+                    where,
+                    op_name,
+                    "warning" if allowed else "error",
+                    f"The converted model contains TF op {op_name} (Select TF ops / custom).",
+                    None if allowed else "replace the op (see mot.lint) or target 'tflite_select'",
+                    "select-tf-op" if allowed else "needs-select-tf-ops",
+                )
+            )
         elif op_name in EXPERIMENTAL_BUILTINS:
-            findings.append(Finding(where, op_name, "warning",
-                                    f"{op_name} is an experimental builtin.", None,
-                                    "experimental-op"))
+            findings.append(
+                Finding(
+                    where,
+                    op_name,
+                    "warning",
+                    f"{op_name} is an experimental builtin.",
+                    None,
+                    "experimental-op",
+                )
+            )
         if target.is_integer and is_float and op_name not in _BOUNDARY and builtin:
             fallback = True
             kernel = "has no" if not has_integer_kernel(op_name, target.kind) else "did not get"
-            findings.append(Finding(
-                where, op_name, "warning",
-                f"{op_name} computes in float in this {target.kind} model ({kernel} integer "
-                "kernel; DEQUANTIZE/QUANTIZE around it).",
-                "see mot.lint(model, target) for the layer's fix", "float-fallback"))
-        if target.op_table == "xnnpack" and is_float and op_name not in XNNPACK_BUILTINS \
-                and builtin:
-            findings.append(Finding(where, op_name, "warning",
-                                    f"{op_name} is not taken by the XNNPack delegate.", None,
-                                    "not-delegated"))
+            findings.append(
+                Finding(
+                    where,
+                    op_name,
+                    "warning",
+                    f"{op_name} computes in float in this {target.kind} model ({kernel} integer "
+                    "kernel; DEQUANTIZE/QUANTIZE around it).",
+                    "see mot.lint(model, target) for the layer's fix",
+                    "float-fallback",
+                )
+            )
+        if target.op_table == "xnnpack" and is_float and op_name not in XNNPACK_BUILTINS and builtin:
+            findings.append(
+                Finding(
+                    where,
+                    op_name,
+                    "warning",
+                    f"{op_name} is not taken by the XNNPack delegate.",
+                    None,
+                    "not-delegated",
+                )
+            )
     if target.is_integer:
         verdict = "fails" if flex else "float_fallback" if fallback else "full_int8"
     else:
         verdict = "select_tf_ops" if flex else "builtins"
     findings.sort(key=lambda f: SEVERITIES.index(f.severity))
     return LintReport(target.name, verdict, tuple(findings))
-

@@ -126,8 +126,9 @@ class TraceError(Exception):
 
     def __init__(self, layer, layer_class, cause):
         first = str(cause).strip().splitlines()
-        super().__init__(f"{layer_class} '{layer}': " + " ".join(
-            line.strip() for line in first[:6] if line.strip())[:400])
+        super().__init__(
+            f"{layer_class} '{layer}': " + " ".join(line.strip() for line in first[:6] if line.strip())[:400]
+        )
         self.layer, self.layer_class, self.cause = layer, layer_class, cause
 
 
@@ -158,9 +159,21 @@ def _shape(tensor):
 
 
 # Ops never constant even on constant inputs (inputs, state, randomness, control flow).
-_NEVER_CONST = frozenset({"Placeholder", "VarHandleOp", "While", "StatelessWhile", "If",
-                          "StatelessIf", "RandomUniform", "RandomStandardNormal",
-                          "StatefulPartitionedCall", "PartitionedCall", "NoOp"})
+_NEVER_CONST = frozenset(
+    {
+        "Placeholder",
+        "VarHandleOp",
+        "While",
+        "StatelessWhile",
+        "If",
+        "StatelessIf",
+        "RandomUniform",
+        "RandomStandardNormal",
+        "StatefulPartitionedCall",
+        "PartitionedCall",
+        "NoOp",
+    }
+)
 
 
 def _constant_ops(graph):
@@ -173,8 +186,7 @@ def _constant_ops(graph):
     for op in graph.get_operations():  # creation order is a topological order
         if op.type in ("Const", "ReadVariableOp"):
             const.add(op.name)
-        elif op.type not in _NEVER_CONST and op.inputs and \
-                all(t.op.name in const for t in op.inputs):
+        elif op.type not in _NEVER_CONST and op.inputs and all(t.op.name in const for t in op.inputs):
             const.add(op.name)
     return const
 
@@ -217,13 +229,19 @@ def _collect(graph, owner, model_name, fallback, nested, out, seen_graphs, live=
             continue
         layer = owner.get((graph.name, op.name))
         layer = _strip_model(layer, model_name) if layer is not None else fallback
-        out.append(TracedOp(
-            type=op.type, name=op.name, layer=layer,
-            in_dtypes=tuple(t.dtype.name for t in op.inputs),
-            out_dtypes=tuple(t.dtype.name for t in op.outputs),
-            in_shapes=tuple(_shape(t) for t in op.inputs),
-            const_inputs=tuple(t.op.name in const for t in op.inputs),
-            nested=nested, graph_op=op))
+        out.append(
+            TracedOp(
+                type=op.type,
+                name=op.name,
+                layer=layer,
+                in_dtypes=tuple(t.dtype.name for t in op.inputs),
+                out_dtypes=tuple(t.dtype.name for t in op.outputs),
+                in_shapes=tuple(_shape(t) for t in op.inputs),
+                const_inputs=tuple(t.op.name in const for t in op.inputs),
+                nested=nested,
+                graph_op=op,
+            )
+        )
         for fname in _function_names(op):
             function = functions.get(fname)
             body = getattr(function, "graph", None) if function is not None else None
@@ -256,7 +274,15 @@ def trace_model(model, batch_size=None):
     with attribute_layers(owner, classes):
         concrete = tf.function(forward, autograph=False).get_concrete_function(*specs)
     ops = []
-    _collect(concrete.graph, owner, model.name, "", False, ops, {concrete.graph.name},
-             live=live_ops(concrete.graph))
+    _collect(
+        concrete.graph,
+        owner,
+        model.name,
+        "",
+        False,
+        ops,
+        {concrete.graph.name},
+        live=live_ops(concrete.graph),
+    )
     classes = {_strip_model(path, model.name): name for path, name in classes.items()}
     return Trace(ops=tuple(ops), input_specs=specs, model_name=model.name, layer_classes=classes)

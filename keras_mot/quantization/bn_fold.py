@@ -25,8 +25,8 @@ def fold_kernel(kernel, scale, channel_axis):
     """
     rank = len(kernel.shape)
     if isinstance(channel_axis, tuple):
-        lead = kernel.shape[:rank - len(channel_axis)]
-        shape = (1,) * len(lead) + tuple(kernel.shape[rank - len(channel_axis):])
+        lead = kernel.shape[: rank - len(channel_axis)]
+        shape = (1,) * len(lead) + tuple(kernel.shape[rank - len(channel_axis) :])
         return kernel * ops.reshape(scale, shape)
     shape = [1] * rank
     shape[channel_axis % rank] = -1
@@ -99,8 +99,9 @@ def _renormalize(y, scale, beta, mean_y, var_y, var_eps, sigma_moving, use):
     shape = (1,) * (len(y.shape) - 1) + (-1,)
     # Constants of the custom gradient: TensorFlow passes no gradient through values a
     # custom-gradient function closes over; JAX refuses closures over differentiated values.
-    mean_y, var_y, var_eps, sigma_moving = (ops.stop_gradient(t) for t in (mean_y, var_y, var_eps,
-                                                                           sigma_moving))
+    mean_y, var_y, var_eps, sigma_moving = (
+        ops.stop_gradient(t) for t in (mean_y, var_y, var_eps, sigma_moving)
+    )
     correction = ops.where(use, sigma_moving * ops.rsqrt(var_eps), 1.0)
 
     @ops.custom_gradient
@@ -116,8 +117,7 @@ def _renormalize(y, scale, beta, mean_y, var_y, var_eps, sigma_moving, use):
             s2 = var_eps * ops.square(scale)
             k = ops.where(use, correction * sum_gh / (n * s2), 0.0)
             offset = ops.where(use, k * mean_y - correction * sum_g / n, 0.0)
-            dy = g * ops.reshape(correction, shape) - (y * ops.reshape(k, shape)
-                                                      - ops.reshape(offset, shape))
+            dy = g * ops.reshape(correction, shape) - (y * ops.reshape(k, shape) - ops.reshape(offset, shape))
             dscale = ops.where(use, sum_gh * correction * var_y / (s2 * scale), 0.0)
             return dy, dscale, ops.where(use, sum_g, 0.0)
 

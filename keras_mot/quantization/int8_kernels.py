@@ -112,8 +112,7 @@ def _floor_log2(m):
     return ops.where(ops.power(2.0, e + 1.0) <= m, e + 1.0, e)
 
 
-def add(a, b, a_scale, b_scale, output_scale, output_below_zero, output_levels,
-        activation=None):
+def add(a, b, a_scale, b_scale, output_scale, output_below_zero, output_levels, activation=None):
     """Output of TFLite's int8 ADD (XNNPack delegate) on `a`, `b`, which lie on the grids of
     `a_scale`, `b_scale` (zero included).
 
@@ -153,8 +152,9 @@ def _f64(x):
     return ops.cast(x, "float64")
 
 
-def mean(x, axes, input_scale, input_below_zero, output_scale, output_below_zero,
-         output_levels, keepdims=False):
+def mean(
+    x, axes, input_scale, input_below_zero, output_scale, output_below_zero, output_levels, keepdims=False
+):
     """Output of TFLite's int8 MEAN (XNNPack delegate) over `axes` of `x`, which lies on the
     grid of `input_scale` (zero included).
 

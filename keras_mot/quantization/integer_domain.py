@@ -33,8 +33,9 @@ def _per_output_channel(v, rank):
     return ops.reshape(v, (1,) * (rank - 1) + (-1,)) if len(v.shape) else v
 
 
-def linear_on_grid(forward, inputs, kernel_q, kernel_scale, channel_axis, bias, input_scale,
-                   output_scale=None):
+def linear_on_grid(
+    forward, inputs, kernel_q, kernel_scale, channel_axis, bias, input_scale, output_scale=None
+):
     """Runs the linear op `forward(inputs, kernel)` on integer values.
 
     Args:

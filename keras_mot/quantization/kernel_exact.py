@@ -16,9 +16,14 @@ from keras_mot.quantization.mode import is_calibrating, is_simulating
 
 
 def _applies(wrapper):
-    return (wrapper.quantize and not wrapper.frozen and is_simulating() and not is_calibrating()
-            and "output" in wrapper.activation_ranges()
-            and wrapper.scheme.activation_spec().bits == 8)
+    return (
+        wrapper.quantize
+        and not wrapper.frozen
+        and is_simulating()
+        and not is_calibrating()
+        and "output" in wrapper.activation_ranges()
+        and wrapper.scheme.activation_spec().bits == 8
+    )
 
 
 def _grid(vmin, vmax, spec):
@@ -50,8 +55,7 @@ def activation_output(wrapper, entry, y, out):
         return out
     lo, s_out = _output_grid(wrapper)
     ready = (s_in > 0) & (wrapper.initialized > 0)
-    exact = kernel(y, ops.where(ready, s_in, 1.0), s_out, ops.round(-lo / s_out),
-                   float(spec.levels))
+    exact = kernel(y, ops.where(ready, s_in, 1.0), s_out, ops.round(-lo / s_out), float(spec.levels))
     return _swap(ready, exact, out)
 
 
@@ -63,8 +67,16 @@ def _add(wrapper, xs, in_grids, s_out, below_out, levels, activation):
 def _mean(wrapper, xs, in_grids, s_out, below_out, levels, activation):
     ((s_in, below_in),) = in_grids
     axes = wrapper.adapter.reduced_axes(wrapper.layer, len(xs[0].shape))
-    return int8_kernels.mean(xs[0], axes, s_in, below_in, s_out, below_out, levels,
-                             keepdims=bool(getattr(wrapper.layer, "keepdims", False)))
+    return int8_kernels.mean(
+        xs[0],
+        axes,
+        s_in,
+        below_in,
+        s_out,
+        below_out,
+        levels,
+        keepdims=bool(getattr(wrapper.layer, "keepdims", False)),
+    )
 
 
 # TFLite op -> (number of inputs, emulation on the inputs' (scale, steps below zero) grids).
@@ -80,8 +92,7 @@ def op_output(wrapper, inputs, activation, out):
     n_inputs, emulation = OPS[op]
     xs = list(inputs) if isinstance(inputs, (list, tuple)) else [inputs]
     refs = [wrapper.input_range(i) for i in range(len(xs))]
-    if len(xs) != n_inputs or any(r is None or r.spec.bits != 8 or r.spec.symmetric
-                                  for r in refs):
+    if len(xs) != n_inputs or any(r is None or r.spec.bits != 8 or r.spec.symmetric for r in refs):
         return out
     grids = [_grid(r.min, r.max, r.spec) for r in refs] + [_output_grid(wrapper)]
     ready = wrapper.initialized > 0
@@ -91,6 +102,7 @@ def op_output(wrapper, inputs, activation, out):
     safe = [ops.where(ready, s, 1.0) for _, s in grids]
     grids = [(s, ops.round(-lo / s)) for (lo, _), s in zip(grids, safe)]
     s_out, below_out = grids.pop()
-    exact = emulation(wrapper, xs, grids, s_out, below_out,
-                      float(wrapper.scheme.activation_spec().levels), activation)
+    exact = emulation(
+        wrapper, xs, grids, s_out, below_out, float(wrapper.scheme.activation_spec().levels), activation
+    )
     return _swap(ready, exact, out)

@@ -20,7 +20,7 @@ def flatten_channel_axes(w, axis):
         ((3, 3, 16), -1)
     """
     if isinstance(axis, (tuple, list)):
-        lead = tuple(w.shape[:len(w.shape) - len(axis)])
+        lead = tuple(w.shape[: len(w.shape) - len(axis)])
         return ops.reshape(w, lead + (-1,)), -1
     return w, axis
 
@@ -86,7 +86,8 @@ def fake_quant(x, min_val, max_val, spec, axis=None, graph_op=True):
     if not graph_op and axis is None:
         return _fake_quant_from_zero(x, min_val, max_val, spec)
     return keras.quantizers.fake_quant_with_min_max_vars(
-        x, min_val, max_val, num_bits=spec.bits, narrow_range=spec.narrow_range, axis=axis)
+        x, min_val, max_val, num_bits=spec.bits, narrow_range=spec.narrow_range, axis=axis
+    )
 
 
 def _fake_quant_from_zero(x, lo, hi, spec):
@@ -179,7 +180,7 @@ def _round_to_grid_away_from_zero(x, min_val, max_val, spec):
     already on it are unchanged. Gradients pass straight through.
     """
     qmin = 1 if spec.narrow_range else 0
-    qmax = 2 ** spec.bits - 1
+    qmax = 2**spec.bits - 1
     offset = 2 ** (spec.bits - 1)
     min_val, max_val = zero_exact_range(min_val, max_val, spec)
     lo = ops.stop_gradient(ops.cast(min_val, "float32"))

@@ -31,8 +31,7 @@ class QuantSpec:
 
     def __post_init__(self):
         if not 2 <= int(self.bits) <= 16:
-            raise KerasMotError(format_error("QuantSpec.bits must be in [2, 16].",
-                                             received=repr(self.bits)))
+            raise KerasMotError(format_error("QuantSpec.bits must be in [2, 16].", received=repr(self.bits)))
 
     def get_config(self):
         """Plain-data form (see `keras_mot.codec`)."""
@@ -46,7 +45,7 @@ class QuantSpec:
     @property
     def levels(self):
         """Number of grid steps between the lowest and highest code (int8: 255; narrow: 254)."""
-        return (2 ** self.bits - 1) - (1 if self.narrow_range else 0)
+        return (2**self.bits - 1) - (1 if self.narrow_range else 0)
 
 
 @codec.register()
@@ -116,9 +115,13 @@ def get_scheme(name):
     try:
         return _SCHEMES[name]
     except (KeyError, TypeError):
-        raise KerasMotError(format_error(
-            "Unknown quantization scheme.", received=repr(name),
-            fix=f"Use one of: {', '.join(sorted(_SCHEMES))}, or register_scheme() your own.")) from None
+        raise KerasMotError(
+            format_error(
+                "Unknown quantization scheme.",
+                received=repr(name),
+                fix=f"Use one of: {', '.join(sorted(_SCHEMES))}, or register_scheme() your own.",
+            )
+        ) from None
 
 
 _PER_TENSOR_INT8 = QuantSpec(bits=8, symmetric=True, narrow_range=True, per_channel=False)
@@ -129,35 +132,43 @@ _PER_TENSOR_INT8 = QuantSpec(bits=8, symmetric=True, narrow_range=True, per_chan
 # FULLY_CONNECTED's (out, in) layout and rejects a per-channel FakeQuant there (likewise the
 # (kh, kw, out, in) Conv2DTranspose kernel) ("'tfl.transpose'
 # op has mismatched quantized axes of input and output", reproduced here).
-register_scheme(QuantScheme(
-    name="int8",
-    weights=QuantSpec(bits=8, symmetric=True, narrow_range=True, per_channel=True),
-    activations=QuantSpec(bits=8, symmetric=False),
-    weights_per_tensor=_PER_TENSOR_INT8,
-    per_tensor_kinds=(LayerKind.DENSE, LayerKind.CONV_TRANSPOSE),
-))
+register_scheme(
+    QuantScheme(
+        name="int8",
+        weights=QuantSpec(bits=8, symmetric=True, narrow_range=True, per_channel=True),
+        activations=QuantSpec(bits=8, symmetric=False),
+        weights_per_tensor=_PER_TENSOR_INT8,
+        per_tensor_kinds=(LayerKind.DENSE, LayerKind.CONV_TRANSPOSE),
+    )
+)
 
 # Same numerics with per-tensor weights everywhere (older runtimes, some MCU kernels).
-register_scheme(QuantScheme(
-    name="int8_per_tensor",
-    weights=QuantSpec(bits=8, symmetric=True, narrow_range=True, per_channel=False),
-    activations=QuantSpec(bits=8, symmetric=False),
-))
+register_scheme(
+    QuantScheme(
+        name="int8_per_tensor",
+        weights=QuantSpec(bits=8, symmetric=True, narrow_range=True, per_channel=False),
+        activations=QuantSpec(bits=8, symmetric=False),
+    )
+)
 
 # TFLite 16x8 (operator_property.cc): int16 symmetric activations (zero point 0), int8 weights.
-register_scheme(QuantScheme(
-    name="int16x8",
-    weights=QuantSpec(bits=8, symmetric=True, narrow_range=True, per_channel=True),
-    activations=QuantSpec(bits=16, symmetric=True, narrow_range=True),
-    weights_per_tensor=_PER_TENSOR_INT8,
-    per_tensor_kinds=(LayerKind.DENSE, LayerKind.CONV_TRANSPOSE),
-))
+register_scheme(
+    QuantScheme(
+        name="int16x8",
+        weights=QuantSpec(bits=8, symmetric=True, narrow_range=True, per_channel=True),
+        activations=QuantSpec(bits=16, symmetric=True, narrow_range=True),
+        weights_per_tensor=_PER_TENSOR_INT8,
+        per_tensor_kinds=(LayerKind.DENSE, LayerKind.CONV_TRANSPOSE),
+    )
+)
 
 # 4-bit weights, 8-bit activations: for studying low-bit accuracy (exported as int8 containers).
-register_scheme(QuantScheme(
-    name="int4w_int8a",
-    weights=QuantSpec(bits=4, symmetric=True, narrow_range=True, per_channel=True),
-    activations=QuantSpec(bits=8, symmetric=False),
-    weights_per_tensor=QuantSpec(bits=4, symmetric=True, narrow_range=True, per_channel=False),
-    per_tensor_kinds=(LayerKind.DENSE, LayerKind.CONV_TRANSPOSE),
-))
+register_scheme(
+    QuantScheme(
+        name="int4w_int8a",
+        weights=QuantSpec(bits=4, symmetric=True, narrow_range=True, per_channel=True),
+        activations=QuantSpec(bits=8, symmetric=False),
+        weights_per_tensor=QuantSpec(bits=4, symmetric=True, narrow_range=True, per_channel=False),
+        per_tensor_kinds=(LayerKind.DENSE, LayerKind.CONV_TRANSPOSE),
+    )
+)

@@ -24,8 +24,8 @@ from typing import Optional, Tuple
 import numpy as np
 from keras import ops
 
-from keras_mot.errors import KerasMotError, format_error
 from keras_mot import codec
+from keras_mot.errors import KerasMotError, format_error
 from keras_mot.quantization.scheme import QuantScheme, QuantSpec, get_scheme, register_scheme
 
 COMPUTE_DTYPES = ("float32", "bfloat16")
@@ -52,13 +52,21 @@ class WeightOnlyScheme(QuantScheme):
 
     def __post_init__(self):
         if self.block_size is not None and (int(self.block_size) < 2 or self.block_size % 2):
-            raise KerasMotError(format_error(
-                f"Weight-only scheme '{self.name}': block_size must be an even number >= 2.",
-                received=repr(self.block_size), fix="Use 32, 64 or 128 (or None: per channel)."))
+            raise KerasMotError(
+                format_error(
+                    f"Weight-only scheme '{self.name}': block_size must be an even number >= 2.",
+                    received=repr(self.block_size),
+                    fix="Use 32, 64 or 128 (or None: per channel).",
+                )
+            )
         if self.compute_dtype not in COMPUTE_DTYPES:
-            raise KerasMotError(format_error(
-                f"Weight-only scheme '{self.name}': unknown compute_dtype.",
-                received=repr(self.compute_dtype), fix=f"Use one of {COMPUTE_DTYPES}."))
+            raise KerasMotError(
+                format_error(
+                    f"Weight-only scheme '{self.name}': unknown compute_dtype.",
+                    received=repr(self.compute_dtype),
+                    fix=f"Use one of {COMPUTE_DTYPES}.",
+                )
+            )
 
     @property
     def bits(self):
@@ -72,14 +80,19 @@ class WeightOnlyScheme(QuantScheme):
 
     def get_config(self):
         """Plain-dict form (a `WeightOnlyWrapper`'s config)."""
-        return {"bits": self.bits, "block_size": self.block_size,
-                "compute_dtype": self.compute_dtype, "name": self.name}
+        return {
+            "bits": self.bits,
+            "block_size": self.block_size,
+            "compute_dtype": self.compute_dtype,
+            "name": self.name,
+        }
 
     @classmethod
     def from_config(cls, cfg):
         """Inverse of `get_config`."""
-        return weight_only_scheme(cfg["bits"], cfg.get("block_size"),
-                                  cfg.get("compute_dtype", "float32"), name=cfg.get("name"))
+        return weight_only_scheme(
+            cfg["bits"], cfg.get("block_size"), cfg.get("compute_dtype", "float32"), name=cfg.get("name")
+        )
 
 
 def weight_only_scheme(bits=8, block_size=None, compute_dtype="float32", name=None):
@@ -89,14 +102,23 @@ def weight_only_scheme(bits=8, block_size=None, compute_dtype="float32", name=No
         >>> mot.quantize(model, target="tf_serving", scheme=weight_only_scheme(4, 32))
     """
     if bits not in (4, 8):
-        raise KerasMotError(format_error("Weight-only schemes store int8 or int4 weights.",
-                                         received=f"bits={bits!r}", fix="Use bits=8 or bits=4."))
+        raise KerasMotError(
+            format_error(
+                "Weight-only schemes store int8 or int4 weights.",
+                received=f"bits={bits!r}",
+                fix="Use bits=8 or bits=4.",
+            )
+        )
     if name is None:
-        name = f"int{bits}_weight_only" + (f"_b{block_size}" if block_size else "") + (
-            "_bf16" if compute_dtype == "bfloat16" else "")
+        name = (
+            f"int{bits}_weight_only"
+            + (f"_b{block_size}" if block_size else "")
+            + ("_bf16" if compute_dtype == "bfloat16" else "")
+        )
     spec = QuantSpec(bits=bits, symmetric=True, narrow_range=True, per_channel=True)
-    return WeightOnlyScheme(name=name, weights=spec, activations=None, block_size=block_size,
-                            compute_dtype=compute_dtype)
+    return WeightOnlyScheme(
+        name=name, weights=spec, activations=None, block_size=block_size, compute_dtype=compute_dtype
+    )
 
 
 def is_weight_only(scheme):
@@ -201,8 +223,9 @@ def quantize_matrix(m, scheme):
     padded = np.zeros((blocks * block, cols), np.float32)
     padded[:rows] = m
     grid = padded.reshape(blocks, block, cols)
-    scale = np.maximum(np.max(np.abs(grid), axis=1, keepdims=True) / np.float32(scheme.qmax),
-                       np.float32(_EPS)).astype(np.float32)
+    scale = np.maximum(
+        np.max(np.abs(grid), axis=1, keepdims=True) / np.float32(scheme.qmax), np.float32(_EPS)
+    ).astype(np.float32)
     codes = np.clip(np.round(grid / scale), -scheme.qmax, scheme.qmax).astype(np.int8)
     return codes.reshape(blocks * block, cols), scale.reshape(blocks, cols)
 

@@ -48,14 +48,21 @@ VERSION = 1  # the config version of `Recipe` in `keras_mot.codec`
 def _require_keys(data, allowed, required, what, example):
     """Unknown (or missing required) keys of a recipe part are an error naming the valid ones."""
     if not isinstance(data, dict):
-        raise KerasMotError(format_error(f"Invalid {what}.", received=repr(data),
-                                         fix=f"A {what} is a mapping, e.g. {example}."))
+        raise KerasMotError(
+            format_error(
+                f"Invalid {what}.", received=repr(data), fix=f"A {what} is a mapping, e.g. {example}."
+            )
+        )
     unknown = sorted(set(data) - set(allowed))
     missing = [k for k in required if k not in data]
     if unknown or missing:
-        raise KerasMotError(format_error(
-            f"Invalid {what}: unknown keys {unknown}, missing keys {missing}.", received=repr(data),
-            fix=f"A {what} has the keys: {', '.join(allowed)}; e.g. {example}."))
+        raise KerasMotError(
+            format_error(
+                f"Invalid {what}: unknown keys {unknown}, missing keys {missing}.",
+                received=repr(data),
+                fix=f"A {what} has the keys: {', '.join(allowed)}; e.g. {example}.",
+            )
+        )
 
 
 @codec.register()
@@ -89,20 +96,27 @@ class Rule:
 
     def get_config(self):
         """Plain data (see `keras_mot.codec`); the pattern is encoded."""
-        config = {"select": self.select, "quantize": self.quantize,
-                  "prune": codec.encode_field(self.prune)}
-        if self.compress is not None:   # absent when unused: files stay as before
+        config = {"select": self.select, "quantize": self.quantize, "prune": codec.encode_field(self.prune)}
+        if self.compress is not None:  # absent when unused: files stay as before
             config["compress"] = codec.encode(self.compress)
         return config
 
     @classmethod
     def from_config(cls, config):
         """Inverse of `get_config` (validating keys; `prune` may use the codec's short form)."""
-        _require_keys(config, ("select", "quantize", "prune", "compress"), ("select",),
-                      "recipe rule", "{select: 'class:Dense', quantize: int8}")
-        return cls(select=config["select"], quantize=config.get("quantize", "target"),
-                   prune=codec.decode_field(config.get("prune"), SparsityPattern),
-                   compress=compression.get(config.get("compress")))
+        _require_keys(
+            config,
+            ("select", "quantize", "prune", "compress"),
+            ("select",),
+            "recipe rule",
+            "{select: 'class:Dense', quantize: int8}",
+        )
+        return cls(
+            select=config["select"],
+            quantize=config.get("quantize", "target"),
+            prune=codec.decode_field(config.get("prune"), SparsityPattern),
+            compress=compression.get(config.get("compress")),
+        )
 
 
 def _check_scheme(rule):
@@ -134,9 +148,13 @@ class Recipe:
     def __post_init__(self):
         targets.get(self.target)
         if self.version != VERSION:
-            raise KerasMotError(format_error("Unsupported recipe version.",
-                                             received=repr(self.version),
-                                             fix=f"This keras_mot reads version {VERSION}."))
+            raise KerasMotError(
+                format_error(
+                    "Unsupported recipe version.",
+                    received=repr(self.version),
+                    fix=f"This keras_mot reads version {VERSION}.",
+                )
+            )
         object.__setattr__(self, "rules", tuple(self.rules))
         for rule in self.rules:
             _check_scheme(rule)
@@ -150,18 +168,28 @@ class Recipe:
 
     def get_config(self):
         """Plain data (see `keras_mot.codec`); the schedule and the rules are encoded."""
-        return {"target": self.target, "schedule": codec.encode_field(self.schedule),
-                "rules": [codec.encode(r) for r in self.rules]}
+        return {
+            "target": self.target,
+            "schedule": codec.encode_field(self.schedule),
+            "rules": [codec.encode(r) for r in self.rules],
+        }
 
     @classmethod
     def from_config(cls, config):
         """Inverse of `get_config` (unknown keys are an error; parts may use the short form)."""
-        _require_keys(config, ("target", "schedule", "rules"), (), "recipe",
-                      "{target: tflite_int8, rules: [{select: _default}]}")
-        rules = tuple(codec.decode(r, expect=Rule)
-                      for r in config.get("rules") or [{"select": "_default"}])
-        return cls(target=config.get("target", "tflite_int8"), rules=rules,
-                   schedule=codec.decode_field(config.get("schedule"), PruningSchedule))
+        _require_keys(
+            config,
+            ("target", "schedule", "rules"),
+            (),
+            "recipe",
+            "{target: tflite_int8, rules: [{select: _default}]}",
+        )
+        rules = tuple(codec.decode(r, expect=Rule) for r in config.get("rules") or [{"select": "_default"}])
+        return cls(
+            target=config.get("target", "tflite_int8"),
+            rules=rules,
+            schedule=codec.decode_field(config.get("schedule"), PruningSchedule),
+        )
 
     def to_dict(self):
         """The recipe encoded by `keras_mot.codec` (what `to_yaml` writes)."""

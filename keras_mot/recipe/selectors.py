@@ -19,10 +19,13 @@ def matches(selector, layer, path):
         True
     """
     if not isinstance(selector, str) or not selector:
-        raise KerasMotError(format_error("A rule selector must be a non-empty string.",
-                                          received=repr(selector),
-                                          fix="Use a layer path, 're:<regex>', "
-                                              "'class:<ClassName>' or '_default'."))
+        raise KerasMotError(
+            format_error(
+                "A rule selector must be a non-empty string.",
+                received=repr(selector),
+                fix="Use a layer path, 're:<regex>', 'class:<ClassName>' or '_default'.",
+            )
+        )
     if selector == "_default":
         return True
     if selector.startswith("re:"):
@@ -39,8 +42,13 @@ def validate(selector):
         try:
             re.compile(selector[3:])
         except re.error as e:
-            raise KerasMotError(format_error("Invalid regular expression in selector.",
-                                             received=repr(selector), fix=f"Fix the regex: {e}."))
+            raise KerasMotError(
+                format_error(
+                    "Invalid regular expression in selector.",
+                    received=repr(selector),
+                    fix=f"Fix the regex: {e}.",
+                )
+            )
     matches(selector, object(), "")
 
 
@@ -58,8 +66,7 @@ def closest(selector, layers, n=3):
     """
     candidates = []
     for path, layer in layers:
-        for name in (path, path.rsplit("/", 1)[-1], f"class:{type(layer).__name__}",
-                     f"re:{path}"):
+        for name in (path, path.rsplit("/", 1)[-1], f"class:{type(layer).__name__}", f"re:{path}"):
             if name not in candidates:
                 candidates.append(name)
     if selector.startswith("re:"):
@@ -87,10 +94,14 @@ def require_match(selector, layers, what):
         hint = f"Closest: {', '.join(repr(c) for c in near)}."
     else:
         names = [path for path, _ in layers]
-        hint = (f"Layers of the model: {', '.join(repr(p) for p in names[:12])}"
-                + (f" (and {len(names) - 12} more)." if len(names) > 12 else "."))
-    raise KerasMotError(format_error(
-        f"The {what} {selector!r} matches no layer of the model, so it would do nothing.",
-        received=repr(selector),
-        fix=f"{hint} A selector is a layer path or name, 're:<regex>' (full match on the "
-            "path), 'class:<ClassName>' or '_default'."))
+        hint = f"Layers of the model: {', '.join(repr(p) for p in names[:12])}" + (
+            f" (and {len(names) - 12} more)." if len(names) > 12 else "."
+        )
+    raise KerasMotError(
+        format_error(
+            f"The {what} {selector!r} matches no layer of the model, so it would do nothing.",
+            received=repr(selector),
+            fix=f"{hint} A selector is a layer path or name, 're:<regex>' (full match on the "
+            "path), 'class:<ClassName>' or '_default'.",
+        )
+    )

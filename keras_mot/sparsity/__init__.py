@@ -11,6 +11,18 @@ from keras_mot.sparsity.patterns import Block, NofM, SparsityPattern, Unstructur
 from keras_mot.sparsity.schedules import ConstantSparsity, PolynomialDecay, PruningSchedule
 from keras_mot.sparsity.spec import PruneSpec, SparsityRule
 
-__all__ = ["Block", "ConstantSparsity", "Layout", "NofM", "PolynomialDecay", "PruneSpec",
-           "PruningSchedule", "SparsityPattern", "SparsityRule", "Unstructured", "get_layout",
-           "kinds", "register_layout"]
+__all__ = [
+    "Block",
+    "ConstantSparsity",
+    "Layout",
+    "NofM",
+    "PolynomialDecay",
+    "PruneSpec",
+    "PruningSchedule",
+    "SparsityPattern",
+    "SparsityRule",
+    "Unstructured",
+    "get_layout",
+    "kinds",
+    "register_layout",
+]

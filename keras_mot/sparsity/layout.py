@@ -83,11 +83,14 @@ class Layout:
 
     def __post_init__(self):
         if (self.col_axes is None) == (self.row_axes is None):
-            raise KerasMotError(format_error(
-                f"Layout '{self.kind}' needs exactly one of col_axes and row_axes.",
-                received=f"col_axes={self.col_axes!r}, row_axes={self.row_axes!r}",
-                fix="Say how many trailing axes are cols (col_axes=1 for a Dense kernel) or how "
-                    "many leading axes are rows (row_axes=1)."))
+            raise KerasMotError(
+                format_error(
+                    f"Layout '{self.kind}' needs exactly one of col_axes and row_axes.",
+                    received=f"col_axes={self.col_axes!r}, row_axes={self.row_axes!r}",
+                    fix="Say how many trailing axes are cols (col_axes=1 for a Dense kernel) or how "
+                    "many leading axes are rows (row_axes=1).",
+                )
+            )
 
     def perm(self, rank):
         """Axis permutation applied before flattening."""
@@ -114,7 +117,7 @@ class Layout:
         """(rows, cols) of the matrix view of a weight of `shape`."""
         p = self.permuted_shape(tuple(int(s) for s in shape))
         n = self.n_col_axes(len(p))
-        return math.prod(p[:len(p) - n]), math.prod(p[len(p) - n:])
+        return math.prod(p[: len(p) - n]), math.prod(p[len(p) - n :])
 
     def to_matrix(self, w):
         """Permutes and reshapes tensor `w` into its (rows, cols) matrix (keras.ops)."""
@@ -148,10 +151,14 @@ def get_layout(kind):
     try:
         return _LAYOUTS[kind]
     except (KeyError, TypeError):
-        raise KerasMotError(format_error(
-            "Unknown layer kind for a sparsity pattern.", received=repr(kind),
-            fix=f"Use one of: {', '.join(sorted(map(str, _LAYOUTS)))}, or register one with "
-                "keras_mot.sparsity.register_layout().")) from None
+        raise KerasMotError(
+            format_error(
+                "Unknown layer kind for a sparsity pattern.",
+                received=repr(kind),
+                fix=f"Use one of: {', '.join(sorted(map(str, _LAYOUTS)))}, or register one with "
+                "keras_mot.sparsity.register_layout().",
+            )
+        ) from None
 
 
 def kinds():
@@ -159,26 +166,68 @@ def kinds():
     return sorted(map(str, _LAYOUTS))
 
 
-register_layout(Layout(
-    kind=LayerKind.DENSE, min_rank=2, in_axis=0, out_axis=-1, col_axes=1,
-    doc="Dense kernel (in, out): rows = input units, cols = output units"))
-register_layout(Layout(
-    kind=LayerKind.CONV, min_rank=3, in_axis=-2, out_axis=-1, col_axes=1,
-    doc="Conv kernel (kh, kw, in, out) viewed as (kh*kw*in, out), rows = input channels per "
-        "tap (TFLite OHWI order)"))
-register_layout(Layout(
-    kind=LayerKind.DEPTHWISE, min_rank=3, in_axis=None, out_axis=-2, col_axes=2,
-    doc="DepthwiseConv kernel (kh, kw, in, mult) viewed as (kh*kw, in*mult), rows = spatial "
-        "taps, cols = channels"))
-register_layout(Layout(
-    kind=LayerKind.CONV_TRANSPOSE, min_rank=3, in_axis=-1, out_axis=-2, col_axes=1,
-    swap_last_two=True,
-    doc="ConvTranspose kernel (kh, kw, out, in) viewed as (kh*kw*in, out), rows = input "
-        "channels per tap (TFLite TRANSPOSE_CONV OHWI order)"))
-register_layout(Layout(
-    kind=LayerKind.EINSUM, min_rank=2, in_axis=0, out_axis=-1, row_axes=1,
-    doc="EinsumDense kernel (d0, d1, ...) viewed as (d0, d1*...), rows = first axis"))
-register_layout(Layout(
-    kind=LayerKind.EINSUM_IN2, min_rank=3, in_axis=1, out_axis=-1, row_axes=2,
-    doc="EinsumDense kernel (d0, d1, d2, ...) contracting d0, d1 viewed as (d0*d1, d2*...): "
-        "rows = the FULLY_CONNECTED input axis (row-major)"))
+register_layout(
+    Layout(
+        kind=LayerKind.DENSE,
+        min_rank=2,
+        in_axis=0,
+        out_axis=-1,
+        col_axes=1,
+        doc="Dense kernel (in, out): rows = input units, cols = output units",
+    )
+)
+register_layout(
+    Layout(
+        kind=LayerKind.CONV,
+        min_rank=3,
+        in_axis=-2,
+        out_axis=-1,
+        col_axes=1,
+        doc="Conv kernel (kh, kw, in, out) viewed as (kh*kw*in, out), rows = input channels per "
+        "tap (TFLite OHWI order)",
+    )
+)
+register_layout(
+    Layout(
+        kind=LayerKind.DEPTHWISE,
+        min_rank=3,
+        in_axis=None,
+        out_axis=-2,
+        col_axes=2,
+        doc="DepthwiseConv kernel (kh, kw, in, mult) viewed as (kh*kw, in*mult), rows = spatial "
+        "taps, cols = channels",
+    )
+)
+register_layout(
+    Layout(
+        kind=LayerKind.CONV_TRANSPOSE,
+        min_rank=3,
+        in_axis=-1,
+        out_axis=-2,
+        col_axes=1,
+        swap_last_two=True,
+        doc="ConvTranspose kernel (kh, kw, out, in) viewed as (kh*kw*in, out), rows = input "
+        "channels per tap (TFLite TRANSPOSE_CONV OHWI order)",
+    )
+)
+register_layout(
+    Layout(
+        kind=LayerKind.EINSUM,
+        min_rank=2,
+        in_axis=0,
+        out_axis=-1,
+        row_axes=1,
+        doc="EinsumDense kernel (d0, d1, ...) viewed as (d0, d1*...), rows = first axis",
+    )
+)
+register_layout(
+    Layout(
+        kind=LayerKind.EINSUM_IN2,
+        min_rank=3,
+        in_axis=1,
+        out_axis=-1,
+        row_axes=2,
+        doc="EinsumDense kernel (d0, d1, d2, ...) contracting d0, d1 viewed as (d0*d1, d2*...): "
+        "rows = the FULLY_CONNECTED input axis (row-major)",
+    )
+)

@@ -15,8 +15,7 @@ def _due_update_step(schedule, step):
     if step < schedule.begin_step:
         return None
     last = step if schedule.end_step == -1 else min(step, schedule.end_step)
-    return schedule.begin_step + (last - schedule.begin_step) // schedule.frequency * \
-        schedule.frequency
+    return schedule.begin_step + (last - schedule.begin_step) // schedule.frequency * schedule.frequency
 
 
 class MaskUpdates:
@@ -26,8 +25,7 @@ class MaskUpdates:
     def prune_kind(self, name=None):
         """Layer family of pruned weight `name` (default: the first) for sparsity patterns."""
         name = name or next(iter(self.masks), "kernel")
-        return (self.adapter.sparsity_kind(self.layer, name)
-                or self.adapter.weights(self.layer)[name].kind)
+        return self.adapter.sparsity_kind(self.layer, name) or self.adapter.weights(self.layer)[name].kind
 
     def update_mask(self, step):
         """Recomputes the pruning mask for integer training `step`, if an update is due.
@@ -54,12 +52,15 @@ class MaskUpdates:
         """Raises when this pruned layer is trained while no `UpdateMasks` callback is attached
         (checked when the training step is traced)."""
         if not getattr(self, "_mask_updates_attached", False):
-            raise KerasMotError(format_error(
-                f"Layer '{self.name}' is pruned ({self.prune.pattern!r}) but is trained without "
-                "the UpdateMasks callback, so its pruning mask would never be updated.",
-                received="a training call (fit / train_step) with no UpdateMasks attached",
-                fix="Pass callbacks=mot.callbacks(model) (or add mot.callbacks.UpdateMasks()) "
+            raise KerasMotError(
+                format_error(
+                    f"Layer '{self.name}' is pruned ({self.prune.pattern!r}) but is trained without "
+                    "the UpdateMasks callback, so its pruning mask would never be updated.",
+                    received="a training call (fit / train_step) with no UpdateMasks attached",
+                    fix="Pass callbacks=mot.callbacks(model) (or add mot.callbacks.UpdateMasks()) "
                     "to fit(). In a custom loop: cb = UpdateMasks(); cb.set_model(model); "
                     "cb.on_train_begin(); then cb.on_train_batch_begin(i) before each step. "
                     "Call model.compile(...) again before the next fit(): Keras keeps the "
-                    "training function whose tracing failed."))
+                    "training function whose tracing failed.",
+                )
+            )

@@ -20,8 +20,8 @@ from keras import ops
 
 from keras_mot import codec
 from keras_mot.errors import KerasMotError, format_error
-from keras_mot.sparsity.config_value import ConfigValue
 from keras_mot.findings import Finding
+from keras_mot.sparsity.config_value import ConfigValue
 from keras_mot.sparsity.layout import get_layout
 
 _POOLINGS = ("avg", "max")
@@ -29,9 +29,13 @@ _POOLINGS = ("avg", "max")
 
 def _positive_int(value, name, owner):
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise KerasMotError(format_error(
-            f"{owner}: `{name}` must be a positive integer.", received=repr(value),
-            fix=f"Pass e.g. {name}=4."))
+        raise KerasMotError(
+            format_error(
+                f"{owner}: `{name}` must be a positive integer.",
+                received=repr(value),
+                fix=f"Pass e.g. {name}=4.",
+            )
+        )
     return value
 
 
@@ -40,8 +44,8 @@ def _keep_largest(scores, sparsity):
     n = int(scores.shape[0])
     density = 1.0 - ops.cast(sparsity, "float32")
     keep = ops.maximum(ops.cast(ops.round(n * density), "int32"), 1)
-    order = ops.argsort(-scores)                     # descending
-    ranks = ops.argsort(order)                       # rank of every entry, exact count kept
+    order = ops.argsort(-scores)  # descending
+    ranks = ops.argsort(order)  # rank of every entry, exact count kept
     return ops.cast(ops.less(ranks, keep), "float32")
 
 
@@ -74,19 +78,26 @@ class SparsityPattern(ConfigValue):
         layout = get_layout(kind)
         shape = tuple(int(s) for s in weight_shape)
         if len(shape) < layout.min_rank:
-            return Finding(layer, None, "error",
-                           f"{self!r} needs a weight of rank >= {layout.min_rank} for kind "
-                           f"'{kind}'; got shape {shape}.",
-                           fix="Prune only kernels (not biases), or use the right kind.",
-                           code="pattern-rank")
+            return Finding(
+                layer,
+                None,
+                "error",
+                f"{self!r} needs a weight of rank >= {layout.min_rank} for kind '{kind}'; got shape {shape}.",
+                fix="Prune only kernels (not biases), or use the right kind.",
+                code="pattern-rank",
+            )
         return self._check(shape, layout, layer)
 
     def _require_rank(self, shape, layout):
         if len(shape) < layout.min_rank:
-            raise KerasMotError(format_error(
-                f"{self!r} cannot mask a weight of rank {len(shape)} as kind '{layout.kind}' "
-                f"(needs rank >= {layout.min_rank}).", received=f"shape {shape}",
-                fix="Prune only kernels, or pass the right kind."))
+            raise KerasMotError(
+                format_error(
+                    f"{self!r} cannot mask a weight of rank {len(shape)} as kind '{layout.kind}' "
+                    f"(needs rank >= {layout.min_rank}).",
+                    received=f"shape {shape}",
+                    fix="Prune only kernels, or pass the right kind.",
+                )
+            )
 
     def _check(self, shape, layout, layer):
         return None
@@ -133,9 +144,11 @@ class Block(SparsityPattern):
         self.rows = _positive_int(rows, "rows", "Block")
         self.cols = _positive_int(cols, "cols", "Block")
         if pooling not in _POOLINGS:
-            raise KerasMotError(format_error(
-                "Block: unknown `pooling`.", received=repr(pooling),
-                fix=f"Use one of {_POOLINGS}."))
+            raise KerasMotError(
+                format_error(
+                    "Block: unknown `pooling`.", received=repr(pooling), fix=f"Use one of {_POOLINGS}."
+                )
+            )
         self.pooling = pooling
 
     def get_config(self):
@@ -167,13 +180,17 @@ class Block(SparsityPattern):
             problems.append(f"{n_cols} output columns are not a multiple of cols={self.cols}")
         if not problems:
             return None
-        return Finding(layer, None, "warning",
-                       f"{self!r} does not tile the {layout.kind} weight of shape {shape} "
-                       f"({layout.doc}): {'; '.join(problems)}. Edge blocks are partial, so "
-                       "a runtime expecting exact blocks will not see them.",
-                       fix="Change the layer width to a multiple of the block, or use a "
-                           "smaller block / Unstructured() for this layer.",
-                       code="block-not-divisible")
+        return Finding(
+            layer,
+            None,
+            "warning",
+            f"{self!r} does not tile the {layout.kind} weight of shape {shape} "
+            f"({layout.doc}): {'; '.join(problems)}. Edge blocks are partial, so "
+            "a runtime expecting exact blocks will not see them.",
+            fix="Change the layer width to a multiple of the block, or use a "
+            "smaller block / Unstructured() for this layer.",
+            code="block-not-divisible",
+        )
 
 
 @codec.register()
@@ -195,9 +212,13 @@ class NofM(SparsityPattern):
         self.n = _positive_int(n, "n", "NofM")
         self.m = _positive_int(m, "m", "NofM")
         if self.n >= self.m:
-            raise KerasMotError(format_error(
-                "NofM: `n` (non-zeros kept per group) must be smaller than `m` (group size).",
-                received=f"n={n}, m={m}", fix="Use e.g. NofM(2, 4)."))
+            raise KerasMotError(
+                format_error(
+                    "NofM: `n` (non-zeros kept per group) must be smaller than `m` (group size).",
+                    received=f"n={n}, m={m}",
+                    fix="Use e.g. NofM(2, 4).",
+                )
+            )
 
     @property
     def sparsity(self):
@@ -223,10 +244,13 @@ class NofM(SparsityPattern):
         extent = shape[in_axis] if in_axis is not None else layout.matrix_shape(shape)[0]
         if extent % self.m == 0:
             return None
-        return Finding(layer, None, "warning",
-                       f"{self!r}: {extent} input channels of the {layout.kind} weight of "
-                       f"shape {shape} are not a multiple of m={self.m}; the last group is "
-                       "partial and the weight is not a valid n:m sparse tensor.",
-                       fix=f"Make the input channels a multiple of {self.m}, or exclude "
-                           "this layer from pruning.",
-                       code="nofm-not-divisible")
+        return Finding(
+            layer,
+            None,
+            "warning",
+            f"{self!r}: {extent} input channels of the {layout.kind} weight of "
+            f"shape {shape} are not a multiple of m={self.m}; the last group is "
+            "partial and the weight is not a valid n:m sparse tensor.",
+            fix=f"Make the input channels a multiple of {self.m}, or exclude this layer from pruning.",
+            code="nofm-not-divisible",
+        )

@@ -25,17 +25,25 @@ from keras_mot.sparsity.config_value import ConfigValue
 
 def _check_sparsity(value, name, owner):
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0.0 <= value < 1.0:
-        raise KerasMotError(format_error(
-            f"{owner}: `{name}` must be a fraction of zeros in [0, 1).", received=repr(value),
-            fix=f"Pass e.g. {name}=0.8 (80 % zeros)."))
+        raise KerasMotError(
+            format_error(
+                f"{owner}: `{name}` must be a fraction of zeros in [0, 1).",
+                received=repr(value),
+                fix=f"Pass e.g. {name}=0.8 (80 % zeros).",
+            )
+        )
     return float(value)
 
 
 def _check_int(value, name, owner, minimum):
     if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        raise KerasMotError(format_error(
-            f"{owner}: `{name}` must be an integer >= {minimum}.", received=repr(value),
-            fix=f"Pass an integer step count, e.g. {name}={max(minimum, 100)}."))
+        raise KerasMotError(
+            format_error(
+                f"{owner}: `{name}` must be an integer >= {minimum}.",
+                received=repr(value),
+                fix=f"Pass an integer step count, e.g. {name}={max(minimum, 100)}.",
+            )
+        )
     return value
 
 
@@ -51,15 +59,22 @@ class PruningSchedule(ConfigValue):
         _check_int(self.frequency, "frequency", owner, 1)
         _check_int(self.end_step, "end_step", owner, -1)
         if self.end_step == -1 and not allow_open_end:
-            raise KerasMotError(format_error(
-                f"{owner}: `end_step` must be given (-1 means 'never ends', which this "
-                "schedule cannot use).", received="end_step=-1",
-                fix="Pass end_step > begin_step."))
+            raise KerasMotError(
+                format_error(
+                    f"{owner}: `end_step` must be given (-1 means 'never ends', which this "
+                    "schedule cannot use).",
+                    received="end_step=-1",
+                    fix="Pass end_step > begin_step.",
+                )
+            )
         if self.end_step != -1 and self.end_step <= self.begin_step:
-            raise KerasMotError(format_error(
-                f"{owner}: `end_step` must be greater than `begin_step`.",
-                received=f"begin_step={self.begin_step}, end_step={self.end_step}",
-                fix="Pass end_step > begin_step (or -1 for ConstantSparsity)."))
+            raise KerasMotError(
+                format_error(
+                    f"{owner}: `end_step` must be greater than `begin_step`.",
+                    received=f"begin_step={self.begin_step}, end_step={self.end_step}",
+                    fix="Pass end_step > begin_step (or -1 for ConstantSparsity).",
+                )
+            )
 
     def should_update_at(self, step):
         """Pure-python: whether the mask is recomputed at integer `step`."""
@@ -85,7 +100,6 @@ class PruningSchedule(ConfigValue):
         return self.schedule(step)
 
 
-
 @codec.register()
 class PolynomialDecay(PruningSchedule):
     """Sparsity rising polynomially from `initial_sparsity` to `final_sparsity`.
@@ -103,14 +117,18 @@ class PolynomialDecay(PruningSchedule):
         0.25
     """
 
-    def __init__(self, initial_sparsity, final_sparsity, begin_step, end_step, power=3,
-                 frequency=100):
+    def __init__(self, initial_sparsity, final_sparsity, begin_step, end_step, power=3, frequency=100):
         owner = "PolynomialDecay"
         self.initial_sparsity = _check_sparsity(initial_sparsity, "initial_sparsity", owner)
         self.final_sparsity = _check_sparsity(final_sparsity, "final_sparsity", owner)
         if isinstance(power, bool) or not isinstance(power, (int, float)) or power <= 0:
-            raise KerasMotError(format_error(f"{owner}: `power` must be a positive number.",
-                                             received=repr(power), fix="Pass e.g. power=3."))
+            raise KerasMotError(
+                format_error(
+                    f"{owner}: `power` must be a positive number.",
+                    received=repr(power),
+                    fix="Pass e.g. power=3.",
+                )
+            )
         self.power = power
         self.begin_step, self.end_step, self.frequency = begin_step, end_step, frequency
         self._validate_steps(owner, allow_open_end=False)
@@ -118,21 +136,26 @@ class PolynomialDecay(PruningSchedule):
     def sparsity_at(self, step):
         """Pure-python target sparsity at integer `step`."""
         p = min(1.0, max(0.0, (step - self.begin_step) / (self.end_step - self.begin_step)))
-        return self.final_sparsity + (self.initial_sparsity - self.final_sparsity) * (
-            1.0 - p) ** self.power
+        return self.final_sparsity + (self.initial_sparsity - self.final_sparsity) * (1.0 - p) ** self.power
 
     def schedule(self, step):
         """(should_update bool tensor, sparsity float32 tensor) at integer tensor `step`."""
         p = (ops.cast(step, "float32") - self.begin_step) / float(self.end_step - self.begin_step)
         p = ops.clip(p, 0.0, 1.0)
         sparsity = self.final_sparsity + (self.initial_sparsity - self.final_sparsity) * ops.power(
-            1.0 - p, float(self.power))
+            1.0 - p, float(self.power)
+        )
         return self._should_update(step), ops.cast(sparsity, "float32")
 
     def get_config(self):
-        return {"initial_sparsity": self.initial_sparsity, "final_sparsity": self.final_sparsity,
-                "begin_step": self.begin_step, "end_step": self.end_step, "power": self.power,
-                "frequency": self.frequency}
+        return {
+            "initial_sparsity": self.initial_sparsity,
+            "final_sparsity": self.final_sparsity,
+            "begin_step": self.begin_step,
+            "end_step": self.end_step,
+            "power": self.power,
+            "frequency": self.frequency,
+        }
 
 
 @codec.register()
@@ -165,5 +188,9 @@ class ConstantSparsity(PruningSchedule):
         return self._should_update(step), ops.convert_to_tensor(self.target_sparsity, "float32")
 
     def get_config(self):
-        return {"target_sparsity": self.target_sparsity, "begin_step": self.begin_step,
-                "end_step": self.end_step, "frequency": self.frequency}
+        return {
+            "target_sparsity": self.target_sparsity,
+            "begin_step": self.begin_step,
+            "end_step": self.end_step,
+            "frequency": self.frequency,
+        }

@@ -33,13 +33,21 @@ class PruneSpec:
 
     def __post_init__(self):
         if not isinstance(self.pattern, SparsityPattern):
-            raise KerasMotError(format_error(
-                "PruneSpec.pattern must be a SparsityPattern.", received=repr(self.pattern),
-                fix="Use Unstructured(), Block(rows, cols) or NofM(n, m)."))
+            raise KerasMotError(
+                format_error(
+                    "PruneSpec.pattern must be a SparsityPattern.",
+                    received=repr(self.pattern),
+                    fix="Use Unstructured(), Block(rows, cols) or NofM(n, m).",
+                )
+            )
         if not isinstance(self.schedule, PruningSchedule):
-            raise KerasMotError(format_error(
-                "PruneSpec.schedule must be a pruning schedule.", received=repr(self.schedule),
-                fix="Use PolynomialDecay(...) or ConstantSparsity(...)."))
+            raise KerasMotError(
+                format_error(
+                    "PruneSpec.schedule must be a pruning schedule.",
+                    received=repr(self.schedule),
+                    fix="Use PolynomialDecay(...) or ConstantSparsity(...).",
+                )
+            )
 
     def get_config(self):
         """The pattern and the schedule, each encoded by `keras_mot.codec`."""
@@ -48,8 +56,10 @@ class PruneSpec:
     @classmethod
     def from_config(cls, config):
         """Rebuilds the spec from `get_config()` (older Keras-registry forms are read too)."""
-        return cls(codec.decode(config["pattern"], expect=SparsityPattern),
-                   codec.decode(config["schedule"], expect=PruningSchedule))
+        return cls(
+            codec.decode(config["pattern"], expect=SparsityPattern),
+            codec.decode(config["schedule"], expect=PruningSchedule),
+        )
 
 
 @dataclasses.dataclass(frozen=True)
@@ -73,5 +83,4 @@ class SparsityRule:
         """True when a weight of `weight_shape` is pruned by this rule."""
         if self.spatial is None:
             return True
-        return tuple(int(s) for s in weight_shape[:len(self.spatial)]) == tuple(self.spatial)
-
+        return tuple(int(s) for s in weight_shape[: len(self.spatial)]) == tuple(self.spatial)

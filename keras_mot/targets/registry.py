@@ -13,13 +13,20 @@ def register(target, *, overwrite=False):
         >>> register(Target("my_mcu", "Cortex-M with CMSIS-NN", kind="int8", scheme="int8"))
     """
     if not isinstance(target, Target):
-        raise KerasMotError(format_error(
-            "targets.register() takes a keras_mot.targets.Target.",
-            received=repr(target), fix="Build one with Target(name, description, ...)."))
+        raise KerasMotError(
+            format_error(
+                "targets.register() takes a keras_mot.targets.Target.",
+                received=repr(target),
+                fix="Build one with Target(name, description, ...).",
+            )
+        )
     if target.name in _TARGETS and not overwrite:
-        raise KerasMotError(format_error(
-            f"A target named '{target.name}' is already registered.",
-            fix="Pick another name or pass overwrite=True."))
+        raise KerasMotError(
+            format_error(
+                f"A target named '{target.name}' is already registered.",
+                fix="Pick another name or pass overwrite=True.",
+            )
+        )
     _TARGETS[target.name] = target
     return target
 
@@ -31,10 +38,14 @@ def get(name):
     try:
         return _TARGETS[name]
     except (KeyError, TypeError):
-        raise KerasMotError(format_error(
-            "Unknown deployment target.", received=repr(name),
-            fix=f"Use one of: {', '.join(sorted(_TARGETS))}, or register your own "
-                "with keras_mot.targets.register().")) from None
+        raise KerasMotError(
+            format_error(
+                "Unknown deployment target.",
+                received=repr(name),
+                fix=f"Use one of: {', '.join(sorted(_TARGETS))}, or register your own "
+                "with keras_mot.targets.register().",
+            )
+        ) from None
 
 
 def pattern_for(target, kind, weight_shape):

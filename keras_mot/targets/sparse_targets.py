@@ -33,84 +33,133 @@ _TFL_OPS = "tensorflow/compiler/mlir/lite/ir/tfl_ops.td (FULLY_CONNECTED SparseO
 _FC_KERNEL = "tflite/kernels/fully_connected.cc (FullyConnectedSparseWeight1x4 / 1x16)"
 _DENSE_TO_SPARSE = "tflite/converter/transforms/dense_to_sparse_pass.cc"
 _APEX = "NVIDIA/apex apex/contrib/sparsity/sparse_masklib.py (create_mask)"
-_GENERIC_KINDS = (LayerKind.DENSE, LayerKind.CONV, LayerKind.DEPTHWISE, LayerKind.CONV_TRANSPOSE,
-                  LayerKind.EINSUM, LayerKind.EINSUM_IN2)
+_GENERIC_KINDS = (
+    LayerKind.DENSE,
+    LayerKind.CONV,
+    LayerKind.DEPTHWISE,
+    LayerKind.CONV_TRANSPOSE,
+    LayerKind.EINSUM,
+    LayerKind.EINSUM_IN2,
+)
 _FC_KINDS = FULLY_CONNECTED_KINDS  # EinsumDense lowered to FULLY_CONNECTED
 
-GENERIC = register(Target(
-    name="generic",
-    description="Unstructured magnitude pruning of every prunable weight (smaller compressed "
-                "file; no runtime speed-up claimed)",
-    kind="float",
-    converter=ConverterSettings(supported_ops=("TFLITE_BUILTINS",)),
-    sparsity={kind: SparsityRule(Unstructured(), source="keras_mot: no runtime constraint",
-                                 note="zeros survive in the dense buffers; gzip shrinks them")
-              for kind in _GENERIC_KINDS},
-    references=("tensorflow/lite/python/lite.py",),
-))
+GENERIC = register(
+    Target(
+        name="generic",
+        description="Unstructured magnitude pruning of every prunable weight (smaller compressed "
+        "file; no runtime speed-up claimed)",
+        kind="float",
+        converter=ConverterSettings(supported_ops=("TFLITE_BUILTINS",)),
+        sparsity={
+            kind: SparsityRule(
+                Unstructured(),
+                source="keras_mot: no runtime constraint",
+                note="zeros survive in the dense buffers; gzip shrinks them",
+            )
+            for kind in _GENERIC_KINDS
+        },
+        references=("tensorflow/lite/python/lite.py",),
+    )
+)
 
-XNNPACK_SPARSE = register(Target(
-    name="xnnpack_sparse",
-    description="XNNPack sparse (NCHW) inference: 1x1 convolutions with > 2/3 zeros inside a "
-                "cluster entered by a 3x3 stride-2 conv on 3 channels (mobile ARM; disabled "
-                "on x86 with AVX)",
-    kind="float",
-    converter=ConverterSettings(supported_ops=("TFLITE_BUILTINS",),
-                                optimizations=("EXPERIMENTAL_SPARSITY",), sparsity=True),
-    sparsity={
-        LayerKind.CONV: SparsityRule(Unstructured(), spatial=(1, 1), source=_XNN_SUBGRAPH,
-                             note="only 1x1 stride-1 unpadded CONV_2D weights run as sparse "
-                                  "matrices (SpMM); other convs stay dense"),
-    },
-    min_sparsity=2.0 / 3.0,
-    lint_checks=("xnnpack_nchw_cluster",),
-    export_checks=("xnnpack_nchw_cluster",),
-    references=(_XNN_SUBGRAPH, "tflite/delegates/xnnpack/xnnpack_delegate.cc",
-                "tflite/delegates/xnnpack/README.md (Sparse Inference)", _DENSE_TO_SPARSE),
-))
+XNNPACK_SPARSE = register(
+    Target(
+        name="xnnpack_sparse",
+        description="XNNPack sparse (NCHW) inference: 1x1 convolutions with > 2/3 zeros inside a "
+        "cluster entered by a 3x3 stride-2 conv on 3 channels (mobile ARM; disabled "
+        "on x86 with AVX)",
+        kind="float",
+        converter=ConverterSettings(
+            supported_ops=("TFLITE_BUILTINS",), optimizations=("EXPERIMENTAL_SPARSITY",), sparsity=True
+        ),
+        sparsity={
+            LayerKind.CONV: SparsityRule(
+                Unstructured(),
+                spatial=(1, 1),
+                source=_XNN_SUBGRAPH,
+                note="only 1x1 stride-1 unpadded CONV_2D weights run as sparse "
+                "matrices (SpMM); other convs stay dense",
+            ),
+        },
+        min_sparsity=2.0 / 3.0,
+        lint_checks=("xnnpack_nchw_cluster",),
+        export_checks=("xnnpack_nchw_cluster",),
+        references=(
+            _XNN_SUBGRAPH,
+            "tflite/delegates/xnnpack/xnnpack_delegate.cc",
+            "tflite/delegates/xnnpack/README.md (Sparse Inference)",
+            _DENSE_TO_SPARSE,
+        ),
+    )
+)
 
-TFLITE_SPARSE_FC = register(Target(
-    name="tflite_sparse_fc",
-    description="TFLite float sparse FULLY_CONNECTED (1x4 blocks: 4 consecutive input "
-                "channels; Block(4, 1) on the Keras Dense kernel)",
-    kind="float",
-    converter=ConverterSettings(supported_ops=("TFLITE_BUILTINS",),
-                                optimizations=("EXPERIMENTAL_SPARSITY",), sparsity=True),
-    sparsity={kind: SparsityRule(Block(4, 1), source=_TFL_OPS,
-                                 note="float FC block {1,4}; " + _FC_KERNEL) for kind in _FC_KINDS},
-    min_sparsity=0.3,
-    references=(_TFL_OPS, _FC_KERNEL, _DENSE_TO_SPARSE),
-))
+TFLITE_SPARSE_FC = register(
+    Target(
+        name="tflite_sparse_fc",
+        description="TFLite float sparse FULLY_CONNECTED (1x4 blocks: 4 consecutive input "
+        "channels; Block(4, 1) on the Keras Dense kernel)",
+        kind="float",
+        converter=ConverterSettings(
+            supported_ops=("TFLITE_BUILTINS",), optimizations=("EXPERIMENTAL_SPARSITY",), sparsity=True
+        ),
+        sparsity={
+            kind: SparsityRule(Block(4, 1), source=_TFL_OPS, note="float FC block {1,4}; " + _FC_KERNEL)
+            for kind in _FC_KINDS
+        },
+        min_sparsity=0.3,
+        references=(_TFL_OPS, _FC_KERNEL, _DENSE_TO_SPARSE),
+    )
+)
 
-TFLITE_SPARSE_FC_INT8 = register(Target(
-    name="tflite_sparse_fc_int8",
-    description="TFLite int8 sparse FULLY_CONNECTED (1x16 blocks, symmetric weights; "
-                "Block(16, 1) on the Keras Dense kernel). Bypasses XNNPack: measured slower "
-                "than XNNPack's dense int8 FC on x86",
-    kind="int8",
-    scheme="int8",
-    converter=ConverterSettings(supported_ops=("TFLITE_BUILTINS",),
-                                optimizations=("DEFAULT", "EXPERIMENTAL_SPARSITY"),
-                                quantize="int8", sparsity=True),
-    sparsity={kind: SparsityRule(Block(16, 1), source=_TFL_OPS,
-                                 note="quantized FC block {1,16}; " + _FC_KERNEL)
-              for kind in _FC_KINDS},
-    min_sparsity=0.3,
-    lint_checks=("int8_sparse_fc_speed",),
-    references=(_TFL_OPS, _FC_KERNEL, _DENSE_TO_SPARSE,
-                "tflite/delegates/xnnpack/xnnpack_delegate.cc (FC v8 sparse weights refused)"),
-))
+TFLITE_SPARSE_FC_INT8 = register(
+    Target(
+        name="tflite_sparse_fc_int8",
+        description="TFLite int8 sparse FULLY_CONNECTED (1x16 blocks, symmetric weights; "
+        "Block(16, 1) on the Keras Dense kernel). Bypasses XNNPack: measured slower "
+        "than XNNPack's dense int8 FC on x86",
+        kind="int8",
+        scheme="int8",
+        converter=ConverterSettings(
+            supported_ops=("TFLITE_BUILTINS",),
+            optimizations=("DEFAULT", "EXPERIMENTAL_SPARSITY"),
+            quantize="int8",
+            sparsity=True,
+        ),
+        sparsity={
+            kind: SparsityRule(Block(16, 1), source=_TFL_OPS, note="quantized FC block {1,16}; " + _FC_KERNEL)
+            for kind in _FC_KINDS
+        },
+        min_sparsity=0.3,
+        lint_checks=("int8_sparse_fc_speed",),
+        references=(
+            _TFL_OPS,
+            _FC_KERNEL,
+            _DENSE_TO_SPARSE,
+            "tflite/delegates/xnnpack/xnnpack_delegate.cc (FC v8 sparse weights refused)",
+        ),
+    )
+)
 
-NVIDIA_2X4 = register(Target(
-    name="nvidia_2x4",
-    description="2:4 structured sparsity along input channels (NVIDIA sparse tensor cores; "
-                "TFLite does not exploit it)",
-    kind="float",
-    converter=ConverterSettings(supported_ops=("TFLITE_BUILTINS",)),
-    sparsity={kind: SparsityRule(NofM(2, 4), source=_APEX,
-                                 note="2 non-zeros in every 4 consecutive input channels")
-              for kind in (LayerKind.DENSE, LayerKind.CONV, LayerKind.CONV_TRANSPOSE, LayerKind.EINSUM,
-                           LayerKind.EINSUM_IN2)},
-    min_sparsity=0.5,
-    references=(_APEX,),
-))
+NVIDIA_2X4 = register(
+    Target(
+        name="nvidia_2x4",
+        description="2:4 structured sparsity along input channels (NVIDIA sparse tensor cores; "
+        "TFLite does not exploit it)",
+        kind="float",
+        converter=ConverterSettings(supported_ops=("TFLITE_BUILTINS",)),
+        sparsity={
+            kind: SparsityRule(
+                NofM(2, 4), source=_APEX, note="2 non-zeros in every 4 consecutive input channels"
+            )
+            for kind in (
+                LayerKind.DENSE,
+                LayerKind.CONV,
+                LayerKind.CONV_TRANSPOSE,
+                LayerKind.EINSUM,
+                LayerKind.EINSUM_IN2,
+            )
+        },
+        min_sparsity=0.5,
+        references=(_APEX,),
+    )
+)

@@ -76,9 +76,13 @@ class Target:
     def __post_init__(self):
         for kind, entry in self.sparsity.items():
             if not isinstance(entry, (SparsityPattern, SparsityRule)):
-                raise KerasMotError(format_error(
-                    f"Target '{self.name}' has a malformed sparsity entry for kind '{kind}'.",
-                    received=repr(entry), fix="Use a SparsityPattern or a SparsityRule."))
+                raise KerasMotError(
+                    format_error(
+                        f"Target '{self.name}' has a malformed sparsity entry for kind '{kind}'.",
+                        received=repr(entry),
+                        fix="Use a SparsityPattern or a SparsityRule.",
+                    )
+                )
 
     def pattern_for(self, kind, weight_shape):
         """The pattern this target prescribes for a `kind` weight of `weight_shape` (None = not pruned).
@@ -97,6 +101,7 @@ class Target:
         if isinstance(entry, SparsityRule):
             return entry.pattern if entry.applies(weight_shape) else None
         return entry
+
     export_format: str = "tflite"
 
     @property

@@ -12,15 +12,15 @@ Sources:
 from keras_mot.targets.registry import register
 from keras_mot.targets.target import ConverterSettings, Target
 
-TF_SERVING = register(Target(
-    name="tf_serving",
-    description="TensorFlow SavedModel for serving: int8 / int4 weight-only, float32 or bfloat16 "
-                "compute",
-    kind="float",
-    scheme="int8_weight_only",
-    converter=ConverterSettings(supported_ops=("TFLITE_BUILTINS", "SELECT_TF_OPS")),
-    op_table="tflite_select",
-    references=("tensorflow/python/saved_model/save.py",
-                "tensorflow/python/tools/saved_model_cli.py"),
-    export_format="tf_serving",
-))
+TF_SERVING = register(
+    Target(
+        name="tf_serving",
+        description="TensorFlow SavedModel for serving: int8 / int4 weight-only, float32 or bfloat16 compute",
+        kind="float",
+        scheme="int8_weight_only",
+        converter=ConverterSettings(supported_ops=("TFLITE_BUILTINS", "SELECT_TF_OPS")),
+        op_table="tflite_select",
+        references=("tensorflow/python/saved_model/save.py", "tensorflow/python/tools/saved_model_cli.py"),
+        export_format="tf_serving",
+    )
+)

@@ -10,13 +10,17 @@ Sources:
 from keras_mot.targets.registry import register
 from keras_mot.targets.target import ConverterSettings, Target
 
-XNNPACK = register(Target(
-    name="xnnpack",
-    description="TFLite float model on the XNNPack delegate (ops it does not take fall back "
-                "to the default CPU kernels)",
-    kind="float",
-    converter=ConverterSettings(supported_ops=("TFLITE_BUILTINS",)),
-    op_table="xnnpack",
-    references=("tensorflow/lite/delegates/xnnpack/xnnpack_delegate.cc",
-                "tensorflow/lite/delegates/xnnpack/README.md"),
-))
+XNNPACK = register(
+    Target(
+        name="xnnpack",
+        description="TFLite float model on the XNNPack delegate (ops it does not take fall back "
+        "to the default CPU kernels)",
+        kind="float",
+        converter=ConverterSettings(supported_ops=("TFLITE_BUILTINS",)),
+        op_table="xnnpack",
+        references=(
+            "tensorflow/lite/delegates/xnnpack/xnnpack_delegate.cc",
+            "tensorflow/lite/delegates/xnnpack/README.md",
+        ),
+    )
+)

@@ -22,8 +22,15 @@ def run_tflite(tflite_bytes, x):
 
 def tiny_encoder(length=16, vocab=64, classes=4, layers=2):
     """The garden BERT-style encoder with a classifier head, CPU-test sized."""
-    bert = BertEncoder(vocab_size=vocab, hidden_size=32, num_layers=layers, num_attention_heads=2,
-                       intermediate_size=64, dropout_rate=0.0, attention_dropout_rate=0.0,
-                       initializer_range=0.05)
+    bert = BertEncoder(
+        vocab_size=vocab,
+        hidden_size=32,
+        num_layers=layers,
+        num_attention_heads=2,
+        intermediate_size=64,
+        dropout_rate=0.0,
+        attention_dropout_rate=0.0,
+        initializer_range=0.05,
+    )
     features = build_bert_features([length], bert)
     return keras.Model(features.input, keras.layers.Dense(classes, name="logits")(features.output))

@@ -26,17 +26,25 @@ SEQ = (8, 16)
 
 CASES = {  # name: (build(inputs) -> outputs, expected TFLite op, allowed steps)
     "mha": (lambda i: L.MultiHeadAttention(2, 8)(i, i), "BATCH_MATMUL", 2),
-    "mha_cross_value_dim": (lambda i: L.MultiHeadAttention(2, 8, value_dim=4)(
-        i, L.Dense(16)(i)), "SOFTMAX", 2),
+    "mha_cross_value_dim": (
+        lambda i: L.MultiHeadAttention(2, 8, value_dim=4)(i, L.Dense(16)(i)),
+        "SOFTMAX",
+        2,
+    ),
     # LayerNormalization lowers to MEAN / SQUARED_DIFFERENCE / RSQRT / MUL int8 kernels whose
     # fixed-point steps can add up to two output steps (measured: 1 element of 6144 at two).
     "layer_norm": (lambda i: L.LayerNormalization()(i), "RSQRT", 2),
-    "layer_norm_no_center_axis1": (lambda i: L.LayerNormalization(axis=1, center=False)(i),
-                                   "RSQRT", 2),
-    "einsum_dense_gelu": (lambda i: L.EinsumDense("abc,cd->abd", (8, 12), bias_axes="d",
-                                                  activation="gelu")(i), "GELU", 1),
-    "einsum_dense_heads": (lambda i: L.EinsumDense("abc,cde->abde", (8, 2, 4),
-                                                   bias_axes="de")(i), "FULLY_CONNECTED", 1),
+    "layer_norm_no_center_axis1": (lambda i: L.LayerNormalization(axis=1, center=False)(i), "RSQRT", 2),
+    "einsum_dense_gelu": (
+        lambda i: L.EinsumDense("abc,cd->abd", (8, 12), bias_axes="d", activation="gelu")(i),
+        "GELU",
+        1,
+    ),
+    "einsum_dense_heads": (
+        lambda i: L.EinsumDense("abc,cde->abde", (8, 2, 4), bias_axes="de")(i),
+        "FULLY_CONNECTED",
+        1,
+    ),
     "dense_3d_gelu": (lambda i: L.Dense(12, activation="gelu")(i), "GELU", 1),
     "gelu_tanh": (lambda i: L.Activation(gelu_tanh)(L.Dense(12)(i)), "GELU", 1),
     "dense_gelu_tanh": (lambda i: L.Dense(12, activation=gelu_tanh)(i), "GELU", 1),
@@ -93,8 +101,13 @@ def test_embedding_gather_int8_table_per_tensor():
 
 
 def test_adapters_are_registered():
-    for layer in (L.MultiHeadAttention(2, 4), L.EinsumDense("ab,bc->ac", 4),
-                  L.LayerNormalization(), L.Embedding(4, 2), PositionEmbedding(4)):
+    for layer in (
+        L.MultiHeadAttention(2, 4),
+        L.EinsumDense("ab,bc->ac", 4),
+        L.LayerNormalization(),
+        L.Embedding(4, 2),
+        PositionEmbedding(4),
+    ):
         assert adapter_for(layer) is not None, type(layer).__name__
 
 
@@ -114,8 +127,7 @@ def test_mha_with_attention_axes_is_a_clear_error():
 ROUNDTRIP = {
     "mha": (lambda i: L.MultiHeadAttention(2, 8)(i, i), SEQ, "float32"),
     "layer_norm": (lambda i: L.LayerNormalization()(i), SEQ, "float32"),
-    "einsum_dense": (lambda i: L.EinsumDense("abc,cde->abde", (8, 2, 4), bias_axes="de")(i),
-                     SEQ, "float32"),
+    "einsum_dense": (lambda i: L.EinsumDense("abc,cde->abde", (8, 2, 4), bias_axes="de")(i), SEQ, "float32"),
     "embedding_position": (lambda i: PositionEmbedding(8)(L.Embedding(20, 16)(i)), (8,), "int32"),
 }
 
@@ -124,8 +136,9 @@ ROUNDTRIP = {
 def test_keras_file_roundtrip_safe_mode(name, tmp_path):
     build, shape, dtype = ROUNDTRIP[name]
     rng = np.random.default_rng(0)
-    x = (rng.integers(0, 20, (8,) + shape) if dtype == "int32"
-         else rng.normal(size=(8,) + shape)).astype(dtype)
+    x = (rng.integers(0, 20, (8,) + shape) if dtype == "int32" else rng.normal(size=(8,) + shape)).astype(
+        dtype
+    )
     inp = keras.Input(shape, dtype=dtype)
     q = mot.quantize(keras.Model(inp, build(inp)), calibration_data=x, calibration_steps=1)
     path = str(tmp_path / "m.keras")

@@ -27,12 +27,12 @@ def trained():
     x, y = make_text_task(1024, 16, 64, 4, seed=0)
     xt, _ = make_text_task(600, 16, 64, 4, seed=1)
     model = tiny_encoder()
-    model.compile(keras.optimizers.Adam(3e-3),
-                  keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    model.compile(keras.optimizers.Adam(3e-3), keras.losses.SparseCategoricalCrossentropy(from_logits=True))
     model.fit(x, y, batch_size=64, epochs=2, verbose=0)
     q = mot.quantize(model, target="tflite_int8", calibration_data=x[:256])
-    q.compile(keras.optimizers.Adam(3e-4),
-              keras.losses.SparseCategoricalCrossentropy(from_logits=True), lint="off")
+    q.compile(
+        keras.optimizers.Adam(3e-4), keras.losses.SparseCategoricalCrossentropy(from_logits=True), lint="off"
+    )
     q.fit(x, y, batch_size=64, epochs=1, verbose=0)
     return model, q, x, xt
 
@@ -46,7 +46,7 @@ def _post_training_int8(model, x, ops_set="TFLITE_BUILTINS_INT8"):
 
     converter = tf.lite.TFLiteConverter.from_concrete_functions([frozen_concrete_function(model)])
     converter.optimizations = [tf.lite.Optimize.DEFAULT]
-    converter.representative_dataset = lambda: ([x[i:i + 1]] for i in range(len(x)))
+    converter.representative_dataset = lambda: ([x[i : i + 1]] for i in range(len(x)))
     converter.target_spec.supported_ops = [getattr(tf.lite.OpsSet, ops_set)]
     return converter.convert()
 
@@ -60,18 +60,17 @@ def test_int8_export_is_fully_integer_and_matches_lint(trained):
     tfl = to_tflite(q, "tflite_int8")
     assert _float_ops(tfl) == []
     ops = {o["op"] for o in op_list(tfl)}
-    assert {"FULLY_CONNECTED", "BATCH_MATMUL", "SOFTMAX", "RSQRT", "GELU", "GATHER",
-            "TANH"} <= ops
-    assert not [f for f in lint_tflite(tfl, "tflite_int8", model=q).findings
-                if f.severity == "error"]
+    assert {"FULLY_CONNECTED", "BATCH_MATMUL", "SOFTMAX", "RSQRT", "GELU", "GATHER", "TANH"} <= ops
+    assert not [f for f in lint_tflite(tfl, "tflite_int8", model=q).findings if f.severity == "error"]
     # Post-training int8 of the float model keeps Keras' LayerNormalization graph: its float ops
     # are the NEGs the lint predicts, one per LayerNormalization.
     ptq = _post_training_int8(model, x[:64])
-    norms = [layer.name for layer in model.layers
-             if isinstance(layer, keras.layers.LayerNormalization)]
+    norms = [layer.name for layer in model.layers if isinstance(layer, keras.layers.LayerNormalization)]
     assert _float_ops(ptq) == ["NEG"] * len(norms)
-    fallback = lambda report: sorted((f.layer, f.op.upper()) for f in report.findings  # noqa: E731
-                                     if f.code == "float-fallback")
+
+    def fallback(report):
+        return sorted((f.layer, f.op.upper()) for f in report.findings if f.code == "float-fallback")
+
     assert fallback(lint(model, "tflite_int8")) == sorted((n, "NEG") for n in norms)
     measured = fallback(lint_tflite(ptq, "tflite_int8", model=model))
     assert [op for _, op in measured] == _float_ops(ptq), measured
@@ -92,21 +91,25 @@ def test_keras_file_roundtrip_is_exact(trained, tmp_path):
     path = str(tmp_path / "encoder.keras")
     q.save(path)
     loaded = keras.saving.load_model(path, safe_mode=True)
-    np.testing.assert_array_equal(np.asarray(q(xt[:64], training=False)),
-                                  np.asarray(loaded(xt[:64], training=False)))
+    np.testing.assert_array_equal(
+        np.asarray(q(xt[:64], training=False)), np.asarray(loaded(xt[:64], training=False))
+    )
 
 
 def test_int16x8_after_lookup(trained):
     model, _, x, xt = trained
     q16 = mot.quantize(model, target="tflite_int16x8", calibration_data=x[:256])
-    emb = next(w for w in q16.layers if isinstance(getattr(w, "layer", None),
-                                                    keras.layers.Embedding))
+    emb = next(w for w in q16.layers if isinstance(getattr(w, "layer", None), keras.layers.Embedding))
     body = keras.Model(emb.output, q16.output)
     table = np.asarray(emb._weights(training=False)[0]["embeddings"])
     tfl = to_tflite(body, "tflite_int16x8", representative_data=[table[x[:128]]])
     assert _float_ops(tfl) == []
-    dtypes = {d for o in op_list(tfl) if o["op"] in ("FULLY_CONNECTED", "BATCH_MATMUL", "SOFTMAX")
-              for d in o["outputs"]}
+    dtypes = {
+        d
+        for o in op_list(tfl)
+        if o["op"] in ("FULLY_CONNECTED", "BATCH_MATMUL", "SOFTMAX")
+        for d in o["outputs"]
+    }
     assert dtypes == {"int16"}
     keras_out = np.asarray(q16(xt, training=False))
     agreement = np.mean(np.argmax(run_tflite(tfl, table[xt]), -1) == np.argmax(keras_out, -1))
@@ -117,8 +120,13 @@ def test_int16x8_whole_model_through_mot_export(trained, tmp_path):
     """The token lookup included: keras_mot.export.int16x8 keeps the ids int32 up to GATHER."""
     model, _, x, xt = trained
     q16 = mot.quantize(model, target="tflite_int16x8", calibration_data=x[:256])
-    result = mot.export(q16, str(tmp_path / "enc16"), target="tflite_int16x8",
-                        representative_data=xt[:128], formats=("tflite",))
+    result = mot.export(
+        q16,
+        str(tmp_path / "enc16"),
+        target="tflite_int16x8",
+        representative_data=xt[:128],
+        formats=("tflite",),
+    )
     assert result.float_compute_ops == []
     assert result.parity.agreement >= 0.99, result.parity.summary()
 
@@ -128,5 +136,4 @@ def test_int16x8_with_embedding_fails_in_tf_2_21(trained):
     if this starts passing, the placeholder ranges on integer tensors can go."""
     model, _, x, _ = trained
     with pytest.raises(Exception, match="Max and min|min/max"):
-        _post_training_int8(model, x[:16],
-                            "EXPERIMENTAL_TFLITE_BUILTINS_ACTIVATIONS_INT16_WEIGHTS_INT8")
+        _post_training_int8(model, x[:16], "EXPERIMENTAL_TFLITE_BUILTINS_ACTIVATIONS_INT16_WEIGHTS_INT8")

@@ -30,7 +30,7 @@ def _model(keras):
     h = keras.layers.Dense(8, activation="relu", name="fc1")(h)
     outputs = keras.layers.Dense(2, name="fc2")(h)
     model = keras.Model(inputs, outputs, name="core")
-    rng = np.random.default_rng(1)   # the same weights on every backend (their RNGs differ)
+    rng = np.random.default_rng(1)  # the same weights on every backend (their RNGs differ)
     for v in model.weights:
         value = rng.normal(0.0, 0.4, v.shape)
         if "variance" in v.path or "gamma" in v.path:
@@ -41,8 +41,7 @@ def _model(keras):
 
 def _arrays(model):
     """Every variable of the model by path, as nested lists."""
-    return {v.path: np.asarray(v.numpy() if hasattr(v, "numpy") else v).tolist()
-            for v in model.variables}
+    return {v.path: np.asarray(v.numpy() if hasattr(v, "numpy") else v).tolist() for v in model.variables}
 
 
 def main(mode, out_dir):
@@ -61,8 +60,10 @@ def main(mode, out_dir):
     else:
         raise SystemExit(f"mode must be 'quantize' or 'prune', got {mode!r}")
     initial = _arrays(prepared)
-    prepared.compile(optimizer=keras.optimizers.SGD(0.05),
-                     loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    prepared.compile(
+        optimizer=keras.optimizers.SGD(0.05),
+        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+    )
     # 4 steps: longer runs drift apart by a fake-quant grid step where a value sits on a rounding
     # tie (float sums differ per backend in the last bit); see docs/backends.md.
     prepared.fit(x[:32], y[:32], batch_size=16, epochs=2, shuffle=False, verbose=0, callbacks=cbs)
@@ -70,8 +71,17 @@ def main(mode, out_dir):
     prepared.save(path)
     reloaded = keras.saving.load_model(path)
     logits = np.asarray(reloaded.predict(x[:16], verbose=0))
-    print(json.dumps({"backend": keras.backend.backend(), "initial": initial, "trained": _arrays(prepared),
-                      "reloaded_logits": logits.tolist(), "path": path}))
+    print(
+        json.dumps(
+            {
+                "backend": keras.backend.backend(),
+                "initial": initial,
+                "trained": _arrays(prepared),
+                "reloaded_logits": logits.tolist(),
+                "path": path,
+            }
+        )
+    )
 
 
 if __name__ == "__main__":

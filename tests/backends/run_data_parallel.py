@@ -16,27 +16,31 @@ sys.path.insert(0, __file__.rsplit("/", 1)[0])
 
 def main(mode, devices):
     import keras
+    import run_core
 
     import keras_mot as mot
-    import run_core
 
     if devices == "parallel":
         keras.distribution.set_distribution(
-            keras.distribution.DataParallel(devices=keras.distribution.list_devices()[:2]))
+            keras.distribution.DataParallel(devices=keras.distribution.list_devices()[:2])
+        )
     x, y = run_core._data()
     model = run_core._model(keras)
-    if mode == "quantize":   # frozen from step 0: live ranges / statistics would be per shard
+    if mode == "quantize":  # frozen from step 0: live ranges / statistics would be per shard
         prepared = mot.quantize(model, calibration_data=x[:32], calibration_steps=1)
         cbs = mot.callbacks(prepared, freeze_ranges_at=0, freeze_bn_at=0)
     else:
         model.get_layer("bn").trainable = False
         prepared = mot.prune(model, schedule=mot.PolynomialDecay(0.0, 0.5, 0, 3, frequency=1))
         cbs = mot.callbacks(prepared)
-    prepared.compile(optimizer=keras.optimizers.SGD(0.05),
-                     loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    prepared.compile(
+        optimizer=keras.optimizers.SGD(0.05),
+        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+    )
     prepared.fit(x[:32], y[:32], batch_size=16, epochs=2, shuffle=False, verbose=0, callbacks=cbs)
-    print(json.dumps({"devices": len(keras.distribution.list_devices()),
-                      "trained": run_core._arrays(prepared)}))
+    print(
+        json.dumps({"devices": len(keras.distribution.list_devices()), "trained": run_core._arrays(prepared)})
+    )
 
 
 if __name__ == "__main__":

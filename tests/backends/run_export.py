@@ -38,14 +38,21 @@ def main(out_dir):
     model.fit(x[:1200], y[:1200], batch_size=64, epochs=3, verbose=0)
     qmodel = mot.quantize(model, calibration_data=x[:256], calibration_steps=2)
     qmodel.compile(optimizer=keras.optimizers.Adam(1e-3), loss=loss, metrics=["accuracy"])
-    qmodel.fit(x[:1200], y[:1200], batch_size=64, epochs=1, verbose=0,
-               callbacks=mot.callbacks(qmodel))
-    result = mot.export(qmodel, out_dir, target="tflite_int8",
-                        representative_data=(x[1200:], y[1200:]))
-    print(json.dumps({"backend": keras.backend.backend(), "ok": result.ok,
-                      "verdict": result.verdict, "float_compute_ops": result.float_compute_ops,
-                      "agreement": result.parity.agreement, "summary": result.summary()},
-                     default=str))
+    qmodel.fit(x[:1200], y[:1200], batch_size=64, epochs=1, verbose=0, callbacks=mot.callbacks(qmodel))
+    result = mot.export(qmodel, out_dir, target="tflite_int8", representative_data=(x[1200:], y[1200:]))
+    print(
+        json.dumps(
+            {
+                "backend": keras.backend.backend(),
+                "ok": result.ok,
+                "verdict": result.verdict,
+                "float_compute_ops": result.float_compute_ops,
+                "agreement": result.parity.agreement,
+                "summary": result.summary(),
+            },
+            default=str,
+        )
+    )
 
 
 if __name__ == "__main__":

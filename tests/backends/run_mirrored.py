@@ -10,8 +10,6 @@ Example:
 import json
 import sys
 
-import numpy as np
-
 
 def main(mode, devices):
     import tensorflow as tf
@@ -21,15 +19,19 @@ def main(mode, devices):
     import keras
 
     import keras_mot as mot
+
     sys.path.insert(0, __file__.rsplit("/", 1)[0])
     import run_core
 
     x, y = run_core._data()
-    strategy = (tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"]) if devices == "mirrored"
-                else tf.distribute.get_strategy())
+    strategy = (
+        tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
+        if devices == "mirrored"
+        else tf.distribute.get_strategy()
+    )
     with strategy.scope():
         model = run_core._model(keras)
-        if mode == "prune":   # inference-mode BatchNormalization: no per-replica statistics
+        if mode == "prune":  # inference-mode BatchNormalization: no per-replica statistics
             model.get_layer("bn").trainable = False
         if mode == "quantize":
             prepared = mot.quantize(model, calibration_data=x[:32], calibration_steps=1)
@@ -39,11 +41,12 @@ def main(mode, devices):
         else:
             prepared = mot.prune(model, schedule=mot.PolynomialDecay(0.0, 0.5, 0, 3, frequency=1))
             cbs = mot.callbacks(prepared)
-        prepared.compile(optimizer=keras.optimizers.SGD(0.05),
-                         loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+        prepared.compile(
+            optimizer=keras.optimizers.SGD(0.05),
+            loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+        )
     prepared.fit(x[:32], y[:32], batch_size=16, epochs=2, shuffle=False, verbose=0, callbacks=cbs)
-    print(json.dumps({"replicas": strategy.num_replicas_in_sync,
-                      "trained": run_core._arrays(prepared)}))
+    print(json.dumps({"replicas": strategy.num_replicas_in_sync, "trained": run_core._arrays(prepared)}))
 
 
 if __name__ == "__main__":

@@ -30,9 +30,13 @@ def _require(backend):
 
 
 def _start(script, backend, *args):
-    return subprocess.Popen([sys.executable, os.path.join(HERE, script), *map(str, args)],
-                            env=_env(backend), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            text=True)
+    return subprocess.Popen(
+        [sys.executable, os.path.join(HERE, script), *map(str, args)],
+        env=_env(backend),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
 
 
 def _result(proc):
@@ -43,10 +47,13 @@ def _result(proc):
 
 def test_import_needs_no_tensorflow():
     _require("jax")
-    code = ("import sys, keras_mot as mot; mot.quantize; "
-            "print(sorted(m for m in sys.modules if m.split('.')[0] == 'tensorflow'))")
-    out = subprocess.run([sys.executable, "-c", code], env=_env("jax"), capture_output=True,
-                         text=True, check=True).stdout
+    code = (
+        "import sys, keras_mot as mot; mot.quantize; "
+        "print(sorted(m for m in sys.modules if m.split('.')[0] == 'tensorflow'))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], env=_env("jax"), capture_output=True, text=True, check=True
+    ).stdout
     assert out.strip() == "[]", out
 
 
@@ -64,7 +71,7 @@ def test_core_matches_tensorflow(tmp_path, backend, mode):
             value, other = np.asarray(value), np.asarray(got[part][path])
             if path.endswith("_mask"):
                 np.testing.assert_array_equal(other, value, err_msg=path)
-            else:   # ranges: the same float math in another order
+            else:  # ranges: the same float math in another order
                 np.testing.assert_allclose(other, value, rtol=1e-4, atol=5e-5, err_msg=path)
     if mode == "prune":
         masks = [np.asarray(v) for k, v in got["trained"].items() if k.endswith("kernel_mask")]
@@ -76,14 +83,16 @@ def test_core_matches_tensorflow(tmp_path, backend, mode):
 def test_tensorflow_loads_the_jax_trained_file(tmp_path):
     _require("jax")
     got = _result(_start("run_core.py", "jax", "quantize", tmp_path))
-    code = ("import sys, json, numpy as np, keras, keras_mot; "
-            f"m = keras.saving.load_model({got['path']!r}); "
-            "x = np.random.default_rng(0).uniform(0, 1, (64, 8, 8, 1)).astype('float32'); "
-            "print(json.dumps(np.asarray(m.predict(x[:16], verbose=0)).tolist()))")
-    out = subprocess.run([sys.executable, "-c", code], env=_env("tensorflow"), capture_output=True,
-                         text=True, check=True).stdout
-    np.testing.assert_allclose(json.loads(out.strip().splitlines()[-1]), got["reloaded_logits"],
-                               atol=1e-4)
+    code = (
+        "import sys, json, numpy as np, keras, keras_mot; "
+        f"m = keras.saving.load_model({got['path']!r}); "
+        "x = np.random.default_rng(0).uniform(0, 1, (64, 8, 8, 1)).astype('float32'); "
+        "print(json.dumps(np.asarray(m.predict(x[:16], verbose=0)).tolist()))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], env=_env("tensorflow"), capture_output=True, text=True, check=True
+    ).stdout
+    np.testing.assert_allclose(json.loads(out.strip().splitlines()[-1]), got["reloaded_logits"], atol=1e-4)
 
 
 @pytest.mark.slow
@@ -101,10 +110,13 @@ def test_export_of_a_model_trained_on_another_backend(tmp_path, backend):
 @pytest.mark.slow
 def test_lint_on_jax_traces_a_tensorflow_copy():
     _require("jax")
-    code = ("import sys, numpy as np, keras, keras_mot as mot; sys.path.insert(0, %r); "
-            "import run_core; x, _ = run_core._data(); "
-            "q = mot.quantize(run_core._model(keras), calibration_data=x[:32]); "
-            "r = mot.lint(q, 'tflite_int8'); print(r.verdict, type(r).__name__)") % HERE
-    out = subprocess.run([sys.executable, "-c", code], env=_env("jax"), capture_output=True,
-                         text=True, check=True).stdout
+    code = (
+        "import sys, numpy as np, keras, keras_mot as mot; sys.path.insert(0, %r); "
+        "import run_core; x, _ = run_core._data(); "
+        "q = mot.quantize(run_core._model(keras), calibration_data=x[:32]); "
+        "r = mot.lint(q, 'tflite_int8'); print(r.verdict, type(r).__name__)"
+    ) % HERE
+    out = subprocess.run(
+        [sys.executable, "-c", code], env=_env("jax"), capture_output=True, text=True, check=True
+    ).stdout
     assert out.strip().splitlines()[-1] == "full_int8 LintReport", out

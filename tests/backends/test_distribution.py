@@ -12,22 +12,27 @@ import sys
 
 import numpy as np
 import pytest
-
 from test_backend_matrix import HERE, _env, _require, _result
 
 
 def _run_pair(script, mode, env, runs):
-    procs = {d: subprocess.Popen([sys.executable, os.path.join(HERE, script), mode, d], env=env,
-                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-             for d in runs}
+    procs = {
+        d: subprocess.Popen(
+            [sys.executable, os.path.join(HERE, script), mode, d],
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for d in runs
+    }
     return [_result(procs[d]) for d in runs]
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("mode", ["quantize", "prune"])
 def test_mirrored_strategy_matches_one_device(mode):
-    single, mirrored = _run_pair("run_mirrored.py", mode, _env("tensorflow"),
-                                 ("single", "mirrored"))
+    single, mirrored = _run_pair("run_mirrored.py", mode, _env("tensorflow"), ("single", "mirrored"))
     assert (single["replicas"], mirrored["replicas"]) == (1, 2)
     _assert_same(single, mirrored, mode)
 
@@ -51,5 +56,8 @@ def _assert_same(single, mirrored, mode):
         else:
             np.testing.assert_allclose(other, value, rtol=1e-5, atol=1e-6, err_msg=path)
     if mode == "prune":
-        assert any(np.mean(np.asarray(v) == 0) > 0.4 for k, v in mirrored["trained"].items()
-                   if k.endswith("kernel_mask"))
+        assert any(
+            np.mean(np.asarray(v) == 0) > 0.4
+            for k, v in mirrored["trained"].items()
+            if k.endswith("kernel_mask")
+        )

@@ -9,8 +9,7 @@ import sys
 import numpy as np
 import pytest
 
-BENCH = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))),
-                     "bench")
+BENCH = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))), "bench")
 sys.path.insert(0, BENCH)
 
 import common  # noqa: E402
@@ -53,8 +52,9 @@ def test_float_ops_counted_and_ptq_removes_them():
     float_bytes = tf.lite.TFLiteConverter.from_keras_model(model).convert()
     left = common.float_compute_ops(float_bytes)
     assert {"CONV_2D", "MEAN", "FULLY_CONNECTED"} <= set(left)
-    np.testing.assert_allclose(common.run_tflite(float_bytes, x, batch_size=5),
-                               model.predict(x, verbose=0), atol=1e-5)
+    np.testing.assert_allclose(
+        common.run_tflite(float_bytes, x, batch_size=5), model.predict(x, verbose=0), atol=1e-5
+    )
     int8_bytes, secs = common.ptq_int8(tf, model, x)
     assert common.float_compute_ops(int8_bytes) == [] and secs > 0
     assert common.run_tflite(int8_bytes, x).shape == (16, 3)
@@ -85,8 +85,11 @@ def test_flatbuffer_block_orientation():
 def test_qat_table_verdicts_and_unavailable_side():
     ours = {"side": "keras_mot", "step_time_ratio": 1.1, "agreement": 1.0, "float_ops_left": 0}
     peer = {"side": "tfmot", "step_time_ratio": 1.3, "agreement": 0.989, "float_ops_left": 0}
-    rows = {line.split("|")[1].strip(): line for line in qat.format_table(ours, peer).splitlines()
-            if line.startswith("| ")}
+    rows = {
+        line.split("|")[1].strip(): line
+        for line in qat.format_table(ours, peer).splitlines()
+        if line.startswith("| ")
+    }
     assert rows["QAT/float step-time ratio"].rstrip(" |").endswith("/ keras_mot")
     assert rows["TFLite-vs-Keras top-1 agreement"].rstrip(" |").endswith("/ keras_mot")
     assert rows["float compute ops left"].rstrip(" |").endswith("/ tie")
@@ -103,12 +106,23 @@ def test_parse_last_json():
 def test_sparse_tables_speedup_and_storage():
     import sparse
 
-    fb_block = {"sparse_tensors": [{"name": "w", "shape": [8, 8], "block": [1, 4]}],
-                "densify_ops": 0, "ops": {}}
-    peer = {"side": "tfmot", "mlp": {
-        "dense": {"latency_ms": 1.0, "gzip_bytes": 4096},
-        "b41": {"latency_ms": 0.25, "gzip_bytes": 1024, "sparsity": {"a": 0.9, "b": 0.8},
-                "flatbuffer": fb_block}}}
+    fb_block = {
+        "sparse_tensors": [{"name": "w", "shape": [8, 8], "block": [1, 4]}],
+        "densify_ops": 0,
+        "ops": {},
+    }
+    peer = {
+        "side": "tfmot",
+        "mlp": {
+            "dense": {"latency_ms": 1.0, "gzip_bytes": 4096},
+            "b41": {
+                "latency_ms": 0.25,
+                "gzip_bytes": 1024,
+                "sparsity": {"a": 0.9, "b": 0.8},
+                "flatbuffer": fb_block,
+            },
+        },
+    }
     text = sparse.format_tables(None, peer)
     mlp = text.split("###")[1]
     assert "| speed-up vs dense | n/a | 1.00x | 4.00x |" in mlp
@@ -119,9 +133,18 @@ def test_sparse_tables_speedup_and_storage():
 
 def test_qat_seeds_aggregate_and_noise_verdict():
     def side(name, accs, ratios):
-        return [{"side": name, "seed": i, "int8_acc": a, "step_time_ratio": t,
-                 "float_ops_left": i, "float_ops_left_names": [f"OP{i}"], "wall_s": 10.0}
-                for i, (a, t) in enumerate(zip(accs, ratios))]
+        return [
+            {
+                "side": name,
+                "seed": i,
+                "int8_acc": a,
+                "step_time_ratio": t,
+                "float_ops_left": i,
+                "float_ops_left_names": [f"OP{i}"],
+                "wall_s": 10.0,
+            }
+            for i, (a, t) in enumerate(zip(accs, ratios))
+        ]
 
     ours = qat.aggregate(side("keras_mot", [0.80, 0.84, 0.82], [1.10, 1.12, 1.14]))
     assert ours["n_seeds"] == 3 and ours["seed"] == [0, 1, 2]
@@ -129,8 +152,11 @@ def test_qat_seeds_aggregate_and_noise_verdict():
     assert ours["float_ops_left"] == 2 and ours["float_ops_left_names"] == ["OP0", "OP1", "OP2"]
     assert ours["wall_s"] == 30.0
     peer = qat.aggregate(side("tfmot", [0.81, 0.85, 0.83], [1.38, 1.40, 1.42]))
-    rows = {line.split("|")[1].strip(): line for line in qat.format_table(ours, peer).splitlines()
-            if line.startswith("| ")}
+    rows = {
+        line.split("|")[1].strip(): line
+        for line in qat.format_table(ours, peer).splitlines()
+        if line.startswith("| ")
+    }
     # 1 point apart with a 2-point spread: not a win for either side.
     assert rows["int8 TFLite accuracy"].rstrip(" |").endswith("/ within noise")
     assert "82.0% ± 2.0" in rows["int8 TFLite accuracy"]
@@ -144,12 +170,10 @@ def test_qat_paired_difference_needs_a_shared_float_model():
         return [{"seed": i, "int8_acc": a, "float_model": made} for i, a in enumerate(accs)]
 
     # Same 1-point lead in every seed: a real difference although both spreads are wide.
-    paired = qat.paired_difference(side([0.80, 0.90, 0.85], "trained"),
-                                   side([0.79, 0.89, 0.84], "loaded"))
+    paired = qat.paired_difference(side([0.80, 0.90, 0.85], "trained"), side([0.79, 0.89, 0.84], "loaded"))
     assert paired["n"] == 3 and abs(paired["mean"] - 0.01) < 1e-12
     assert paired["verdict"] == "keras_mot"
-    noisy = qat.paired_difference(side([0.80, 0.90, 0.85], "trained"),
-                                  side([0.82, 0.88, 0.85], "loaded"))
+    noisy = qat.paired_difference(side([0.80, 0.90, 0.85], "trained"), side([0.82, 0.88, 0.85], "loaded"))
     assert noisy["verdict"] == "within noise"
     # Each side trained its own float model: nothing to pair.
     assert qat.paired_difference(side([0.8, 0.9], "trained"), side([0.7, 0.8], "trained")) is None
@@ -179,27 +203,36 @@ def test_qat_float_weights_shared_between_sides(tmp_path):
 def test_qat_difference_rows_have_no_ratio():
     ours = {"int8_minus_ptq": -0.006, "int8_acc": 0.895}
     peer = {"int8_minus_ptq": 1e-17, "int8_acc": 0.901}
-    rows = {line.split("|")[1].strip(): line for line in qat.format_table(ours, peer).splitlines()
-            if line.startswith("| ")}
+    rows = {
+        line.split("|")[1].strip(): line
+        for line in qat.format_table(ours, peer).splitlines()
+        if line.startswith("| ")
+    }
     assert rows["int8 minus own PTQ int8"].rstrip(" |").endswith("- / tfmot")
     assert "0.99x / tfmot" in rows["int8 TFLite accuracy"]
 
 
 def test_qat_rows_take_the_paired_verdict_on_a_shared_float_model():
     def side(accs, ptq, made):
-        return [{"seed": i, "int8_acc": a, "ptq_int8_acc": p, "float_model": made, "side": made}
-                for i, (a, p) in enumerate(zip(accs, ptq))]
+        return [
+            {"seed": i, "int8_acc": a, "ptq_int8_acc": p, "float_model": made, "side": made}
+            for i, (a, p) in enumerate(zip(accs, ptq))
+        ]
 
     ours = side([0.80, 0.90, 0.85], [0.81, 0.91, 0.86], "trained")
     peer = side([0.82, 0.88, 0.86], [0.81, 0.91, 0.86], "loaded")
     # int8 minus PTQ is derived per seed before pairing (same PTQ model on both sides here).
     d = qat.paired_difference(ours, peer, "int8_minus_ptq")
     assert d["n"] == 3 and abs(d["mean"] - (-0.01 / 3)) < 1e-12
-    paired = {"int8_acc": qat.paired_difference(ours, peer),
-              "int8_minus_ptq": {"mean": -0.01, "sd": 0.001, "n": 3, "verdict": "tfmot"}}
-    rows = {line.split("|")[1].strip(): line for line in
-            qat.format_table(qat.aggregate(ours), qat.aggregate(peer), paired).splitlines()
-            if line.startswith("| ")}
+    paired = {
+        "int8_acc": qat.paired_difference(ours, peer),
+        "int8_minus_ptq": {"mean": -0.01, "sd": 0.001, "n": 3, "verdict": "tfmot"},
+    }
+    rows = {
+        line.split("|")[1].strip(): line
+        for line in qat.format_table(qat.aggregate(ours), qat.aggregate(peer), paired).splitlines()
+        if line.startswith("| ")
+    }
     assert "within noise (paired)" in rows["int8 TFLite accuracy"]
     assert rows["int8 minus own PTQ int8"].rstrip(" |").endswith("- / tfmot (paired)")
     # Rows without a paired result keep the two-means comparison.
@@ -215,8 +248,7 @@ def test_qat_docstring_examples_run():
 def test_compression_table_ratios_and_unavailable_side():
     import importlib.util
 
-    spec = importlib.util.spec_from_file_location("bench_compression",
-                                                  os.path.join(BENCH, "compression.py"))
+    spec = importlib.util.spec_from_file_location("bench_compression", os.path.join(BENCH, "compression.py"))
     compression = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(compression)
     arm = {"int8_acc": 0.9, "gzip": 1000, "max_distinct": None, "zeros_kept": True}

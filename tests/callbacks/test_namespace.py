@@ -33,7 +33,7 @@ def test_the_package_and_its_modules_import_and_read_as_attributes():
     assert PACKAGE.UpdateMasks is UpdateMasks and "wrappers" in PACKAGE.__all__
     pmodel = _pruned()
     assert len(mot.callbacks.wrappers(pmodel)) == 1
-    import keras_mot.callbacks.quantization as quantization   # `import a.b.c as x` reads attributes
+    import keras_mot.callbacks.quantization as quantization  # `import a.b.c as x` reads attributes
 
     assert quantization.FreezeRanges is mot.callbacks.FreezeRanges
     assert callable(mot.callbacks.pruning.require_update_masks)
@@ -43,6 +43,12 @@ def test_mot_callbacks_train_a_pruned_model():
     pmodel = _pruned()
     pmodel.compile(optimizer="sgd", loss="mse", lint="off")
     x = np.random.default_rng(0).normal(size=(16, 8)).astype("float32")
-    pmodel.fit(x, np.zeros((16, 4), "float32"), epochs=1, batch_size=8, verbose=0,
-               callbacks=mot.callbacks(pmodel) + [mot.callbacks.StopOnNonFinite()])
+    pmodel.fit(
+        x,
+        np.zeros((16, 4), "float32"),
+        epochs=1,
+        batch_size=8,
+        verbose=0,
+        callbacks=mot.callbacks(pmodel) + [mot.callbacks.StopOnNonFinite()],
+    )
     assert mot.callbacks.optimizer_step(pmodel) == 2

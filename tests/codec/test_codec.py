@@ -29,14 +29,27 @@ EXAMPLES = {
     "PruneSpec": [mot.PruneSpec(mot.NofM(2, 4), CONST), mot.PruneSpec(mot.Block(4, 1), POLY)],
     "QuantSpec": [QuantSpec(bits=4, symmetric=True, narrow_range=True, per_channel=True)],
     "QuantScheme": [get_scheme(n) for n in ("int8", "int8_per_tensor", "int16x8", "int4w_int8a")],
-    "WeightOnlyScheme": [get_scheme("int8_weight_only"), get_scheme("int4_weight_only_b32"), get_scheme("int8_weight_only_bf16")],
-    "Rule": [mot.Rule("re:.*logits", quantize=None), mot.Rule("class:Dense", "int8", mot.Block(4, 1)),
-             mot.Rule("_default", prune="target"),
-             mot.Rule("class:Conv2D", cluster=mot.Cluster(16), prune=mot.Unstructured())],
+    "WeightOnlyScheme": [
+        get_scheme("int8_weight_only"),
+        get_scheme("int4_weight_only_b32"),
+        get_scheme("int8_weight_only_bf16"),
+    ],
+    "Rule": [
+        mot.Rule("re:.*logits", quantize=None),
+        mot.Rule("class:Dense", "int8", mot.Block(4, 1)),
+        mot.Rule("_default", prune="target"),
+        mot.Rule("class:Conv2D", cluster=mot.Cluster(16), prune=mot.Unstructured()),
+    ],
     "Cluster": [mot.Cluster(16), mot.Cluster(4, init="density", per_channel=True, seed=3)],
     "Palettize": [mot.compression.Palettize(4), mot.compression.Palettize(2, per_channel=True)],
-    "Recipe": [mot.Recipe(), mot.Recipe("generic", schedule=POLY, rules=(
-        mot.Rule("conv", quantize="int16x8", prune=mot.Unstructured()), mot.Rule("_default")))],
+    "Recipe": [
+        mot.Recipe(),
+        mot.Recipe(
+            "generic",
+            schedule=POLY,
+            rules=(mot.Rule("conv", quantize="int16x8", prune=mot.Unstructured()), mot.Rule("_default")),
+        ),
+    ],
 }
 
 
@@ -64,8 +77,11 @@ def test_round_trip_through_yaml_and_json(name, obj):
 
 def test_recipe_yaml_and_keras_configs_hold_the_same_encoding(tmp_path):
     block, scheme = mot.Block(4, 1), get_scheme("int8")
-    recipe = mot.Recipe("tflite_int8", schedule=POLY, rules=(
-        mot.Rule("fc", quantize="int8", prune=block), mot.Rule("_default", quantize=None)))
+    recipe = mot.Recipe(
+        "tflite_int8",
+        schedule=POLY,
+        rules=(mot.Rule("fc", quantize="int8", prune=block), mot.Rule("_default", quantize=None)),
+    )
     inputs = keras.Input((8,))
     hidden = mot.annotate(keras.layers.Dense(8, name="fc"), quantize="int8", prune=block)(inputs)
     model = keras.Model(inputs, keras.layers.Dense(2, name="out")(hidden))
@@ -79,8 +95,9 @@ def test_recipe_yaml_and_keras_configs_hold_the_same_encoding(tmp_path):
     with zipfile.ZipFile(tmp_path / "m.keras") as archive:
         saved = json.loads(archive.read("config.json"))
     layer = next(c for c in saved["config"]["layers"] if c["config"]["name"] == "fc")["config"]
-    assert rule_prune == annotated_config["prune"] == layer["prune"]["config"]["pattern"] \
-        == codec.encode(block)
+    assert (
+        rule_prune == annotated_config["prune"] == layer["prune"]["config"]["pattern"] == codec.encode(block)
+    )
     assert layer["prune"] == codec.encode(mot.PruneSpec(block, POLY))
     assert layer["scheme"] == codec.encode(scheme)
     assert from_yaml["config"]["schedule"] == layer["prune"]["config"]["schedule"]
@@ -100,23 +117,39 @@ def test_short_form_and_typeless_forms_read_as_version_one():
     assert recipe == mot.Recipe("generic")
 
 
-@pytest.mark.parametrize("data,expect,match", [
-    ({"type": "os.system", "config": {}}, SparsityPattern,
-     r"Unknown SparsityPattern type.*'os.system'.*Use one of: Block, NofM, Unstructured"),
-    ({"type": "Blok", "config": {}}, None, r"Unknown keras_mot object type.*'Blok'.*Block, Cluster, ConstantSparsity"),
-    ({"type": "PolynomialDecay", "config": POLY.get_config()}, SparsityPattern,
-     r"A SparsityPattern is expected here; 'PolynomialDecay' is not one.*Block, NofM, Unstructured"),
-    ({"type": "Block", "version": 2, "config": {"rows": 4, "cols": 1}}, SparsityPattern,
-     r"written by a newer keras_mot \(config version 2\).*up to 1.*Upgrade keras_mot"),
-    ({"type": "Block", "version": 0, "config": {"rows": 4, "cols": 1}}, None, r"Invalid version.*0"),
-    ({"type": "Block", "version": "1", "config": {"rows": 4, "cols": 1}}, None, r"Invalid version.*'1'"),
-    ({"type": "Block", "version": True, "config": {"rows": 4, "cols": 1}}, None, r"Invalid version"),
-    ({"type": "Block", "config": {"rows": 4, "size": 1}}, None, r"does not fit Block.*size"),
-    ({"type": "Block", "config": [4, 1]}, None, r"config of a Block must be a mapping"),
-    ({"rows": 4, "cols": 1}, SparsityPattern, r"needs a 'type' key.*Block, NofM, Unstructured"),
-    ("Block", PruningSchedule, r"Expected an encoded PruningSchedule"),
-    ({"type": "Block", "config": {"rows": 0, "cols": 1}}, None, r"rows.*positive integer"),
-])
+@pytest.mark.parametrize(
+    "data,expect,match",
+    [
+        (
+            {"type": "os.system", "config": {}},
+            SparsityPattern,
+            r"Unknown SparsityPattern type.*'os.system'.*Use one of: Block, NofM, Unstructured",
+        ),
+        (
+            {"type": "Blok", "config": {}},
+            None,
+            r"Unknown keras_mot object type.*'Blok'.*Block, Cluster, ConstantSparsity",
+        ),
+        (
+            {"type": "PolynomialDecay", "config": POLY.get_config()},
+            SparsityPattern,
+            r"A SparsityPattern is expected here; 'PolynomialDecay' is not one.*Block, NofM, Unstructured",
+        ),
+        (
+            {"type": "Block", "version": 2, "config": {"rows": 4, "cols": 1}},
+            SparsityPattern,
+            r"written by a newer keras_mot \(config version 2\).*up to 1.*Upgrade keras_mot",
+        ),
+        ({"type": "Block", "version": 0, "config": {"rows": 4, "cols": 1}}, None, r"Invalid version.*0"),
+        ({"type": "Block", "version": "1", "config": {"rows": 4, "cols": 1}}, None, r"Invalid version.*'1'"),
+        ({"type": "Block", "version": True, "config": {"rows": 4, "cols": 1}}, None, r"Invalid version"),
+        ({"type": "Block", "config": {"rows": 4, "size": 1}}, None, r"does not fit Block.*size"),
+        ({"type": "Block", "config": [4, 1]}, None, r"config of a Block must be a mapping"),
+        ({"rows": 4, "cols": 1}, SparsityPattern, r"needs a 'type' key.*Block, NofM, Unstructured"),
+        ("Block", PruningSchedule, r"Expected an encoded PruningSchedule"),
+        ({"type": "Block", "config": {"rows": 0, "cols": 1}}, None, r"rows.*positive integer"),
+    ],
+)
 def test_bad_data_is_refused_with_a_clear_error(data, expect, match):
     with pytest.raises(KerasMotError, match=match):
         codec.decode(data, expect=expect)
@@ -165,10 +198,13 @@ def test_register_rejects_a_taken_name_and_missing_upgrades(monkeypatch):
     monkeypatch.setattr(codec, "_BY_NAME", dict(codec._BY_NAME))
     monkeypatch.setattr(codec, "_BY_CLASS", dict(codec._BY_CLASS))
     with pytest.raises(TypeError, match="'Block' is taken by keras_mot.sparsity.patterns.Block"):
+
         @codec.register("Block")
         class Block(SparsityPattern):
             pass
+
     with pytest.raises(TypeError, match=r"needs upgrades from versions \[1, 2\]"):
+
         @codec.register("tests.Ladder", version=3)
         class Ladder(SparsityPattern):
             pass

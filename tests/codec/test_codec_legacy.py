@@ -16,10 +16,15 @@ from keras_mot.callbacks import wrappers
 
 HERE = os.path.join(os.path.dirname(__file__), "..", "fixtures", "legacy_v0")
 SCHEDULE = mot.PolynomialDecay(0.0, 0.5, 0, 4, power=2, frequency=2)
-RECIPE = mot.Recipe("generic", schedule=SCHEDULE, rules=(
-    mot.Rule("logits", quantize="int8_per_tensor", prune=mot.Block(4, 1, pooling="max")),
-    mot.Rule("conv", quantize="int16x8", prune=mot.Unstructured()),
-    mot.Rule("_default")))
+RECIPE = mot.Recipe(
+    "generic",
+    schedule=SCHEDULE,
+    rules=(
+        mot.Rule("logits", quantize="int8_per_tensor", prune=mot.Block(4, 1, pooling="max")),
+        mot.Rule("conv", quantize="int16x8", prune=mot.Unstructured()),
+        mot.Rule("_default"),
+    ),
+)
 
 
 def _path(name):
@@ -35,8 +40,12 @@ def _saved_layers(path):
 def test_legacy_recipe_yaml_loads_and_rewrites_in_the_codec_form(tmp_path):
     with open(_path("recipe.yaml")) as f:
         raw = yaml.safe_load(f)
-    assert "type" not in raw and raw["rules"][0]["prune"] == {"type": "Block", "rows": 4, "cols": 1,
-                                                               "pooling": "max"}
+    assert "type" not in raw and raw["rules"][0]["prune"] == {
+        "type": "Block",
+        "rows": 4,
+        "cols": 1,
+        "pooling": "max",
+    }
     recipe = mot.Recipe.from_yaml(_path("recipe.yaml"))
     assert recipe == RECIPE
     recipe.to_yaml(tmp_path / "new.yaml")
@@ -48,14 +57,14 @@ def test_legacy_recipe_yaml_loads_and_rewrites_in_the_codec_form(tmp_path):
 def test_legacy_prepared_model_loads_exactly_and_keeps_training(tmp_path):
     layers = _saved_layers(_path("prepared.keras"))
     assert layers["logits"]["prune"]["class_name"] == "PruneSpec"  # the Keras-registry form
-    assert "type" not in layers["logits"]["scheme"]                # a bare scheme mapping
+    assert "type" not in layers["logits"]["scheme"]  # a bare scheme mapping
     model = keras.saving.load_model(_path("prepared.keras"), safe_mode=True)
     io = np.load(_path("io.npz"))
     np.testing.assert_array_equal(np.asarray(model(io["x"])), io["y"])
     found = {w.name: w for w in wrappers(model)}
     assert found["logits"].scheme == mot.get_scheme("int8_per_tensor")
     assert found["conv"].scheme == mot.get_scheme("int16x8")
-    assert found["fc1"].prune == mot.PruneSpec(mot.NofM(2, 4), SCHEDULE)       # from annotate
+    assert found["fc1"].prune == mot.PruneSpec(mot.NofM(2, 4), SCHEDULE)  # from annotate
     assert found["logits"].prune == mot.PruneSpec(mot.Block(4, 1, pooling="max"), SCHEDULE)
     assert found["conv"].prune == mot.PruneSpec(mot.Unstructured(), SCHEDULE)
     assert int(model.optimizer.iterations) == 2 and float(found["logits"].mask_step) == 0.0

@@ -9,8 +9,9 @@ from keras_mot.export.tflite_model import TfliteModel
 def data(n=96, seed=0):
     rng = np.random.default_rng(seed)
     x = rng.normal(size=(n, 8, 8, 3)).astype("float32")
-    y = (x[:, :4, :4, 0].mean(axis=(1, 2)) > 0).astype("int32") + 2 * (x[:, 4:, 4:, 1].mean(
-        axis=(1, 2)) > 0).astype("int32")
+    y = (x[:, :4, :4, 0].mean(axis=(1, 2)) > 0).astype("int32") + 2 * (
+        x[:, 4:, 4:, 1].mean(axis=(1, 2)) > 0
+    ).astype("int32")
     return x, y
 
 
@@ -29,10 +30,8 @@ def conv_dense_model():
 def compile_fit(model, x, y, epochs=2, shuffle=True):
     import keras_mot as mot
 
-    model.compile(keras.optimizers.Adam(1e-2),
-                  keras.losses.SparseCategoricalCrossentropy(from_logits=True))
-    model.fit(x, y, epochs=epochs, batch_size=16, callbacks=mot.callbacks(model), verbose=0,
-              shuffle=shuffle)
+    model.compile(keras.optimizers.Adam(1e-2), keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    model.fit(x, y, epochs=epochs, batch_size=16, callbacks=mot.callbacks(model), verbose=0, shuffle=shuffle)
     return model
 
 

@@ -13,11 +13,20 @@ from tests.compression.helpers import compile_fit, conv_dense_model, data, int8_
 
 
 def _cascade_recipe():
-    return mot.Recipe("tflite_int8", schedule=mot.ConstantSparsity(0.5, 0, frequency=1), rules=(
-        mot.Rule("class:Conv2D", cluster=mot.Cluster(8), prune=mot.Unstructured(), quantize="int8"),
-        mot.Rule("class:Dense", compress=mot.Cluster(4, per_channel=True, init="linear"),
-                 prune=mot.Unstructured(), quantize="int8"),
-        mot.Rule("_default")))
+    return mot.Recipe(
+        "tflite_int8",
+        schedule=mot.ConstantSparsity(0.5, 0, frequency=1),
+        rules=(
+            mot.Rule("class:Conv2D", cluster=mot.Cluster(8), prune=mot.Unstructured(), quantize="int8"),
+            mot.Rule(
+                "class:Dense",
+                compress=mot.Cluster(4, per_channel=True, init="linear"),
+                prune=mot.Unstructured(),
+                quantize="int8",
+            ),
+            mot.Rule("_default"),
+        ),
+    )
 
 
 def _wrapper(model, name):
@@ -40,13 +49,13 @@ def test_cascade_trains_and_exports_with_zeros_and_at_most_n_int8_values(tmp_pat
     assert result.report["sizes"]["tflite"]["gzip"] > 0
 
     weights = int8_weights(open(result.paths["tflite"], "rb").read())
-    for name, limit in (("conv_a", 8), ("conv_b", 8)):   # per tensor: one shared grid
+    for name, limit in (("conv_a", 8), ("conv_b", 8)):  # per tensor: one shared grid
         values, _ = weight_of(weights, name)
         assert np.unique(values).size <= limit, (name, np.unique(values))
-        assert (values == 0).mean() >= 0.45, name   # the pruned half stays zero
+        assert (values == 0).mean() >= 0.45, name  # the pruned half stays zero
         assert rows[name]["distinct"] <= limit and rows[name]["dtype"] == "int8"
         assert rows[name]["tflite_zeros"] == rows[name]["keras_zeros"]
-    values, axis = weight_of(weights, "head")   # per channel
+    values, axis = weight_of(weights, "head")  # per channel
     per_channel = [np.unique(row).size for row in np.moveaxis(values, axis, 0)]
     assert max(per_channel) <= 4 and (values == 0).mean() >= 0.45
 
@@ -55,13 +64,18 @@ def test_per_tensor_clusters_share_one_grid_across_channels_despite_folded_bn():
     x, _ = data(32)
     float_model = conv_dense_model()
     kernel = float_model.get_layer("conv_a").kernel
-    spread = np.linspace(0.05, 1.0, 16).astype("float32")   # channel 0 lacks the big centroids
+    spread = np.linspace(0.05, 1.0, 16).astype("float32")  # channel 0 lacks the big centroids
     kernel.assign(np.random.default_rng(1).uniform(-1, 1, kernel.shape).astype("float32") * spread)
-    model = mot.apply(float_model, mot.Recipe("tflite_int8", rules=(
-        mot.Rule("conv_a", cluster=mot.Cluster(6, init="density")), mot.Rule("_default"))),
-        calibration_data=x)
+    model = mot.apply(
+        float_model,
+        mot.Recipe(
+            "tflite_int8",
+            rules=(mot.Rule("conv_a", cluster=mot.Cluster(6, init="density")), mot.Rule("_default")),
+        ),
+        calibration_data=x,
+    )
     bn = model.get_layer("conv_a").bn
-    bn.gamma.assign(np.linspace(0.2, 3.0, 16).astype("float32"))   # very different channel scales
+    bn.gamma.assign(np.linspace(0.2, 3.0, 16).astype("float32"))  # very different channel scales
     stripped = mot.strip(model)
     kernel = stripped.get_layer("conv_a").layer.kernel.numpy()
     lo, hi = stripped.get_layer("conv_a").weight_ranges()["kernel"]
@@ -111,7 +125,7 @@ def test_recipe_yaml_and_annotation_carry_the_algorithm(tmp_path):
     recipe = _cascade_recipe()
     again = mot.Recipe.from_yaml(recipe.to_yaml())
     assert again == recipe and again.rules[0].compress == mot.Cluster(8)
-    assert "compress" not in mot.Rule("_default").get_config()   # unchanged files for others
+    assert "compress" not in mot.Rule("_default").get_config()  # unchanged files for others
 
     i = keras.Input((6,))
     o = mot.annotate(keras.layers.Dense(3, name="d"), cluster=mot.Cluster(3))(i)

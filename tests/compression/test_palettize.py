@@ -13,10 +13,14 @@ from tests.compression.helpers import compile_fit, conv_dense_model, data, int8_
 
 def test_palettize_trains_saves_and_exports_within_its_palette(tmp_path):
     x, y = data()
-    recipe = mot.Recipe("tflite_int8", rules=(
-        mot.Rule("class:Conv2D", compress=Palettize(3)),
-        mot.Rule("class:Dense", compress=Palettize(2, per_channel=True)),
-        mot.Rule("_default")))
+    recipe = mot.Recipe(
+        "tflite_int8",
+        rules=(
+            mot.Rule("class:Conv2D", compress=Palettize(3)),
+            mot.Rule("class:Dense", compress=Palettize(2, per_channel=True)),
+            mot.Rule("_default"),
+        ),
+    )
     model = mot.apply(conv_dense_model(), recipe, calibration_data=x[:32])
     step = model.get_layer("conv_b").compression_state()["kernel"]["step"]
     before = np.array(step)
@@ -26,8 +30,7 @@ def test_palettize_trains_saves_and_exports_within_its_palette(tmp_path):
     path = str(tmp_path / "palette.keras")
     model.save(path)
     loaded = keras.saving.load_model(path, safe_mode=True)
-    np.testing.assert_allclose(model.predict(x[:8], verbose=0), loaded.predict(x[:8], verbose=0),
-                               atol=1e-5)
+    np.testing.assert_allclose(model.predict(x[:8], verbose=0), loaded.predict(x[:8], verbose=0), atol=1e-5)
     result = mot.export(loaded, str(tmp_path / "out"), representative_data=x[:32])
     assert result.ok, result.summary()
     rows = {r["layer"]: r for r in result.report["compression"]["layers"]}
@@ -45,8 +48,9 @@ def test_stored_form_reconstructs_the_projection():
     kernel = wrapper.layer.kernel
     stored = wrapper.compress.stored(kernel, state)
     assert stored["indices"].dtype == np.int8 and np.abs(stored["indices"]).max() <= 3
-    np.testing.assert_allclose(wrapper.compress.reconstruct(stored),
-                               np.asarray(wrapper.compressed_weights()["kernel"]), atol=1e-6)
+    np.testing.assert_allclose(
+        wrapper.compress.reconstruct(stored), np.asarray(wrapper.compressed_weights()["kernel"]), atol=1e-6
+    )
 
 
 def test_bad_bits_is_a_clear_error():

@@ -24,8 +24,14 @@ class Palette(mot.WeightCompression):
 
     def build(self, layer, weight_name, weight, channel_axis=None):
         step = float(np.abs(weight).max()) / self.levels or 1e-3
-        return {"step": layer.add_weight(name=f"{weight_name}_step", shape=(), trainable=True,
-                                         initializer=keras.initializers.Constant(step))}
+        return {
+            "step": layer.add_weight(
+                name=f"{weight_name}_step",
+                shape=(),
+                trainable=True,
+                initializer=keras.initializers.Constant(step),
+            )
+        }
 
     def project(self, weight, state, training=None):
         z = weight / state["step"]
@@ -38,9 +44,11 @@ class Palette(mot.WeightCompression):
 
 def test_third_party_palette_trains_saves_and_exports(tmp_path):
     x, y = data()
-    recipe = mot.Recipe("tflite_int8", schedule=mot.ConstantSparsity(0.5, 0, frequency=1), rules=(
-        mot.Rule("class:Conv2D", compress=Palette(3), prune=mot.Unstructured()),
-        mot.Rule("_default")))
+    recipe = mot.Recipe(
+        "tflite_int8",
+        schedule=mot.ConstantSparsity(0.5, 0, frequency=1),
+        rules=(mot.Rule("class:Conv2D", compress=Palette(3), prune=mot.Unstructured()), mot.Rule("_default")),
+    )
     assert "tests.Palette" in mot.compression.registered()
     model = mot.apply(conv_dense_model(), recipe, calibration_data=x[:32])
     step = model.get_layer("conv_b").compression_state()["kernel"]["step"]
@@ -52,8 +60,7 @@ def test_third_party_palette_trains_saves_and_exports(tmp_path):
     model.save(path)
     loaded = keras.saving.load_model(path, safe_mode=True)
     assert loaded.get_layer("conv_b").compress == Palette(3)
-    np.testing.assert_allclose(model.predict(x[:8], verbose=0), loaded.predict(x[:8], verbose=0),
-                               atol=1e-5)
+    np.testing.assert_allclose(model.predict(x[:8], verbose=0), loaded.predict(x[:8], verbose=0), atol=1e-5)
 
     result = mot.export(loaded, str(tmp_path / "out"), representative_data=x[:32])
     assert result.ok, result.summary()

@@ -29,8 +29,7 @@ def planted_model(scale=2000.0):
     model = keras.Model(inputs, outputs, name="planted")
     x, y = data(4096, 0)
     x_test, y_test = data(1024, 1)
-    model.compile("adam", keras.losses.SparseCategoricalCrossentropy(from_logits=True),
-                  metrics=["accuracy"])
+    model.compile("adam", keras.losses.SparseCategoricalCrossentropy(from_logits=True), metrics=["accuracy"])
     model.fit(x, y, epochs=12, batch_size=64, verbose=0)
     act = keras.Model(inputs, model.get_layer("spiky").output).predict(x, verbose=0)
     rate = (act > 0).mean(axis=0)

@@ -50,9 +50,16 @@ def test_suggested_recipe_meets_budget_in_the_converted_model(planted, tmp_path)
     layers = dict(graph.iter_layers(qmodel))
     assert all(not isinstance(layers[k], mot.Wrapper) or not layers[k].quantize for k in kept)
     assert layers["hidden"].quantize
-    result = mot.export(model, str(tmp_path / "out"), target="tflite_int8",
-                        representative_data=(x_test, y_test), recipe=recipe,
-                        formats=("tflite",), max_examples=None, plot=False)
+    result = mot.export(
+        model,
+        str(tmp_path / "out"),
+        target="tflite_int8",
+        representative_data=(x_test, y_test),
+        recipe=recipe,
+        formats=("tflite",),
+        max_examples=None,
+        plot=False,
+    )
     assert result.ok, result.report["findings"]
     assert result.report["kept_float"] == kept
     float_acc = _float_accuracy(model, x_test, y_test)
@@ -61,9 +68,15 @@ def test_suggested_recipe_meets_budget_in_the_converted_model(planted, tmp_path)
 
 def test_export_exclude_keeps_layer_float(planted, tmp_path):
     model, _, _, x_test, y_test = planted
-    result = mot.export(model, str(tmp_path / "out"), target="tflite_int8",
-                        representative_data=x_test[:256], exclude=["spiky"],
-                        formats=("tflite",), plot=False)
+    result = mot.export(
+        model,
+        str(tmp_path / "out"),
+        target="tflite_int8",
+        representative_data=x_test[:256],
+        exclude=["spiky"],
+        formats=("tflite",),
+        plot=False,
+    )
     from keras_mot.export.inspect import op_list
 
     ops = op_list(open(result.tflite_path, "rb").read())
@@ -87,8 +100,7 @@ def _nested_dict_model():
 def test_nested_model_dict_inputs_and_qat_model():
     model = _nested_dict_model()
     rng = np.random.default_rng(0)
-    data = {"a": rng.normal(size=(64, 8)).astype("float32"),
-            "b": rng.normal(size=(64, 8)).astype("float32")}
+    data = {"a": rng.normal(size=(64, 8)).astype("float32"), "b": rng.normal(size=(64, 8)).astype("float32")}
     report = mot.debug(model, data)
     paths = {r.path for r in report.layers}
     assert {"block/d_in", "add", "head"} <= paths and report.mode == "post_training"

@@ -23,8 +23,9 @@ def _cnn():
     h = keras.layers.GlobalAveragePooling2D(name="gap")(h)
     model = keras.Model(i, keras.layers.Dense(5, name="head")(h))
     rng = np.random.default_rng(0)
-    model.get_layer("bn1").set_weights([rng.uniform(0.5, 2, 8), rng.normal(size=8),
-                                        0.1 * rng.normal(size=8), rng.uniform(0.5, 2, 8)])
+    model.get_layer("bn1").set_weights(
+        [rng.uniform(0.5, 2, 8), rng.normal(size=8), 0.1 * rng.normal(size=8), rng.uniform(0.5, 2, 8)]
+    )
     return model, rng.normal(size=(64, 12, 12, 3)).astype("float32")
 
 
@@ -35,8 +36,14 @@ def _spearman(a, b):
 
 def test_simulation_matches_the_interpreters_tensors(tmp_path):
     model, x = _cnn()
-    result = mot.export(model, str(tmp_path / "out"), target="tflite_int8",
-                        representative_data=x, formats=("tflite",), plot=False)
+    result = mot.export(
+        model,
+        str(tmp_path / "out"),
+        target="tflite_int8",
+        representative_data=x,
+        formats=("tflite",),
+        plot=False,
+    )
     deployed = mot.debug(model, x, tflite=result.tflite_path)
     simulated = mot.debug(model, x)
     assert deployed.mode == "tflite" and len(deployed.layers) >= 4
@@ -54,13 +61,13 @@ def test_agrees_with_tensorflow_quantization_debugger():
     from keras_mot.export.convert import frozen_concrete_function
 
     model, x = _cnn()
-    converter = tf.lite.TFLiteConverter.from_concrete_functions(
-        [frozen_concrete_function(model, 1)])
+    converter = tf.lite.TFLiteConverter.from_concrete_functions([frozen_concrete_function(model, 1)])
     converter.optimizations = [tf.lite.Optimize.DEFAULT]
 
     def data():
         for k in range(len(x)):
-            yield [x[k:k + 1]]
+            yield [x[k : k + 1]]
+
     converter.representative_dataset = data
     debugger = tf.lite.experimental.QuantizationDebugger(converter=converter, debug_dataset=data)
     debugger.run()

@@ -1,7 +1,6 @@
 """The debugger's tools: TensorBoard callback during QAT, CLI, chart, Model Explorer node data."""
 
 import glob
-import io
 import json
 import os
 
@@ -61,11 +60,19 @@ def test_cli_debug(tmp_path):
     model.save(tmp_path / "m.keras")
     np.savez(tmp_path / "d.npz", x=x, y=y)
     out = tmp_path / "out"
-    code = main(["debug", str(tmp_path / "m.keras"), "--data", str(tmp_path / "d.npz"),
-                 "--out", str(out), "--suggest", "0.05"])
+    code = main(
+        [
+            "debug",
+            str(tmp_path / "m.keras"),
+            "--data",
+            str(tmp_path / "d.npz"),
+            "--out",
+            str(out),
+            "--suggest",
+            "0.05",
+        ]
+    )
     assert code == 0
     assert {"debug.json", "debug.md", "debug.png", "debug_node_data.json"} <= set(os.listdir(out))
-    assert json.load(open(out / "debug.json"))["layers"][0]["path"] in ("d1", "d2",
-                                                                       "quantize_input_0")
-    assert main(["debug", str(tmp_path / "missing.keras"), "--data",
-                 str(tmp_path / "d.npz")]) == 2
+    assert json.load(open(out / "debug.json"))["layers"][0]["path"] in ("d1", "d2", "quantize_input_0")
+    assert main(["debug", str(tmp_path / "missing.keras"), "--data", str(tmp_path / "d.npz")]) == 2

@@ -10,10 +10,13 @@ import gen_tables  # noqa: E402
 
 sys.path.remove(os.path.join(ROOT, "docs"))
 
-TEST_COMMAND = ('pip install -q -e ".[test]" && python -m pytest -q -p no:cacheprovider -n auto '
-                '--dist worksteal')
-MAIN_COMMAND = ("pip install -e . && keras-mot train model_garden_configs/mobilenetv2_qat_cpu.yaml "
-                "--out runs/mobilenetv2_qat_cpu")
+TEST_COMMAND = (
+    'pip install -q -e ".[test]" && python -m pytest -q -p no:cacheprovider -n auto --dist worksteal'
+)
+MAIN_COMMAND = (
+    "pip install -e . && keras-mot train model_garden_configs/mobilenetv2_qat_cpu.yaml "
+    "--out runs/mobilenetv2_qat_cpu"
+)
 
 
 def _read(*parts):
@@ -23,18 +26,25 @@ def _read(*parts):
 
 def test_readme_tables_are_the_generated_ones():
     # A fresh process: other tests in this worker may have registered their own adapters/targets.
-    printed = subprocess.run([sys.executable, os.path.join(ROOT, "docs", "gen_tables.py")],
-                             capture_output=True, text=True, check=True, cwd=ROOT).stdout
+    printed = subprocess.run(
+        [sys.executable, os.path.join(ROOT, "docs", "gen_tables.py")],
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=ROOT,
+    ).stdout
     generated = gen_tables.readme_tables(printed)
     in_readme = gen_tables.readme_tables(_read("README.md"))
     assert set(generated) == {"layers", "targets"}
     assert set(in_readme) == set(generated), "README lost a generated-table marker"
     for name in generated:
         assert in_readme[name] == generated[name], (
-            f"README's {name} table is stale: run `python docs/gen_tables.py --write`")
+            f"README's {name} table is stale: run `python docs/gen_tables.py --write`"
+        )
     in_targets_page = gen_tables.readme_tables(_read("docs", "targets.md"))
     assert in_targets_page == {"targets": generated["targets"]}, (
-        "docs/targets.md's table is stale: run `python docs/gen_tables.py --write`")
+        "docs/targets.md's table is stale: run `python docs/gen_tables.py --write`"
+    )
 
 
 def test_generated_tables_cover_the_registries():

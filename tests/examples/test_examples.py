@@ -19,9 +19,14 @@ def _main(name):
 
 def test_every_example_has_a_test():
     scripts = {f[:-3] for f in os.listdir(EXAMPLES) if f.endswith(".py") and not f.startswith("_")}
-    tested_elsewhere = {"bert_encoder_qat"}   # tests/attention/test_example.py
-    assert scripts - tested_elsewhere == {"qat_digits", "prune_digits", "lint_model",
-                                          "export_model", "annotate_model"}
+    tested_elsewhere = {"bert_encoder_qat"}  # tests/attention/test_example.py
+    assert scripts - tested_elsewhere == {
+        "qat_digits",
+        "prune_digits",
+        "lint_model",
+        "export_model",
+        "annotate_model",
+    }
 
 
 def test_qat_digits(tmp_path):
@@ -38,7 +43,7 @@ def test_prune_digits(tmp_path):
 
 def test_lint_model():
     reports = _main("lint_model")([])
-    assert not reports["tflite"].ok                      # the LSTM needs Select TF ops
+    assert not reports["tflite"].ok  # the LSTM needs Select TF ops
     assert any(f.layer == "lstm" for f in reports["tflite_int8"].errors)
 
 
@@ -53,7 +58,6 @@ def test_annotate_model(tmp_path):
     result = _main("annotate_model")(["--fast", "--out", str(tmp_path / "a")])
     layers = {row["layer"]: row for row in result.report["layers"]}
     assert layers["conv2"]["sparsity"] == pytest.approx(0.5)
-    assert layers["head"]["quant_error"] is None          # annotated quantize=None
+    assert layers["head"]["quant_error"] is None  # annotated quantize=None
     assert [op["op"] for op in result.float_compute_ops] == ["FULLY_CONNECTED"]
     assert result.parity.ok and not result.ok
-

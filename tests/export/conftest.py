@@ -1,7 +1,6 @@
 """Small digits models shared by the export tests (trained for a few steps, real converter)."""
 
 import keras
-import numpy as np
 import pytest
 
 import keras_mot as mot
@@ -30,8 +29,11 @@ def small_cnn():
 
 def compile_model(model):
     """Adam + sparse CE on logits; lint off for prepared models (tests read it elsewhere)."""
-    kwargs = dict(optimizer=keras.optimizers.Adam(5e-3), metrics=["accuracy"],
-                  loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    kwargs = dict(
+        optimizer=keras.optimizers.Adam(5e-3),
+        metrics=["accuracy"],
+        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+    )
     if isinstance(model, mot.PreparedModel):
         kwargs["lint"] = "off"
     model.compile(**kwargs)

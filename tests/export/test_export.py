@@ -22,7 +22,7 @@ def test_qat_int8_export_passes_parity_and_writes_report(tmp_path, qat_model, di
     _, _, xv, yv = digits
     out = tmp_path / "int8"
     result = mot.export(qat_model, out, representative_data=(xv, yv))
-    assert result.target == "tflite_int8"          # the prepared model's own target
+    assert result.target == "tflite_int8"  # the prepared model's own target
     assert result.ok, result.report["findings"]
     assert result.verdict == "full_int8"
     assert result.float_compute_ops == []
@@ -33,7 +33,7 @@ def test_qat_int8_export_passes_parity_and_writes_report(tmp_path, qat_model, di
     assert abs(p.tflite_accuracy - p.keras_accuracy) <= 0.03
     for name in ("saved_model", "model.tflite", "report.json", "report.md"):
         assert name in _files(out)
-    assert not [f for f in os.listdir(tmp_path) if f.startswith(".")]   # no temp dir left
+    assert not [f for f in os.listdir(tmp_path) if f.startswith(".")]  # no temp dir left
     report = json.loads((out / "report.json").read_text())
     assert report["ok"] and report["mode"] == "qat_int8"
     assert report["runtime"] == "ai_edge_litert" and "runtime ai_edge_litert" in result.summary()
@@ -46,7 +46,7 @@ def test_qat_int8_export_passes_parity_and_writes_report(tmp_path, qat_model, di
     md = (out / "report.md").read_text()
     assert "## Parity" in md and "CONV_2D" in md and "quant. error" in md
     assert "Runtime: LiteRT interpreter" in md
-    assert "plot" in result.paths   # matplotlib is a dependency
+    assert "plot" in result.paths  # matplotlib is a dependency
     # The SavedModel serves the same function as the stripped Keras model.
     served = tf.saved_model.load(str(out / "saved_model")).signatures["serving_default"]
     y_sm = list(served(tf.constant(xv[:16])).values())[0].numpy()
@@ -55,8 +55,14 @@ def test_qat_int8_export_passes_parity_and_writes_report(tmp_path, qat_model, di
 
 def test_int8_io(tmp_path, qat_model, digits):
     _, _, xv, yv = digits
-    result = mot.export(qat_model, tmp_path / "io", representative_data=(xv, yv),
-                        formats=("tflite",), input_type="int8", output_type="int8")
+    result = mot.export(
+        qat_model,
+        tmp_path / "io",
+        representative_data=(xv, yv),
+        formats=("tflite",),
+        input_type="int8",
+        output_type="int8",
+    )
     assert result.ok and "saved_model" not in result.paths
     from keras_mot.export.runtime import interpreter
 
@@ -66,15 +72,22 @@ def test_int8_io(tmp_path, qat_model, digits):
     assert result.parity.agreement >= 0.97
 
 
-@pytest.mark.parametrize("target", ["tflite", "tflite_float16", "tflite_dynamic",
-                                    "tflite_int8", "tflite_int16x8"])
+@pytest.mark.parametrize(
+    "target", ["tflite", "tflite_float16", "tflite_dynamic", "tflite_int8", "tflite_int16x8"]
+)
 def test_float_model_targets(tmp_path, float_model, digits, target):
     _, _, xv, yv = digits
-    result = mot.export(float_model, tmp_path / target, target=target, formats=("tflite",),
-                        representative_data=(xv, yv))
+    result = mot.export(
+        float_model, tmp_path / target, target=target, formats=("tflite",), representative_data=(xv, yv)
+    )
     assert result.ok, (result.parity, result.findings)
-    expected = {"tflite": "float", "tflite_float16": "float16", "tflite_dynamic": "dynamic",
-                "tflite_int8": "ptq_int8", "tflite_int16x8": "int16x8"}[target]
+    expected = {
+        "tflite": "float",
+        "tflite_float16": "float16",
+        "tflite_dynamic": "dynamic",
+        "tflite_int8": "ptq_int8",
+        "tflite_int16x8": "int16x8",
+    }[target]
     assert result.parity.mode == expected
     if target in ("tflite", "tflite_float16"):
         assert result.parity.agreement == 1.0
@@ -84,8 +97,9 @@ def test_float_model_targets(tmp_path, float_model, digits, target):
 
 def test_qat_model_to_float_target_compares_with_stripped_float(tmp_path, qat_model, digits):
     _, _, xv, yv = digits
-    result = mot.export(qat_model, tmp_path / "f", target="tflite", formats=("tflite",),
-                        representative_data=(xv, yv))
+    result = mot.export(
+        qat_model, tmp_path / "f", target="tflite", formats=("tflite",), representative_data=(xv, yv)
+    )
     assert result.ok and result.parity.max_abs_diff < 1e-3
     assert any("stripped" in n for n in result.report["notes"])
 
@@ -97,13 +111,11 @@ def test_sparse_fc_export_verifies_blocks(tmp_path, digits):
     model = keras.Model(inputs, keras.layers.Dense(10)(h))
     pruned = mot.prune(model, "tflite_sparse_fc", schedule=mot.ConstantSparsity(0.75, 0, frequency=1))
     compile_model(pruned)
-    pruned.fit(x.reshape(-1, 64), y, epochs=1, batch_size=64, verbose=0,
-               callbacks=mot.callbacks(pruned))
+    pruned.fit(x.reshape(-1, 64), y, epochs=1, batch_size=64, verbose=0, callbacks=mot.callbacks(pruned))
     result = mot.export(pruned, tmp_path / "sparse", representative_data=(xv.reshape(-1, 64), yv))
     assert result.target == "tflite_sparse_fc" and result.ok, result.findings
     storage = result.report["sparse_storage"]
-    assert any(w["stored"] == "block_sparse" and w["block_size"] == [1, 4]
-               for w in storage["weights"])
+    assert any(w["stored"] == "block_sparse" and w["block_size"] == [1, 4] for w in storage["weights"])
     assert "block-sparse-ok" in {f.code for f in result.findings}
     assert result.report["overall_sparsity"] > 0.7
     assert "Sparse weight storage" in (tmp_path / "sparse" / "report.md").read_text()
@@ -120,15 +132,14 @@ def test_failed_export_leaves_nothing(tmp_path, float_model, case):
     erfinv_model = keras.Model(inputs, _Erfinv()(keras.layers.Dense(4)(inputs)))
     model, kwargs, words = {
         "bad_target": (float_model, dict(target="tflite_in8"), "tflite_in8"),
-        "empty_data": (float_model, dict(representative_data=np.zeros((0, 8, 8, 1), "float32")),
-                       "empty"),
+        "empty_data": (float_model, dict(representative_data=np.zeros((0, 8, 8, 1), "float32")), "empty"),
         "unconvertible": (erfinv_model, dict(target="tflite"), "Erfinv"),
         "no_calibration": (float_model, dict(target="tflite_int8"), "representative_data"),
     }[case]
     out = tmp_path / "new_parent" / "out"
     with pytest.raises(mot.ExportError, match=words):
         mot.export(model, out, **kwargs)
-    assert os.listdir(tmp_path) == []       # neither the directory nor its new parent
+    assert os.listdir(tmp_path) == []  # neither the directory nor its new parent
 
 
 def test_refuses_to_replace_a_foreign_directory(tmp_path, float_model, digits):
@@ -161,24 +172,20 @@ def test_export_on_train_end_callback(tmp_path, digits):
 
     model = mot.quantize(small_cnn(), "tflite_int8", calibration_data=x[:64])
     compile_model(model)
-    cb = mot.callbacks.ExportOnTrainEnd(tmp_path / "cb", representative_data=(xv, yv),
-                                        formats=("tflite",))
-    model.fit(x[:256], y[:256], epochs=1, batch_size=64, verbose=0,
-              callbacks=mot.callbacks(model) + [cb])
+    cb = mot.callbacks.ExportOnTrainEnd(tmp_path / "cb", representative_data=(xv, yv), formats=("tflite",))
+    model.fit(x[:256], y[:256], epochs=1, batch_size=64, verbose=0, callbacks=mot.callbacks(model) + [cb])
     assert cb.result is not None and cb.result.ok
     assert (tmp_path / "cb" / "model.tflite").exists()
 
 
 def test_plot_is_optional(tmp_path, monkeypatch, qat_model, digits):
     monkeypatch.setattr(plot_mod, "available", lambda: False)
-    result = mot.export(qat_model, tmp_path / "p", formats=("tflite",),
-                        representative_data=digits[2][:32])
+    result = mot.export(qat_model, tmp_path / "p", formats=("tflite",), representative_data=digits[2][:32])
     assert plot_mod.SKIPPED_NOTE in result.report["notes"]
     assert "plot" not in result.paths
 
 
 def test_plot_written_with_matplotlib(tmp_path, qat_model, digits):
     pytest.importorskip("matplotlib")
-    result = mot.export(qat_model, tmp_path / "p", formats=("tflite",),
-                        representative_data=digits[2][:32])
+    result = mot.export(qat_model, tmp_path / "p", formats=("tflite",), representative_data=digits[2][:32])
     assert os.path.getsize(result.paths["plot"]) > 1000

@@ -30,8 +30,7 @@ def test_litert_is_the_runtime(tflite_bytes):
     assert Runner(tflite_bytes).runtime == "ai_edge_litert"
 
 
-def test_readers_parse_and_only_runners_build_interpreters_through_the_factory(
-        tflite_bytes, monkeypatch):
+def test_readers_parse_and_only_runners_build_interpreters_through_the_factory(tflite_bytes, monkeypatch):
     from ai_edge_litert.interpreter import Interpreter
 
     built = []
@@ -42,13 +41,13 @@ def test_readers_parse_and_only_runners_build_interpreters_through_the_factory(
             super().__init__(**kwargs)
 
     monkeypatch.setattr(interpreter_mod, "_litert_class", lambda: Counting)
-    op_list(tflite_bytes)                     # the parsed flatbuffer, no interpreter
+    op_list(tflite_bytes)  # the parsed flatbuffer, no interpreter
     lint_tflite(tflite_bytes, "tflite")
     assert built == []
     runner = Runner(tflite_bytes, num_threads=1)
     runner.run([np.zeros((2, 4), np.float32)])
     assert latency_ms(runner, [np.zeros((1, 4), np.float32)], runs=2, warmup=1) > 0
-    assert built == [1]                       # timing reused the runner's interpreter
+    assert built == [1]  # timing reused the runner's interpreter
 
 
 def test_fallback_is_tf_lite_and_is_reported(tflite_bytes, monkeypatch, caplog):
@@ -62,7 +61,7 @@ def test_fallback_is_tf_lite_and_is_reported(tflite_bytes, monkeypatch, caplog):
     assert isinstance(it, tf.lite.Interpreter) and runtime == "tf.lite"
     assert runner.runtime == "tf.lite"
     warnings = [r for r in caplog.records if "ai-edge-litert is not installed" in r.getMessage()]
-    assert len(warnings) == 1   # once per process, not per interpreter
+    assert len(warnings) == 1  # once per process, not per interpreter
     assert interpreter_mod.runtime_name() == "tf.lite"
     assert "fallback" in interpreter_mod.runtime_label()
     y = runner.run([np.ones((3, 4), np.float32)])[0]
@@ -70,8 +69,15 @@ def test_fallback_is_tf_lite_and_is_reported(tflite_bytes, monkeypatch, caplog):
 
 
 def test_results_table_names_the_runtime():
-    data = {"name": "m", "mode": "qat", "target": "tflite_int8", "data": "digits",
-            "validation_examples": 1, "rows": [], "runtime": "ai_edge_litert"}
+    data = {
+        "name": "m",
+        "mode": "qat",
+        "target": "tflite_int8",
+        "data": "digits",
+        "validation_examples": 1,
+        "rows": [],
+        "runtime": "ai_edge_litert",
+    }
     assert "latency: LiteRT interpreter (ai_edge_litert)" in format_table(data)
     data["runtime"] = "tf.lite"
     assert "tf.lite.Interpreter (fallback" in format_table(data)

@@ -51,7 +51,7 @@ def test_compare_counts_near_ties_and_accuracy():
     tflite_out = np.array([[1.0, 0.0], [0.48, 0.50], [1.0, 0.0]])
     p = compare(keras_out, tflite_out, "qat_int8", labels=np.array([0, 0, 1]), output_step=0.01)
     assert p.agreement == pytest.approx(1 / 3)
-    assert p.tie_adjusted_agreement == pytest.approx(2 / 3)   # the 0.01-margin flip is a tie
+    assert p.tie_adjusted_agreement == pytest.approx(2 / 3)  # the 0.01-margin flip is a tie
     assert p.keras_accuracy == 1.0 and p.tflite_accuracy == pytest.approx(1 / 3)
     assert not p.ok and p.max_diff_steps == pytest.approx(100.0)
     assert compare(keras_out, keras_out, "float").ok

@@ -49,14 +49,14 @@ def counted(monkeypatch):
     _count(monkeypatch, export_api, "export_plan", counts, "plan")
     original_convert = convert_mod.convert
 
-    def convert(*args, **kwargs):     # the converter parses its own output: not ours to count
+    def convert(*args, **kwargs):  # the converter parses its own output: not ours to count
         converting.append(True)
         try:
             return original_convert(*args, **kwargs)
         finally:
             converting.pop()
 
-    monkeypatch.setattr(convert_mod, "convert", convert)   # export imports it at call time
+    monkeypatch.setattr(convert_mod, "convert", convert)  # export imports it at call time
     init = schema.ModelT.__dict__["InitFromObj"].__func__
 
     def parse(cls, obj):
@@ -68,11 +68,11 @@ def counted(monkeypatch):
     return counts
 
 
-def test_int8_export_parses_once_and_builds_one_interpreter(tmp_path, qat_model, digits,
-                                                            counted):
+def test_int8_export_parses_once_and_builds_one_interpreter(tmp_path, qat_model, digits, counted):
     _, _, xv, yv = digits
-    result = mot.export(qat_model, tmp_path / "int8", target="tflite_int8",
-                        representative_data=(xv[:64], yv[:64]))
+    result = mot.export(
+        qat_model, tmp_path / "int8", target="tflite_int8", representative_data=(xv[:64], yv[:64])
+    )
     assert result.ok, result.findings
     assert dict(counted) == {"plan": 1, "strip": 1, "parses": 1, "interpreters": 1}
     assert result.report["runtime"] == "ai_edge_litert"
@@ -94,26 +94,31 @@ def _tiny(quantize):
     h = keras.layers.GlobalAveragePooling2D()(h)
     model = keras.Model(inputs, keras.layers.Dense(3)(h))
     if quantize:
-        model = mot.quantize(model, "tflite_int8",
-                             calibration_data=np.random.rand(16, 6, 6, 2).astype("float32"))
+        model = mot.quantize(
+            model, "tflite_int8", calibration_data=np.random.rand(16, 6, 6, 2).astype("float32")
+        )
     return model
 
 
-@pytest.mark.parametrize("target, quantize, mode, calibrate, reference", [
-    ("tflite", False, "float", False, False),
-    ("tflite", True, "float", False, True),
-    ("tflite_float16", False, "float16", False, False),
-    ("tflite_dynamic", False, "dynamic", False, False),
-    ("tflite_int8", True, "qat_int8", False, False),
-    ("tflite_int8", False, "ptq_int8", True, False),
-    ("tflite_int16x8", False, "int16x8", True, False),
-])
+@pytest.mark.parametrize(
+    "target, quantize, mode, calibrate, reference",
+    [
+        ("tflite", False, "float", False, False),
+        ("tflite", True, "float", False, True),
+        ("tflite_float16", False, "float16", False, False),
+        ("tflite_dynamic", False, "dynamic", False, False),
+        ("tflite_int8", True, "qat_int8", False, False),
+        ("tflite_int8", False, "ptq_int8", True, False),
+        ("tflite_int16x8", False, "int16x8", True, False),
+    ],
+)
 def test_export_plan_per_target(target, quantize, mode, calibrate, reference):
     plan = export_plan(_tiny(quantize), target)
     assert (plan.mode, plan.calibrate, plan.float_reference) == (mode, calibrate, reference)
     assert plan.strip == quantize and plan.keep_quantization == (mode == "qat_int8")
-    assert plan.supported_ops == (("TFLITE_BUILTINS_INT8",) if mode == "ptq_int8"
-                                  else plan.target.converter.supported_ops)
+    assert plan.supported_ops == (
+        ("TFLITE_BUILTINS_INT8",) if mode == "ptq_int8" else plan.target.converter.supported_ops
+    )
     assert plan.to_dict()["target"] == target
 
 
@@ -126,7 +131,7 @@ def test_export_plan_refuses_bad_io():
     with pytest.raises(mot.ExportError, match="float32 or int16"):
         export_plan(model, "tflite_int16x8", input_type="int8")
     plan = export_plan(model, "tflite_sparse_fc")
-    assert plan.optimizations == ("EXPERIMENTAL_SPARSITY",)   # listed once
+    assert plan.optimizations == ("EXPERIMENTAL_SPARSITY",)  # listed once
 
 
 def test_tflite_model_agrees_with_the_interpreter():

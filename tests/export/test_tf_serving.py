@@ -40,13 +40,20 @@ print(json.dumps({"keras": [m for m in sys.modules if m.split(".")[0] in
 
 
 def _mlp(width=256):
-    return keras.Sequential([keras.Input((64,)), keras.layers.Dense(width, activation="relu"),
-                             keras.layers.Dense(width, activation="relu"), keras.layers.Dense(10)],
-                            name="mlp")
+    return keras.Sequential(
+        [
+            keras.Input((64,)),
+            keras.layers.Dense(width, activation="relu"),
+            keras.layers.Dense(width, activation="relu"),
+            keras.layers.Dense(10),
+        ],
+        name="mlp",
+    )
 
 
 def _float_saved_model_size(model, path):
     from keras_mot.export.saved_model import write_saved_model
+
     return write_saved_model(model, path)
 
 
@@ -78,14 +85,19 @@ def test_export_stores_integer_weights_and_loads_without_keras(tmp_path, scheme,
     assert report["latency"]["batch_32_ms"] > 0 and report["stored_weights"]
     # a fresh process that imports only TensorFlow serves it and never imports Keras
     np.save(tmp_path / "x.npy", x[:4])
-    proc = subprocess.run([sys.executable, "-c", _LOAD_WITHOUT_KERAS, sm, str(tmp_path / "x.npy")],
-                          capture_output=True, text=True, timeout=300)
+    proc = subprocess.run(
+        [sys.executable, "-c", _LOAD_WITHOUT_KERAS, sm, str(tmp_path / "x.npy")],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert proc.returncode == 0, proc.stderr[-2000:]
     out = json.loads(proc.stdout.strip().splitlines()[-1])
     assert out["keras"] == []
     np.testing.assert_allclose(out["y"], qmodel.predict(x[:4], verbose=0), rtol=1e-5, atol=1e-5)
-    cli = subprocess.run(["saved_model_cli", "show", "--dir", sm, "--all"], capture_output=True,
-                         text=True, timeout=300)
+    cli = subprocess.run(
+        ["saved_model_cli", "show", "--dir", sm, "--all"], capture_output=True, text=True, timeout=300
+    )
     assert cli.returncode == 0 and "serving_default" in cli.stdout and "output_0" in cli.stdout
 
 
@@ -124,16 +136,26 @@ def test_weight_only_qat_exports_its_grid_to_tflite_dynamic_range(tmp_path):
     qmodel = mot.quantize(model, target="tf_serving")
     qmodel.compile("adam", keras.losses.SparseCategoricalCrossentropy(True), lint="off")
     qmodel.fit(x, y, epochs=1, verbose=0)
-    result = mot.export(qmodel, tmp_path / "dyn", target="tflite_dynamic",
-                        representative_data=(x, y), formats=("tflite",), plot=False)
+    result = mot.export(
+        qmodel,
+        tmp_path / "dyn",
+        target="tflite_dynamic",
+        representative_data=(x, y),
+        formats=("tflite",),
+        plot=False,
+    )
     assert result.ok
     interpreter = make_interpreter(open(result.tflite_path, "rb").read())[0]
-    stored = {tuple(d["shape"]): interpreter.get_tensor(d["index"])
-              for d in interpreter.get_tensor_details() if "int8" in str(d["dtype"])}
+    stored = {
+        tuple(d["shape"]): interpreter.get_tensor(d["index"])
+        for d in interpreter.get_tensor_details()
+        if "int8" in str(d["dtype"])
+    }
     baked = mot.strip(qmodel)
     # the converter leaves weights under 1024 elements float (the 32 x 10 head here)
-    big = [layer for layer in baked.layers if hasattr(layer, "kernel") and
-           np.prod(layer.kernel.shape) >= 1024]
+    big = [
+        layer for layer in baked.layers if hasattr(layer, "kernel") and np.prod(layer.kernel.shape) >= 1024
+    ]
     assert len(big) == 2 and len(stored) == 2
     for layer in big:
         codes, _ = quantize_matrix(np.asarray(layer.kernel), get_scheme("int8_weight_only"))

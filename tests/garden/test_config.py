@@ -58,11 +58,24 @@ def test_every_shipped_config_loads_and_round_trips(path):
 
 def test_required_configs_exist_with_cpu_variants():
     names = {os.path.basename(p)[:-5] for p in CONFIGS}
-    required = {"mobilenetv2_qat", "mobilenetv2_pruning", "mobilenetv3small_qat", "mobilenetv3large_qat",
-                "resnet50_qat", "resnet50_pruning", "efficientnetb0_qat", "bert_encoder_qat"}
+    required = {
+        "mobilenetv2_qat",
+        "mobilenetv2_pruning",
+        "mobilenetv3small_qat",
+        "mobilenetv3large_qat",
+        "resnet50_qat",
+        "resnet50_pruning",
+        "efficientnetb0_qat",
+        "bert_encoder_qat",
+    }
     assert required <= names
     assert all(f"{n}_cpu" in names for n in required)
-    assert load_config(os.path.join(ROOT, "model_garden_configs", "resnet50_pruning.yaml")).task.pruning.final_sparsity == 0.8
+    assert (
+        load_config(
+            os.path.join(ROOT, "model_garden_configs", "resnet50_pruning.yaml")
+        ).task.pruning.final_sparsity
+        == 0.8
+    )
 
 
 @pytest.mark.parametrize("path", REFERENCE, ids=os.path.basename)
@@ -72,10 +85,16 @@ def test_model_garden_reference_files_load_unchanged(path):
     assert cfg.mode in ("qat", "pruning")
     block = cfg.task.quantization or cfg.task.pruning
     assert block.pretrained_original_checkpoint.startswith("gs://")
-    cfg = load_config(path, ["task.train_data.input_path=/data/train*",
-                             "task.validation_data.input_path=[/data/a*, /data/b*]",
-                             f"task.{'quantization' if cfg.task.quantization else 'pruning'}"
-                             ".pretrained_original_checkpoint=null", "keras_mot.data.source=digits"])
+    cfg = load_config(
+        path,
+        [
+            "task.train_data.input_path=/data/train*",
+            "task.validation_data.input_path=[/data/a*, /data/b*]",
+            f"task.{'quantization' if cfg.task.quantization else 'pruning'}"
+            ".pretrained_original_checkpoint=null",
+            "keras_mot.data.source=digits",
+        ],
+    )
     assert cfg.task.train_data.input_path == "/data/train*"
     assert cfg.task.validation_data.input_path == ["/data/a*", "/data/b*"]
     assert (cfg.task.quantization or cfg.task.pruning).pretrained_original_checkpoint is None
@@ -84,7 +103,11 @@ def test_model_garden_reference_files_load_unchanged(path):
 
 def test_reference_values_are_read():
     cfg = load_config("/work/shared/model_garden_reference/imagenet_resnet50_pruning_gpu.yaml")
-    assert (cfg.task.pruning.final_sparsity, cfg.task.pruning.frequency, cfg.task.pruning.end_step) == (0.8, 40, 40000)
+    assert (cfg.task.pruning.final_sparsity, cfg.task.pruning.frequency, cfg.task.pruning.end_step) == (
+        0.8,
+        40,
+        40000,
+    )
     opt = cfg.trainer.optimizer_config
     assert opt.optimizer.type == "sgd" and opt.optimizer.get().momentum == 0.9
     assert opt.learning_rate.get().decay_steps == 2502 and opt.learning_rate.get().staircase is True
@@ -98,14 +121,20 @@ def test_model_garden_style_qat_file_loads(tmp_path):
     assert cfg.trainer.optimizer_config.learning_rate.type == "cosine"
 
 
-@pytest.mark.parametrize("override, dotted, listed", [
-    ("task.model.backbon={}", "task.model.backbon", "backbone, dropout_rate"),
-    ("trainer.optimizer_config.optimizer.sgd.momentun=0.9", "trainer.optimizer_config.optimizer.sgd.momentun",
-     "nesterov, momentum"),
-    ("task.pruning.final_sparsty=0.5", "task.pruning.final_sparsty", "final_sparsity"),
-    ("keras_mot.targett=tflite_int8", "keras_mot.targett", "target, export_target, recipe"),
-    ("taskk.x=1", "taskk", "runtime, task, trainer, keras_mot"),
-])
+@pytest.mark.parametrize(
+    "override, dotted, listed",
+    [
+        ("task.model.backbon={}", "task.model.backbon", "backbone, dropout_rate"),
+        (
+            "trainer.optimizer_config.optimizer.sgd.momentun=0.9",
+            "trainer.optimizer_config.optimizer.sgd.momentun",
+            "nesterov, momentum",
+        ),
+        ("task.pruning.final_sparsty=0.5", "task.pruning.final_sparsty", "final_sparsity"),
+        ("keras_mot.targett=tflite_int8", "keras_mot.targett", "target, export_target, recipe"),
+        ("taskk.x=1", "taskk", "runtime, task, trainer, keras_mot"),
+    ],
+)
 def test_unknown_key_names_path_and_lists_valid_keys(tmp_path, override, dotted, listed):
     path = "/work/shared/model_garden_reference/imagenet_resnet50_pruning_gpu.yaml"
     with pytest.raises(KerasMotError) as info:
@@ -122,10 +151,18 @@ def test_unknown_key_in_file(tmp_path):
 
 
 def test_overrides_are_yaml_typed():
-    cfg = config_from_dict({}, ["trainer.train_steps=5", "task.model.input_size=[8, 8, 1]",
-                                "task.pruning.sparsity_m_by_n=[2, 4]", "keras_mot.bn_momentum=0.9",
-                                "task.model.backbone.type=mobilenet", "keras_mot.recipe=[{select: _default}]",
-                                "runtime.loss_scale=128"])
+    cfg = config_from_dict(
+        {},
+        [
+            "trainer.train_steps=5",
+            "task.model.input_size=[8, 8, 1]",
+            "task.pruning.sparsity_m_by_n=[2, 4]",
+            "keras_mot.bn_momentum=0.9",
+            "task.model.backbone.type=mobilenet",
+            "keras_mot.recipe=[{select: _default}]",
+            "runtime.loss_scale=128",
+        ],
+    )
     assert cfg.trainer.train_steps == 5
     assert cfg.task.model.input_size == [8, 8, 1]
     assert cfg.task.pruning.sparsity_m_by_n == (2, 4)
@@ -136,23 +173,28 @@ def test_overrides_are_yaml_typed():
     assert cfg.mode == "pruning"
 
 
-@pytest.mark.parametrize("overrides, match", [
-    (["trainer.train_steps"], "dotted.key=value"),
-    (["trainer.train_steps=five"], r"trainer.train_steps.*expected int.*'five'"),
-    (["task.model.input_size=[1]", "task.model.input_size.x=1"], "not a mapping"),
-    (["task.model.backbone.type=lenet"], r"backbone.type.*Use one of: resnet"),
-    (["task.pruning.final_sparsity=1.2"], r"final_sparsity.*\[0, 1\)"),
-    (["task.pruning.end_step=-1"], "end_step"),
-    (["task.pruning.pruning_schedule=Cubic"], "PolynomialDecay, ConstantSparsity"),
-    (["task.pruning.sparsity_m_by_n=[2, 4, 8]"], "exactly 2 items"),
-    (["task.quantization.num_bits_weight=1"], "between 2 and 16"),
-    (["keras_mot.data.source=s3"], ", ".join(DATA_SOURCES)),
-    (["keras_mot.recipe=[{quantize: int8}]"], "'select'"),
-    (["keras_mot.recipe=[{select: _default, prune: {type: Blok, rows: 4}}]"],
-     r"keras_mot.recipe\[0\].*Unknown SparsityPattern type.*'Blok'.*Block, NofM, Unstructured"),
-    (["task.model.num_classes=true"], "expected int"),
-    (["keras_mot.float_learning_rate=0"], r"float_learning_rate.*> 0"),
-])
+@pytest.mark.parametrize(
+    "overrides, match",
+    [
+        (["trainer.train_steps"], "dotted.key=value"),
+        (["trainer.train_steps=five"], r"trainer.train_steps.*expected int.*'five'"),
+        (["task.model.input_size=[1]", "task.model.input_size.x=1"], "not a mapping"),
+        (["task.model.backbone.type=lenet"], r"backbone.type.*Use one of: resnet"),
+        (["task.pruning.final_sparsity=1.2"], r"final_sparsity.*\[0, 1\)"),
+        (["task.pruning.end_step=-1"], "end_step"),
+        (["task.pruning.pruning_schedule=Cubic"], "PolynomialDecay, ConstantSparsity"),
+        (["task.pruning.sparsity_m_by_n=[2, 4, 8]"], "exactly 2 items"),
+        (["task.quantization.num_bits_weight=1"], "between 2 and 16"),
+        (["keras_mot.data.source=s3"], ", ".join(DATA_SOURCES)),
+        (["keras_mot.recipe=[{quantize: int8}]"], "'select'"),
+        (
+            ["keras_mot.recipe=[{select: _default, prune: {type: Blok, rows: 4}}]"],
+            r"keras_mot.recipe\[0\].*Unknown SparsityPattern type.*'Blok'.*Block, NofM, Unstructured",
+        ),
+        (["task.model.num_classes=true"], "expected int"),
+        (["keras_mot.float_learning_rate=0"], r"float_learning_rate.*> 0"),
+    ],
+)
 def test_bad_values_raise_clear_errors(overrides, match):
     with pytest.raises(KerasMotError, match=match):
         config_from_dict({}, overrides)
@@ -170,5 +212,9 @@ def test_missing_file_and_bad_yaml(tmp_path):
 def test_bn_momentum_precedence():
     assert config_from_dict({}).bn_momentum == 0.99  # Model Garden's NormActivation default
     assert config_from_dict({}, ["task.model.norm_activation.norm_momentum=0.9"]).bn_momentum == 0.9
-    assert config_from_dict({}, ["task.model.norm_activation.norm_momentum=0.9",
-                                 "keras_mot.bn_momentum=0.8"]).bn_momentum == 0.8
+    assert (
+        config_from_dict(
+            {}, ["task.model.norm_activation.norm_momentum=0.9", "keras_mot.bn_momentum=0.8"]
+        ).bn_momentum
+        == 0.8
+    )

@@ -1,7 +1,5 @@
 """Data sources on tiny data generated in a tmp dir."""
 
-import os
-
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -12,11 +10,16 @@ from keras_mot.garden.data import SOURCES, build_dataset, make_text_task, resolv
 
 
 def _cfg(*overrides, size=(16, 16, 3), batch=4):
-    return config_from_dict({"task": {"model": {"num_classes": 3, "input_size": list(size),
-                                                "backbone": {"type": "mobilenet"}},
-                                      "train_data": {"global_batch_size": batch, "shuffle_buffer_size": 64},
-                                      "validation_data": {"global_batch_size": batch, "drop_remainder": False}}},
-                            list(overrides))
+    return config_from_dict(
+        {
+            "task": {
+                "model": {"num_classes": 3, "input_size": list(size), "backbone": {"type": "mobilenet"}},
+                "train_data": {"global_batch_size": batch, "shuffle_buffer_size": 64},
+                "validation_data": {"global_batch_size": batch, "drop_remainder": False},
+            }
+        },
+        list(overrides),
+    )
 
 
 def _images(n=6, seed=0):
@@ -44,9 +47,12 @@ def test_tfrecord_model_garden_format(tmp_path):
     path = str(tmp_path / "train-00000-of-00001")
     with tf.io.TFRecordWriter(path) as writer:
         for image, label in zip(images, labels):
-            feature = {"image/encoded": tf.train.Feature(bytes_list=tf.train.BytesList(
-                           value=[tf.io.encode_png(image).numpy()])),
-                       "image/class/label": tf.train.Feature(int64_list=tf.train.Int64List(value=[int(label)]))}
+            feature = {
+                "image/encoded": tf.train.Feature(
+                    bytes_list=tf.train.BytesList(value=[tf.io.encode_png(image).numpy()])
+                ),
+                "image/class/label": tf.train.Feature(int64_list=tf.train.Int64List(value=[int(label)])),
+            }
             writer.write(tf.train.Example(features=tf.train.Features(feature=feature)).SerializeToString())
     cfg = _cfg(f"task.train_data.input_path={tmp_path}/train*")
     assert resolve_source(cfg) == "tfrecord"
@@ -68,8 +74,11 @@ def test_image_folder(tmp_path):
         folder.mkdir(exist_ok=True)
         (folder / f"{i}.png").write_bytes(tf.io.encode_png(image).numpy())
     (tmp_path / "notes.txt").write_text("ignored")
-    cfg = _cfg(f"task.train_data.input_path={tmp_path}", f"task.validation_data.input_path={tmp_path}",
-               size=(8, 8, 1))
+    cfg = _cfg(
+        f"task.train_data.input_path={tmp_path}",
+        f"task.validation_data.input_path={tmp_path}",
+        size=(8, 8, 1),
+    )
     assert resolve_source(cfg) == "image_folder"
     x, y = zip(*build_dataset(cfg, "validation"))
     y = np.concatenate(y)
@@ -100,9 +109,19 @@ def test_text_task_is_deterministic_and_learnable_by_counting():
 
 
 def test_text_source_for_bert_config():
-    cfg = config_from_dict({"task": {"model": {"num_classes": 4, "input_size": [16], "backbone": {
-        "type": "bert", "bert": {"vocab_size": 50}}}, "train_data": {"global_batch_size": 8}},
-        "keras_mot": {"data": {"text_train_examples": 40}}})
+    cfg = config_from_dict(
+        {
+            "task": {
+                "model": {
+                    "num_classes": 4,
+                    "input_size": [16],
+                    "backbone": {"type": "bert", "bert": {"vocab_size": 50}},
+                },
+                "train_data": {"global_batch_size": 8},
+            },
+            "keras_mot": {"data": {"text_train_examples": 40}},
+        }
+    )
     assert resolve_source(cfg) == "text"
     x, y = next(iter(build_dataset(cfg, "train", repeat=True)))
     assert x.shape == (8, 16) and x.dtype == tf.int32

@@ -13,11 +13,18 @@ from keras_mot.garden.trainer import train
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 CONFIG = os.path.join(REPO, "model_garden_configs", "mobilenetv2_qat_cpu.yaml")
-TINY = ["keras_mot.data.source=digits", "task.train_data.global_batch_size=16",
-        "task.validation_data.global_batch_size=16", "task.model.input_size=[32,32,3]",
-        "task.model.backbone.mobilenet.filter_size_scale=0.35", "keras_mot.float_train_steps=4",
-        "trainer.train_steps=6", "trainer.steps_per_loop=1", "trainer.checkpoint_interval=2",
-        "keras_mot.representative_examples=16"]
+TINY = [
+    "keras_mot.data.source=digits",
+    "task.train_data.global_batch_size=16",
+    "task.validation_data.global_batch_size=16",
+    "task.model.input_size=[32,32,3]",
+    "task.model.backbone.mobilenet.filter_size_scale=0.35",
+    "keras_mot.float_train_steps=4",
+    "trainer.train_steps=6",
+    "trainer.steps_per_loop=1",
+    "trainer.checkpoint_interval=2",
+    "keras_mot.representative_examples=16",
+]
 KW = dict(verbose=0, lint="off", reference=False, max_examples=16, export_targets=["tflite_int8"])
 
 # Runs the real command in a child and SIGKILLs it right after the optimize phase's second
@@ -47,8 +54,7 @@ def _state(out):
 def test_killed_during_qat_resumes_from_the_last_checkpoint(tmp_path):
     out = str(tmp_path / "run")
     code = _CHILD.format(repo=REPO, config=CONFIG, tiny=TINY)
-    proc = subprocess.run([sys.executable, "-c", code, out], capture_output=True, timeout=900,
-                          cwd=REPO)
+    proc = subprocess.run([sys.executable, "-c", code, out], capture_output=True, timeout=900, cwd=REPO)
     assert proc.returncode == -9, proc.stderr.decode()[-3000:]
     state = _state(out)
     assert state["phase"] == "optimize" and state["step"] == 4
@@ -71,6 +77,7 @@ def test_run_directory_guards(tmp_path):
     run = str(tmp_path / "run")
     from keras_mot.garden.config import dump_config, load_config
     from keras_mot.garden.run_state import RunState
+
     RunState.open(run, dump_config(load_config(CONFIG, TINY), compact=True))
     other = TINY[:-1] + ["keras_mot.representative_examples=32"]
     with pytest.raises(KerasMotError, match="different experiment.*--fresh"):

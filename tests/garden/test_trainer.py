@@ -12,12 +12,22 @@ from keras_mot.garden.trainer import build_recipe, train
 
 CONFIGS = os.path.join(os.path.dirname(__file__), "..", "..", "model_garden_configs")
 # A few eager steps, small batches, parity on 64 validation examples, .tflite only.
-FAST = ["trainer.train_steps=1", "keras_mot.float_train_steps=0", "runtime.run_eagerly=true",
-        "trainer.steps_per_loop=1", "task.train_data.global_batch_size=8",
-        "keras_mot.representative_examples=8", "keras_mot.export_formats=[tflite]"]
+FAST = [
+    "trainer.train_steps=1",
+    "keras_mot.float_train_steps=0",
+    "runtime.run_eagerly=true",
+    "trainer.steps_per_loop=1",
+    "task.train_data.global_batch_size=8",
+    "keras_mot.representative_examples=8",
+    "keras_mot.export_formats=[tflite]",
+]
 # Pruning configs: reach the final sparsity within the two steps.
-PRUNING_FAST = ["trainer.train_steps=2", "task.pruning.begin_step=0", "task.pruning.end_step=1",
-                "task.pruning.frequency=1"]
+PRUNING_FAST = [
+    "trainer.train_steps=2",
+    "task.pruning.begin_step=0",
+    "task.pruning.end_step=1",
+    "task.pruning.frequency=1",
+]
 # Structural XNNPack sparse-inference conditions a keras.applications MobileNetV2 does not meet
 # (SAME-padded stride-2 stem, < 2/3 zeros): reported, they make that export "not ok".
 XNN_CODES = {"xnn-entry", "xnn-body", "xnn-exit", "xnn-sparsity", "xnn-densify"}
@@ -46,10 +56,14 @@ def test_recipe_for_pruning_config_uses_its_schedule():
     s = recipe.schedule
     assert isinstance(s, mot.PolynomialDecay)
     assert (s.initial_sparsity, s.final_sparsity, s.begin_step, s.end_step, s.frequency) == (
-        p.initial_sparsity, p.final_sparsity, p.begin_step, p.end_step, p.frequency)
+        p.initial_sparsity,
+        p.final_sparsity,
+        p.begin_step,
+        p.end_step,
+        p.frequency,
+    )
     assert recipe.rules[0].prune == "target" and recipe.rules[0].quantize is None
-    nofm = build_recipe(_config("resnet50_pruning_cpu", ["task.pruning.sparsity_m_by_n=[2,4]"]),
-                        "generic")
+    nofm = build_recipe(_config("resnet50_pruning_cpu", ["task.pruning.sparsity_m_by_n=[2,4]"]), "generic")
     assert isinstance(nofm.rules[0].prune, mot.NofM) and nofm.rules[0].prune.sparsity == 0.5
 
 
@@ -60,15 +74,15 @@ def test_recipe_errors_and_bits():
     with pytest.raises(KerasMotError, match="4 bits"):
         build_recipe(_config("mobilenetv2_qat_cpu", bits), "tflite_int8")
     a16 = ["task.quantization.change_num_bits=true", "task.quantization.num_bits_activation=16"]
-    assert build_recipe(_config("mobilenetv2_qat_cpu", a16), "tflite_int8").rules[0].quantize == \
-        "int16x8"
+    assert build_recipe(_config("mobilenetv2_qat_cpu", a16), "tflite_int8").rules[0].quantize == "int16x8"
 
 
 def test_recipe_rules_from_keras_mot_block():
-    rules = ('[{select: "class:Dense", quantize: null}, '
-             '{select: _default, quantize: int8, prune: {type: Block, rows: 4, cols: 1}}]')
-    recipe = build_recipe(_config("mobilenetv2_qat_cpu", [f"keras_mot.recipe={rules}"]),
-                          "tflite_int8")
+    rules = (
+        '[{select: "class:Dense", quantize: null}, '
+        "{select: _default, quantize: int8, prune: {type: Block, rows: 4, cols: 1}}]"
+    )
+    recipe = build_recipe(_config("mobilenetv2_qat_cpu", [f"keras_mot.recipe={rules}"]), "tflite_int8")
     assert [r.select for r in recipe.rules] == ["class:Dense", "_default"]
     assert recipe.rules[1].prune == mot.Block(4, 1)
 
@@ -87,10 +101,20 @@ def test_float_phase_uses_float_learning_rate(tmp_path, monkeypatch):
 
     monkeypatch.setattr(trainer_module, "build_optimizer", recording)
     overrides = [o for o in FAST if "float_train_steps" not in o] + [
-        "keras_mot.float_train_steps=1", "keras_mot.float_learning_rate=0.003",
-        "trainer.optimizer_config.learning_rate.constant.learning_rate=0.0003"]
-    train(os.path.join(CONFIGS, "mobilenetv2_qat_cpu.yaml"), out=tmp_path, overrides=overrides,
-          verbose=0, lint="off", reference=False, checkpoints=False, max_examples=16)
+        "keras_mot.float_train_steps=1",
+        "keras_mot.float_learning_rate=0.003",
+        "trainer.optimizer_config.learning_rate.constant.learning_rate=0.0003",
+    ]
+    train(
+        os.path.join(CONFIGS, "mobilenetv2_qat_cpu.yaml"),
+        out=tmp_path,
+        overrides=overrides,
+        verbose=0,
+        lint="off",
+        reference=False,
+        checkpoints=False,
+        max_examples=16,
+    )
     assert used == [pytest.approx(0.003), pytest.approx(0.0003)]
 
 
@@ -98,9 +122,17 @@ def test_float_phase_uses_float_learning_rate(tmp_path, monkeypatch):
 @pytest.mark.parametrize("name", [c for c in CPU_CONFIGS if c not in COVERED_BY_CLI])
 def test_cpu_config_trains_and_exports(tmp_path, name):
     overrides = FAST + (PRUNING_FAST if "pruning" in name else [])
-    result = train(os.path.join(CONFIGS, f"{name}.yaml"), out=tmp_path, overrides=overrides,
-                   verbose=0, lint="off", reference=False, checkpoints=False, max_examples=64,
-                   export_targets=EXPORT_TARGETS.get(name))
+    result = train(
+        os.path.join(CONFIGS, f"{name}.yaml"),
+        out=tmp_path,
+        overrides=overrides,
+        verbose=0,
+        lint="off",
+        reference=False,
+        checkpoints=False,
+        max_examples=64,
+        export_targets=EXPORT_TARGETS.get(name),
+    )
     assert result.exports, name
     for target, export in result.exports.items():
         assert export.parity.ok, (target, export.parity)

@@ -31,8 +31,9 @@ def float_verdict(model):
     except Exception:  # noqa: BLE001  (ConverterError and friends)
         pass
     try:
-        return "select_tf_ops", _converter(model, [tf.lite.OpsSet.TFLITE_BUILTINS,
-                                                   tf.lite.OpsSet.SELECT_TF_OPS]).convert()
+        return "select_tf_ops", _converter(
+            model, [tf.lite.OpsSet.TFLITE_BUILTINS, tf.lite.OpsSet.SELECT_TF_OPS]
+        ).convert()
     except Exception:  # noqa: BLE001
         return "unconvertible", None
 
@@ -51,6 +52,7 @@ def representative(model, int_input=0, n=4, seed=0):
                 else:
                     sample.append(rng.normal(size=shape).astype("float32"))
             yield sample
+
     return gen
 
 
@@ -79,8 +81,9 @@ def int8_verdict(model, int_input=0, dataset=None):
 
     `dataset`: a representative-dataset generator (default: `representative(model, int_input)`).
     """
-    conv = _converter(model, [tf.lite.OpsSet.TFLITE_BUILTINS_INT8],
-                      dataset or representative(model, int_input))
+    conv = _converter(
+        model, [tf.lite.OpsSet.TFLITE_BUILTINS_INT8], dataset or representative(model, int_input)
+    )
     try:
         data = conv.convert()
     except Exception:  # noqa: BLE001

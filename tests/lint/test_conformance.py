@@ -40,11 +40,14 @@ def _converter_verdicts_in_subprocess(case):
         f"case = [c for c in CASES if c.name == {case.name!r}][0]\n"
         "model = case.build()\n"
         "print('FLOAT', json.dumps(converter.float_verdict(model)[0]), flush=True)\n"
-        "print('INT8', json.dumps(converter.int8_verdict(model, case.int_input)[0]), flush=True)\n")
-    proc = subprocess.run([sys.executable, "-c", code], cwd=_ROOT, capture_output=True,
-                          text=True, timeout=300)
-    lines = dict(line.split(" ", 1) for line in proc.stdout.splitlines()
-                 if line.startswith(("FLOAT ", "INT8 ")))
+        "print('INT8', json.dumps(converter.int8_verdict(model, case.int_input)[0]), flush=True)\n"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", code], cwd=_ROOT, capture_output=True, text=True, timeout=300
+    )
+    lines = dict(
+        line.split(" ", 1) for line in proc.stdout.splitlines() if line.startswith(("FLOAT ", "INT8 "))
+    )
     float_v = json.loads(lines["FLOAT"])
     # A crash (e.g. SIGSEGV in the calibrator) means the integer conversion fails.
     int8_v = json.loads(lines["INT8"]) if "INT8" in lines else "fails"

@@ -21,12 +21,21 @@ NAMES = sorted(RECORDED["cases"])
 
 # One representative per family the issue describes; the corpus must keep covering them.
 FAMILIES = {
-    "select-only / no int8 kernel": ["op/unique/float", "op/scatter_update/float",
-                                     "op/segment_sum/float", "op/segment_max/float"],
+    "select-only / no int8 kernel": [
+        "op/unique/float",
+        "op/scatter_update/float",
+        "op/segment_sum/float",
+        "op/segment_max/float",
+    ],
     "control flow": ["op/fori_loop/float", "op/while_loop/float", "op/cond/float"],
-    "elementwise math and index ops": ["op/sqrt/float", "op/rsqrt/float", "op/power/float",
-                                       "op/argmax/float", "op/one_hot/int",
-                                       "op/dot_product_attention/float"],
+    "elementwise math and index ops": [
+        "op/sqrt/float",
+        "op/rsqrt/float",
+        "op/power/float",
+        "op/argmax/float",
+        "op/one_hot/int",
+        "op/dot_product_attention/float",
+    ],
     "string preprocessing": ["layer/StringLookup/vec_string"],
 }
 
@@ -38,7 +47,8 @@ def test_corpus_is_large_and_generated_from_the_api():
     vanished = sorted(set(NAMES) - generated)
     assert not missing and not vanished, (
         "The generated corpus and verdicts.json differ; re-record with "
-        f"`python -m tests.lint.corpus.record --write`. New: {missing[:10]}, gone: {vanished[:10]}")
+        f"`python -m tests.lint.corpus.record --write`. New: {missing[:10]}, gone: {vanished[:10]}"
+    )
 
 
 def test_recorded_with_the_installed_converter():
@@ -46,7 +56,8 @@ def test_recorded_with_the_installed_converter():
     recorded = {k: RECORDED[k] for k in installed}
     assert recorded == installed, (
         f"verdicts.json was recorded with {recorded}, this is {installed}: run "
-        "`python -m tests.lint.corpus.record` to see which verdicts changed, then --write.")
+        "`python -m tests.lint.corpus.record` to see which verdicts changed, then --write."
+    )
 
 
 @pytest.mark.parametrize("family", sorted(FAMILIES))
@@ -63,8 +74,7 @@ def _check(name):
     got_float = lint(model, "tflite")
     got_int8 = lint(model, "tflite_int8")
     assert got_float.verdict == want["float"], got_float.format_table()
-    assert got_int8.verdict == want["int8"], (want.get("int8_float_ops"),
-                                              got_int8.format_table())
+    assert got_int8.verdict == want["int8"], (want.get("int8_float_ops"), got_int8.format_table())
     for report in (got_float, got_int8):
         for finding in report.errors:
             assert finding.layer and finding.fix, finding

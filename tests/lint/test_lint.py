@@ -12,8 +12,8 @@ from keras import layers
 
 import keras_mot as mot
 from keras_mot.errors import KerasMotError
-from keras_mot.lint import lint, lint_tflite
 from keras_mot.lint import cli as lint_cli
+from keras_mot.lint import lint, lint_tflite
 from keras_mot.lint.trace import trace_model
 from tests.lint import converter
 
@@ -71,12 +71,14 @@ def test_int16x8_layernorm_is_full_after_keras_mot_rewrites(tmp_path):
     conv.optimizations = [tf.lite.Optimize.DEFAULT]
     conv.representative_dataset = converter.representative(model)
     conv.target_spec.supported_ops = [
-        tf.lite.OpsSet.EXPERIMENTAL_TFLITE_BUILTINS_ACTIVATIONS_INT16_WEIGHTS_INT8]
+        tf.lite.OpsSet.EXPERIMENTAL_TFLITE_BUILTINS_ACTIVATIONS_INT16_WEIGHTS_INT8
+    ]
     with pytest.raises(Exception, match="NEG"):
         conv.convert()
     x = np.random.default_rng(0).normal(size=(32, 6, 4)).astype("float32")
-    result = mot.export(model, str(tmp_path / "ln"), target="tflite_int16x8",
-                        representative_data=x, formats=("tflite",))
+    result = mot.export(
+        model, str(tmp_path / "ln"), target="tflite_int16x8", representative_data=x, formats=("tflite",)
+    )
     assert result.float_compute_ops == [] and result.parity.ok
 
 
@@ -89,8 +91,9 @@ def test_int16x8_op_without_kernel_is_a_float_fallback_warning(tmp_path):
     assert finding.layer == "hs" and "no 16x8 kernel" in finding.message
     named = finding.message.split(" becomes ")[1].split(",")[0]
     x = np.random.default_rng(0).normal(size=(32, 8)).astype("float32")
-    result = mot.export(model, str(tmp_path / "hs"), target="tflite_int16x8",
-                        representative_data=x, formats=("tflite",))
+    result = mot.export(
+        model, str(tmp_path / "hs"), target="tflite_int16x8", representative_data=x, formats=("tflite",)
+    )
     assert [op["op"] for op in result.float_compute_ops] == [named]
 
 
@@ -114,7 +117,7 @@ def test_static_batch_or_explicit_batch_size_lowers_tensor_lists():
     inp = keras.Input((5, 3))
     model = keras.Model(inp, layers.GRU(4)(inp))
     assert lint(model, "tflite", batch_size=1).verdict == "builtins"
-    assert lint(model, "tflite_int8", batch_size=1).verdict == "fails"   # WHILE calibration
+    assert lint(model, "tflite_int8", batch_size=1).verdict == "fails"  # WHILE calibration
 
 
 def test_strict_raises_with_layer_and_table():
@@ -131,8 +134,7 @@ def test_strict_raises_with_layer_and_table():
 
 def test_xnnpack_flags_undelegated_ops():
     inp = keras.Input((6,))
-    model = keras.Model(inp, keras.layers.Lambda(lambda x: keras.ops.cumsum(x, 1),
-                                                 name="cs")(inp))
+    model = keras.Model(inp, keras.layers.Lambda(lambda x: keras.ops.cumsum(x, 1), name="cs")(inp))
     report = lint(model, "xnnpack")
     assert report.verdict == "builtins"
     assert [f.op for f in report.findings if f.code == "not-delegated"] == ["Cumsum"]
@@ -171,8 +173,7 @@ def test_lint_tflite_names_layer_of_float_island():
     verdict, floats, data = converter.int8_verdict(model)
     report = lint_tflite(data, "tflite_int8", model=model)
     assert verdict == report.verdict == "float_fallback"
-    assert [(f.layer, f.op) for f in report.findings if f.code == "float-fallback"] == \
-        [("ln", "NEG")]
+    assert [(f.layer, f.op) for f in report.findings if f.code == "float-fallback"] == [("ln", "NEG")]
 
 
 def test_cli_lint_on_saved_model(tmp_path):
@@ -254,8 +255,7 @@ def test_loop_over_tensorlists_fails_integer_conversion_and_plain_loop_falls_bac
     report = lint(mapped, "tflite_int8")
     assert report.verdict == "fails"
     assert any(f.code == "integer-fails" and f.layer == "m" for f in report.errors)
-    looped = keras.Model(inp, Loop(lambda x: ops.fori_loop(0, 3, lambda i, v: v * 1.5, x),
-                                   name="loop")(inp))
+    looped = keras.Model(inp, Loop(lambda x: ops.fori_loop(0, 3, lambda i, v: v * 1.5, x), name="loop")(inp))
     report = lint(looped, "tflite_int8")
     assert report.verdict == "float_fallback"
     assert any(f.code == "float-fallback" and f.op == "StatelessWhile" for f in report.findings)

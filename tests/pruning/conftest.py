@@ -56,5 +56,4 @@ def as_matrix(array, kind):
 
 def schedule(final=0.75, begin=0, end=8, frequency=2):
     """A linear PolynomialDecay from 0 to `final`."""
-    return mot.PolynomialDecay(0.0, final, begin_step=begin, end_step=end, power=1,
-                               frequency=frequency)
+    return mot.PolynomialDecay(0.0, final, begin_step=begin, end_step=end, power=1, frequency=frequency)

@@ -23,8 +23,9 @@ def _blocks_uniform(matrix, rows, cols):
 @pytest.mark.parametrize("family", sorted(MODELS))
 def test_mask_has_exactly_the_pattern_after_training(pattern, family):
     model = MODELS[family]()
-    pm = compile_(mot.prune(model, "generic", schedule=mot.ConstantSparsity(0.5, 0, frequency=2),
-                            pattern=pattern))
+    pm = compile_(
+        mot.prune(model, "generic", schedule=mot.ConstantSparsity(0.5, 0, frequency=2), pattern=pattern)
+    )
     x, y = data(pm)
     pm.fit(x, y, batch_size=16, epochs=2, callbacks=mot.callbacks(pm), verbose=0)
     ws = pruned(pm)
@@ -41,15 +42,14 @@ def test_mask_has_exactly_the_pattern_after_training(pattern, family):
             assert np.mean(m == 0) == pytest.approx(0.5, abs=1.0 / n_blocks)
         else:
             groups = m.reshape(-1, 4, m.shape[1])
-            assert np.all(groups.sum(axis=1) == 2), (w.name, kind)   # exactly 2 of every 4 inputs
+            assert np.all(groups.sum(axis=1) == 2), (w.name, kind)  # exactly 2 of every 4 inputs
         # The weights the op reads carry the zeros; strip bakes them into plain layers.
         layer = stripped.get_layer(w.name)
         assert type(layer) is type(w.layer)
         kernel = np.asarray(layer.kernel)
         assert np.all(kernel[mask == 0] == 0)
         np.testing.assert_array_equal(kernel[mask == 1], np.asarray(w.layer.kernel)[mask == 1])
-    np.testing.assert_allclose(stripped.predict(x, verbose=0), pm.predict(x, verbose=0),
-                               rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(stripped.predict(x, verbose=0), pm.predict(x, verbose=0), rtol=1e-5, atol=1e-5)
 
 
 class _Record(keras.callbacks.Callback):
@@ -71,7 +71,7 @@ def test_sparsity_at_each_step_equals_the_schedule():
     x, y = data(pm, n=96)
     rec = _Record()
     pm.fit(x, y, batch_size=8, epochs=1, callbacks=mot.callbacks(pm) + [rec], verbose=0)
-    n_blocks = 16 * 32 // 4                                      # fc1: (16, 32), Block(4, 1)
+    n_blocks = 16 * 32 // 4  # fc1: (16, 32), Block(4, 1)
     assert [s for s, _ in rec.seen] == list(range(12))
     for step, seen in rec.seen:
         due = max((s for s in range(step + 1) if sched.should_update_at(s)), default=None)
@@ -85,8 +85,8 @@ def test_update_mask_is_idempotent_and_catches_up():
     pm = mot.prune(dense_model(), "generic", schedule=mot.ConstantSparsity(0.5, 0, frequency=3))
     w = pruned(pm)["fc1"]
     assert w.update_mask(0) and not w.update_mask(0)
-    assert not w.update_mask(2)                     # no update due between 0 and 2
-    assert w.update_mask(4)                         # step 3 was skipped: caught up at 4
+    assert not w.update_mask(2)  # no update due between 0 and 2
+    assert w.update_mask(4)  # step 3 was skipped: caught up at 4
     assert int(keras.ops.convert_to_numpy(w.mask_step)) == 3
 
 
@@ -96,7 +96,7 @@ def test_steps_per_execution_still_follows_the_schedule():
     pm.compile(optimizer="adam", loss="mse", lint="off", steps_per_execution=4)
     x, y = data(pm, n=64)
     pm.fit(x, y, batch_size=8, epochs=2, callbacks=mot.callbacks(pm), verbose=0)
-    w = pruned(pm)["fc1"]        # callbacks ran at steps 0, 4, 8, 12: step 6 applied at 8
+    w = pruned(pm)["fc1"]  # callbacks ran at steps 0, 4, 8, 12: step 6 applied at 8
     assert int(keras.ops.convert_to_numpy(w.mask_step)) == 6
     assert np.mean(mask_of(w) == 0) == pytest.approx(0.5)
 
@@ -107,7 +107,7 @@ def test_training_without_update_masks_raises_a_clear_error():
     with pytest.raises(KerasMotError, match="UpdateMasks") as info:
         pm.fit(x, y, verbose=0)
     assert "fc1" in str(info.value) and "mot.callbacks(model)" in str(info.value)
-    compile_(pm)                                  # as the message says, then it trains
+    compile_(pm)  # as the message says, then it trains
     pm.fit(x, y, verbose=0, callbacks=mot.callbacks(pm))
     assert np.mean(mask_of(pruned(pm)["fc1"]) == 0) == pytest.approx(0.5)
 
@@ -117,7 +117,7 @@ def test_require_update_masks():
     with pytest.raises(KerasMotError, match=r"Received: callbacks=\['EarlyStopping'\]"):
         require_update_masks(pm, [keras.callbacks.EarlyStopping()])
     require_update_masks(pm, mot.callbacks(pm))
-    require_update_masks(dense_model(), None)        # nothing pruned: nothing required
+    require_update_masks(dense_model(), None)  # nothing pruned: nothing required
 
 
 def test_quantize_only_model_trains_without_update_masks():
@@ -131,12 +131,12 @@ def test_update_masks_under_a_distribution_strategy():
 
     strategy = tf.distribute.MirroredStrategy(["/cpu:0"])
     with strategy.scope():
-        pm = compile_(mot.prune(dense_model(), "tflite_sparse_fc",
-                                schedule=mot.ConstantSparsity(0.5, 0, frequency=2)))
+        pm = compile_(
+            mot.prune(dense_model(), "tflite_sparse_fc", schedule=mot.ConstantSparsity(0.5, 0, frequency=2))
+        )
     x, y = data(pm)
     pm.fit(x, y, batch_size=16, epochs=1, callbacks=mot.callbacks(pm), verbose=0)
     for w in pruned(pm).values():
-        assert "Mirrored" in type(w.kernel_mask.value).__name__ or \
-            hasattr(w.kernel_mask.value, "values")
+        assert "Mirrored" in type(w.kernel_mask.value).__name__ or hasattr(w.kernel_mask.value, "values")
         m = as_matrix(mask_of(w), "dense")
         assert _blocks_uniform(m, 4, 1) and np.mean(m == 0) == pytest.approx(0.5)

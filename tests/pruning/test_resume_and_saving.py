@@ -20,7 +20,7 @@ def _fresh(weights):
 def test_resume_from_checkpoint_gives_the_masks_of_an_uninterrupted_run(tmp_path):
     weights = dense_model().get_weights()
     x, y = data(dense_model(), n=32)
-    fit = dict(batch_size=8, shuffle=False, verbose=0)          # 4 steps per epoch
+    fit = dict(batch_size=8, shuffle=False, verbose=0)  # 4 steps per epoch
 
     straight = _fresh(weights)
     straight.fit(x, y, epochs=4, callbacks=mot.callbacks(straight), **fit)
@@ -36,9 +36,10 @@ def test_resume_from_checkpoint_gives_the_masks_of_an_uninterrupted_run(tmp_path
     a, b = pruned(straight), pruned(resumed)
     for name in a:
         np.testing.assert_array_equal(mask_of(a[name]), mask_of(b[name]))
-        assert float(b[name].mask_step) == 14.0                  # the schedule's last update
-        np.testing.assert_allclose(np.asarray(a[name].layer.kernel),
-                                   np.asarray(b[name].layer.kernel), rtol=1e-5, atol=1e-6)
+        assert float(b[name].mask_step) == 14.0  # the schedule's last update
+        np.testing.assert_allclose(
+            np.asarray(a[name].layer.kernel), np.asarray(b[name].layer.kernel), rtol=1e-5, atol=1e-6
+        )
     assert np.mean(mask_of(b["fc1"]) == 0) == pytest.approx(0.75)
 
 
@@ -58,9 +59,9 @@ def test_backup_and_restore_resumes_the_schedule(tmp_path):
     model = _fresh(weights)
     with pytest.raises(RuntimeError, match="simulated"):
         model.fit(x, y, epochs=4, callbacks=mot.callbacks(model) + [backup, Crash()], **fit)
-    again = _fresh(weights)                                     # a new process would rebuild
+    again = _fresh(weights)  # a new process would rebuild
     history = again.fit(x, y, epochs=4, callbacks=mot.callbacks(again) + [backup], **fit)
-    assert history.epoch == [2, 3]                              # it did resume mid-schedule
+    assert history.epoch == [2, 3]  # it did resume mid-schedule
     for name, w in pruned(straight).items():
         np.testing.assert_array_equal(mask_of(w), mask_of(pruned(again)[name]))
 
@@ -90,5 +91,4 @@ def test_keras_round_trip_keeps_every_pruning_setting(tmp_path, pattern, schedul
         assert w.prune.schedule.get_config() == schedule.get_config()
         np.testing.assert_array_equal(mask_of(w), mask_of(before[name]))
         assert float(w.mask_step) == float(before[name].mask_step)
-    np.testing.assert_allclose(loaded.predict(x, verbose=0), pm.predict(x, verbose=0),
-                               rtol=1e-6, atol=1e-6)
+    np.testing.assert_allclose(loaded.predict(x, verbose=0), pm.predict(x, verbose=0), rtol=1e-6, atol=1e-6)

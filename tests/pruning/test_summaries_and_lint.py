@@ -30,8 +30,13 @@ def test_summaries_writes_per_layer_and_global_sparsity(tmp_path):
     cb = mot.callbacks.Summaries(str(tmp_path), update_freq=2)
     pm.fit(x, y, batch_size=8, epochs=3, callbacks=mot.callbacks(pm) + [cb], verbose=0)
     events = _events(tmp_path)
-    assert set(events) == {"sparsity/fc1", "sparsity/fc2", "sparsity/global",
-                           "sparsity/target/fc1", "sparsity/target/fc2"}
+    assert set(events) == {
+        "sparsity/fc1",
+        "sparsity/fc2",
+        "sparsity/global",
+        "sparsity/target/fc1",
+        "sparsity/target/fc2",
+    }
     assert [s for s, _ in events["sparsity/global"]] == [2, 4, 6, 8, 10, 12]
     summary = sparsity_summary(pm)
     assert events["sparsity/global"][-1][1] == pytest.approx(summary["global"])
@@ -57,27 +62,27 @@ def _codes(model, target):
 
 
 def test_lint_flags_transposed_blocks_and_low_sparsity():
-    pm = mot.prune(dense_model(), "tflite_sparse_fc", schedule=mot.ConstantSparsity(0.2, 0),
-                   pattern=mot.Block(1, 4))
+    pm = mot.prune(
+        dense_model(), "tflite_sparse_fc", schedule=mot.ConstantSparsity(0.2, 0), pattern=mot.Block(1, 4)
+    )
     findings = pruning_check(pm, targets.get("tflite_sparse_fc"))
-    assert sorted({f.code for f in findings}) == ["prune-below-min-sparsity",
-                                                  "prune-block-transposed"]
+    assert sorted({f.code for f in findings}) == ["prune-below-min-sparsity", "prune-block-transposed"]
     assert all(f.layer in ("fc1", "fc2") for f in findings)
     assert "Block(rows=4, cols=1" in findings[0].fix
     good = mot.prune(dense_model(), "tflite_sparse_fc", schedule=mot.ConstantSparsity(0.9, 0))
     assert _codes(good, "tflite_sparse_fc") == []
-    nofm = mot.prune(dense_model(), "generic", schedule=mot.ConstantSparsity(0.9, 0),
-                     pattern=mot.NofM(2, 4))
+    nofm = mot.prune(dense_model(), "generic", schedule=mot.ConstantSparsity(0.9, 0), pattern=mot.NofM(2, 4))
     assert _codes(nofm, "tflite_sparse_fc") == ["prune-pattern-mismatch"] * 2
     assert _codes(nofm, "nvidia_2x4") == []
 
 
 def test_lint_tells_the_int8_sparse_fc_truth_and_the_pattern_fit():
-    pm = mot.prune(dense_model(units=(30, 16)), "tflite_sparse_fc_int8",
-                   schedule=mot.ConstantSparsity(0.9, 0))
+    pm = mot.prune(
+        dense_model(units=(30, 16)), "tflite_sparse_fc_int8", schedule=mot.ConstantSparsity(0.9, 0)
+    )
     codes = _codes(pm, "tflite_sparse_fc_int8")
     assert codes.count("int8-sparse-fc-slower") == 1
-    assert "block-not-divisible" in codes                 # fc2 has 30 inputs, not 16k
+    assert "block-not-divisible" in codes  # fc2 has 30 inputs, not 16k
 
 
 def test_lint_on_xnnpack_target_offers_the_stem_rewrite_and_flags_dense_only_layers():
@@ -86,8 +91,7 @@ def test_lint_on_xnnpack_target_offers_the_stem_rewrite_and_flags_dense_only_lay
     x = keras.layers.Conv2D(16, 1, name="pw")(x)
     x = keras.layers.Conv2D(16, 3, padding="same", name="conv3")(x)
     model = keras.Model(inp, keras.layers.GlobalAveragePooling2D()(x))
-    pm = mot.prune(model, "xnnpack_sparse", schedule=mot.ConstantSparsity(0.8, 0),
-                   pattern=mot.Unstructured())
+    pm = mot.prune(model, "xnnpack_sparse", schedule=mot.ConstantSparsity(0.8, 0), pattern=mot.Unstructured())
     findings = {(f.layer, f.code) for f in pruning_check(pm, targets.get("xnnpack_sparse"))}
     assert ("stem", "xnn-same-stem") in findings
     assert ("conv3", "prune-runs-dense") in findings and ("stem", "prune-runs-dense") in findings
@@ -95,8 +99,9 @@ def test_lint_on_xnnpack_target_offers_the_stem_rewrite_and_flags_dense_only_lay
 
 
 def test_pruning_check_is_registered_with_lint():
-    pm = mot.prune(dense_model(), "tflite_sparse_fc", schedule=mot.ConstantSparsity(0.9, 0),
-                   pattern=mot.Block(1, 4))
+    pm = mot.prune(
+        dense_model(), "tflite_sparse_fc", schedule=mot.ConstantSparsity(0.9, 0), pattern=mot.Block(1, 4)
+    )
     report = mot.lint(pm, target="tflite_sparse_fc")
     assert "prune-block-transposed" in {f.code for f in report.findings}
 
@@ -108,8 +113,7 @@ def test_target_checks_follow_the_target_record_not_its_name():
     x = keras.layers.Conv2D(8, 3, strides=2, padding="same", name="stem")(inp)
     x = keras.layers.Conv2D(16, 1, name="pw")(x)
     model = keras.Model(inp, keras.layers.GlobalAveragePooling2D()(x))
-    pm = mot.prune(model, "xnnpack_sparse", schedule=mot.ConstantSparsity(0.8, 0),
-                   pattern=mot.Unstructured())
+    pm = mot.prune(model, "xnnpack_sparse", schedule=mot.ConstantSparsity(0.8, 0), pattern=mot.Unstructured())
     renamed = dataclasses.replace(targets.get("xnnpack_sparse"), name="my_arm_sparse")
     assert ("stem", "xnn-same-stem") in {(f.layer, f.code) for f in pruning_check(pm, renamed)}
     without = dataclasses.replace(renamed, lint_checks=())

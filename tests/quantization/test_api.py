@@ -5,7 +5,6 @@ import numpy as np
 import pytest
 
 import keras_mot as mot
-from keras_mot.callbacks import wrappers
 from keras_mot.errors import KerasMotError, UnsupportedLayerError
 from keras_mot.export.convert import to_tflite
 from keras_mot.export.inspect import float_compute_ops
@@ -106,9 +105,14 @@ def test_annotations_are_honoured_and_unwrapped():
 
 
 def test_recipe_rules_first_match_wins_and_roundtrip_yaml(tmp_path):
-    recipe = mot.Recipe("tflite_int8", rules=(mot.Rule("re:stem.*", quantize=None),
-                                              mot.Rule("class:Dense", quantize="int8"),
-                                              mot.Rule("_default")))
+    recipe = mot.Recipe(
+        "tflite_int8",
+        rules=(
+            mot.Rule("re:stem.*", quantize=None),
+            mot.Rule("class:Dense", quantize="int8"),
+            mot.Rule("_default"),
+        ),
+    )
     path = tmp_path / "r.yaml"
     recipe.to_yaml(path)
     loaded = mot.Recipe.from_yaml(str(path))
@@ -119,7 +123,9 @@ def test_recipe_rules_first_match_wins_and_roundtrip_yaml(tmp_path):
 
 
 def test_recipe_yaml_rejects_unknown_types_and_keys():
-    with pytest.raises(KerasMotError, match="Unknown SparsityPattern type.*os.system.*Block, NofM, Unstructured"):
+    with pytest.raises(
+        KerasMotError, match="Unknown SparsityPattern type.*os.system.*Block, NofM, Unstructured"
+    ):
         mot.Recipe.from_yaml("rules:\n  - {select: _default, prune: {type: os.system}}\n")
     with pytest.raises(KerasMotError, match="Invalid recipe"):
         mot.Recipe.from_yaml("target: tflite_int8\nrulez: []\n")
@@ -137,8 +143,7 @@ def test_unsupported_layer_is_left_float_with_a_finding_or_raises_when_strict():
     q = mot.quantize(model)
     # The subclassed layer is opened (keras_mot.inline): the finding names the op inside it.
     # (keras.ops nodes are auto-named: sin, sin_1, ... each time a block is traced)
-    assert [(f.layer.rstrip("_0123456789"), f.code) for f in q.mot_findings] == [
-        ("weird/sin", "left-float")]
+    assert [(f.layer.rstrip("_0123456789"), f.code) for f in q.mot_findings] == [("weird/sin", "left-float")]
     assert "keras.ops.sin" in q.mot_findings[0].message
     with pytest.raises(UnsupportedLayerError, match="weird"):
         mot.quantize(model, strict=True)
@@ -162,8 +167,7 @@ def test_unknown_target_and_float_target_errors():
 
 def test_nested_backbone_is_rewritten_and_stays_nested():
     inner_in = keras.Input((8, 8, 3))
-    inner = keras.Model(inner_in, L.Conv2D(4, 3, activation="relu", name="c")(inner_in),
-                        name="backbone")
+    inner = keras.Model(inner_in, L.Conv2D(4, 3, activation="relu", name="c")(inner_in), name="backbone")
     i = keras.Input((8, 8, 3))
     y = L.Dense(2, name="head")(L.GlobalAveragePooling2D()(inner(i)))
     q = mot.quantize(keras.Model(i, y), calibration_data=_x())
@@ -189,8 +193,7 @@ def test_freeze_callbacks_stop_range_and_bn_updates():
     q.compile("adam", keras.losses.SparseCategoricalCrossentropy(from_logits=True), lint="off")
     stem = q.get_layer("stem")
     cbs = mot.callbacks(q, freeze_ranges_at=0, freeze_bn_at=0)
-    assert {type(c).__name__ for c in cbs} == {"FreezeRanges", "FreezeBatchNorm",
-                                               "StopOnNonFinite"}
+    assert {type(c).__name__ for c in cbs} == {"FreezeRanges", "FreezeBatchNorm", "StopOnNonFinite"}
     before = [v.numpy().copy() for v in (*stem._range_vars["output"], stem.bn.moving_mean)]
     q.fit(x, y, epochs=1, batch_size=16, verbose=0, callbacks=cbs)
     after = [v.numpy() for v in (*stem._range_vars["output"], stem.bn.moving_mean)]
@@ -235,9 +238,9 @@ def test_the_compile_lint_table_is_logged_and_can_be_silenced_or_rerouted(capsys
         logger.setLevel(logging.WARNING)
         q.compile("adam", "mse")
         assert "keras_mot lint" not in capsys.readouterr().out
-        assert q.mot_lint_report is not None            # the lint still ran
+        assert q.mot_lint_report is not None  # the lint still ran
         logger.setLevel(level)
-        show_compile_lint(False)                        # the application's logging takes it
+        show_compile_lint(False)  # the application's logging takes it
         with caplog.at_level(logging.INFO, logger=COMPILE):
             q.compile("adam", "mse")
         assert "keras_mot lint" not in capsys.readouterr().out

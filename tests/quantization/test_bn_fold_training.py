@@ -25,7 +25,6 @@ def _data(n=32, seed=0):
 
 def test_live_statistics_normalize_like_float_training_and_update_the_moving_ones():
     model = _model()
-    bn = model.get_layer("bn")
     x = _data()
     for _ in range(20):  # moving statistics converge to the data's (momentum 0.5)
         model(x, training=True)
@@ -44,10 +43,12 @@ def test_live_statistics_normalize_like_float_training_and_update_the_moving_one
     np.testing.assert_allclose(live, float_bn_train, atol=tol)
     # The moving statistics moved half-way (momentum 0.5) to the batch's, conv bias included.
     conv_out = np.asarray(model.get_layer("conv")(x))
-    np.testing.assert_allclose(w.bn.moving_mean.numpy(),
-                               0.5 * mean0 + 0.5 * conv_out.mean(axis=(0, 1, 2)), rtol=0.05, atol=0.02)
-    np.testing.assert_allclose(w.bn.moving_variance.numpy(),
-                               0.5 * var0 + 0.5 * conv_out.var(axis=(0, 1, 2)), rtol=0.05)
+    np.testing.assert_allclose(
+        w.bn.moving_mean.numpy(), 0.5 * mean0 + 0.5 * conv_out.mean(axis=(0, 1, 2)), rtol=0.05, atol=0.02
+    )
+    np.testing.assert_allclose(
+        w.bn.moving_variance.numpy(), 0.5 * var0 + 0.5 * conv_out.var(axis=(0, 1, 2)), rtol=0.05
+    )
 
 
 def test_frozen_statistics_are_the_exported_computation():
@@ -107,8 +108,15 @@ def test_freeze_step_drops_the_batch_statistics_branch_even_between_executions()
     # 4 steps per epoch, executions of at most 3 steps within an epoch: they start at steps
     # 0, 3, 4, 7, 8, 11. Step 2 is inside the first, so the statistics freeze at step 3.
     before = w.bn.moving_mean.numpy().copy()
-    q.fit(x, y, epochs=3, batch_size=16, verbose=0, shuffle=False,
-          callbacks=[*mot.callbacks(q, freeze_bn_at=2), Traces(), Record()])
+    q.fit(
+        x,
+        y,
+        epochs=3,
+        batch_size=16,
+        verbose=0,
+        shuffle=False,
+        callbacks=[*mot.callbacks(q, freeze_bn_at=2), Traces(), Record()],
+    )
     assert sorted(means) == [3, 4, 7, 8, 11, 12]
     assert not np.allclose(before, means[3])  # live for the first execution
     np.testing.assert_array_equal(means[3], means[12])  # frozen from step 3 on
@@ -165,11 +173,9 @@ def test_live_output_has_batchnorm_values_gradients_and_statistics_updates():
         loss_out, loss_ref = tf.reduce_sum(out * weights), tf.reduce_sum(ref * weights)
     np.testing.assert_allclose(out, ref, atol=1e-5)
     for v in (u, bn.gamma, bn.beta):
-        np.testing.assert_allclose(tape.gradient(loss_out, v), tape.gradient(loss_ref, v),
-                                   atol=2e-5)
+        np.testing.assert_allclose(tape.gradient(loss_out, v), tape.gradient(loss_ref, v), atol=2e-5)
     np.testing.assert_allclose(bn.moving_mean.numpy(), 0.9 * mm + 0.1 * mean.numpy(), atol=1e-6)
-    np.testing.assert_allclose(bn.moving_variance.numpy(), 0.9 * mv + 0.1 * var.numpy(),
-                               rtol=1e-5)
+    np.testing.assert_allclose(bn.moving_variance.numpy(), 0.9 * mv + 0.1 * var.numpy(), rtol=1e-5)
 
 
 def test_frozen_output_is_the_fold_bit_for_bit():

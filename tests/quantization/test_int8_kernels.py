@@ -32,8 +32,9 @@ def _interpreter_codes(tflite_bytes, codes):
 def test_hard_swish_layer_matches_kernel_on_every_code(lo, hi):
     inp = keras.Input((256,))
     model = keras.Model(inp, keras.layers.Activation("hard_swish")(inp))
-    qmodel = mot.quantize(model, "tflite_int8",
-                          calibration_data=np.linspace(lo, hi, 256, dtype=np.float32)[None])
+    qmodel = mot.quantize(
+        model, "tflite_int8", calibration_data=np.linspace(lo, hi, 256, dtype=np.float32)[None]
+    )
     tflite = to_tflite(qmodel, "tflite_int8", input_type="int8", output_type="int8")
     codes = np.arange(-128, 128, dtype=np.int8)[None]
     kernel, (s_in, z_in), (s_out, z_out) = _interpreter_codes(tflite, codes)
@@ -74,14 +75,22 @@ def _add_model(activation):
     return keras.Model([a, b], y)
 
 
-@pytest.mark.parametrize("a_range, b_range, activation", [
-    ((-3.0, 2.5), (-1.7, 2.2), None), ((-2.2, 1.1), (-4.0, 3.3), "relu"),
-    ((-1.0, 4.0), (-2.5, 2.0), "relu"), ((-2.0, 2.0), (-3.1, 1.9), "relu6")])
+@pytest.mark.parametrize(
+    "a_range, b_range, activation",
+    [
+        ((-3.0, 2.5), (-1.7, 2.2), None),
+        ((-2.2, 1.1), (-4.0, 3.3), "relu"),
+        ((-1.0, 4.0), (-2.5, 2.0), "relu"),
+        ((-2.0, 2.0), (-3.1, 1.9), "relu6"),
+    ],
+)
 def test_add_matches_kernel_on_every_pair_of_codes(a_range, b_range, activation):
     from ai_edge_litert.interpreter import Interpreter
 
-    cal = [np.linspace(*a_range, 256, dtype=np.float32)[None],
-           np.linspace(*b_range, 256, dtype=np.float32)[None]]
+    cal = [
+        np.linspace(*a_range, 256, dtype=np.float32)[None],
+        np.linspace(*b_range, 256, dtype=np.float32)[None],
+    ]
     qmodel = mot.quantize(_add_model(activation), "tflite_int8", calibration_data=[cal])
     tflite = to_tflite(qmodel, "tflite_int8", input_type="int8", output_type="int8")
     it = Interpreter(model_content=tflite)
@@ -96,8 +105,7 @@ def test_add_matches_kernel_on_every_pair_of_codes(a_range, b_range, activation)
     it.invoke()
     out = it.get_output_details()[0]
     kernel = it.get_tensor(out["index"]).astype(np.float32)
-    (sa, za), (sb, zb), (so, zo) = ins[0]["quantization"], ins[1]["quantization"], \
-        out["quantization"]
+    (sa, za), (sb, zb), (so, zo) = ins[0]["quantization"], ins[1]["quantization"], out["quantization"]
 
     xa = ((ca.astype(np.float32) - za) * sa).astype(np.float32)
     xb = ((cb.astype(np.float32) - zb) * sb).astype(np.float32)
@@ -105,8 +113,9 @@ def test_add_matches_kernel_on_every_pair_of_codes(a_range, b_range, activation)
     np.testing.assert_array_equal(simulated, kernel)
 
     # The kernel is not plain rounding of the exact sum (else this test could not tell).
-    exact = ((ca.astype(np.int64) - za) * np.float64(sa)
-             + (cb.astype(np.int64) - zb) * np.float64(sb)) / np.float64(so)
+    exact = (
+        (ca.astype(np.int64) - za) * np.float64(sa) + (cb.astype(np.int64) - zb) * np.float64(sb)
+    ) / np.float64(so)
     rounded = np.clip(np.round(exact) + zo, -128, 127)
     if activation:
         rounded = np.maximum(rounded, zo)
@@ -125,24 +134,25 @@ def _all_sums(n):
 
 # Ranges found (keras_mot/quantization/ranges.py grid) where XNNPack's MEAN rounds some sums
 # differently from the exact mean: a near-tie that its float32 requantization breaks the other way.
-@pytest.mark.parametrize("shape, in_range, out_range", [
-    ((4, 4, 1), (-1.0007458925247192, 1.237229347229004), (-0.8331668376922607, 0.7376186847686768)),
-    ((4, 4, 1), (-2.2572615146636963, 0.9327411651611328), (-1.1028839349746704, 0.7116811275482178)),
-    ((7, 7, 1), (-2.3382890224456787, 1.0842971801757812), (-1.3028587102890015, 0.9230025410652161)),
-    ((49, 1), (-1.8624011278152466, 3.7552037239074707), (-0.6008392572402954, 3.5590829849243164)),
-    ("dynamic", (-1.0007458925247192, 1.237229347229004), (-0.8331668376922607, 0.7376186847686768)),
-])
+@pytest.mark.parametrize(
+    "shape, in_range, out_range",
+    [
+        ((4, 4, 1), (-1.0007458925247192, 1.237229347229004), (-0.8331668376922607, 0.7376186847686768)),
+        ((4, 4, 1), (-2.2572615146636963, 0.9327411651611328), (-1.1028839349746704, 0.7116811275482178)),
+        ((7, 7, 1), (-2.3382890224456787, 1.0842971801757812), (-1.3028587102890015, 0.9230025410652161)),
+        ((49, 1), (-1.8624011278152466, 3.7552037239074707), (-0.6008392572402954, 3.5590829849243164)),
+        ("dynamic", (-1.0007458925247192, 1.237229347229004), (-0.8331668376922607, 0.7376186847686768)),
+    ],
+)
 def test_mean_matches_kernel_on_every_sum(shape, in_range, out_range):
     from keras_mot.callbacks.quantization import wrappers
 
     dynamic = shape == "dynamic"  # variable image size: the model is built for (None, None, 1)
     shape = (4, 4, 1) if dynamic else shape
     inp = keras.Input((None, None, 1) if dynamic else shape)
-    pool = keras.layers.GlobalAveragePooling2D if len(shape) == 3 else \
-        keras.layers.GlobalAveragePooling1D
+    pool = keras.layers.GlobalAveragePooling2D if len(shape) == 3 else keras.layers.GlobalAveragePooling1D
     cal = np.random.default_rng(0).uniform(*in_range, (4,) + shape).astype(np.float32)
-    qmodel = mot.quantize(keras.Model(inp, pool(name="gap")(inp)), "tflite_int8",
-                          calibration_data=cal)
+    qmodel = mot.quantize(keras.Model(inp, pool(name="gap")(inp)), "tflite_int8", calibration_data=cal)
     for w in wrappers(qmodel):
         lo, hi = out_range if w.layer.name == "gap" else in_range
         for var, value in zip(w._range_vars["output"], (lo, hi)):

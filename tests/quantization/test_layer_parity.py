@@ -25,18 +25,29 @@ def _conv(i):
 
 CASES = {
     "conv": (_conv, "CONV_2D"),
-    "conv_bn_relu6": (lambda i: L.ReLU(6.0)(L.BatchNormalization()(
-        L.Conv2D(8, 3, padding="same", use_bias=False)(i))), "CONV_2D"),
-    "conv_bn_act_relu": (lambda i: L.Activation("relu")(L.BatchNormalization()(
-        L.Conv2D(8, 3, strides=2, padding="same")(i))), "CONV_2D"),
-    "depthwise_bn_relu6": (lambda i: L.ReLU(6.0)(L.BatchNormalization()(
-        L.DepthwiseConv2D(3, padding="same", use_bias=False)(i))), "DEPTHWISE_CONV_2D"),
-    "depthwise_mult2_stride2": (lambda i: L.DepthwiseConv2D(3, strides=2, depth_multiplier=2)(
-        L.ZeroPadding2D(((0, 1), (0, 1)))(i)), "DEPTHWISE_CONV_2D"),
-    "separable": (lambda i: L.SeparableConv2D(8, 3, padding="same", activation="relu")(i),
-                  "DEPTHWISE_CONV_2D"),
-    "conv_transpose": (lambda i: L.Conv2DTranspose(4, 3, strides=2, padding="same")(i),
-                       "TRANSPOSE_CONV"),
+    "conv_bn_relu6": (
+        lambda i: L.ReLU(6.0)(L.BatchNormalization()(L.Conv2D(8, 3, padding="same", use_bias=False)(i))),
+        "CONV_2D",
+    ),
+    "conv_bn_act_relu": (
+        lambda i: L.Activation("relu")(L.BatchNormalization()(L.Conv2D(8, 3, strides=2, padding="same")(i))),
+        "CONV_2D",
+    ),
+    "depthwise_bn_relu6": (
+        lambda i: L.ReLU(6.0)(
+            L.BatchNormalization()(L.DepthwiseConv2D(3, padding="same", use_bias=False)(i))
+        ),
+        "DEPTHWISE_CONV_2D",
+    ),
+    "depthwise_mult2_stride2": (
+        lambda i: L.DepthwiseConv2D(3, strides=2, depth_multiplier=2)(L.ZeroPadding2D(((0, 1), (0, 1)))(i)),
+        "DEPTHWISE_CONV_2D",
+    ),
+    "separable": (
+        lambda i: L.SeparableConv2D(8, 3, padding="same", activation="relu")(i),
+        "DEPTHWISE_CONV_2D",
+    ),
+    "conv_transpose": (lambda i: L.Conv2DTranspose(4, 3, strides=2, padding="same")(i), "TRANSPOSE_CONV"),
     "add_relu": (lambda i: L.ReLU()(L.Add()([_conv(i), L.Conv2D(8, 1)(i)])), "ADD"),
     "multiply": (lambda i: L.Multiply()([_conv(i), L.Conv2D(8, 1)(i)]), "MUL"),
     "concatenate": (lambda i: L.Concatenate()([_conv(i), L.Conv2D(4, 1)(i)]), "CONCATENATION"),
@@ -47,14 +58,13 @@ CASES = {
     "leaky_relu": (lambda i: L.LeakyReLU(0.1)(_conv(i)), "LEAKY_RELU"),
     "hard_sigmoid_ops": (lambda i: L.ReLU(6.0)(_conv(i) + 3.0) * (1.0 / 6.0), "MUL"),
     "rescaling": (lambda i: _conv(L.Rescaling(0.5, offset=-0.25)(i)), "MUL"),
-    "normalization": (lambda i: _conv(L.Normalization(mean=[0.5] * 8, variance=[0.2] * 8)(i)),
-                      "MUL"),
-    "pooling_gap_dense_softmax": (lambda i: L.Dense(10, activation="softmax")(
-        L.GlobalAveragePooling2D()(L.MaxPooling2D()(_conv(i)))), "SOFTMAX"),
-    "flatten_dense": (lambda i: L.Dense(6)(L.Flatten()(L.AveragePooling2D(2)(_conv(i)))),
-                      "FULLY_CONNECTED"),
-    "upsample_resize": (lambda i: _conv(L.UpSampling2D(interpolation="bilinear")(i)),
-                        "RESIZE_BILINEAR"),
+    "normalization": (lambda i: _conv(L.Normalization(mean=[0.5] * 8, variance=[0.2] * 8)(i)), "MUL"),
+    "pooling_gap_dense_softmax": (
+        lambda i: L.Dense(10, activation="softmax")(L.GlobalAveragePooling2D()(L.MaxPooling2D()(_conv(i)))),
+        "SOFTMAX",
+    ),
+    "flatten_dense": (lambda i: L.Dense(6)(L.Flatten()(L.AveragePooling2D(2)(_conv(i)))), "FULLY_CONNECTED"),
+    "upsample_resize": (lambda i: _conv(L.UpSampling2D(interpolation="bilinear")(i)), "RESIZE_BILINEAR"),
 }
 
 

@@ -53,4 +53,5 @@ def test_requantized_outputs_equal_xnnpack(make):
         simulated = np.asarray(qmodel(on_grid, training=False))
     simulated = np.round(simulated / s_out + z_out)
     assert np.sum(simulated != kernel) == 0, (
-        f"{int(np.sum(simulated != kernel))} of {kernel.size} codes differ from XNNPack")
+        f"{int(np.sum(simulated != kernel))} of {kernel.size} codes differ from XNNPack"
+    )

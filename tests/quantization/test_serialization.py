@@ -7,7 +7,7 @@ import pytest
 import keras_mot as mot
 from keras_mot.layers.base import registered_types
 from keras_mot.layers.elementwise import ConstantOp
-from keras_mot.quantization.scheme import _SCHEMES, QuantScheme
+from keras_mot.quantization.scheme import _SCHEMES
 
 L = keras.layers
 
@@ -76,10 +76,10 @@ def test_every_adapter_has_a_conformance_case():
 def test_wrapper_config_roundtrip_and_keras_file(layer_type, tmp_path):
     model, inputs = _model(layer_type)
     x = _data(inputs)
-    q = mot.quantize(model, calibration_data=[x] if isinstance(x, list) else x,
-                     calibration_steps=1)
-    wrapped = [layer for layer in q.layers if isinstance(layer, mot.Wrapper)
-               and type(layer.layer) is layer_type]
+    q = mot.quantize(model, calibration_data=[x] if isinstance(x, list) else x, calibration_steps=1)
+    wrapped = [
+        layer for layer in q.layers if isinstance(layer, mot.Wrapper) and type(layer.layer) is layer_type
+    ]
     assert wrapped, f"{layer_type.__name__} was not wrapped"
     w = wrapped[0]
     clone = mot.Wrapper.from_config(w.get_config())

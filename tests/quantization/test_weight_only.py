@@ -6,8 +6,14 @@ import pytest
 
 import keras_mot as mot
 from keras_mot.errors import KerasMotError, UnsupportedLayerError
-from keras_mot.quantization.weight_only import (WeightLayout, get_scheme, pack_int4,
-                                                quantize_matrix, unpack_int4, weight_only_scheme)
+from keras_mot.quantization.weight_only import (
+    WeightLayout,
+    get_scheme,
+    pack_int4,
+    quantize_matrix,
+    unpack_int4,
+    weight_only_scheme,
+)
 from keras_mot.weight_only_wrapper import WeightOnlyWrapper, weight_only_wrappers
 
 
@@ -59,14 +65,13 @@ def test_every_layer_kind_is_wrapped_and_close_to_float(scheme):
     model = _model()
     q = mot.quantize(model, target="tf_serving", scheme=scheme)
     wrapped = {type(w.layer).__name__ for _, w in weight_only_wrappers(q)}
-    assert wrapped == {"Embedding", "MultiHeadAttention", "EinsumDense", "Conv2D",
-                       "DepthwiseConv2D", "Dense"}
+    assert wrapped == {"Embedding", "MultiHeadAttention", "EinsumDense", "Conv2D", "DepthwiseConv2D", "Dense"}
     ids = np.random.default_rng(0).integers(0, 40, (8, 8))
     ref, out = model.predict(ids, verbose=0), q.predict(ids, verbose=0)
     assert 0 < np.abs(out - ref).max() < 0.2 * np.abs(ref).max() + 1e-3
     # the weights the wrapper computes with lie on the scheme's grid
     w = dict(weight_only_wrappers(q))["head"]
-    (var, value), = w.quantized_values()
+    ((var, value),) = w.quantized_values()
     _, scales = quantize_matrix(np.asarray(var), w.scheme)
     codes = np.asarray(value) / scales
     np.testing.assert_allclose(codes, np.round(codes), atol=1e-3)
@@ -76,11 +81,16 @@ def test_qat_trains_through_the_rounding_and_saves():
     rng = np.random.default_rng(0)
     x = rng.normal(size=(256, 32)).astype("float32")
     y = (x[:, :4].sum(-1) > 0).astype("int32")
-    model = keras.Sequential([keras.Input((32,)), keras.layers.Dense(64, activation="relu"),
-                              keras.layers.Dense(2)])
+    model = keras.Sequential(
+        [keras.Input((32,)), keras.layers.Dense(64, activation="relu"), keras.layers.Dense(2)]
+    )
     q = mot.quantize(model, target="tf_serving", scheme="int4_weight_only_b32")
-    q.compile(keras.optimizers.Adam(1e-2), keras.losses.SparseCategoricalCrossentropy(True),
-              metrics=["accuracy"], lint="off")
+    q.compile(
+        keras.optimizers.Adam(1e-2),
+        keras.losses.SparseCategoricalCrossentropy(True),
+        metrics=["accuracy"],
+        lint="off",
+    )
     before = [np.array(v) for v in q.trainable_variables]
     hist = q.fit(x, y, epochs=10, batch_size=32, verbose=0)
     assert hist.history["loss"][-1] < hist.history["loss"][0]
@@ -91,8 +101,7 @@ def test_qat_trains_through_the_rounding_and_saves():
     np.testing.assert_array_equal(loaded.predict(x[:8], verbose=0), q.predict(x[:8], verbose=0))
     stripped = mot.strip(q)
     assert not weight_only_wrappers(stripped)
-    np.testing.assert_allclose(stripped.predict(x[:8], verbose=0), q.predict(x[:8], verbose=0),
-                               atol=1e-5)
+    np.testing.assert_allclose(stripped.predict(x[:8], verbose=0), q.predict(x[:8], verbose=0), atol=1e-5)
 
 
 def test_exclude_and_rules_select_layers():
@@ -100,13 +109,17 @@ def test_exclude_and_rules_select_layers():
     q = mot.quantize(model, target="tf_serving", exclude=["head"])
     names = {p.split("/")[-1] for p, _ in weight_only_wrappers(q)}
     assert "head" not in names and len(names) == 5
-    recipe = mot.Recipe("tf_serving", rules=(mot.Rule("class:Dense", quantize="int4_weight_only"),
-                                             mot.Rule("_default", quantize=None)))
+    recipe = mot.Recipe(
+        "tf_serving",
+        rules=(mot.Rule("class:Dense", quantize="int4_weight_only"), mot.Rule("_default", quantize=None)),
+    )
     q = mot.apply(model, recipe)
     assert [type(w.layer).__name__ for _, w in weight_only_wrappers(q)] == ["Dense"]
     with pytest.raises(KerasMotError, match="mixes weight-only"):
-        mot.apply(model, mot.Recipe("tf_serving", rules=(
-            mot.Rule("class:Dense", quantize="int8"), mot.Rule("_default"))))
+        mot.apply(
+            model,
+            mot.Recipe("tf_serving", rules=(mot.Rule("class:Dense", quantize="int8"), mot.Rule("_default"))),
+        )
 
 
 def test_unknown_weighted_layer_stays_float_with_a_finding():

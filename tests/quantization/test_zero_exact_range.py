@@ -19,8 +19,10 @@ from tests.conftest import run_tflite
 INT8 = QuantSpec(bits=8)
 
 
-@pytest.mark.parametrize("lo,hi", [(-1.0, 1.0), (-1.000001, 0.999999), (-0.01, 10.0),
-                                   (-2.5, 7.3), (-3.0, 0.0), (0.0, 6.0), (-1e-7, 1e-7)])
+@pytest.mark.parametrize(
+    "lo,hi",
+    [(-1.0, 1.0), (-1.000001, 0.999999), (-0.01, 10.0), (-2.5, 7.3), (-3.0, 0.0), (0.0, 6.0), (-1e-7, 1e-7)],
+)
 def test_range_contains_input_and_zero_is_a_grid_point(lo, hi):
     a, b = (float(v) for v in ranges.zero_exact_range(lo, hi, INT8))
     scale = (b - a) / 255.0
@@ -73,16 +75,23 @@ def test_pixel_preprocessing_matches_the_interpreter_exactly():
     it.allocate_tensors()
     it.set_tensor(idx, images)
     it.invoke()
-    found = [d for d in it.get_tensor_details()
-             if "rescale" in d["name"].split(";")[0] and d["dtype"] == np.int8
-             and tuple(d["shape"]) == images.shape]
+    found = [
+        d
+        for d in it.get_tensor_details()
+        if "rescale" in d["name"].split(";")[0]
+        and d["dtype"] == np.int8
+        and tuple(d["shape"]) == images.shape
+    ]
     assert found, "no int8 rescaling tensor in the converted model"
     d = found[-1]
     scale, zero = d["quantization"]
     tfl_rescaled = (it.get_tensor(d["index"]).astype(np.float32) - zero) * scale
     np.testing.assert_allclose(keras_rescaled, tfl_rescaled, atol=scale * 1e-3)
-    np.testing.assert_allclose(np.asarray(q(images, training=False)), run_tflite(tfl, images),
-                               atol=float(np.ptp(np.asarray(q(images)))) / 255 * 1.01)
+    np.testing.assert_allclose(
+        np.asarray(q(images, training=False)),
+        run_tflite(tfl, images),
+        atol=float(np.ptp(np.asarray(q(images)))) / 255 * 1.01,
+    )
 
 
 def test_zero_relative_rounding_resolves_near_ties_that_fakequant_loses():

@@ -14,7 +14,7 @@ def _first_sentence(error):
     text = " ".join(str(error).split())
     for stop in (". Received:", ". "):
         if stop in text:
-            return text[:text.index(stop) + 1]
+            return text[: text.index(stop) + 1]
     return text[:200]
 
 
@@ -30,8 +30,9 @@ def _record_errors(request, monkeypatch):
     def recording(self, exc_type, exc_val, exc_tb):
         handled = exit_(self, exc_type, exc_val, exc_tb)
         if handled and exc_val is not None:
-            _ROWS.append((request.node.nodeid.split("::", 1)[1], type(exc_val).__name__,
-                          _first_sentence(exc_val)))
+            _ROWS.append(
+                (request.node.nodeid.split("::", 1)[1], type(exc_val).__name__, _first_sentence(exc_val))
+            )
         return handled
 
     monkeypatch.setattr(raises.RaisesExc, "__exit__", recording)

@@ -51,6 +51,7 @@ def _nothing_left(parent):
 
 # ------------------------------------------------------------------ non-finite data
 
+
 @pytest.mark.parametrize("kind", sorted(BAD))
 def test_non_finite_calibration_data_is_refused_naming_the_example(kind):
     with pytest.raises(KerasMotError) as info:
@@ -90,8 +91,11 @@ def test_check_finite_is_structure_agnostic_and_names_the_input():
 def test_non_finite_export_data_is_refused_and_nothing_is_written(tmp_path, arg):
     q = mot.quantize(_model(), calibration_data=_x())
     good, bad = _x(16), _with(np.nan, 9, n=16)
-    kwargs = {"representative_data": bad} if arg == "representative_data" else {
-        "representative_data": good, "calibration_data": bad}
+    kwargs = (
+        {"representative_data": bad}
+        if arg == "representative_data"
+        else {"representative_data": good, "calibration_data": bad}
+    )
     with pytest.raises(ExportError) as info:
         mot.export(q, tmp_path / "out", **kwargs)
     msg = str(info.value)
@@ -136,6 +140,7 @@ def test_non_finite_weights_are_caught_after_strip():
 
 # ------------------------------------------------------------------ StopOnNonFinite
 
+
 def _compiled(q):
     q.compile("sgd", keras.losses.SparseCategoricalCrossentropy(from_logits=True), lint="off")
     return q
@@ -154,8 +159,9 @@ class _BreakRangeAt(keras.callbacks.Callback):
 def test_stop_on_non_finite_is_a_default_callback():
     q = mot.quantize(_model())
     assert any(isinstance(c, mot.callbacks.StopOnNonFinite) for c in mot.callbacks(q))
-    assert not any(isinstance(c, mot.callbacks.StopOnNonFinite)
-                   for c in mot.callbacks(q, stop_on_non_finite=False))
+    assert not any(
+        isinstance(c, mot.callbacks.StopOnNonFinite) for c in mot.callbacks(q, stop_on_non_finite=False)
+    )
 
 
 def test_stop_on_non_finite_stops_at_a_bad_range_while_the_loss_is_finite():
@@ -177,8 +183,7 @@ def test_stop_on_non_finite_reads_ranges_every_n_batches(every, where):
     stop = mot.callbacks.StopOnNonFinite(check_ranges_every=every)
     with warnings.catch_warnings(record=True):
         warnings.simplefilter("always")
-        q.fit(_x(), np.arange(40) % 3, batch_size=8, epochs=1, verbose=0,
-              callbacks=[_BreakRangeAt(4), stop])
+        q.fit(_x(), np.arange(40) % 3, batch_size=8, epochs=1, verbose=0, callbacks=[_BreakRangeAt(4), stop])
     if where is None:
         assert stop.message is None and stop.stopped_step is None
     else:
@@ -203,8 +208,15 @@ def test_stop_on_non_finite_stops_at_a_nan_loss_and_can_raise():
     assert stop.stopped_step == 1 and "Received: loss=nan" in stop.message
     assert int(model.optimizer.iterations.numpy()) == 1
     with pytest.raises(KerasMotError, match="Training stopped at step 2 .*the loss is nan"):
-        model.fit(x, y, batch_size=8, epochs=1, verbose=0, shuffle=False,
-                  callbacks=[mot.callbacks.StopOnNonFinite(raise_error=True)])
+        model.fit(
+            x,
+            y,
+            batch_size=8,
+            epochs=1,
+            verbose=0,
+            shuffle=False,
+            callbacks=[mot.callbacks.StopOnNonFinite(raise_error=True)],
+        )
 
 
 def test_stop_on_non_finite_names_the_first_layer_when_the_data_is_nan():
@@ -212,8 +224,15 @@ def test_stop_on_non_finite_names_the_first_layer_when_the_data_is_nan():
     stop = mot.callbacks.StopOnNonFinite()
     first = wrappers(q)[0].name  # the input quantizer sees the NaN first
     with pytest.warns(RuntimeWarning, match=f"first layer with a non-finite range is '{first}'"):
-        q.fit(_with(np.nan, 0), np.arange(40) % 3, batch_size=8, epochs=2, verbose=0,
-              shuffle=False, callbacks=[stop])
+        q.fit(
+            _with(np.nan, 0),
+            np.arange(40) % 3,
+            batch_size=8,
+            epochs=2,
+            verbose=0,
+            shuffle=False,
+            callbacks=[stop],
+        )
     assert stop.stopped_step == 1 and int(q.optimizer.iterations.numpy()) == 1
 
 
@@ -226,17 +245,38 @@ def test_stop_on_non_finite_leaves_finite_training_alone():
 
 # ------------------------------------------------------------------ selectors that match nothing
 
-@pytest.mark.parametrize("call, selector, closest", [
-    (lambda m: mot.quantize(m, exclude=["logit"]), "logit", "logits"),
-    (lambda m: mot.quantize(m, exclude="conv1"), "conv1", "conv"),
-    (lambda m: mot.prune(m, "generic", schedule=mot.ConstantSparsity(0.5, 0),
-                         exclude=["class:Dens"]), "class:Dens", "class:Dense"),
-    (lambda m: mot.apply(m, mot.Recipe("tflite_int8", rules=(
-        mot.Rule("clas:Dense", quantize=None), mot.Rule("_default")))), "clas:Dense",
-     "class:Dense"),
-    (lambda m: mot.apply(m, mot.Recipe("tflite_int8", rules=(
-        mot.Rule("re:logit", quantize=None), mot.Rule("_default")))), "re:logit", "re:logits"),
-], ids=["exclude", "exclude-str", "prune-exclude-class", "rule-typo", "rule-regex"])
+
+@pytest.mark.parametrize(
+    "call, selector, closest",
+    [
+        (lambda m: mot.quantize(m, exclude=["logit"]), "logit", "logits"),
+        (lambda m: mot.quantize(m, exclude="conv1"), "conv1", "conv"),
+        (
+            lambda m: mot.prune(m, "generic", schedule=mot.ConstantSparsity(0.5, 0), exclude=["class:Dens"]),
+            "class:Dens",
+            "class:Dense",
+        ),
+        (
+            lambda m: mot.apply(
+                m,
+                mot.Recipe(
+                    "tflite_int8", rules=(mot.Rule("clas:Dense", quantize=None), mot.Rule("_default"))
+                ),
+            ),
+            "clas:Dense",
+            "class:Dense",
+        ),
+        (
+            lambda m: mot.apply(
+                m,
+                mot.Recipe("tflite_int8", rules=(mot.Rule("re:logit", quantize=None), mot.Rule("_default"))),
+            ),
+            "re:logit",
+            "re:logits",
+        ),
+    ],
+    ids=["exclude", "exclude-str", "prune-exclude-class", "rule-typo", "rule-regex"],
+)
 def test_selector_matching_nothing_is_an_error_naming_the_closest_layers(call, selector, closest):
     with pytest.raises(KerasMotError) as info:
         call(_model())
@@ -247,8 +287,7 @@ def test_selector_matching_nothing_is_an_error_naming_the_closest_layers(call, s
 
 def test_recipe_yaml_whose_rules_match_nothing_is_an_error(tmp_path):
     path = tmp_path / "r.yaml"
-    path.write_text("version: 1\ntarget: tflite_int8\nrules:\n"
-                    "  - {select: 'class:LSTM', quantize: null}\n")
+    path.write_text("version: 1\ntarget: tflite_int8\nrules:\n  - {select: 'class:LSTM', quantize: null}\n")
     with pytest.raises(KerasMotError) as info:
         mot.apply(_model(), str(path))
     msg = str(info.value)
@@ -277,18 +316,27 @@ def test_prune_whose_target_prunes_none_of_the_layers_is_an_error():
     msg = str(info.value)
     assert "pruned no layer of model 'convs'" in msg and "only these layer kinds: dense" in msg
     assert "Received: target='tflite_sparse_fc'" in msg and "'generic'" in msg
-    pm = mot.prune(_conv_only(), target="tflite_sparse_fc", schedule=mot.ConstantSparsity(0.5, 0),
-                   pattern=mot.Unstructured())  # an explicit pattern prunes the conv
+    pm = mot.prune(
+        _conv_only(),
+        target="tflite_sparse_fc",
+        schedule=mot.ConstantSparsity(0.5, 0),
+        pattern=mot.Unstructured(),
+    )  # an explicit pattern prunes the conv
     assert [w.name for w in wrappers(pm) if w.prune is not None] == ["conv"]
 
 
 # ------------------------------------------------------------------ unclear messages
 
-@pytest.mark.parametrize("call", [
-    lambda m: mot.quantize(m),
-    lambda m: mot.prune(m, "generic", schedule=mot.ConstantSparsity(0.5, 0)),
-    lambda m: mot.apply(m, mot.Recipe("tflite_int8")),
-], ids=["quantize", "prune", "apply"])
+
+@pytest.mark.parametrize(
+    "call",
+    [
+        lambda m: mot.quantize(m),
+        lambda m: mot.prune(m, "generic", schedule=mot.ConstantSparsity(0.5, 0)),
+        lambda m: mot.apply(m, mot.Recipe("tflite_int8")),
+    ],
+    ids=["quantize", "prune", "apply"],
+)
 @pytest.mark.parametrize("bad", ["not a model", None, L.Dense(2)], ids=["str", "none", "layer"])
 def test_not_a_model_is_a_clear_error(call, bad):
     with pytest.raises(KerasMotError) as info:
@@ -330,11 +378,15 @@ def test_labels_and_examples_of_different_lengths_is_a_clear_error(tmp_path, n_l
     _nothing_left(tmp_path)
 
 
-@pytest.mark.parametrize("args, expected", [
-    (["--max-examples", "-5"], "Received: max_examples=-5"),
-    (["--max-examples", "0"], "Received: max_examples=0"),
-    ([], "Received: nan in example 3"),
-], ids=["max-examples-negative", "max-examples-zero", "nan-data"])
+@pytest.mark.parametrize(
+    "args, expected",
+    [
+        (["--max-examples", "-5"], "Received: max_examples=-5"),
+        (["--max-examples", "0"], "Received: max_examples=0"),
+        ([], "Received: nan in example 3"),
+    ],
+    ids=["max-examples-negative", "max-examples-zero", "nan-data"],
+)
 def test_cli_export_refuses_bad_input_and_writes_nothing(tmp_path, capsys, args, expected):
     from keras_mot.cli import main
 
@@ -345,14 +397,14 @@ def test_cli_export_refuses_bad_input_and_writes_nothing(tmp_path, capsys, args,
     np.save(models / "x.npy", _with(np.nan, 3, n=8) if not args else _x(8))
     out = tmp_path / "outs"
     out.mkdir()
-    code = main(["export", str(models / "q.keras"), str(out / "e"), "--data",
-                 str(models / "x.npy"), *args])
+    code = main(["export", str(models / "q.keras"), str(out / "e"), "--data", str(models / "x.npy"), *args])
     err = capsys.readouterr().err
     assert code == 2 and err.startswith("keras-mot export: ") and expected in err, err
     _nothing_left(out)
 
 
 # ------------------------------------------------------------------ mixed precision
+
 
 def test_mixed_float16_model_is_refused_for_qat_with_the_reason():
     keras.mixed_precision.set_global_policy("mixed_float16")
@@ -370,12 +422,16 @@ def test_mixed_float16_model_is_refused_for_qat_with_the_reason():
 
 def test_garden_config_with_float16_is_refused_before_training():
     from keras_mot.garden import load_config
+
     with pytest.raises(KerasMotError, match="runtime.mixed_precision_dtype.*float32"):
-        load_config("model_garden_configs/mobilenetv2_qat_cpu.yaml",
-                    overrides=["runtime.mixed_precision_dtype=float16"])
+        load_config(
+            "model_garden_configs/mobilenetv2_qat_cpu.yaml",
+            overrides=["runtime.mixed_precision_dtype=float16"],
+        )
 
 
 # ------------------------------------------------------------------ prepared twice, input forms
+
 
 @pytest.mark.parametrize("second", ["quantize", "prune", "apply"])
 def test_preparing_a_prepared_model_again_is_refused(second):
@@ -392,13 +448,20 @@ def test_preparing_a_prepared_model_again_is_refused(second):
     assert "mot.strip(model, keep_quantization=False)" in msg and "one recipe" in msg
 
 
-@pytest.mark.parametrize("data, expected", [
-    (np.full((8, 8, 8, 1), "a"), r"input 'image' holds <U1 values; the model's input is float32"),
-    (np.zeros((8, 9, 9, 1), "float32"), r"input 'image' has examples of shape \(9, 9, 1\); "
-                                        r"the model expects \(8, 8, 1\)"),
-    ([1, 2, 3], r"input 'image' has examples of shape \(\)"),
-    ({"pixels": _x(8)}, r"keys \['pixels'\].*Give exactly these keys: \['image'\]"),
-], ids=["strings", "wrong-shape", "list-of-ints", "dict-wrong-key"])
+@pytest.mark.parametrize(
+    "data, expected",
+    [
+        (np.full((8, 8, 8, 1), "a"), r"input 'image' holds <U1 values; the model's input is float32"),
+        (
+            np.zeros((8, 9, 9, 1), "float32"),
+            r"input 'image' has examples of shape \(9, 9, 1\); "
+            r"the model expects \(8, 8, 1\)",
+        ),
+        ([1, 2, 3], r"input 'image' has examples of shape \(\)"),
+        ({"pixels": _x(8)}, r"keys \['pixels'\].*Give exactly these keys: \['image'\]"),
+    ],
+    ids=["strings", "wrong-shape", "list-of-ints", "dict-wrong-key"],
+)
 def test_calibration_data_of_the_wrong_form_names_the_input_and_the_shape(data, expected):
     with pytest.raises(KerasMotError, match=expected):
         mot.quantize(_model(), calibration_data=data)
@@ -418,6 +481,7 @@ def test_unknown_scheme_in_a_recipe_rule_is_refused_when_the_recipe_is_built():
 
 # ------------------------------------------------------------------ what is not a model
 
+
 class _Subclassed(keras.Model):
     def __init__(self, **kwargs):
         super().__init__(**kwargs)
@@ -427,10 +491,14 @@ class _Subclassed(keras.Model):
         return self.dense(x)
 
 
-@pytest.mark.parametrize("model, expected", [
-    ("subclassed", "Wrap it in a Functional model first"),
-    ("string", "mot.export exports Keras models"),
-], ids=["subclassed", "string"])
+@pytest.mark.parametrize(
+    "model, expected",
+    [
+        ("subclassed", "Wrap it in a Functional model first"),
+        ("string", "mot.export exports Keras models"),
+    ],
+    ids=["subclassed", "string"],
+)
 def test_export_of_what_it_cannot_convert_is_a_clear_error(tmp_path, model, expected):
     if model == "subclassed":
         model = _Subclassed()
@@ -446,9 +514,10 @@ def _bad_keras_files(tmp_path):
     good = tmp_path / "good.keras"
     _model().save(good)
     data = good.read_bytes()
-    (tmp_path / "truncated.keras").write_bytes(data[:len(data) // 2])
+    (tmp_path / "truncated.keras").write_bytes(data[: len(data) // 2])
     (tmp_path / "garbage.keras").write_bytes(b"PK\x03\x04 not a zip")
     import zipfile
+
     with zipfile.ZipFile(tmp_path / "other.keras", "w") as z:
         z.writestr("readme.txt", "hello")
     (tmp_path / "dir.keras").mkdir()
@@ -456,14 +525,17 @@ def _bad_keras_files(tmp_path):
     return tmp_path
 
 
-@pytest.mark.parametrize("name, expected", [
-    ("truncated.keras", "not a zip archive .* corrupt or truncated"),
-    ("garbage.keras", "not a zip archive .* corrupt or truncated"),
-    ("other.keras", "not a Keras model: it has no config.json"),
-    ("missing.keras", "No such file"),
-    ("dir.keras", "It is a directory"),
-    ("model.pb", "ends in .keras"),
-])
+@pytest.mark.parametrize(
+    "name, expected",
+    [
+        ("truncated.keras", "not a zip archive .* corrupt or truncated"),
+        ("garbage.keras", "not a zip archive .* corrupt or truncated"),
+        ("other.keras", "not a Keras model: it has no config.json"),
+        ("missing.keras", "No such file"),
+        ("dir.keras", "It is a directory"),
+        ("model.pb", "ends in .keras"),
+    ],
+)
 def test_lint_of_a_bad_keras_file_says_what_is_wrong(tmp_path, capsys, name, expected):
     from keras_mot.cli import main
 
@@ -482,15 +554,18 @@ def test_lint_accepts_a_keras_file_path(tmp_path):
 
 # ------------------------------------------------------------------ garden: fail before training
 
-@pytest.mark.parametrize("overrides, expected", [
-    (["keras_mot.target=tflite"], "float models"),
-    (["task.quantization.change_num_bits=true", "task.quantization.num_bits_weight=4"],
-     "4 bits"),
-    (["keras_mot.recipe=[{select: 'class:Dens', quantize: int8}]"], "matches no layer"),
-    (["keras_mot.recipe=[{select: _default, quantize: int9}]"], "'int9'"),
-], ids=["float-target", "bits", "selector", "scheme"])
-def test_garden_config_errors_surface_before_any_training_step(tmp_path, monkeypatch,
-                                                                overrides, expected):
+
+@pytest.mark.parametrize(
+    "overrides, expected",
+    [
+        (["keras_mot.target=tflite"], "float models"),
+        (["task.quantization.change_num_bits=true", "task.quantization.num_bits_weight=4"], "4 bits"),
+        (["keras_mot.recipe=[{select: 'class:Dens', quantize: int8}]"], "matches no layer"),
+        (["keras_mot.recipe=[{select: _default, quantize: int9}]"], "'int9'"),
+    ],
+    ids=["float-target", "bits", "selector", "scheme"],
+)
+def test_garden_config_errors_surface_before_any_training_step(tmp_path, monkeypatch, overrides, expected):
     import keras_mot.garden.trainer as trainer
 
     def no_training(*args, **kwargs):
@@ -498,19 +573,33 @@ def test_garden_config_errors_surface_before_any_training_step(tmp_path, monkeyp
 
     monkeypatch.setattr(trainer, "_fit", no_training)
     with pytest.raises(KerasMotError, match=expected):
-        trainer.train("model_garden_configs/mobilenetv2_qat_cpu.yaml", out=tmp_path / "run",
-                      overrides=["keras_mot.float_train_steps=2", *overrides], verbose=0)
+        trainer.train(
+            "model_garden_configs/mobilenetv2_qat_cpu.yaml",
+            out=tmp_path / "run",
+            overrides=["keras_mot.float_train_steps=2", *overrides],
+            verbose=0,
+        )
 
 
 def test_garden_diverging_training_stops_with_the_layer_and_no_checkpoint(tmp_path):
     from keras_mot.garden.trainer import train
 
-    overrides = ["keras_mot.float_train_steps=3", "keras_mot.float_learning_rate=1e30",
-                 "task.train_data.global_batch_size=8", "runtime.run_eagerly=true",
-                 "trainer.steps_per_loop=1"]
-    with pytest.raises(KerasMotError,
-                       match=r"(?s)Training stopped at step \d+ .*the loss is (nan|inf).*"
-                             r"Lower the learning rate"):
-        train("model_garden_configs/mobilenetv2_qat_cpu.yaml", out=tmp_path / "run",
-              overrides=overrides, verbose=0)
+    overrides = [
+        "keras_mot.float_train_steps=3",
+        "keras_mot.float_learning_rate=1e30",
+        "task.train_data.global_batch_size=8",
+        "runtime.run_eagerly=true",
+        "trainer.steps_per_loop=1",
+    ]
+    with pytest.raises(
+        KerasMotError,
+        match=r"(?s)Training stopped at step \d+ .*the loss is (nan|inf).*"
+        r"Lower the learning rate",
+    ):
+        train(
+            "model_garden_configs/mobilenetv2_qat_cpu.yaml",
+            out=tmp_path / "run",
+            overrides=overrides,
+            verbose=0,
+        )
     assert not (tmp_path / "run" / "checkpoints" / "float.keras").exists()

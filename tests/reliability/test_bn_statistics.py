@@ -22,8 +22,7 @@ def _images(n=64, size=32):
 def _untrained(momentum=0.999):
     """A small MobileNetV2 exactly as built (moving mean 0, variance 1), BN momentum 0.999."""
     keras.utils.set_random_seed(1)
-    return keras.applications.MobileNetV2(alpha=0.35, input_shape=(32, 32, 3), weights=None,
-                                          classes=10)
+    return keras.applications.MobileNetV2(alpha=0.35, input_shape=(32, 32, 3), weights=None, classes=10)
 
 
 def _first_kernel_grad(model, x, y):
@@ -54,8 +53,7 @@ def test_untrained_model_qat_steps_stay_finite():
     with pytest.warns(RuntimeWarning, match="re-estimated"):
         qmodel = mot.quantize(_untrained(), calibration_data=x)
     qmodel.compile(keras.optimizers.Adam(1e-4), "sparse_categorical_crossentropy")
-    history = qmodel.fit(x, y, batch_size=16, epochs=1, verbose=0,
-                         callbacks=mot.callbacks(qmodel))
+    history = qmodel.fit(x, y, batch_size=16, epochs=1, verbose=0, callbacks=mot.callbacks(qmodel))
     assert np.isfinite(history.history["loss"]).all()
     assert all(np.isfinite(np.asarray(v)).all() for v in qmodel.variables)
     assert np.isfinite(qmodel.predict(x, verbose=0)).all()
@@ -84,14 +82,13 @@ def test_dead_channel_model_trains_and_exports_finite(tmp_path):
     x[..., 2] = 0.5  # a constant input channel
     y = rng.integers(0, 4, 64)
     qmodel = mot.quantize(_dead_channel_model(), calibration_data=x)
-    qmodel.compile(keras.optimizers.Adam(1e-3),
-                   keras.losses.SparseCategoricalCrossentropy(from_logits=True))
-    history = qmodel.fit(x, y, batch_size=16, epochs=2, verbose=0,
-                         callbacks=mot.callbacks(qmodel))
+    qmodel.compile(keras.optimizers.Adam(1e-3), keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    history = qmodel.fit(x, y, batch_size=16, epochs=2, verbose=0, callbacks=mot.callbacks(qmodel))
     assert np.isfinite(history.history["loss"]).all()
     assert np.isfinite(qmodel.predict(x, verbose=0)).all()
-    result = mot.export(qmodel, tmp_path / "out", target="tflite_int8",
-                        representative_data=(x, y), formats=("tflite",))
+    result = mot.export(
+        qmodel, tmp_path / "out", target="tflite_int8", representative_data=(x, y), formats=("tflite",)
+    )
     assert result.ok, result.summary()
 
 

@@ -60,8 +60,9 @@ _CHILD = textwrap.dedent("""
 
 def _killed_export(path, when):
     code = _CHILD.format(repo=REPO)
-    proc = subprocess.run([sys.executable, "-c", code, path, when], capture_output=True,
-                          timeout=300, cwd=REPO)
+    proc = subprocess.run(
+        [sys.executable, "-c", code, path, when], capture_output=True, timeout=300, cwd=REPO
+    )
     assert proc.returncode == -9, proc.stderr.decode()[-2000:]
 
 
@@ -70,15 +71,13 @@ def test_kill_during_export_leaves_a_partial_that_the_next_export_removes(tmp_pa
     _killed_export(out, "during_write")
     left = os.listdir(tmp_path)
     assert not os.path.exists(out) and any(e.startswith(".exp.partial-") for e in left), left
-    result = mot.export(_model(), out, target="tflite", representative_data=_x(),
-                        formats=("tflite",))
+    result = mot.export(_model(), out, target="tflite", representative_data=_x(), formats=("tflite",))
     assert result.ok and os.listdir(tmp_path) == ["exp"]
 
 
 def test_crash_between_renames_restores_the_previous_export(tmp_path):
     out = str(tmp_path / "exp")
-    first = mot.export(_model(), out, target="tflite", representative_data=_x(),
-                       formats=("tflite",))
+    first = mot.export(_model(), out, target="tflite", representative_data=_x(), formats=("tflite",))
     before = open(first.tflite_path, "rb").read()
     _killed_export(out, "between_renames")
     assert not os.path.exists(out)  # the kill hit after the previous export was moved aside
@@ -118,6 +117,7 @@ def test_a_live_exports_partial_directory_is_left_alone(tmp_path):
 
 def test_full_disk_says_free_space_not_lint(tmp_path, monkeypatch):
     import importlib
+
     api = importlib.import_module("keras_mot.export.api")  # mot.export is the function
 
     def full(*args, **kwargs):
@@ -136,8 +136,9 @@ def tiny_tmpfs(tmp_path):
     """A 64 KiB tmpfs (a real full disk); skipped where mounting is not permitted."""
     point = tmp_path / "tiny"
     point.mkdir()
-    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", str(point)],
-                             capture_output=True, text=True)
+    mounted = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", str(point)], capture_output=True, text=True
+    )
     if mounted.returncode != 0:
         pytest.skip(f"cannot mount a tmpfs here: {mounted.stderr.strip()[:120]}")
     try:
@@ -148,8 +149,7 @@ def tiny_tmpfs(tmp_path):
 
 def test_export_onto_a_full_tmpfs_fails_cleanly_and_says_free_space(tiny_tmpfs):
     with pytest.raises(ExportError) as info:
-        mot.export(_model(), str(tiny_tmpfs / "exp"), target="tflite",
-                   representative_data=_x())
+        mot.export(_model(), str(tiny_tmpfs / "exp"), target="tflite", representative_data=_x())
     msg = str(info.value)
     assert "No space left on device" in msg and "Free disk space" in msg, msg
     assert "mot.lint" not in msg

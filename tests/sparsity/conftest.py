@@ -13,7 +13,8 @@ def convert(model, mode="float", input_shape=None):
         rng = np.random.default_rng(0)
         conv.optimizations = [tf.lite.Optimize.DEFAULT, tf.lite.Optimize.EXPERIMENTAL_SPARSITY]
         conv.representative_dataset = lambda: (
-            [rng.standard_normal(shape).astype("float32")] for _ in range(8))
+            [rng.standard_normal(shape).astype("float32")] for _ in range(8)
+        )
         conv.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
     else:
         conv.optimizations = [tf.lite.Optimize.EXPERIMENTAL_SPARSITY]
@@ -23,6 +24,7 @@ def convert(model, mode="float", input_shape=None):
 def litert_runs(tflite_bytes):
     """Loads and invokes the model in ai_edge_litert's interpreter; returns the error or None."""
     from ai_edge_litert.interpreter import Interpreter
+
     try:
         interp = Interpreter(model_content=tflite_bytes)
         interp.allocate_tensors()
@@ -44,8 +46,10 @@ def apply_pattern(layer, pattern, sparsity, kind):
 @pytest.fixture
 def tools():
     """The helpers as a namespace."""
+
     class T:
         pass
+
     t = T()
     t.convert, t.litert_runs, t.apply_pattern = convert, litert_runs, apply_pattern
     return t

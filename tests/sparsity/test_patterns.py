@@ -9,8 +9,8 @@ from keras_mot.errors import KerasMotError
 from keras_mot.sparsity import Block, NofM, SparsityPattern, Unstructured, get_layout
 
 RNG = np.random.default_rng(0)
-DENSE = RNG.standard_normal((16, 8)).astype("float32")        # (in, out)
-CONV = RNG.standard_normal((3, 3, 8, 16)).astype("float32")   # (kh, kw, in, out)
+DENSE = RNG.standard_normal((16, 8)).astype("float32")  # (in, out)
+CONV = RNG.standard_normal((3, 3, 8, 16)).astype("float32")  # (kh, kw, in, out)
 
 
 def _mask(pattern, w, sparsity, kind):
@@ -25,8 +25,8 @@ def _constant_over(mask, axis):
 @pytest.mark.parametrize("sparsity", [0.5, 0.75])
 def test_block_4x1_dense_is_tflite_1x4(sparsity):
     m = _mask(Block(4, 1), DENSE, sparsity, "dense")
-    assert _constant_over(m.reshape(4, 4, 8), axis=1)          # 4 consecutive inputs
-    assert not _constant_over(m.reshape(16, 2, 4), axis=2)     # not blocks along outputs
+    assert _constant_over(m.reshape(4, 4, 8), axis=1)  # 4 consecutive inputs
+    assert not _constant_over(m.reshape(16, 2, 4), axis=2)  # not blocks along outputs
     assert np.mean(m == 0) == pytest.approx(sparsity)
 
 
@@ -52,17 +52,20 @@ def test_block_on_conv_transpose_rows_are_input_channels():
     assert np.mean(m == 0) == 0.5
 
 
-@pytest.mark.parametrize("w,kind,groups_shape,axis", [
-    (DENSE, "dense", (4, 4, 8), 1),
-    (CONV, "conv", (3, 3, 2, 4, 16), 3),
-])
+@pytest.mark.parametrize(
+    "w,kind,groups_shape,axis",
+    [
+        (DENSE, "dense", (4, 4, 8), 1),
+        (CONV, "conv", (3, 3, 2, 4, 16), 3),
+    ],
+)
 def test_nofm_2_4_keeps_two_of_every_four_inputs(w, kind, groups_shape, axis):
     m = _mask(NofM(2, 4), w, 0.3, kind)
     assert np.all(m.reshape(groups_shape).sum(axis=axis) == 2)
     kept = np.abs(w.reshape(groups_shape)) * m.reshape(groups_shape)
     dropped = np.abs(w.reshape(groups_shape)) * (1 - m.reshape(groups_shape))
     assert np.all(kept.max(axis=axis) >= dropped.max(axis=axis))
-    assert np.all(_mask(NofM(2, 4), w, 0.0, kind) == 1)       # before the schedule starts
+    assert np.all(_mask(NofM(2, 4), w, 0.0, kind) == 1)  # before the schedule starts
 
 
 @pytest.mark.parametrize("kind,w", [("dense", DENSE), ("conv", CONV), ("depthwise", CONV)])
@@ -98,8 +101,7 @@ def test_graph_mode_with_tensor_sparsity():
     m = fn(tf.constant(DENSE), tf.constant(0.5)).numpy()
     assert np.mean(m == 0) == 0.5
     fn = tf.function(lambda w, s: NofM(2, 4).compute_mask(w, s, "conv"))
-    assert np.all(fn(tf.constant(CONV), tf.constant(0.5)).numpy().reshape(3, 3, 2, 4, 16)
-                  .sum(axis=3) == 2)
+    assert np.all(fn(tf.constant(CONV), tf.constant(0.5)).numpy().reshape(3, 3, 2, 4, 16).sum(axis=3) == 2)
 
 
 def test_checks():
@@ -113,8 +115,9 @@ def test_checks():
         Unstructured().check((8, 8), "lstm")
 
 
-@pytest.mark.parametrize("bad", [lambda: Block(0, 4), lambda: Block(4, 1, "median"),
-                                 lambda: NofM(4, 4), lambda: NofM(2.0, 4)])
+@pytest.mark.parametrize(
+    "bad", [lambda: Block(0, 4), lambda: Block(4, 1, "median"), lambda: NofM(4, 4), lambda: NofM(2.0, 4)]
+)
 def test_invalid_arguments_raise_clear_errors(bad):
     with pytest.raises(KerasMotError, match="Received"):
         bad()

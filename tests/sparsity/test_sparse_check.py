@@ -29,8 +29,7 @@ def test_float_1x4_blocks_become_fc_v8_block_4(tools):
     report = inspect_sparsity(tfl)
     assert report.versions("FULLY_CONNECTED") == (8, 8) and report.densify_ops == 0
     for w in report.weights:
-        assert (w.stored, w.block_size, w.block_map, w.via_densify) == (
-            "block_sparse", (1, 4), (1,), False)
+        assert (w.stored, w.block_size, w.block_map, w.via_densify) == ("block_sparse", (1, 4), (1,), False)
         assert w.zeros_fraction == pytest.approx(0.8, abs=0.01)
     assert _codes(verify(tfl, "tflite_sparse_fc")) == ["block-sparse-ok"] * 2
     assert tools.litert_runs(tfl) is None
@@ -44,20 +43,22 @@ def test_wrong_block_orientation_falls_back_to_densify(tools):
     findings = verify(tfl, "tflite_sparse_fc")
     assert _codes(findings) == ["densify-fallback"] * 2
     assert "Block(4, 1)" in findings[0].fix and findings[0].layer
-    assert tools.litert_runs(tfl) is None                      # float DENSIFY loads
+    assert tools.litert_runs(tfl) is None  # float DENSIFY loads
 
 
 def test_int8_1x16_blocks_and_int8_densify_load_failure(tools):
     tfl = tools.convert(_mlp(tools, Block(16, 1)), mode="int8")
     report = inspect_sparsity(tfl)
     assert [(w.dtype, w.stored, w.block_size) for w in report.weights] == [
-        ("int8", "block_sparse", (1, 16))] * 2
+        ("int8", "block_sparse", (1, 16))
+    ] * 2
     assert _codes(verify(tfl, "tflite_sparse_fc_int8")) == (
-        ["block-sparse-ok"] * 2 + ["int8-sparse-fc-slower"] * 2)
+        ["block-sparse-ok"] * 2 + ["int8-sparse-fc-slower"] * 2
+    )
     assert tools.litert_runs(tfl) is None
-    bad = tools.convert(_mlp(tools, Block(4, 1)), mode="int8")   # 1x4 is not 1x16-exact
+    bad = tools.convert(_mlp(tools, Block(4, 1)), mode="int8")  # 1x4 is not 1x16-exact
     assert "int8-densify-load-failure" in _codes(verify(bad, "tflite_sparse_fc_int8"), "error")
-    assert "failed to prepare" in tools.litert_runs(bad)      # the finding tells the truth
+    assert "failed to prepare" in tools.litert_runs(bad)  # the finding tells the truth
 
 
 def test_nvidia_2x4_checks_tflite_ohwi_input_channels(tools):

@@ -47,8 +47,14 @@ def _status(findings):
 
 def test_eligible_model_meets_every_condition():
     status = _status(check_cluster(_convert(_net())))
-    assert status == {"xnn-entry": "info", "xnn-exit": "info", "xnn-body": "info",
-                      "xnn-sparsity": "info", "xnn-densify": "info", "xnn-x86": "info"}
+    assert status == {
+        "xnn-entry": "info",
+        "xnn-exit": "info",
+        "xnn-body": "info",
+        "xnn-sparsity": "info",
+        "xnn-densify": "info",
+        "xnn-x86": "info",
+    }
 
 
 def test_same_stem_fails_entry_and_helper_gives_inexact_rewrite_on_even_input():
@@ -64,7 +70,7 @@ def test_same_stem_fails_entry_and_helper_gives_inexact_rewrite_on_even_input():
 
 def test_odd_input_rewrite_is_exact_but_converter_folds_it_back():
     findings = check_cluster(_convert(_net(stem="pad", size=33)))
-    assert _status(findings)["xnn-entry"] == "error"           # PAD folded into SAME
+    assert _status(findings)["xnn-entry"] == "error"  # PAD folded into SAME
     (stem,) = stem_rewrite(_net(stem="same", size=33))
     assert "numerically exact" in stem.fix and "folds" in stem.fix
 
@@ -77,7 +83,7 @@ def test_low_sparsity_and_missing_densify():
 
 
 def test_incompatible_op_breaks_the_cluster():
-    extra = keras.layers.Conv2D(32, 3, padding="same", name="conv3x3")   # 3x3 s1 conv
+    extra = keras.layers.Conv2D(32, 3, padding="same", name="conv3x3")  # 3x3 s1 conv
     findings = check_cluster(_convert(_net(trunk_extra=extra)))
     body = next(f for f in findings if f.code == "xnn-body")
     assert body.severity == "error" and "3x3 CONV_2D" not in body.message
@@ -111,8 +117,9 @@ def test_mobilenet_v2_stem_and_correct_pad_are_reported():
     assert {f.code for f in findings[1:]} == {"xnn-asymmetric-pad"}
 
 
-@pytest.mark.parametrize("size,kernel,stride,expected", [
-    (224, 3, 2, (0, 1)), (225, 3, 2, (1, 1)), (32, 3, 1, (1, 1)), (32, 5, 2, (1, 2)),
-    (7, 1, 1, (0, 0))])
+@pytest.mark.parametrize(
+    "size,kernel,stride,expected",
+    [(224, 3, 2, (0, 1)), (225, 3, 2, (1, 1)), (32, 3, 1, (1, 1)), (32, 5, 2, (1, 2)), (7, 1, 1, (0, 0))],
+)
 def test_same_padding(size, kernel, stride, expected):
     assert same_padding(size, kernel, stride) == expected

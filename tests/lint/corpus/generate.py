@@ -28,30 +28,97 @@ import numpy as np
 from keras import layers, ops
 
 # Names of framework / bridge / container classes that are not model layers on their own.
-_NOT_LAYERS = {"Layer", "InputLayer", "InputSpec", "Wrapper", "FlaxLayer", "JaxLayer",
-               "TorchModuleWrapper", "TFSMLayer", "Pipeline", "GRUCell", "LSTMCell",
-               "SimpleRNNCell", "StackedRNNCells", "Lambda"}
+_NOT_LAYERS = {
+    "Layer",
+    "InputLayer",
+    "InputSpec",
+    "Wrapper",
+    "FlaxLayer",
+    "JaxLayer",
+    "TorchModuleWrapper",
+    "TFSMLayer",
+    "Pipeline",
+    "GRUCell",
+    "LSTMCell",
+    "SimpleRNNCell",
+    "StackedRNNCells",
+    "Lambda",
+}
 # keras.ops entries that are not graph ops (host-side helpers, dtype queries, transforms).
-_NOT_OPS = {"convert_to_numpy", "convert_to_tensor", "is_tensor", "dtype", "custom_gradient",
-            "jvp", "vectorize", "shape", "ndim", "size", "array", "stop_gradient", "copy",
-            "identity"}
+_NOT_OPS = {
+    "convert_to_numpy",
+    "convert_to_tensor",
+    "is_tensor",
+    "dtype",
+    "custom_gradient",
+    "jvp",
+    "vectorize",
+    "shape",
+    "ndim",
+    "size",
+    "array",
+    "stop_gradient",
+    "copy",
+    "identity",
+}
 
 # Values for required parameters, by parameter name (small, default-like).
 _VALUES = {
-    "units": 4, "filters": 4, "kernel_size": 3, "num_heads": 2, "key_dim": 4, "rate": 0.5,
-    "stddev": 0.1, "n": 2, "height": 4, "width": 4, "scale": 0.5, "input_dim": 8,
-    "output_dim": 4, "num_tokens": 8, "num_bins": 8, "groups": 2, "factor": 0.1,
-    "height_factor": 0.1, "width_factor": 0.1, "target_shape": (-1,), "dims": (2, 1),
-    "num_query_heads": 2, "num_key_value_heads": 1, "head_dim": 4, "equation": "ab,bc->ac",
-    "output_shape": 4, "k": 2, "num_classes": 4, "num_segments": 3, "repeats": 2, "reps": 2,
-    "shift": 1, "depth": 4, "block_size": 2, "pool_size": 2, "strides": 1, "sequence_length": 2,
-    "sequence_stride": 1, "num_samples": 2, "bins": 4, "lower": 0, "upper": 2, "x_min": 0.0,
-    "x_max": 1.0, "fill_value": 1.0, "output_size": 2, "value_range": (0.0, 1.0),
-    "sequence_length_axis": 1, "fft_length": 4, "padding": "valid", "max_val": 1.0,
+    "units": 4,
+    "filters": 4,
+    "kernel_size": 3,
+    "num_heads": 2,
+    "key_dim": 4,
+    "rate": 0.5,
+    "stddev": 0.1,
+    "n": 2,
+    "height": 4,
+    "width": 4,
+    "scale": 0.5,
+    "input_dim": 8,
+    "output_dim": 4,
+    "num_tokens": 8,
+    "num_bins": 8,
+    "groups": 2,
+    "factor": 0.1,
+    "height_factor": 0.1,
+    "width_factor": 0.1,
+    "target_shape": (-1,),
+    "dims": (2, 1),
+    "num_query_heads": 2,
+    "num_key_value_heads": 1,
+    "head_dim": 4,
+    "equation": "ab,bc->ac",
+    "output_shape": 4,
+    "k": 2,
+    "num_classes": 4,
+    "num_segments": 3,
+    "repeats": 2,
+    "reps": 2,
+    "shift": 1,
+    "depth": 4,
+    "block_size": 2,
+    "pool_size": 2,
+    "strides": 1,
+    "sequence_length": 2,
+    "sequence_stride": 1,
+    "num_samples": 2,
+    "bins": 4,
+    "lower": 0,
+    "upper": 2,
+    "x_min": 0.0,
+    "x_max": 1.0,
+    "fill_value": 1.0,
+    "output_size": 2,
+    "value_range": (0.0, 1.0),
+    "sequence_length_axis": 1,
+    "fft_length": 4,
+    "padding": "valid",
+    "max_val": 1.0,
 }
 
-FLOAT_DATA = (0.1, 0.9)     # uniform range of float inputs (positive: log/sqrt/arcsin are finite)
-INT_RANGE = 4               # integer inputs in [1, INT_RANGE] (no log(0) = -inf in calibration)
+FLOAT_DATA = (0.1, 0.9)  # uniform range of float inputs (positive: log/sqrt/arcsin are finite)
+INT_RANGE = 4  # integer inputs in [1, INT_RANGE] (no log(0) = -inf in calibration)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -66,8 +133,13 @@ class CorpusCase:
 
 # --- inputs -------------------------------------------------------------------------------------
 
-_SHAPES = {"image": (8, 8, 3), "seq": (6, 4), "vec": (4,), "volume": (4, 4, 4, 2),
-           "heads": (6, 2, 4)}  # (sequence, heads, head dim): attention ops
+_SHAPES = {
+    "image": (8, 8, 3),
+    "seq": (6, 4),
+    "vec": (4,),
+    "volume": (4, 4, 4, 2),
+    "heads": (6, 2, 4),
+}  # (sequence, heads, head dim): attention ops
 _OP_FORMS = ("seq", "heads")  # op inputs tried in order
 
 
@@ -115,19 +187,21 @@ def _index_arg(x):
 def _control_flow_calls():
     return {
         "fori_loop": lambda x: ops.fori_loop(0, 3, lambda i, v: v * 1.5 + 0.1, x),
-        "while_loop": lambda x: ops.while_loop(lambda i, v: i < 3,
-                                               lambda i, v: (i + 1, v * 1.5), (0, x))[1],
+        "while_loop": lambda x: ops.while_loop(lambda i, v: i < 3, lambda i, v: (i + 1, v * 1.5), (0, x))[1],
         "cond": lambda x: ops.cond(ops.mean(x) > 0.5, lambda: x * 2.0, lambda: x - 1.0),
-        "switch": lambda x: ops.switch(ops.cast(ops.mean(x) > 0.5, "int32"),
-                                       [lambda v: v * 2.0, lambda v: v - 1.0], x),
+        "switch": lambda x: ops.switch(
+            ops.cast(ops.mean(x) > 0.5, "int32"), [lambda v: v * 2.0, lambda v: v - 1.0], x
+        ),
         "map": lambda x: ops.map(lambda row: row * 2.0, x),
         "scan": lambda x: ops.scan(lambda c, v: (c + v, c * v), ops.zeros_like(x[0]), x)[1],
         "associative_scan": lambda x: ops.associative_scan(lambda a, b: a + b, x, axis=1),
         "vectorized_map": lambda x: ops.vectorized_map(lambda row: row * 2.0, x),
-        "segment_sum": lambda x: ops.segment_sum(x[0], ops.convert_to_tensor([0, 0, 1, 1, 2, 2]),
-                                                 num_segments=3),
-        "segment_max": lambda x: ops.segment_max(x[0], ops.convert_to_tensor([0, 0, 1, 1, 2, 2]),
-                                                 num_segments=3),
+        "segment_sum": lambda x: ops.segment_sum(
+            x[0], ops.convert_to_tensor([0, 0, 1, 1, 2, 2]), num_segments=3
+        ),
+        "segment_max": lambda x: ops.segment_max(
+            x[0], ops.convert_to_tensor([0, 0, 1, 1, 2, 2]), num_segments=3
+        ),
         "scatter_update": lambda x: ops.scatter_update(x, [[0, 0, 0]], [2.0]),
         "scatter": lambda x: ops.scatter([[0, 0], [1, 2]], ops.ravel(x)[:2], (3, 4)),
         "slice_update": lambda x: ops.slice_update(x, (0, 0, 0), ops.ones((1, 2, 2))),
@@ -143,19 +217,25 @@ def _call_variants(name, fn):
         params = list(inspect.signature(fn).parameters.values())
     except (TypeError, ValueError):
         return []
-    required = [p for p in params if p.default is inspect.Parameter.empty
-                and p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+    required = [
+        p
+        for p in params
+        if p.default is inspect.Parameter.empty and p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)
+    ]
     tensors = [p for p in required if p.name not in _VALUES]
     fixed = {p.name: _VALUES[p.name] for p in required if p.name in _VALUES}
     if len(tensors) == 1:
-        return [("unary", lambda x: fn(x, **fixed)),
-                ("list", lambda x: fn([x, x], **fixed))]
+        return [("unary", lambda x: fn(x, **fixed)), ("list", lambda x: fn([x, x], **fixed))]
     if len(tensors) == 2:  # the second operand differs from the first (no psnr(x, x) = inf)
-        return [("binary", lambda x: fn(x, ops.flip(x, axis=1), **fixed)),
-                ("binary_axis", lambda x: fn(x, 1, **fixed))]
+        return [
+            ("binary", lambda x: fn(x, ops.flip(x, axis=1), **fixed)),
+            ("binary_axis", lambda x: fn(x, 1, **fixed)),
+        ]
     if len(tensors) == 3:
-        return [("ternary", lambda x: fn(x > 0.5, x, x * 2.0, **fixed)),
-                ("ternary_same", lambda x: fn(x, x, x, **fixed))]
+        return [
+            ("ternary", lambda x: fn(x > 0.5, x, x * 2.0, **fixed)),
+            ("ternary_same", lambda x: fn(x, x, x, **fixed)),
+        ]
     if not tensors:
         return [("const", lambda x: x + ops.cast(ops.mean(fn(**fixed)), x.dtype))]
     return []
@@ -253,8 +333,7 @@ def _layer_kwargs(cls):
     return kwargs
 
 
-def _layer_model(cls, kwargs, form, arity, dtype="float32", policy=None, dynamic=False,
-                 label=None):
+def _layer_model(cls, kwargs, form, arity, dtype="float32", policy=None, dynamic=False, label=None):
     label = label or cls.__name__
     inputs = [_input(form, dtype=dtype, dynamic=dynamic, name=f"x{i}") for i in range(arity)]
     layer = cls(**kwargs(), name=label.lower(), **({"dtype": policy} if policy else {}))
@@ -267,15 +346,21 @@ def _layer_model(cls, kwargs, form, arity, dtype="float32", policy=None, dynamic
     outs = _tensor_leaves(out)
     if outs is None:
         raise ValueError("no tensor output")
-    return keras.Model(inputs if arity > 1 else inputs[0], outs if len(outs) > 1 else outs[0],
-                       name=label.lower())
+    return keras.Model(
+        inputs if arity > 1 else inputs[0], outs if len(outs) > 1 else outs[0], name=label.lower()
+    )
 
 
 # (form, dtype, arity, int_input, string_input) tried in order for each layer
-_LAYER_FORMS = [("image", "float32", 1, 0, False), ("seq", "float32", 1, 0, False),
-                ("vec", "float32", 1, 0, False), ("volume", "float32", 1, 0, False),
-                ("seq", "float32", 2, 0, False), ("vec", "int32", 1, 7, False),
-                ("vec", "string", 1, 0, True)]
+_LAYER_FORMS = [
+    ("image", "float32", 1, 0, False),
+    ("seq", "float32", 1, 0, False),
+    ("vec", "float32", 1, 0, False),
+    ("volume", "float32", 1, 0, False),
+    ("seq", "float32", 2, 0, False),
+    ("vec", "int32", 1, 7, False),
+    ("vec", "string", 1, 0, True),
+]
 _POLICIES = ("mixed_float16", "mixed_bfloat16")
 
 
@@ -285,7 +370,7 @@ def _unique_layer_classes():
         cls = getattr(keras.layers, name)
         if not inspect.isclass(cls) or name.startswith("_") or name in _NOT_LAYERS:
             continue
-        if cls in seen or cls.__name__ != name:   # aliases (Convolution2D, AvgPool2D, ...)
+        if cls in seen or cls.__name__ != name:  # aliases (Convolution2D, AvgPool2D, ...)
             continue
         seen.add(cls)
         out.append(cls)
@@ -325,8 +410,9 @@ def _activation_case(name):
     fn = getattr(keras.activations, name, None)
     if not callable(fn) or name.startswith("_") or name in ("get", "serialize", "deserialize"):
         return []
-    build = functools.partial(_layer_model, layers.Activation, lambda: {"activation": name},
-                              "seq", 1, label=f"act_{name}")
+    build = functools.partial(
+        _layer_model, layers.Activation, lambda: {"activation": name}, "seq", 1, label=f"act_{name}"
+    )
     return [CorpusCase(f"layer/Activation/{name}/seq", build)] if _try(build) else []
 
 

@@ -44,6 +44,7 @@ def _representative(model, case):
     def gen():
         for seed in range(4):
             yield sample(model, case.int_input, case.string_input, n=1, seed=seed)
+
     return gen
 
 
@@ -82,12 +83,17 @@ def _run_chunk(names, results, log):
     pending = list(names)
     while pending:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "tests.lint.corpus.record", "--worker", *pending], cwd=ROOT,
-            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
-            env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"})
+            [sys.executable, "-m", "tests.lint.corpus.record", "--worker", *pending],
+            cwd=ROOT,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            text=True,
+            env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"},
+        )
         lines = queue.Queue()
-        threading.Thread(target=lambda: [lines.put(x) for x in proc.stdout] + [lines.put(None)],
-                         daemon=True).start()
+        threading.Thread(
+            target=lambda: [lines.put(x) for x in proc.stdout] + [lines.put(None)], daemon=True
+        ).start()
         current, float_done = None, False
         while True:
             try:
@@ -108,10 +114,17 @@ def _run_chunk(names, results, log):
                 log(current, rec)
                 current = None
         proc.wait()
-        if current is not None:   # the worker died on `current`
-            rec = ({"float": "unknown", "int8": "fails", "int8_float_ops": [],
-                    "note": "worker died during the integer conversion"} if float_done else
-                   {"error": "worker died during the float conversion"})
+        if current is not None:  # the worker died on `current`
+            rec = (
+                {
+                    "float": "unknown",
+                    "int8": "fails",
+                    "int8_float_ops": [],
+                    "note": "worker died during the integer conversion",
+                }
+                if float_done
+                else {"error": "worker died during the float conversion"}
+            )
             if float_done:  # the float verdict died with the worker: convert it again alone
                 rec["float"] = _float_only(current)
             results[current] = rec
@@ -120,12 +133,19 @@ def _run_chunk(names, results, log):
 
 
 def _float_only(name):
-    code = ("import json\nfrom tests.lint.corpus.generate import case\n"
-            "from tests.lint import converter\n"
-            f"print('F', json.dumps(converter.float_verdict(case({name!r}).build())[0]))\n")
-    proc = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True,
-                          text=True, timeout=CASE_TIMEOUT_S,
-                          env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"})
+    code = (
+        "import json\nfrom tests.lint.corpus.generate import case\n"
+        "from tests.lint import converter\n"
+        f"print('F', json.dumps(converter.float_verdict(case({name!r}).build())[0]))\n"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=CASE_TIMEOUT_S,
+        env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"},
+    )
     for line in proc.stdout.splitlines():
         if line.startswith("F "):
             return json.loads(line[2:])
@@ -140,9 +160,11 @@ def record(names, jobs=2, verbose=True):
     def log(name, rec):
         with lock:
             if verbose:
-                print(f"[{len(results):4d}/{len(names)} {time.time() - start:6.0f}s] {name}: "
-                      f"{rec.get('float')} / {rec.get('int8')} {rec.get('error', '')}",
-                      flush=True)
+                print(
+                    f"[{len(results):4d}/{len(names)} {time.time() - start:6.0f}s] {name}: "
+                    f"{rec.get('float')} / {rec.get('int8')} {rec.get('error', '')}",
+                    flush=True,
+                )
 
     chunks = [names[i::jobs] for i in range(jobs)]
     threads = [threading.Thread(target=_run_chunk, args=(c, results, log)) for c in chunks if c]
@@ -170,8 +192,9 @@ def diff(old, new):
         elif b is None:
             lines.append(f"vanished {name} (was {a.get('float')} / {a.get('int8')})")
         elif (a.get("float"), a.get("int8")) != (b.get("float"), b.get("int8")):
-            lines.append(f"changed  {name}: {a.get('float')} / {a.get('int8')} -> "
-                         f"{b.get('float')} / {b.get('int8')}")
+            lines.append(
+                f"changed  {name}: {a.get('float')} / {a.get('int8')} -> {b.get('float')} / {b.get('int8')}"
+            )
     return lines
 
 
@@ -193,10 +216,13 @@ def main(argv=None):
     old = load() if os.path.exists(VERDICTS) else {"cases": {}}
     merged = dict(old["cases"]) if args.cases else {}
     merged.update({n: r for n, r in new.items() if n not in errors})
-    print(f"\nrecorded with {versions()} (previous: tensorflow {old.get('tensorflow')}, "
-          f"keras {old.get('keras')})")
-    changes = diff(old["cases"] if not args.cases else
-                   {n: old["cases"][n] for n in names if n in old["cases"]}, new)
+    print(
+        f"\nrecorded with {versions()} (previous: tensorflow {old.get('tensorflow')}, "
+        f"keras {old.get('keras')})"
+    )
+    changes = diff(
+        old["cases"] if not args.cases else {n: old["cases"][n] for n in names if n in old["cases"]}, new
+    )
     print(f"{len(changes)} verdict changes" + (":" if changes else ""))
     for line in changes:
         print("  " + line)
