@@ -290,25 +290,17 @@ def quantize(
         >>> qmodel.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
         >>> qmodel.fit(x_train, y_train, epochs=1, callbacks=mot.callbacks(qmodel))
     """
-    if recipe is not None:
-        return apply(
-            model,
-            recipe,
-            exclude=exclude,
-            calibration_data=calibration_data,
-            calibration_steps=calibration_steps,
-            strict=strict,
-        )
-    t = targets.get(target)
-    chosen = scheme or t.scheme
-    if chosen is None:
-        raise KerasMotError(
-            format_error(
-                f"Target '{t.name}' runs float models; there is nothing to quantize for it.",
-                fix="Use an integer target such as 'tflite_int8' or 'tflite_int16x8', or pass scheme='int8'.",
+    if recipe is None:
+        t = targets.get(target)
+        chosen = scheme or t.scheme
+        if chosen is None:
+            raise KerasMotError(
+                format_error(
+                    f"Target '{t.name}' runs float models; there is nothing to quantize for it.",
+                    fix="Use an integer target such as 'tflite_int8' or 'tflite_int16x8', or pass scheme='int8'.",
+                )
             )
-        )
-    recipe = Recipe(target=t.name, rules=(Rule("_default", quantize=chosen),))
+        recipe = Recipe(target=t.name, rules=(Rule("_default", quantize=chosen),))
     return apply(
         model,
         recipe,
