@@ -1,4 +1,4 @@
-"""Bad input is refused where it enters, with a message naming the value and the fix (issue 18).
+"""Bad input is refused where it enters, with a message naming the value and the fix.
 
 Each case asserts the error type, that the message names what was received and how to fix it,
 and, for export, that nothing (not even a hidden partial directory) is left on disk. Tiny models
