@@ -69,8 +69,9 @@ def to_tflite(model, target="tflite_int8", input_type="float32", output_type="fl
     Args:
         model: a Keras model; keras_mot wrappers are stripped first.
         target: target name or `Target` (decides ops sets, optimizations and quantization).
-        input_type, output_type: `"float32"`, `"int8"`, `"uint8"` (integer targets) or
-            `"int16"` (int16x8).
+        input_type: `"float32"`, `"int8"`, `"uint8"` (integer targets) or `"int16"`
+            (int16x8).
+        output_type: the same choices for the output.
         representative_data: iterable of input batches; required for `int16x8` and for an
             `int8` target when the model has no quantization-aware training.
         batch_size: fixed batch size, or `None` for a dynamic batch.

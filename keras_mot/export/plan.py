@@ -91,8 +91,9 @@ def export_plan(model, target, input_type="float32", output_type="float32"):
     Args:
         model: the Keras model (prepared by keras_mot or plain).
         target: target name or `Target`.
-        input_type, output_type: `.tflite` boundary dtypes (`"float32"`, `"int8"`, `"uint8"`,
-            `"int16"`; integer types only for integer targets).
+        input_type: `.tflite` input dtype (`"float32"`, `"int8"`, `"uint8"`, `"int16"`;
+            integer types only for integer targets).
+        output_type: `.tflite` output dtype (the same choices).
 
     Returns:
         `ExportPlan`.
