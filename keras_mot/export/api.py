@@ -11,7 +11,6 @@ import json
 import logging
 import os
 import time
-from typing import Optional
 
 import keras
 
@@ -29,7 +28,6 @@ from keras_mot.export.runtime import Runner
 from keras_mot.export.saved_model import write_saved_model
 from keras_mot.export.tflite_model import TfliteModel
 from keras_mot.export.verify import Parity, check_parity
-from keras_mot.finite import check_finite_ranges
 from keras_mot.lint.finding import Finding
 
 FORMATS = ("saved_model", "tflite")
@@ -59,10 +57,10 @@ class ExportResult:
     directory: str
     target: str
     paths: dict
-    parity: Optional[Parity]
+    parity: Parity | None
     findings: tuple
     sizes: dict
-    float_compute_ops: Optional[list]
+    float_compute_ops: list | None
     verdict: str
     report: dict
 

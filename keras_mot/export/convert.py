@@ -14,7 +14,9 @@ ops; `keras_mot.export.inspect.float_compute_ops` verifies the result is fully i
 
 import numpy as np
 import tensorflow as tf
-from tensorflow.python.framework.convert_to_constants import convert_variables_to_constants_v2
+from tensorflow.python.framework.convert_to_constants import (
+    convert_variables_to_constants_v2,
+)
 
 from keras_mot import graph
 from keras_mot.errors import ExportError, format_error

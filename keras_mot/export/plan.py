@@ -17,7 +17,6 @@ Example:
 """
 
 import dataclasses
-from typing import Tuple
 
 from keras_mot import graph, targets
 from keras_mot.errors import ExportError, format_error
@@ -52,9 +51,9 @@ class ExportPlan:
     mode: str
     input_type: str
     output_type: str
-    supported_ops: Tuple[str, ...]
-    optimizations: Tuple[str, ...]
-    supported_types: Tuple[str, ...]
+    supported_ops: tuple[str, ...]
+    optimizations: tuple[str, ...]
+    supported_types: tuple[str, ...]
     calibrate: bool
     strip: bool
     keep_quantization: bool
