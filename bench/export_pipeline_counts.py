@@ -28,10 +28,10 @@ import traceback
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-import keras  # noqa: E402
+import keras
 
-import keras_mot as mot  # noqa: E402
-from keras_mot.garden.digits import load_digits  # noqa: E402
+import keras_mot as mot
+from keras_mot.garden.digits import load_digits
 
 SCENARIOS = ("qat_int8", "qat_int8_io", "sparse_ptq_int8")
 
@@ -179,11 +179,11 @@ def _digits():
 
 
 def _compile(model):
-    kwargs = dict(
-        optimizer=keras.optimizers.Adam(5e-3),
-        metrics=["accuracy"],
-        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
-    )
+    kwargs = {
+        "optimizer": keras.optimizers.Adam(5e-3),
+        "metrics": ["accuracy"],
+        "loss": keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+    }
     if isinstance(model, mot.PreparedModel):
         kwargs["lint"] = "off"
     model.compile(**kwargs)
@@ -222,13 +222,15 @@ def pruned_mlp(x, y):
 
 def run(scenario, models, data):
     """Counts for one export scenario."""
-    x, y, xv, yv = data
+    _, _, xv, yv = data
     counts = Counts()
     directory = tempfile.mkdtemp(prefix="mot_counts_")
     if scenario == "sparse_ptq_int8":
-        model, kwargs = models["mlp"], dict(representative_data=(xv.reshape(-1, 64), yv), formats=("tflite",))
+        model = models["mlp"]
+        kwargs = {"representative_data": (xv.reshape(-1, 64), yv), "formats": ("tflite",)}
     else:
-        model, kwargs = models["cnn"], dict(representative_data=(xv, yv), target="tflite_int8")
+        model = models["cnn"]
+        kwargs = {"representative_data": (xv, yv), "target": "tflite_int8"}
         if scenario == "qat_int8_io":
             kwargs.update(formats=("tflite",), input_type="int8", output_type="int8")
     undo = install(counts)

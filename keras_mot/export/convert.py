@@ -14,7 +14,9 @@ ops; `keras_mot.export.inspect.float_compute_ops` verifies the result is fully i
 
 import numpy as np
 import tensorflow as tf
-from tensorflow.python.framework.convert_to_constants import convert_variables_to_constants_v2
+from tensorflow.python.framework.convert_to_constants import (
+    convert_variables_to_constants_v2,
+)
 
 from keras_mot import graph
 from keras_mot.errors import ExportError, format_error
@@ -76,8 +78,9 @@ def to_tflite(
     Args:
         model: a Keras model; keras_mot wrappers are stripped first.
         target: target name or `Target` (decides ops sets, optimizations and quantization).
-        input_type, output_type: `"float32"`, `"int8"`, `"uint8"` (integer targets) or
-            `"int16"` (int16x8).
+        input_type: `"float32"`, `"int8"`, `"uint8"` (integer targets) or `"int16"`
+            (int16x8).
+        output_type: the same choices for the output.
         representative_data: iterable of input batches; required for `int16x8` and for an
             `int8` target when the model has no quantization-aware training.
         batch_size: fixed batch size, or `None` for a dynamic batch.

@@ -17,7 +17,6 @@ Example:
 """
 
 import dataclasses
-from typing import Tuple
 
 from keras_mot import graph, targets
 from keras_mot.errors import ExportError, format_error
@@ -52,9 +51,9 @@ class ExportPlan:
     mode: str
     input_type: str
     output_type: str
-    supported_ops: Tuple[str, ...]
-    optimizations: Tuple[str, ...]
-    supported_types: Tuple[str, ...]
+    supported_ops: tuple[str, ...]
+    optimizations: tuple[str, ...]
+    supported_types: tuple[str, ...]
     calibrate: bool
     strip: bool
     keep_quantization: bool
@@ -122,8 +121,9 @@ def export_plan(model, target, input_type="float32", output_type="float32"):
     Args:
         model: the Keras model (prepared by keras_mot or plain).
         target: target name or `Target`.
-        input_type, output_type: `.tflite` boundary dtypes (`"float32"`, `"int8"`, `"uint8"`,
-            `"int16"`; integer types only for integer targets).
+        input_type: `.tflite` input dtype (`"float32"`, `"int8"`, `"uint8"`, `"int16"`;
+            integer types only for integer targets).
+        output_type: `.tflite` output dtype (the same choices).
 
     Returns:
         `ExportPlan`.

@@ -18,7 +18,6 @@ Example:
 """
 
 import dataclasses
-from typing import Optional, Tuple
 
 import numpy as np
 
@@ -45,13 +44,13 @@ class TensorInfo:
 
     index: int
     name: str
-    shape: Tuple[int, ...]
-    shape_signature: Optional[Tuple[int, ...]]
+    shape: tuple[int, ...]
+    shape_signature: tuple[int, ...] | None
     dtype: str
-    scale: Tuple[float, ...] = ()
-    zero_point: Tuple[int, ...] = ()
+    scale: tuple[float, ...] = ()
+    zero_point: tuple[int, ...] = ()
     quantized_dimension: int = 0
-    data: Optional[np.ndarray] = dataclasses.field(default=None, repr=False, compare=False)
+    data: np.ndarray | None = dataclasses.field(default=None, repr=False, compare=False)
     sparsity: object = dataclasses.field(default=None, repr=False, compare=False)
 
     @property
@@ -77,8 +76,8 @@ class OpInfo:
     index: int
     name: str
     version: int
-    inputs: Tuple[int, ...]
-    outputs: Tuple[int, ...]
+    inputs: tuple[int, ...]
+    outputs: tuple[int, ...]
     options: object = dataclasses.field(default=None, repr=False, compare=False)
     custom: bool = False
 
