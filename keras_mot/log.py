@@ -1,9 +1,10 @@
 """keras_mot's loggers: library messages go through `logging`, under the `"keras_mot"` logger.
 
-One logger shows by default: `"keras_mot.prepared"` (the module that owns it), which carries the lint table that
-`PreparedModel.compile(lint="table")` prints before training. It writes INFO records to the
-current `sys.stdout` with a plain `%(message)s` format and does not propagate (no doubled lines
-when the application configures the root logger). To silence or re-route it:
+One logger shows by default: `"keras_mot.prepared"` (named after the module that uses it), which
+carries the lint table that `PreparedModel.compile(lint="table")` prints before training. It
+writes INFO records to the current `sys.stdout` with a plain `%(message)s` format and does not
+propagate (no doubled lines when the application configures the root logger). To silence or
+re-route it:
 
 Example:
     >>> import logging

@@ -107,3 +107,27 @@ def test_every_keras_mot_path_named_in_a_message_or_docstring_exists(module):
                 if not _resolves(ref)
             )
     assert not missing, f"{module} names paths that do not exist: {sorted(missing)}"
+
+
+def test_findings_live_in_a_neutral_module():
+    import keras_mot as mot
+    from keras_mot import findings
+    from keras_mot.lint import finding as compat
+
+    graph = g.import_graph(MODULES, lazy=True)
+    assert graph["keras_mot.findings"] == set()
+    assert mot.Finding is findings.Finding is compat.Finding
+    assert mot.LintReport is findings.LintReport is compat.LintReport
+    users = [m for m, edges in graph.items() if "keras_mot.lint.finding" in edges]
+    assert users == [], f"import Finding from keras_mot.findings: {users}"
+
+
+def test_the_extension_api_is_public():
+    import keras_mot as mot
+    from keras_mot.layers.base import LayerAdapter, WeightRef, register_adapter
+    from keras_mot.targets import Target
+
+    assert (mot.register_adapter, mot.LayerAdapter, mot.WeightRef, mot.Target) == (
+        register_adapter, LayerAdapter, WeightRef, Target)
+    assert callable(mot.targets.register) and mot.LayerKind.DENSE == "dense"
+    assert {"register_adapter", "LayerAdapter", "WeightRef", "LayerKind", "Target"} <= set(mot.__all__)

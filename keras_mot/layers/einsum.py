@@ -27,9 +27,10 @@ def activation_name(layer):
 
 
 def einsum_sparsity_kind(equation):
-    """`LayerKind.EINSUM` / `LayerKind.EINSUM_IN2` / `"einsum_in3"` ... when `equation` contracts the kernel's leading k axes
-    with the input's trailing k axes in the same order (the converter then lowers it to a
-    FULLY_CONNECTED whose input axis is those axes flattened row-major); else `None`.
+    """`LayerKind.EINSUM` / `LayerKind.EINSUM_IN2` / `"einsum_in3"` ... when `equation`
+    contracts the kernel's leading k axes with the input's trailing k axes in the same order
+    (the converter then lowers it to a FULLY_CONNECTED whose input axis is those axes flattened
+    row-major); else `None`.
 
     Example:
         >>> str(einsum_sparsity_kind("abc,cde->abde")), str(einsum_sparsity_kind("abcd,cde->abe"))
