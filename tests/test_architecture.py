@@ -128,6 +128,10 @@ def test_the_extension_api_is_public():
     from keras_mot.targets import Target
 
     assert (mot.register_adapter, mot.LayerAdapter, mot.WeightRef, mot.Target) == (
-        register_adapter, LayerAdapter, WeightRef, Target)
+        register_adapter,
+        LayerAdapter,
+        WeightRef,
+        Target,
+    )
     assert callable(mot.targets.register) and mot.LayerKind.DENSE == "dense"
     assert {"register_adapter", "LayerAdapter", "WeightRef", "LayerKind", "Target"} <= set(mot.__all__)
