@@ -118,3 +118,23 @@ def intended(float_ops, kept, outputs=()):
         return any(pattern.search(t) for t in tensors) or (kept_output and any("/" not in t for t in tensors))
 
     return [op for op in float_ops if ours(op)] if names else []
+
+
+def debug_chart(prepared, examples, target, path, max_examples=256):
+    """Writes the per-layer error chart of a selectively quantized model (the debugger's own
+    and accumulated error per layer, measured on the export's examples) to `path`.
+
+    Returns:
+        `None` when written, else the note saying why not (matplotlib missing, no rows).
+
+    Example:
+        >>> note = debug_chart(prepared, examples, "tflite_int8", "out/debug.png")
+    """
+    from keras_mot.debug.measuring import measure
+    from keras_mot.debug.views import plot_report
+
+    n = min(len(examples), max_examples)
+    batches = [
+        graph.pack_inputs(prepared, [x[s : min(s + 32, n)] for x in examples.inputs]) for s in range(0, n, 32)
+    ]
+    return plot_report(measure(prepared, batches, None, target, "post_training"), path)

@@ -36,6 +36,7 @@ FILES = {
     "report_json": "report.json",
     "report_md": "report.md",
     "plot": "report.png",
+    "debug_plot": "debug.png",
 }
 CALIBRATION_EXAMPLES = 128
 
@@ -387,6 +388,14 @@ def _export_into(
             notes.append(note)
         else:
             paths["plot"] = FILES["plot"]
+    if plot and kept and examples is not None:  # selective quantization: where the error is
+        from keras_mot.debug.selective import debug_chart
+
+        note = debug_chart(model, examples, target.name, os.path.join(tmp, FILES["debug_plot"]))
+        if note:
+            notes.append(note)
+        else:
+            paths["debug_plot"] = FILES["debug_plot"]
     stages("writing the report")
     paths.update(report_json=FILES["report_json"], report_md=FILES["report_md"])
     ok = not any(f.severity == "error" for f in findings) and (parity is None or parity.ok) and not floats

@@ -2,6 +2,7 @@
 QAT models, bad input; selective export verified with the converter and LiteRT."""
 
 import json
+import os
 
 import keras
 import numpy as np
@@ -75,9 +76,10 @@ def test_export_exclude_keeps_layer_float(planted, tmp_path):
         representative_data=x_test[:256],
         exclude=["spiky"],
         formats=("tflite",),
-        plot=False,
     )
     from keras_mot.export.inspect import op_list
+
+    assert os.path.getsize(result.paths["debug_plot"]) > 1000  # the per-layer error chart
 
     ops = op_list(open(result.tflite_path, "rb").read())
     assert result.report["kept_float"] == ["spiky"]
