@@ -339,13 +339,16 @@ def _export_into(
     parsed = TfliteModel(tflite_bytes)  # the one parse: lint, sparsity, parity, report
     floats = float_compute_ops(parsed) if target.is_integer else None
     if kept:  # selective quantization: the kept layers' float ops are intended
-        from keras_mot.debug.selective import intended, output_layers
+        from keras_mot.debug.selective import intended, not_kept_findings, output_layers
 
-        mine = intended(floats or [], kept, output_layers(model))
+        all_floats = floats or []
+        mine = intended(all_floats, kept, output_layers(model))
         floats = [op for op in floats if op not in mine]
         notes.append(f"Kept float by the recipe: {', '.join(kept)} ({len(mine)} float ops).")
     lint_report = lint_tflite(parsed, target, model=model)
     findings = list(lint_report.findings)
+    if kept:
+        findings += not_kept_findings(all_floats, kept, output_layers(model))
     stages("checking sparsity")
     sparse_findings, storage = _sparse_checks(parsed, target, model)
     findings += sparse_findings

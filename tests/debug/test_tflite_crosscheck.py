@@ -102,3 +102,24 @@ def test_agrees_with_tensorflow_quantization_debugger():
     far = [k for k in common if abs(mine[k] - theirs[k]) > 0.1 * theirs[k]]
     assert not far, (theirs, mine)
     assert _spearman([mine[k] for k in common], [theirs[k] for k in common]) >= 0.9
+
+
+def test_selective_export_says_when_a_kept_layer_was_quantized_anyway(tmp_path):
+    # dw sits between two quantized layers: its input and output are int8 tensors, and the
+    # converter quantizes its weights itself.
+    model, x = _cnn()
+    result = mot.export(
+        model,
+        str(tmp_path / "out"),
+        target="tflite_int8",
+        representative_data=x,
+        exclude=["dw"],
+        formats=("tflite",),
+        plot=False,
+    )
+    from keras_mot.export.inspect import op_list
+
+    ops = op_list(open(result.tflite_path, "rb").read())
+    assert any(o["op"] == "DEPTHWISE_CONV_2D" and o["inputs"][0] == "int8" for o in ops)
+    codes = {(f.layer, f.code) for f in result.findings}
+    assert ("dw", "kept-layer-quantized") in codes, result.findings
