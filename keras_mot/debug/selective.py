@@ -118,3 +118,50 @@ def intended(float_ops, kept, outputs=()):
         return any(pattern.search(t) for t in tensors) or (kept_output and any("/" not in t for t in tensors))
 
     return [op for op in float_ops if ours(op)] if names else []
+
+
+def debug_chart(prepared, examples, target, path, max_examples=256):
+    """Writes the per-layer error chart of a selectively quantized model (the debugger's own
+    and accumulated error per layer, measured on the export's examples) to `path`.
+
+    Returns:
+        `None` when written, else the note saying why not (matplotlib missing, no rows).
+
+    Example:
+        >>> note = debug_chart(prepared, examples, "tflite_int8", "out/debug.png")
+    """
+    from keras_mot.debug.measuring import measure
+    from keras_mot.debug.views import plot_report
+
+    n = min(len(examples), max_examples)
+    batches = [
+        graph.pack_inputs(prepared, [x[s : min(s + 32, n)] for x in examples.inputs]) for s in range(0, n, 32)
+    ]
+    return plot_report(measure(prepared, batches, None, target, "post_training"), path)
+
+
+def not_kept_findings(float_ops, kept, outputs=()):
+    """Warnings for the kept layers the converter quantized anyway (no float op of theirs).
+
+    A layer left float between two quantized neighbours reads and writes int8 tensors; the
+    converter then quantizes its constant weights itself and the layer runs in int8.
+
+    Example:
+        >>> not_kept_findings(floats, ["dw"])[0].code
+        'kept-layer-quantized'
+    """
+    from keras_mot.findings import Finding
+
+    return [
+        Finding(
+            path,
+            None,
+            "warning",
+            f"Layer '{path}' was to stay float, but the converter quantized it (no float op of "
+            "its is in the TFLite model): its neighbours' int8 tensors let the converter quantize it.",
+            "Keep a neighbour float too (exclude the layer before or after it), or accept it in int8.",
+            "kept-layer-quantized",
+        )
+        for path in kept
+        if not intended(float_ops, [path], outputs)
+    ]

@@ -36,6 +36,7 @@ FILES = {
     "report_json": "report.json",
     "report_md": "report.md",
     "plot": "report.png",
+    "debug_plot": "debug.png",
 }
 CALIBRATION_EXAMPLES = 128
 
@@ -338,13 +339,16 @@ def _export_into(
     parsed = TfliteModel(tflite_bytes)  # the one parse: lint, sparsity, parity, report
     floats = float_compute_ops(parsed) if target.is_integer else None
     if kept:  # selective quantization: the kept layers' float ops are intended
-        from keras_mot.debug.selective import intended, output_layers
+        from keras_mot.debug.selective import intended, not_kept_findings, output_layers
 
-        mine = intended(floats or [], kept, output_layers(model))
+        all_floats = floats or []
+        mine = intended(all_floats, kept, output_layers(model))
         floats = [op for op in floats if op not in mine]
         notes.append(f"Kept float by the recipe: {', '.join(kept)} ({len(mine)} float ops).")
     lint_report = lint_tflite(parsed, target, model=model)
     findings = list(lint_report.findings)
+    if kept:
+        findings += not_kept_findings(all_floats, kept, output_layers(model))
     stages("checking sparsity")
     sparse_findings, storage = _sparse_checks(parsed, target, model)
     findings += sparse_findings
@@ -387,6 +391,14 @@ def _export_into(
             notes.append(note)
         else:
             paths["plot"] = FILES["plot"]
+    if plot and kept and examples is not None:  # selective quantization: where the error is
+        from keras_mot.debug.selective import debug_chart
+
+        note = debug_chart(model, examples, target.name, os.path.join(tmp, FILES["debug_plot"]))
+        if note:
+            notes.append(note)
+        else:
+            paths["debug_plot"] = FILES["debug_plot"]
     stages("writing the report")
     paths.update(report_json=FILES["report_json"], report_md=FILES["report_md"])
     ok = not any(f.severity == "error" for f in findings) and (parity is None or parity.ok) and not floats

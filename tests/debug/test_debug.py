@@ -2,6 +2,7 @@
 QAT models, bad input; selective export verified with the converter and LiteRT."""
 
 import json
+import os
 
 import keras
 import numpy as np
@@ -75,14 +76,34 @@ def test_export_exclude_keeps_layer_float(planted, tmp_path):
         representative_data=x_test[:256],
         exclude=["spiky"],
         formats=("tflite",),
-        plot=False,
     )
     from keras_mot.export.inspect import op_list
+
+    assert os.path.getsize(result.paths["debug_plot"]) > 1000  # the per-layer error chart
 
     ops = op_list(open(result.tflite_path, "rb").read())
     assert result.report["kept_float"] == ["spiky"]
     assert [o["op"] for o in ops].count("DEQUANTIZE") >= 1
     assert any(o["op"] == "FULLY_CONNECTED" and o["inputs"][0] == "int8" for o in ops)
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="the converter quantizes a layer kept float between two quantized neighbours: the "
+    "export warns (kept-layer-quantized) but the layer runs in int8",
+)
+def test_export_exclude_runs_the_layer_float_in_tflite(planted, tmp_path):
+    model, _, _, x_test, _ = planted
+    result = mot.export(
+        model,
+        str(tmp_path / "out"),
+        target="tflite_int8",
+        representative_data=x_test[:256],
+        exclude=["spiky"],
+        formats=("tflite",),
+        plot=False,
+    )
+    assert not [f for f in result.findings if f.code == "kept-layer-quantized"], result.findings
 
 
 def _nested_dict_model():

@@ -57,6 +57,7 @@ def test_simulation_matches_the_interpreters_tensors(tmp_path):
 @pytest.mark.slow
 def test_agrees_with_tensorflow_quantization_debugger():
     import tensorflow as tf
+    from tensorflow.lite.python import convert as tf_convert
 
     from keras_mot.export.convert import frozen_concrete_function
 
@@ -69,7 +70,18 @@ def test_agrees_with_tensorflow_quantization_debugger():
             yield [x[k : k + 1]]
 
     converter.representative_dataset = data
-    debugger = tf.lite.experimental.QuantizationDebugger(converter=converter, debug_dataset=data)
+    # The debugger quantizes FULLY_CONNECTED weights per channel, while keras_mot's tflite_int8
+    # scheme (like mot.export of a QAT model) quantizes Dense kernels per tensor. The debugger
+    # takes no option for that, so its instrumented model is built here with the converter's
+    # own switch; every other setting is the debugger's.
+    converter.experimental_mlir_quantizer = True
+    converter._experimental_calibrate_only = True
+    debug_model = tf_convert.mlir_quantize(
+        converter.convert(), enable_numeric_verify=True, disable_per_channel_for_dense_layers=True
+    )
+    debugger = tf.lite.experimental.QuantizationDebugger(
+        quant_debug_model_content=debug_model, debug_dataset=data
+    )
     debugger.run()
     buf = io.StringIO()
     debugger.layer_statistics_dump(buf)
@@ -86,8 +98,28 @@ def test_agrees_with_tensorflow_quantization_debugger():
     mine = {k: r.own_rmse_over_scale for k, r in rows.items()}
     mine["r1"] = rows["c1"].rmse_over_scale
     common = [k for k in theirs if k in mine]
-    assert len(common) >= 5, (theirs, mine)
-    close = [k for k in common if abs(mine[k] - theirs[k]) <= 0.1 * theirs[k]]
-    # Measured: every layer within 3 % except the output Dense (0.41 vs 0.59, unexplained).
-    assert len(close) >= len(common) - 1, (theirs, mine)
+    assert len(common) >= 5 and "head" in common, (theirs, mine)
+    far = [k for k in common if abs(mine[k] - theirs[k]) > 0.1 * theirs[k]]
+    assert not far, (theirs, mine)
     assert _spearman([mine[k] for k in common], [theirs[k] for k in common]) >= 0.9
+
+
+def test_selective_export_says_when_a_kept_layer_was_quantized_anyway(tmp_path):
+    # dw sits between two quantized layers: its input and output are int8 tensors, and the
+    # converter quantizes its weights itself.
+    model, x = _cnn()
+    result = mot.export(
+        model,
+        str(tmp_path / "out"),
+        target="tflite_int8",
+        representative_data=x,
+        exclude=["dw"],
+        formats=("tflite",),
+        plot=False,
+    )
+    from keras_mot.export.inspect import op_list
+
+    ops = op_list(open(result.tflite_path, "rb").read())
+    assert any(o["op"] == "DEPTHWISE_CONV_2D" and o["inputs"][0] == "int8" for o in ops)
+    codes = {(f.layer, f.code) for f in result.findings}
+    assert ("dw", "kept-layer-quantized") in codes, result.findings
