@@ -55,3 +55,41 @@ def reducible_logs(model, logs):
     return keras.tree.map_structure(
         lambda v: keras.ops.reshape(v, (1,)) if len(getattr(v, "shape", (0,))) == 0 else v, logs
     )
+
+
+def enable(model):
+    """Lets a plain (not prepared) Keras `model` run `fit` under `MultiWorkerMirroredStrategy`.
+
+    Prepared models (`mot.quantize`, `mot.prune`, `mot.apply`) need nothing; this patches the
+    same two steps on one float model instance. Returns the model.
+
+    Example:
+        >>> model = enable(build_model())  # doctest: +SKIP
+    """
+    import types
+
+    cls = type(model)
+
+    def _maybe_symbolic_build(self, iterator=None, data_batch=None):
+        strategy = getattr(self, "_distribute_strategy", None)
+        if iterator is None or data_batch is not None or not is_multi_worker(strategy):
+            return cls._maybe_symbolic_build(self, iterator=iterator, data_batch=data_batch)
+        for _, _, batches in iterator:
+            data_batch = symbolic_build_batch(strategy, next(batches))
+            break
+        with strategy.scope():
+            self._symbolic_build(data_batch=data_batch)
+
+    def train_step(self, *args, **kwargs):
+        return reducible_logs(self, cls.train_step(self, *args, **kwargs))
+
+    def test_step(self, *args, **kwargs):
+        return reducible_logs(self, cls.test_step(self, *args, **kwargs))
+
+    for name, fn in (
+        ("_maybe_symbolic_build", _maybe_symbolic_build),
+        ("train_step", train_step),
+        ("test_step", test_step),
+    ):
+        object.__setattr__(model, name, types.MethodType(fn, model))
+    return model

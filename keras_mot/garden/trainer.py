@@ -35,6 +35,8 @@ from keras_mot.garden.data import build_dataset, resolve_source
 from keras_mot.garden.distribution import build_strategy
 from keras_mot.garden.run_state import PeriodicCheckpoint, RunState
 from keras_mot.garden.training import build_loss, build_optimizer, one_hot_labels
+from keras_mot.multi_worker import enable as enable_multi_worker
+from keras_mot.multi_worker import is_multi_worker
 
 DEFAULT_TARGETS = {
     "qat": "tflite_int8",
@@ -135,6 +137,8 @@ def _compile(model, config, lint, learning_rate=None):
     )
     if hasattr(model, "mot_target"):
         kwargs["lint"] = lint
+    elif is_multi_worker(getattr(model, "_distribute_strategy", None)):
+        enable_multi_worker(model)  # a plain Keras model's fit fails there on its own
     model.compile(**kwargs)
 
 

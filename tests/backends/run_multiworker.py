@@ -31,9 +31,13 @@ def main(mode):
     x, y = run_core._data()
     with strategy.scope():
         model = run_core._model(keras)
-        if mode == "prune":  # inference-mode BatchNormalization: no per-replica statistics
+        if mode in ("prune", "float"):  # inference-mode BatchNormalization: no per-replica statistics
             model.get_layer("bn").trainable = False
-        if mode == "quantize":
+        if mode == "float":  # a plain Keras model: keras_mot.multi_worker.enable
+            from keras_mot.multi_worker import enable
+
+            prepared, cbs = enable(model), []
+        elif mode == "quantize":
             prepared = mot.quantize(model, calibration_data=x[:32], calibration_steps=1)
             # Frozen from step 0: live ranges and batch statistics are per replica.
             cbs = mot.callbacks(prepared, freeze_ranges_at=0, freeze_bn_at=0)

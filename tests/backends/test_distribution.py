@@ -72,7 +72,7 @@ def _run_two_workers(mode):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("mode", ["quantize", "prune"])
+@pytest.mark.parametrize("mode", ["quantize", "prune", "float"])
 def test_multi_worker_mirrored_strategy_matches_one_device(mode):
     single = _run_pair("run_mirrored.py", mode, _env("tensorflow"), ("single",))[0]
     workers = _run_two_workers(mode)
