@@ -84,6 +84,31 @@ class PreparedModel(Functional):
                 self.run_lint(strict=(lint == "strict"), verbose=True)
         return super().compile(*args, **kwargs)
 
+    def _maybe_symbolic_build(self, iterator=None, data_batch=None):
+        """Keras' symbolic build, from one replica's batch under `MultiWorkerMirroredStrategy`."""
+        from keras_mot.multi_worker import is_multi_worker, symbolic_build_batch
+
+        strategy = getattr(self, "_distribute_strategy", None)
+        if iterator is None or data_batch is not None or not is_multi_worker(strategy):
+            return super()._maybe_symbolic_build(iterator=iterator, data_batch=data_batch)
+        for _, _, batches in iterator:
+            data_batch = symbolic_build_batch(strategy, next(batches))
+            break
+        with strategy.scope():
+            self._symbolic_build(data_batch=data_batch)
+
+    def train_step(self, *args, **kwargs):
+        """Keras' train step; under `MultiWorkerMirroredStrategy` its scalar logs get rank 1."""
+        from keras_mot.multi_worker import reducible_logs
+
+        return reducible_logs(self, super().train_step(*args, **kwargs))
+
+    def test_step(self, *args, **kwargs):
+        """Keras' test step; under `MultiWorkerMirroredStrategy` its scalar logs get rank 1."""
+        from keras_mot.multi_worker import reducible_logs
+
+        return reducible_logs(self, super().test_step(*args, **kwargs))
+
     def fit(self, *args, callbacks=None, **kwargs):
         """`keras.Model.fit`, refusing up front to train a pruned model without `UpdateMasks`."""
         from keras_mot.callbacks.pruning import require_update_masks

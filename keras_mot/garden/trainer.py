@@ -32,8 +32,11 @@ from keras_mot.garden import results as _results
 from keras_mot.garden.builders import build_model
 from keras_mot.garden.config import ExperimentConfig, dump_config, load_config
 from keras_mot.garden.data import build_dataset, resolve_source
+from keras_mot.garden.distribution import build_strategy
 from keras_mot.garden.run_state import PeriodicCheckpoint, RunState
 from keras_mot.garden.training import build_loss, build_optimizer, one_hot_labels
+from keras_mot.multi_worker import enable as enable_multi_worker
+from keras_mot.multi_worker import is_multi_worker
 
 DEFAULT_TARGETS = {
     "qat": "tflite_int8",
@@ -134,6 +137,8 @@ def _compile(model, config, lint, learning_rate=None):
     )
     if hasattr(model, "mot_target"):
         kwargs["lint"] = lint
+    elif is_multi_worker(getattr(model, "_distribute_strategy", None)):
+        enable_multi_worker(model)  # a plain Keras model's fit fails there on its own
     model.compile(**kwargs)
 
 
@@ -272,6 +277,8 @@ def train(
     # and export targets now, the recipe's selectors against the model once it is built.
     recipe = None if mode == "float" else build_recipe(config, target)
     _export_targets(config, target)
+    # Before any other TensorFlow op: MultiWorkerMirroredStrategy starts this worker's server.
+    strategy = build_strategy(config.runtime.distribution_strategy)
     out = os.path.abspath(out or os.path.join("runs", name))
     state = RunState.open(out, dump_config(config, compact=True), fresh=fresh)
     if state.phase != "float" and not checkpoints:
@@ -302,15 +309,17 @@ def train(
     )
 
     if state.phase == "float":
-        model, done = state.load_resume("float"), state.step
-        if model is None:
-            model, done = build_model(config), 0
-            if recipe is not None:
-                mot.check_recipe(model, recipe)
-            float_steps = 0 if _load_checkpoint(model, config) else config.keras_mot.float_train_steps
-            _compile(model, config, lint, config.keras_mot.float_learning_rate)
-        else:  # resumed: compiled, optimizer state restored
-            float_steps = config.keras_mot.float_train_steps
+        with strategy.scope():
+            model, done = state.load_resume("float"), state.step
+            if model is None:
+                model, done = build_model(config), 0
+                if recipe is not None:
+                    mot.check_recipe(model, recipe)
+                restored = _load_checkpoint(model, config)
+                float_steps = 0 if restored else config.keras_mot.float_train_steps
+                _compile(model, config, lint, config.keras_mot.float_learning_rate)
+            else:  # resumed: compiled, optimizer state restored
+                float_steps = config.keras_mot.float_train_steps
         if float_steps > done:
             _fit(
                 model,
@@ -326,7 +335,8 @@ def train(
         float_acc = float(model.evaluate(val_ds_fit, verbose=0)[1])
         state.advance("optimize", float_acc=float_acc)
     else:
-        model = keras.saving.load_model(os.path.join(ckpt, "float.keras"), safe_mode=True)
+        with strategy.scope():
+            model = keras.saving.load_model(os.path.join(ckpt, "float.keras"), safe_mode=True)
         float_acc = state.data["float_acc"]
     seconds["float"] = time.perf_counter() - clock
 
@@ -334,10 +344,11 @@ def train(
     optimized, opt_acc = model, None
     saved = os.path.join(ckpt, mode.replace("+", "_") + ".keras")
     if mode != "float" and state.phase == "optimize":
-        optimized, done = state.load_resume("optimize"), state.step
-        if optimized is None:
-            optimized, done = mot.apply(model, recipe, calibration_data=x_cal), 0
-            _compile(optimized, config, lint)
+        with strategy.scope():
+            optimized, done = state.load_resume("optimize"), state.step
+            if optimized is None:
+                optimized, done = mot.apply(model, recipe, calibration_data=x_cal), 0
+                _compile(optimized, config, lint)
         if config.trainer.train_steps > done:
             _fit(
                 optimized,
@@ -354,7 +365,8 @@ def train(
         opt_acc = float(optimized.evaluate(val_ds_fit, verbose=0)[1])
         state.advance("export", opt_acc=opt_acc)
     elif mode != "float":
-        optimized = keras.saving.load_model(saved, safe_mode=True)
+        with strategy.scope():
+            optimized = keras.saving.load_model(saved, safe_mode=True)
         opt_acc = state.data["opt_acc"]
     else:
         state.advance("export")

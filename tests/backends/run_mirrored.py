@@ -1,4 +1,4 @@
-"""QAT or pruning under `tf.distribute.MirroredStrategy` on 2 logical CPUs, or on one; print JSON.
+"""QAT, pruning or float training under `tf.distribute.MirroredStrategy` on 2 logical CPUs, or on one; print JSON.
 
 Run by `test_distribution.py`: the two runs see the same global batches, so ranges, masks and
 weights agree within float tolerance (the replicas' gradients are summed in another order).
@@ -31,9 +31,11 @@ def main(mode, devices):
     )
     with strategy.scope():
         model = run_core._model(keras)
-        if mode == "prune":  # inference-mode BatchNormalization: no per-replica statistics
+        if mode in ("prune", "float"):  # inference-mode BatchNormalization: no per-replica statistics
             model.get_layer("bn").trainable = False
-        if mode == "quantize":
+        if mode == "float":
+            prepared, cbs = model, []
+        elif mode == "quantize":
             prepared = mot.quantize(model, calibration_data=x[:32], calibration_steps=1)
             # Frozen from step 0: live ranges and batch statistics are per replica (each sees
             # half the batch), as BatchNormalization's are under MirroredStrategy.

@@ -1,4 +1,5 @@
-"""QAT and pruning under `tf.distribute.MirroredStrategy` (2 logical CPUs) and JAX's
+"""QAT and pruning under `tf.distribute.MirroredStrategy` (2 logical CPUs),
+`MultiWorkerMirroredStrategy` (2 local worker processes over loopback) and JAX's
 `keras.distribution.DataParallel` (2 host devices) equal the one-device run.
 
 Ranges and batch statistics are frozen from step 0 in the QAT run (and BatchNormalization runs in
@@ -6,7 +7,9 @@ inference mode in the pruning run): live ones are computed per replica, on half 
 BatchNormalization's are under MirroredStrategy, so they would legitimately differ.
 """
 
+import json
 import os
+import socket
 import subprocess
 import sys
 
@@ -35,6 +38,46 @@ def test_mirrored_strategy_matches_one_device(mode):
     single, mirrored = _run_pair("run_mirrored.py", mode, _env("tensorflow"), ("single", "mirrored"))
     assert (single["replicas"], mirrored["replicas"]) == (1, 2)
     _assert_same(single, mirrored, mode)
+
+
+def _free_ports(count):
+    sockets = [socket.socket() for _ in range(count)]
+    for s in sockets:
+        s.bind(("localhost", 0))
+    ports = [s.getsockname()[1] for s in sockets]
+    for s in sockets:
+        s.close()
+    return ports
+
+
+def _run_two_workers(mode):
+    cluster = {"worker": [f"localhost:{port}" for port in _free_ports(2)]}
+    procs = []
+    for index in range(2):
+        config = {"cluster": cluster, "task": {"type": "worker", "index": index}}
+        env = dict(_env("tensorflow"), TF_CONFIG=json.dumps(config))
+        procs.append(
+            subprocess.Popen(
+                [sys.executable, os.path.join(HERE, "run_multiworker.py"), mode],
+                env=env,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+            )
+        )
+    chief = _result(procs[0])
+    out, err = procs[1].communicate(timeout=600)
+    assert procs[1].returncode == 0, err[-3000:]
+    return chief
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("mode", ["quantize", "prune", "float"])
+def test_multi_worker_mirrored_strategy_matches_one_device(mode):
+    single = _run_pair("run_mirrored.py", mode, _env("tensorflow"), ("single",))[0]
+    workers = _run_two_workers(mode)
+    assert (single["replicas"], workers["replicas"]) == (1, 2)
+    _assert_same(single, workers, mode)
 
 
 @pytest.mark.slow

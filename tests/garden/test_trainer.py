@@ -146,3 +146,50 @@ def test_cpu_config_trains_and_exports(tmp_path, name):
         final = load_config(os.path.join(CONFIGS, f"{name}.yaml")).task.pruning.final_sparsity
         primary = result.exports[result.target]
         assert primary.report["overall_sparsity"] == pytest.approx(final, abs=0.05)
+
+
+def test_mirrored_distribution_strategy_trains(tmp_path, monkeypatch):
+    """`runtime.distribution_strategy: mirrored`: models built and compiled under MirroredStrategy."""
+    import keras
+    import tensorflow as tf
+
+    import keras_mot.garden.trainer as trainer_module
+
+    compiled = []
+    real = trainer_module._compile
+
+    def recording(model, *args, **kwargs):
+        real(model, *args, **kwargs)
+        compiled.append(model.distribute_strategy)
+
+    monkeypatch.setattr(trainer_module, "_compile", recording)
+    overrides = FAST + ["runtime.distribution_strategy=mirrored"]
+    result = train(
+        os.path.join(CONFIGS, "mobilenetv2_qat_cpu.yaml"),
+        out=tmp_path,
+        overrides=overrides,
+        verbose=0,
+        lint="off",
+        reference=False,
+        checkpoints=True,
+        max_examples=64,
+        export_targets=["tflite_int8"],
+    )
+    assert len(compiled) == 2
+    assert all(isinstance(s, tf.distribute.MirroredStrategy) for s in compiled)
+    for target, export in result.exports.items():
+        assert export.parity.ok and export.ok, (target, export.parity, result.table)
+    keras.saving.load_model(os.path.join(tmp_path, "checkpoints", "qat.keras"), safe_mode=True)
+
+
+def test_unknown_distribution_strategy_is_refused(tmp_path):
+    with pytest.raises(KerasMotError) as err:
+        train(
+            os.path.join(CONFIGS, "mobilenetv2_qat_cpu.yaml"),
+            out=tmp_path,
+            overrides=FAST + ["runtime.distribution_strategy=tpu"],
+            verbose=0,
+        )
+    message = str(err.value)
+    assert "'tpu'" in message and "multi_worker_mirrored" in message and "one_device" in message
+    assert not os.path.exists(os.path.join(tmp_path, "config.yaml"))
