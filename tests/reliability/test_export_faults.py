@@ -48,7 +48,7 @@ _CHILD = textwrap.dedent("""
     atomic.os.rename = rename
     if when == "during_write":
         import importlib
-        api = importlib.import_module("keras_mot.export.api")
+        api = importlib.import_module("keras_mot.export.convert")
         real = api.convert
         def killed(*a, **k):
             real(*a, **k)
