@@ -15,6 +15,7 @@ Example:
 
 from keras_mot import graph
 from keras_mot.errors import ExportError, format_error
+from keras_mot.export.plan import has_wrappers
 from keras_mot.wrapper import Wrapper
 
 CALIBRATION_EXAMPLES = 512
@@ -40,7 +41,7 @@ def prepare(model, target, recipe=None, exclude=None, data=None):
                 fix="Use target='tflite_int8'.",
             )
         )
-    if any(isinstance(layer, Wrapper) for _, layer in graph.iter_layers(model)):
+    if has_wrappers(model):
         raise ExportError(
             format_error(
                 f"Model '{model.name}' is already prepared; recipe= / exclude= apply to a float model.",

@@ -21,7 +21,7 @@ from tensorflow.python.framework.convert_to_constants import (
 from keras_mot import graph
 from keras_mot.errors import ExportError, format_error
 from keras_mot.export.int16x8 import convert_int16x8
-from keras_mot.export.plan import export_plan, has_wrappers, is_quantized  # noqa: F401  (public here too)
+from keras_mot.export.plan import export_plan
 from keras_mot.finite import check_finite, check_finite_ranges
 from keras_mot.strip import strip
 

@@ -137,7 +137,7 @@ def median_latency_ms(fn, names, examples, batch, runs=LATENCY_RUNS):
 
 def _prepared(model, target, notes):
     """The weight-only model to export (a float model is quantized post-training)."""
-    from keras_mot.export.convert import has_wrappers
+    from keras_mot.export.plan import has_wrappers
     from keras_mot.weight_only_wrapper import weight_only_wrappers
 
     if weight_only_wrappers(model):
