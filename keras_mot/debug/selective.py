@@ -2,9 +2,12 @@
 
 `mot.export(float_model, dir, target="tflite_int8", representative_data=..., recipe=... |
 exclude=[...])` quantizes the float model with the recipe (excluded layers left float),
-calibrates it on the data (running min/max, as the converter's own calibration does) and exports
-that: the converter writes the kept layers as float ops between DEQUANTIZE and QUANTIZE, and the
-report lists them (`kept_float`) instead of failing on their float ops.
+calibrates it on the data (running min/max, as the converter's own calibration does) as the
+parity reference. The `.tflite` model is the converter's own post-training quantization of the
+float model, calibrated on the same batches, with the kept layers' ops denylisted: they run float
+between DEQUANTIZE and QUANTIZE even between two quantized layers
+(`keras_mot.export.converter_private`), and the report lists them (`kept_float`) instead of
+failing on their float ops.
 
 Example:
     >>> result = mot.export(model, "out", "tflite_int8", representative_data=(x, y),
@@ -65,7 +68,35 @@ def prepare(model, target, recipe=None, exclude=None, data=None):
     prepared = api.apply(model, recipe, exclude=exclude)
     with float_weights():  # post-training calibration runs the float model
         calibrate(prepared, iter(batches), bn_statistics="keep")
-    return prepared, kept_float(prepared)
+    return prepared, KeptLayers(kept_float(prepared), model, batches)
+
+
+class KeptLayers(list):
+    """The kept-float layer paths of a selective export, with the float model they came from:
+    `convert` quantizes that float model with the converter, keeping their ops float.
+
+    Example:
+        >>> tflite_bytes = kept.convert(prepared_inference, plan, batches)
+    """
+
+    def __init__(self, paths, float_model, batches):
+        super().__init__(paths)
+        self.float_model, self.batches = float_model, batches
+
+    def convert(self, inference, plan, representative_data):
+        """`.tflite` bytes: `float_model` in int8 with the kept layers' ops float (`inference`,
+        the prepared model, and `representative_data` are not used: the converter calibrates
+        the float model on the batches the prepared model was calibrated on, so both agree)."""
+        from keras_mot.export.convert import convert_keeping_float
+        from keras_mot.export.inspect import op_list
+
+        outputs = output_layers(self.float_model)
+
+        def choose(calibrated):
+            ops = intended(op_list(calibrated), list(self), outputs)
+            return sorted({name for op in ops for name in op.get("output_names", ())})
+
+        return convert_keeping_float(self.float_model, plan, self.batches, choose)
 
 
 def kept_float(prepared):

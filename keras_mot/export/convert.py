@@ -176,3 +176,29 @@ def convert(inference, plan, representative_data=None, batch_size=None):
                 fix="Run mot.lint(model, target=...) to see which layer needs a change.",
             )
         ) from e
+
+
+def convert_keeping_float(model, plan, representative_data, choose):
+    """Post-training int8 conversion of a float `model` that keeps the ops `choose` picks float.
+
+    `choose(calibrated_bytes)` gets the calibrated float `.tflite` model and returns the location
+    names of the ops to keep float; those run float between DEQUANTIZE and QUANTIZE even between
+    two quantized neighbours (`keras_mot.export.converter_private`).
+
+    Example:
+        >>> convert_keeping_float(float_model, plan, batches, lambda b: ["model/dw/depthwise"])
+    """
+    from keras_mot.export import converter_private
+
+    _require_calibration(plan, representative_data)
+    converter = tf.lite.TFLiteConverter.from_concrete_functions([frozen_concrete_function(model)])
+    converter.optimizations = [tf.lite.Optimize.DEFAULT]
+    converter.target_spec.supported_ops = [
+        tf.lite.OpsSet.TFLITE_BUILTINS_INT8,
+        tf.lite.OpsSet.TFLITE_BUILTINS,
+    ]
+    converter.representative_dataset = _representative(representative_data, model)
+    calibrated = converter_private.calibrate_only(converter)
+    return converter_private.quantize_calibrated(
+        calibrated, TF_TYPES[plan.input_type], TF_TYPES[plan.output_type], choose(calibrated)
+    )

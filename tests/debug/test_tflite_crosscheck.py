@@ -104,9 +104,9 @@ def test_agrees_with_tensorflow_quantization_debugger():
     assert _spearman([mine[k] for k in common], [theirs[k] for k in common]) >= 0.9
 
 
-def test_selective_export_says_when_a_kept_layer_was_quantized_anyway(tmp_path):
-    # dw sits between two quantized layers: its input and output are int8 tensors, and the
-    # converter quantizes its weights itself.
+def test_selective_export_keeps_a_layer_float_between_quantized_ones(tmp_path):
+    # dw sits between two quantized layers: its input and output would be int8 tensors; the
+    # export keeps it float with DEQUANTIZE before and QUANTIZE after it.
     model, x = _cnn()
     result = mot.export(
         model,
@@ -120,6 +120,11 @@ def test_selective_export_says_when_a_kept_layer_was_quantized_anyway(tmp_path):
     from keras_mot.export.inspect import op_list
 
     ops = op_list(open(result.tflite_path, "rb").read())
-    assert any(o["op"] == "DEPTHWISE_CONV_2D" and o["inputs"][0] == "int8" for o in ops)
-    codes = {(f.layer, f.code) for f in result.findings}
-    assert ("dw", "kept-layer-quantized") in codes, result.findings
+    names = [o["op"] for o in ops]
+    at = names.index("DEPTHWISE_CONV_2D")
+    assert ops[at]["inputs"][0] == "float32" and ops[at]["outputs"][0] == "float32", ops
+    assert names[at - 1] == "DEQUANTIZE" and names[at + 1] == "QUANTIZE", names
+    others = [o for o in ops if o["op"] in ("CONV_2D", "FULLY_CONNECTED", "MEAN")]
+    assert others and all(o["inputs"][0] == "int8" for o in others), ops
+    assert result.ok and result.report["kept_float"] == ["dw"], result.report["findings"]
+    assert not [f for f in result.findings if f.code == "kept-layer-quantized"]
