@@ -50,13 +50,34 @@ def prepare_copy(model, t, scheme, exclude, recipe, batches):
         if not _quantizes_a_layer(model):
             raise _nothing_quantized(model)
         return model, "qat"
-    recipe = recipe or Recipe(t.name, rules=(Rule("_default", quantize=scheme or "target"),))
+    recipe = post_training(
+        recipe or Recipe(t.name, rules=(Rule("_default", quantize=scheme or "target"),)), t
+    )
     prepared = api.apply(model, recipe, exclude=exclude)
     with float_weights():  # post-training calibration runs the float model
         calibrate(prepared, iter(batches), bn_statistics="keep")
     if not _quantizes_a_layer(prepared):
         raise _nothing_quantized(model)
     return prepared, "post_training"
+
+
+def post_training(recipe, t):
+    """`recipe` with its `"target"` schemes replaced by `t.post_training_scheme` (what the
+    converter's post-training quantization does, e.g. per-channel Dense weights), if `t` has one.
+
+    Example:
+        >>> post_training(Recipe("tflite_int8"), targets.get("tflite_int8")).rules[0].quantize
+        'int8_post_training'
+    """
+    import dataclasses
+
+    scheme = getattr(t, "post_training_scheme", None)
+    if scheme is None:
+        return recipe
+    rules = tuple(
+        dataclasses.replace(r, quantize=scheme) if r.quantize == "target" else r for r in recipe.rules
+    )
+    return dataclasses.replace(recipe, rules=rules)
 
 
 def _quantizes_a_layer(model):

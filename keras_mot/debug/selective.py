@@ -59,7 +59,9 @@ def prepare(model, target, recipe=None, exclude=None, data=None):
                 fix="Pass representative_data= (or calibration_data=).",
             )
         )
-    recipe = recipe or Recipe(target.name, rules=(Rule("_default"),))
+    from keras_mot.debug.measuring import post_training
+
+    recipe = post_training(recipe or Recipe(target.name, rules=(Rule("_default"),)), target)
     examples = collect(data, model, CALIBRATION_EXAMPLES, what="calibration_data")
     batches = [
         graph.pack_inputs(model, [x[s : s + 32] for x in examples.inputs])

@@ -142,6 +142,19 @@ register_scheme(
     )
 )
 
+# What the converter's post-training quantization of a float model does (its MLIR quantizer,
+# TF 2.21): as "int8", but FULLY_CONNECTED weights per output channel (no transposed FakeQuant to
+# reject there). `mot.debug` of a float model and selective export simulate with it.
+register_scheme(
+    QuantScheme(
+        name="int8_post_training",
+        weights=QuantSpec(bits=8, symmetric=True, narrow_range=True, per_channel=True),
+        activations=QuantSpec(bits=8, symmetric=False),
+        weights_per_tensor=_PER_TENSOR_INT8,
+        per_tensor_kinds=(LayerKind.CONV_TRANSPOSE,),
+    )
+)
+
 # Same numerics with per-tensor weights everywhere (older runtimes, some MCU kernels).
 register_scheme(
     QuantScheme(

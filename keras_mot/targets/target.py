@@ -41,6 +41,9 @@ class Target:
         kind: `"float"`, `"int8"` or `"int16x8"`: the numeric regime of the shipped model,
             which decides the lint's verdict vocabulary.
         scheme: name of the default `QuantScheme` (`None` for float targets).
+        post_training_scheme: the scheme the converter's own post-training quantization of a
+            float model uses, when it differs from `scheme` (`None`: the same); `mot.debug` of a
+            float model and selective post-training export simulate with it.
         converter: `ConverterSettings` used by export.
         op_table: name of the op-compatibility table the lint uses.
         sparsity: mapping of layer family -> sparsity pattern spec (read by `mot.prune`);
@@ -65,6 +68,7 @@ class Target:
     description: str
     kind: str = "float"
     scheme: Optional[str] = None
+    post_training_scheme: Optional[str] = None
     converter: ConverterSettings = ConverterSettings()
     op_table: str = "tflite_builtins"
     sparsity: Mapping[str, object] = dataclasses.field(default_factory=dict)

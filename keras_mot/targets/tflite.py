@@ -41,6 +41,7 @@ TFLITE_INT8 = register(
         description="TFLite full-integer int8 model (quantization spec: int8 weights and activations)",
         kind="int8",
         scheme="int8",
+        post_training_scheme="int8_post_training",
         converter=ConverterSettings(
             supported_ops=("TFLITE_BUILTINS",), optimizations=("DEFAULT",), quantize="int8"
         ),

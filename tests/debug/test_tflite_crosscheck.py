@@ -57,7 +57,6 @@ def test_simulation_matches_the_interpreters_tensors(tmp_path):
 @pytest.mark.slow
 def test_agrees_with_tensorflow_quantization_debugger():
     import tensorflow as tf
-    from tensorflow.lite.python import convert as tf_convert
 
     from keras_mot.export.convert import frozen_concrete_function
 
@@ -70,18 +69,9 @@ def test_agrees_with_tensorflow_quantization_debugger():
             yield [x[k : k + 1]]
 
     converter.representative_dataset = data
-    # The debugger quantizes FULLY_CONNECTED weights per channel, while keras_mot's tflite_int8
-    # scheme (like mot.export of a QAT model) quantizes Dense kernels per tensor. The debugger
-    # takes no option for that, so its instrumented model is built here with the converter's
-    # own switch; every other setting is the debugger's.
-    converter.experimental_mlir_quantizer = True
-    converter._experimental_calibrate_only = True
-    debug_model = tf_convert.mlir_quantize(
-        converter.convert(), enable_numeric_verify=True, disable_per_channel_for_dense_layers=True
-    )
-    debugger = tf.lite.experimental.QuantizationDebugger(
-        quant_debug_model_content=debug_model, debug_dataset=data
-    )
+    # the debugger's own instrumented model: the converter's post-training quantization
+    # (per-channel FULLY_CONNECTED weights, as mot.debug of a float model simulates)
+    debugger = tf.lite.experimental.QuantizationDebugger(converter=converter, debug_dataset=data)
     debugger.run()
     buf = io.StringIO()
     debugger.layer_statistics_dump(buf)
