@@ -143,28 +143,43 @@ def _plain(owner):
     return not getattr(owner, "lora_enabled", False) and mode is None
 
 
-def kernel_for(tf, owner, leaf, codes, scales, layout, scheme):
-    """The replacement `call` for `owner` whose weight `leaf` is stored as `codes`/`scales`, or
-    `None` where no serving kernel applies."""
+def kernel_kind(owner, leaf, layout, scheme):
+    """Which serving kernel computes `owner`'s weight `leaf` on its codes (`"embedding"`,
+    `"dense"`, `"einsum"`, `"conv"`, `"depthwise"`), or `None`: the weight is read dequantized.
+
+    Example:
+        >>> kernel_kind(dense, "kernel", WeightLayout((0,), (1,)), get_scheme("int8_weight_only"))
+        'dense'
+    """
     if not _plain(owner):
         return None
     if leaf == "embeddings" and isinstance(owner, keras.layers.Embedding):
-        if layout.channel_axes == (0,):
-            return _embedding(tf, owner, codes, scales, scheme, owner.call)
-        return None
+        return "embedding" if layout.channel_axes == (0,) else None
     if leaf != "kernel" or scheme.block_size is not None:
         return None  # int4 blocks scale along the reduction axis: read dequantized
     kind = type(owner)
     if kind is keras.layers.Dense and layout.channel_axes == (1,):
-        return _dense(tf, owner, codes, scales)
+        return "dense"
     if kind is keras.layers.EinsumDense:
-        return _einsum(tf, owner, codes, scales, layout)
+        return "einsum"
     if kind in _CONVS and owner.data_format in ("channels_last", "channels_first"):
-        if layout.channel_axes == (owner.rank + 1,):
-            return _conv(tf, owner, codes, scales)
+        return "conv" if layout.channel_axes == (owner.rank + 1,) else None
     if kind is keras.layers.DepthwiseConv2D and layout.channel_axes in ((2,), (2, 3)):
-        return _depthwise(tf, owner, codes, scales)
+        return "depthwise"
     return None
+
+
+def kernel_for(tf, owner, leaf, codes, scales, layout, scheme):
+    """The replacement `call` for `owner` whose weight `leaf` is stored as `codes`/`scales`, or
+    `None` where no serving kernel applies."""
+    kind = kernel_kind(owner, leaf, layout, scheme)
+    if kind == "embedding":
+        return _embedding(tf, owner, codes, scales, scheme, owner.call)
+    if kind == "einsum":
+        return _einsum(tf, owner, codes, scales, layout)
+    if kind is None:
+        return None
+    return {"dense": _dense, "conv": _conv, "depthwise": _depthwise}[kind](tf, owner, codes, scales)
 
 
 def install(owner, leaf, codes, scales, layout, scheme):
