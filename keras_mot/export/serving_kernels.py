@@ -123,7 +123,8 @@ def _embedding(tf, owner, codes, scales, scheme, original):
         grid = grid * tf.expand_dims(tf.gather(scales, ids, axis=1), 1)
         matrix = tf.reshape(grid, tf.concat([[-1], tf.shape(ids)], 0))[:dim]
         rank = len(ids.shape)
-        return tf.transpose(matrix, list(range(1, rank + 1)) + [0])
+        out = tf.transpose(matrix, list(range(1, rank + 1)) + [0])
+        return tf.ensure_shape(out, ids.shape.concatenate([dim]))  # static shape for what follows
 
     def call(inputs, *args, **kwargs):
         if args or any(kwargs.values()):  # e.g. a reversible embedding's reverse=True

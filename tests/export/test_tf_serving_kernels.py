@@ -14,6 +14,7 @@ def _model():
     ids = keras.Input((6,), dtype="int32", name="ids")
     img = keras.Input((8, 8, 3), name="img")
     e = keras.layers.Embedding(50, 16)(ids)
+    e = keras.layers.LayerNormalization()(e)  # needs the embedding's static last dimension
     e = keras.layers.EinsumDense("btd,dhk->bthk", (6, 2, 8), bias_axes="hk", activation="relu")(e)
     e = keras.layers.Reshape((6 * 16,))(e)
     h = keras.layers.Conv2D(8, 3, padding="same", activation="relu")(img)
