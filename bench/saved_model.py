@@ -3,15 +3,18 @@
 `model.quantize("int8" | "int4")`, on an MLP and a conv model (digits) and a small BERT-style
 encoder (KerasHub `BertBackbone`, random init, synthetic task).
 
-Per SavedModel: size on disk, resident memory added by loading it, median latency at batch 1 and
-32 (best of 3 rounds' medians), accuracy on the test split and argmax agreement with the float
-Keras model. Loading and timing run in a fresh subprocess per SavedModel, with Keras, KerasHub and
-keras_mot hidden from the import system (as where they are not installed), 1 inter-op / 2
-intra-op threads. Also: TFLite dynamic-range models converted from the float model and from the
+Per SavedModel: size on disk, resident memory added by loading it (a fresh subprocess per
+SavedModel), accuracy on the test split and argmax agreement with the float Keras model; median
+latency at batch 1 and 32 with all SavedModels of a model loaded in one fresh process and timed
+interleaved (round robin), with the ratio to the float SavedModel. Subprocesses run with Keras,
+KerasHub and keras_mot hidden from the import system (as where they are not installed), 1
+inter-op / 2 intra-op threads; `--lock FILE` runs the timing process under `flock FILE` (one
+timing at a time on a shared machine). Also: TFLite dynamic-range models converted from the float model and from the
 int8 weight-only QAT model (size, accuracy).
 
 Run:
     PYTHONPATH=$PWD python bench/saved_model.py [--models mlp,conv,bert] [--out /tmp/sm_bench]
+        [--lock /tmp/bench.lock]
 """
 
 import argparse
@@ -57,21 +60,55 @@ def feed(arrays):
     return {n: tf.cast(tf.constant(a), specs[n].dtype) for n, a in zip(names, arrays)}
 out_key = sorted(fn.structured_outputs)[0]
 outs = [fn(**feed([x[i:i + 64] for x in xs]))[out_key].numpy() for i in range(0, len(xs[0]), 64)]
-lat = {}
-for b in (1, 32):
-    args = feed([np.concatenate([x] * (-(-b // len(x))))[:b] for x in xs])
-    for _ in range(5):
-        fn(**args)
-    medians = []  # the best of 3 rounds' medians: robust to other processes on shared cores
-    for _ in range(3):
-        times = []
-        for _ in range(40):
-            t = time.perf_counter(); fn(**args)[out_key].numpy(); times.append(time.perf_counter() - t)
-        medians.append(float(np.median(times)))
-    lat[b] = 1000 * min(medians)
 np.save(sys.argv[3], np.concatenate(outs).astype("float32"))
-print(json.dumps({"load_rss": after - before, "lat1": lat[1], "lat32": lat[32],
+print(json.dumps({"load_rss": after - before,
                   "keras": [m for m in sys.modules if m.split(".")[0] == "keras"][:3]}))
+"""
+
+# All SavedModels of one model loaded in one process and timed interleaved (round robin, a few
+# calls each per round), so that load from other processes on the shared cores hits every
+# variant alike; the median over all rounds' calls is reported.
+_TIMING = r"""
+import json, sys, time
+from importlib.machinery import PathFinder
+
+class _WithoutKeras:
+    @classmethod
+    def find_spec(cls, name, path=None, target=None):
+        if name.split(".")[0] in ("keras", "keras_mot", "keras_hub", "tf_keras"):
+            return None
+        return PathFinder.find_spec(name, path, target)
+
+sys.meta_path[:] = [_WithoutKeras if f is PathFinder else f for f in sys.meta_path]
+import numpy as np
+import tensorflow as tf
+tf.config.threading.set_inter_op_parallelism_threads(1)
+tf.config.threading.set_intra_op_parallelism_threads(2)
+paths, data = json.loads(sys.argv[1]), np.load(sys.argv[2])
+xs = [data[k] for k in sorted(data.files)]
+fns = {}
+for key, path in paths.items():
+    fn = tf.saved_model.load(path).signatures["serving_default"]
+    specs = fn.structured_input_signature[1]
+    names = sorted(specs) if len(specs) > 1 else list(specs)
+    fns[key] = (fn, names, specs, sorted(fn.structured_outputs)[0])
+result = {}
+for b in (1, 32):
+    calls = {}
+    for key, (fn, names, specs, out_key) in fns.items():
+        args = {n: tf.cast(tf.constant(np.concatenate([x] * (-(-b // len(x))))[:b]), specs[n].dtype)
+                for n, x in zip(names, xs)}
+        calls[key] = (fn, args, out_key)
+        for _ in range(5):
+            fn(**args)
+    times = {key: [] for key in calls}
+    for _ in range(int(sys.argv[3])):
+        for key, (fn, args, out_key) in calls.items():
+            for _ in range(5):
+                t = time.perf_counter(); fn(**args)[out_key].numpy()
+                times[key].append(time.perf_counter() - t)
+    result[b] = {key: 1000 * float(np.median(v)) for key, v in times.items()}
+print(json.dumps(result))
 """
 
 
@@ -79,11 +116,34 @@ def _size(path):
     return sum(os.path.getsize(os.path.join(r, f)) for r, _, fs in os.walk(path) for f in fs)
 
 
-def measure(path, inputs, workdir):
-    """Loads `path` in a fresh process; returns (metrics dict, outputs)."""
+def _inputs_file(inputs, workdir):
     data = os.path.join(workdir, "inputs.npz")
     # keys sort in the order the signature's input names sort (see _MEASURE)
     np.savez(data, **{f"{i:02d}_{k}": v for i, (k, v) in enumerate(sorted(inputs.items()))})
+    return data
+
+
+LOCK = []  # ["flock", FILE] with --lock
+
+
+def latencies(paths, inputs, workdir, rounds=40):
+    """`{batch: {variant: median ms}}`: every SavedModel of `paths` timed interleaved in one
+    fresh process (see _TIMING)."""
+    data = _inputs_file(inputs, workdir)
+    proc = subprocess.run(
+        LOCK + [sys.executable, "-c", _TIMING, json.dumps(paths), data, str(rounds)],
+        capture_output=True,
+        text=True,
+        timeout=1800,
+    )
+    if proc.returncode:
+        raise RuntimeError(proc.stderr[-3000:])
+    return {int(b): v for b, v in json.loads(proc.stdout.strip().splitlines()[-1]).items()}
+
+
+def measure(path, inputs, workdir):
+    """Loads `path` in a fresh process; returns (metrics dict, outputs)."""
+    data = _inputs_file(inputs, workdir)
     out = os.path.join(workdir, "outputs.npy")
     proc = subprocess.run(
         [sys.executable, "-c", _MEASURE, path, data, out], capture_output=True, text=True, timeout=900
@@ -233,6 +293,8 @@ def run_model(name, workdir, qat_epochs=2):
         paths[f"mot {short} QAT"] = _mot_export(qat, workdir, f"{name}_{short}_qat")
         if short == "int8":
             extra.append(_tflite_dynamic(name, "mot int8 QAT", qat, xt, yt, workdir))
+            bf16 = mot.quantize(model, target="tf_serving", scheme="int8_weight_only_bf16")
+            paths["mot int8 PTQ, bf16 compute"] = _mot_export(bf16, workdir, f"{name}_int8_bf16")
     for mode in ("int8", "int4"):
         key = f"keras {mode} PTQ"
         try:
@@ -241,6 +303,8 @@ def run_model(name, workdir, qat_epochs=2):
         except Exception as error:  # noqa: BLE001 - reported in the table
             paths[key] = f"failed: {type(error).__name__}: {str(error)[:160]}"
     float_size = _size(paths["float"])
+    timed = {k: v for k, v in paths.items() if not v.startswith("failed")}
+    lat = latencies(timed, inputs, workdir)
     for variant, path in paths.items():
         if path.startswith("failed"):
             rows.append({"model": name, "variant": variant, "error": path})
@@ -256,8 +320,10 @@ def run_model(name, workdir, qat_epochs=2):
                     _size(os.path.join(path, "variables")) / (4 * model.count_params()), 3
                 ),
                 "load_rss_mb": round(metrics["load_rss"] / 2**20, 1),
-                "lat_b1_ms": round(metrics["lat1"], 3),
-                "lat_b32_ms": round(metrics["lat32"], 3),
+                "lat_b1_ms": round(lat[1][variant], 3),
+                "lat_b32_ms": round(lat[32][variant], 3),
+                "b1_vs_float": round(lat[1][variant] / lat[1]["float"], 2),
+                "b32_vs_float": round(lat[32][variant] / lat[32]["float"], 2),
                 "accuracy": round(float(np.mean(out.argmax(-1) == yt)), 4),
                 "agreement": round(float(np.mean(out.argmax(-1) == float_out.argmax(-1))), 4),
             }
@@ -303,7 +369,7 @@ def table(rows):
     """Markdown table of the rows."""
     head = (
         "| model | variant | size (bytes) | × float SavedModel | variables × float32 weights | "
-        "load RSS (MiB) | b1 ms | b32 ms | accuracy | agreement |"
+        "load RSS (MiB) | b1 ms (× float) | b32 ms (× float) | accuracy | agreement |"
     )
     lines = [head, "|" + "---|" * 10]
     for r in rows:
@@ -313,7 +379,8 @@ def table(rows):
         lines.append(
             f"| {r['model']} | {r['variant']} | {r['size_bytes']:,} | {r['size_ratio']} | "
             f"{r['variables_ratio']} | "
-            f"{r['load_rss_mb']} | {r['lat_b1_ms']} | {r['lat_b32_ms']} | "
+            f"{r['load_rss_mb']} | {r['lat_b1_ms']} ({r['b1_vs_float']}) | "
+            f"{r['lat_b32_ms']} ({r['b32_vs_float']}) | "
             f"{r['accuracy']:.4f} | {r['agreement']:.4f} |"
         )
     return "\n".join(lines)
@@ -339,7 +406,10 @@ def main():
     parser.add_argument("--models", default="mlp,conv,bert")
     parser.add_argument("--out", default=None, help="keep the SavedModels here")
     parser.add_argument("--json", default=None, help="write the rows as JSON here")
+    parser.add_argument("--lock", default=None, help="time under `flock LOCK`")
     args = parser.parse_args()
+    if args.lock:
+        LOCK[:] = ["flock", args.lock]
     workdir = args.out or tempfile.mkdtemp(prefix="sm_bench_")
     os.makedirs(workdir, exist_ok=True)
     rows, dynamic = [], []

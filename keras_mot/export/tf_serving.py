@@ -4,9 +4,11 @@
 builds a `tf.Module` that owns, for every quantized weight, an int8 variable of codes (int4
 codes packed two per byte) and a float32 variable of scales; every other weight (biases,
 normalization) is a float32 variable. Its `serve` function runs the baked Keras model's own
-computation through `keras.Model.stateless_call`, with each quantized weight read as
-`codes * scales`, so no float copy of a quantized weight is stored. The saved graph holds only
-TensorFlow ops: it loads with `tf.saved_model.load` without Keras.
+computation through `keras.Model.stateless_call`; Dense, EinsumDense, Conv, DepthwiseConv2D
+(int8 per channel) and Embedding layers compute on their codes (`serving_kernels`: the op on
+the cast codes, then the per-channel scale; embeddings gather before dequantizing), every other
+quantized weight is read as `codes * scales`. No float copy of a quantized weight is stored.
+The saved graph holds only TensorFlow ops: it loads with `tf.saved_model.load` without Keras.
 
 int8 per channel: codes keep the weight's shape, scales broadcast over the reduction axes.
 int4 in blocks: codes are the `(reduction, channels)` matrix, zero-padded to whole blocks and
@@ -23,6 +25,8 @@ import numpy as np
 
 from keras_mot import graph
 from keras_mot.errors import ExportError, format_error
+from keras_mot.export.serving_kernels import install, unpack_int4
+from keras_mot.layers.base import resolve_attr
 from keras_mot.quantization.weight_only import pack_int4, quantize_matrix
 
 SIGNATURE = "serving_default"
@@ -50,11 +54,8 @@ class _Dequantizer:
         tf = self.tf
         if self.scheme.block_size is None:
             return tf.cast(self.codes, tf.float32) * self.scales
-        packed = self.codes
-        low = tf.bitwise.right_shift(tf.bitwise.left_shift(packed, 4), 4)  # sign-extends
-        high = tf.bitwise.right_shift(packed, 4)
         cols = self.layout.matrix_shape(self.shape)[1]
-        codes = tf.reshape(tf.stack([low, high], axis=1), (-1, cols))
+        codes = unpack_int4(tf, self.codes)
         blocks = int(self.scales.shape[0])
         rows = self.layout.matrix_shape(self.shape)[0]
         # rows = blocks * block_size exactly (an even block size: packing adds no row)
@@ -102,6 +103,7 @@ def serving_module(model, compute_dtype=None):
     plain, plan = bake(model)
     if compute == "bfloat16":
         plain, plan = _with_policy(plain, plan, "mixed_bfloat16")
+    layers = dict(graph.iter_layers(plain))
     module = tf.Module()
     module.codes, module.scales, module.floats = [], [], []
     readers, stored = {}, []
@@ -122,6 +124,8 @@ def serving_module(model, compute_dtype=None):
         module.codes.append(c)
         module.scales.append(s)
         readers[id(v)] = _Dequantizer(tf, value.shape, layout, scheme, c, s)
+        owner, leaf = _owner(layers, path)
+        on_codes = owner is not None and install(owner, leaf, c, s, layout, scheme)
         stored.append(
             {
                 "weight": path,
@@ -129,6 +133,7 @@ def serving_module(model, compute_dtype=None):
                 "codes": list(codes.shape),
                 "codes_dtype": "int8",
                 "scales": list(scales.shape),
+                "serving": "computes on codes" if on_codes else "dequantizes",
             }
         )
     specs = [
@@ -148,6 +153,22 @@ def serving_module(model, compute_dtype=None):
     module.serve = serve
     module.serve.get_concrete_function()  # trace now: errors belong to this stage
     return module, stored
+
+
+def _owner(layers, path):
+    """`(layer owning the weight, its attribute name)` for a stored weight's `path`
+    (`"<layer path>/<attribute>"`), or `(None, None)`."""
+    layer_path, attr = path.rsplit("/", 1)
+    layer = layers.get(layer_path)
+    if layer is None:
+        return None, None
+    if "." in attr:
+        holder, attr = attr.rsplit(".", 1)
+        try:
+            layer = resolve_attr(layer, holder)
+        except AttributeError:
+            return None, None
+    return layer, attr
 
 
 def _with_policy(plain, plan, policy):

@@ -11,3 +11,4 @@ from keras_mot.lint.tflite_check import lint_tflite
 __all__ = ["Finding", "LintReport", "lint", "lint_tflite", "register_check"]
 
 from keras_mot.lint import pruning_checks as _pruning_checks  # noqa: E402,F401  (registers)
+from keras_mot.lint import serving_checks as _serving_checks  # noqa: E402,F401  (registers)

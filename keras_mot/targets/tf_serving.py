@@ -22,5 +22,6 @@ TF_SERVING = register(
         op_table="tflite_select",
         references=("tensorflow/python/saved_model/save.py", "tensorflow/python/tools/saved_model_cli.py"),
         export_format="tf_serving",
+        lint_checks=("tf_serving_layers",),
     )
 )

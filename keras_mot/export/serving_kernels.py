@@ -1,0 +1,198 @@
+"""Serving kernels: quantized layers that compute on their integer codes, not on a float copy.
+
+A weight stored per channel as `codes * scales` (one scale per output channel) gives
+`op(x, codes * scales) == op(x, codes) * scales` for any op linear in the weight whose output
+channels are the weight's channels (matmul, einsum, convolution, depthwise convolution): the
+serving graph casts the int8 codes to the compute dtype, runs the op on them and multiplies its
+output by the scales, before the bias and the activation. The codes are integers of at most 127
+in magnitude, exact in float32 and in bfloat16; results match the dequantized weight's up to
+float rounding. The per-call work on the weight is one cast (no multiply), and with bfloat16
+compute the op runs in bfloat16.
+
+Embeddings gather first: only the looked-up rows' codes (int8, or packed int4 blocks) are
+unpacked and scaled.
+
+`install(owner, leaf, codes, scales, layout, scheme)` replaces `owner.call` on the baked model
+that only the serving function runs (never the user's model) and returns False where no kernel
+applies (the layer then reads its dequantized weight, as before).
+
+Example:
+    >>> install(baked_dense, "kernel", codes_variable, scales_variable, layout, scheme)
+    True
+"""
+
+import keras
+
+
+def _scale_vector(tf, scales, channels):
+    """Per-channel scales as a flat vector of `channels` entries."""
+    return tf.reshape(scales, (channels,))
+
+
+def _finish(tf, owner, x, bias_shape=None):
+    bias = getattr(owner, "bias", None)
+    if bias is not None:
+        b = tf.cast(tf.convert_to_tensor(bias), x.dtype)
+        x = x + (b if bias_shape is None else tf.reshape(b, bias_shape))
+    activation = getattr(owner, "activation", None)
+    return x if activation is None else activation(x)
+
+
+def _dense(tf, owner, codes, scales):
+    def call(inputs, training=None):
+        w = tf.cast(codes, inputs.dtype)
+        rank = inputs.shape.rank
+        x = tf.matmul(inputs, w) if rank == 2 else tf.tensordot(inputs, w, [[rank - 1], [0]])
+        x = x * tf.cast(_scale_vector(tf, scales, owner.units), x.dtype)
+        return _finish(tf, owner, x)
+
+    return call
+
+
+def _einsum(tf, owner, codes, scales, layout):
+    lhs, out = owner.equation.replace(" ", "").split("->")
+    kernel = lhs.split(",")[1]
+    channel_letters = [kernel[a] for a in layout.channel_axes]
+    channel_dims = [int(codes.shape[a]) for a in layout.channel_axes]
+    order = sorted(range(len(channel_letters)), key=lambda i: out.index(channel_letters[i]))
+    broadcast = [channel_dims[channel_letters.index(c)] if c in channel_letters else 1 for c in out]
+
+    def call(inputs, training=None):
+        x = tf.einsum(owner.equation, inputs, tf.cast(codes, inputs.dtype))
+        s = tf.reshape(tf.transpose(tf.reshape(scales, channel_dims), order), broadcast)
+        return _finish(tf, owner, x * tf.cast(s, x.dtype))
+
+    return call
+
+
+def _channel_shape(owner, rank):
+    if owner.data_format == "channels_last":
+        return (1,) * (rank + 1) + (-1,)
+    return (1, -1) + (1,) * rank
+
+
+def _conv(tf, owner, codes, scales):
+    shape = _channel_shape(owner, owner.rank)
+
+    def call(inputs):
+        x = owner.convolution_op(inputs, tf.cast(codes, inputs.dtype))
+        x = x * tf.cast(tf.reshape(scales, shape), x.dtype)
+        return _finish(tf, owner, x, shape)
+
+    return call
+
+
+def _depthwise(tf, owner, codes, scales):
+    shape = _channel_shape(owner, owner.rank)
+    channels = (1, 1) + tuple(int(d) for d in codes.shape[2:])  # (1, 1, in, multiplier)
+
+    def call(inputs):
+        x = keras.ops.depthwise_conv(
+            inputs,
+            tf.cast(codes, inputs.dtype),
+            strides=owner.strides,
+            padding=owner.padding,
+            dilation_rate=owner.dilation_rate,
+            data_format=owner.data_format,
+        )
+        s = tf.reshape(tf.broadcast_to(scales, channels), shape)
+        x = x * tf.cast(s, x.dtype)
+        return _finish(tf, owner, x, shape)
+
+    return call
+
+
+def unpack_int4(tf, packed):
+    """Packed int4 bytes `(P, ...)` to int8 codes `(2P, ...)` (row 2i: low nibble)."""
+    low = tf.bitwise.right_shift(tf.bitwise.left_shift(packed, 4), 4)  # sign-extends
+    high = tf.bitwise.right_shift(packed, 4)
+    both = tf.stack([low, high], axis=1)
+    return tf.reshape(both, tf.concat([[-1], tf.shape(packed)[1:]], 0))
+
+
+def _embedding(tf, owner, codes, scales, scheme, original):
+    dim = int(owner.output_dim)
+
+    def rows(ids):
+        if scheme.block_size is None:  # codes (vocab, dim), scales (vocab, 1)
+            return tf.cast(tf.gather(codes, ids), tf.float32) * tf.gather(scales, ids)
+        # codes: the (dim, vocab) matrix, packed along dim; scales (blocks, vocab)
+        picked = tf.cast(unpack_int4(tf, tf.gather(codes, ids, axis=1)), tf.float32)
+        blocks = int(scales.shape[0])
+        grid = tf.reshape(picked, tf.concat([[blocks, -1], tf.shape(ids)], 0))
+        grid = grid * tf.expand_dims(tf.gather(scales, ids, axis=1), 1)
+        matrix = tf.reshape(grid, tf.concat([[-1], tf.shape(ids)], 0))[:dim]
+        rank = len(ids.shape)
+        out = tf.transpose(matrix, list(range(1, rank + 1)) + [0])
+        return tf.ensure_shape(out, ids.shape.concatenate([dim]))  # static shape for what follows
+
+    def call(inputs, *args, **kwargs):
+        if args or any(kwargs.values()):  # e.g. a reversible embedding's reverse=True
+            return original(inputs, *args, **kwargs)
+        ids = inputs if inputs.dtype in (tf.int32, tf.int64) else tf.cast(inputs, tf.int32)
+        return tf.cast(rows(ids), owner.compute_dtype)
+
+    return call
+
+
+_CONVS = (keras.layers.Conv1D, keras.layers.Conv2D, keras.layers.Conv3D)
+
+
+def _plain(owner):
+    """No LoRA, no Keras quantization mode: `call` is the layer's float computation."""
+    mode = getattr(getattr(owner, "dtype_policy", None), "quantization_mode", None)
+    return not getattr(owner, "lora_enabled", False) and mode is None
+
+
+def kernel_kind(owner, leaf, layout, scheme):
+    """Which serving kernel computes `owner`'s weight `leaf` on its codes (`"embedding"`,
+    `"dense"`, `"einsum"`, `"conv"`, `"depthwise"`), or `None`: the weight is read dequantized.
+
+    Example:
+        >>> kernel_kind(dense, "kernel", WeightLayout((0,), (1,)), get_scheme("int8_weight_only"))
+        'dense'
+    """
+    if not _plain(owner):
+        return None
+    if leaf == "embeddings" and isinstance(owner, keras.layers.Embedding):
+        return "embedding" if layout.channel_axes == (0,) else None
+    if leaf != "kernel" or scheme.block_size is not None:
+        return None  # int4 blocks scale along the reduction axis: read dequantized
+    kind = type(owner)
+    if kind is keras.layers.Dense and layout.channel_axes == (1,):
+        return "dense"
+    if kind is keras.layers.EinsumDense:
+        return "einsum"
+    if kind in _CONVS and owner.data_format in ("channels_last", "channels_first"):
+        return "conv" if layout.channel_axes == (owner.rank + 1,) else None
+    if kind is keras.layers.DepthwiseConv2D and layout.channel_axes in ((2,), (2, 3)):
+        return "depthwise"
+    return None
+
+
+def kernel_for(tf, owner, leaf, codes, scales, layout, scheme):
+    """The replacement `call` for `owner` whose weight `leaf` is stored as `codes`/`scales`, or
+    `None` where no serving kernel applies."""
+    kind = kernel_kind(owner, leaf, layout, scheme)
+    if kind == "embedding":
+        return _embedding(tf, owner, codes, scales, scheme, owner.call)
+    if kind == "einsum":
+        return _einsum(tf, owner, codes, scales, layout)
+    if kind is None:
+        return None
+    return {"dense": _dense, "conv": _conv, "depthwise": _depthwise}[kind](tf, owner, codes, scales)
+
+
+def install(owner, leaf, codes, scales, layout, scheme):
+    """Replaces `owner.call` with its serving kernel; returns whether one applies.
+
+    Example:
+        >>> install(baked_conv, "kernel", codes, scales, layout, scheme)
+    """
+    import tensorflow as tf
+
+    call = kernel_for(tf, owner, leaf, codes, scales, layout, scheme)
+    if call is None:
+        return False
+    object.__setattr__(owner, "call", call)
+    return True
