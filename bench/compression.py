@@ -3,9 +3,12 @@
 MobileNetV2 alpha 0.35 (32x32x3) on the embedded digits. One float model is trained (or loaded
 from --float-weights) and shared by both arms and by the tfmot side:
 - keras_mot, in this process: `mot.quantize` (plain int8 QAT) and `mot.apply` with
-  `Rule("class:Conv2D"/"class:Dense", cluster=mot.Cluster(16), prune=mot.Unstructured())`, each
-  fine-tuned --qat-epochs, exported with `mot.export` (the flatbuffer check of the clustered
-  tensors is in its report);
+  `Rule("class:Conv2D"/"class:DepthwiseConv2D"/"class:Dense", cluster=mot.Cluster(16),
+  prune=mot.Unstructured())`, once with the centroids initialised before pruning (one pass) and
+  once staged (`Cluster(16, start_step=N)`: prune over the first third of the steps, then cluster
+  the pruned weights), each fine-tuned --qat-epochs, exported with `mot.export` (the flatbuffer
+  check of the clustered tensors is in its report); the gzip size of each tensor group is
+  printed after the table;
 - tfmot 0.8.1 on tf_keras, in its own process (bench/peer/tfmot_cluster.py, the peer virtualenv
   of bench/peer_env.sh; tfmot is never imported here): plain QAT, and the PCQAT cascade
   prune -> cluster (sparsity preserving) -> cluster-preserving QAT, --qat-epochs per stage.
@@ -59,7 +62,15 @@ def _arm(mot, keras, qmodel, data, args, directory):
     tflite = open(result.paths["tflite"], "rb").read()
     acc = float(np.mean(common.top1(common.run_tflite(tflite, x_te)) == y_te))
     layers = (result.report.get("compression") or {}).get("layers", [])
+    from keras_mot.callbacks import wrappers
+
+    kernels = [np.asarray(w.compressed_weights()["kernel"]) for w in wrappers(qmodel) if w.compress]
     return {
+        "breakdown": gzip_breakdown(tflite),
+        "compressed_params": int(sum(k.size for k in kernels)),
+        "compressed_zeros": float(
+            sum((k == 0).sum() for k in kernels) / max(1, sum(k.size for k in kernels))
+        ),
         "int8_acc": acc,
         "gzip": common.gzip_size(tflite),
         "raw": len(tflite),
@@ -97,17 +108,48 @@ def run_ours(args, weights_path):
     plain = mot.quantize(model, calibration_data=x_cal)
     out["int8_qat"] = _arm(mot, keras, plain, data, args, os.path.join(tmp, "plain"))
     steps = args.qat_epochs * int(np.ceil(len(x_tr) / args.batch_size))
-    recipe = mot.Recipe(
-        "tflite_int8",
-        schedule=mot.PolynomialDecay(0.0, SPARSITY, 0, max(1, steps // 2), frequency=10),
-        rules=(
-            mot.Rule("class:Conv2D", cluster=mot.Cluster(CLUSTERS), prune=mot.Unstructured()),
-            mot.Rule("class:Dense", cluster=mot.Cluster(CLUSTERS), prune=mot.Unstructured()),
-            mot.Rule("_default"),
-        ),
+    start = max(1, steps // 3)  # prune over the first third, then cluster the pruned weights
+
+    def recipe(staged):
+        cluster = mot.Cluster(CLUSTERS, start_step=start if staged else 0)
+        return mot.Recipe(
+            "tflite_int8",
+            schedule=mot.PolynomialDecay(0.0, SPARSITY, 0, start if staged else steps // 2, frequency=10),
+            rules=tuple(
+                mot.Rule(f"class:{c}", cluster=cluster, prune=mot.Unstructured())
+                for c in ("Conv2D", "DepthwiseConv2D", "Dense")
+            )
+            + (mot.Rule("_default"),),
+        )
+
+    for arm, staged in (("cascade_one_pass", False), ("cascade", True)):
+        if arm in args.arms:
+            qmodel = mot.apply(model, recipe(staged), calibration_data=x_cal)
+            out[arm] = _arm(mot, keras, qmodel, data, args, os.path.join(tmp, arm))
+    return out
+
+
+def gzip_breakdown(tflite):
+    """`{group: (raw bytes, gzip bytes of the group alone)}` of the constant tensors of `tflite`:
+    int8 weights with 2+ dims, int32 biases, everything else (graph, scales, other tensors)."""
+    from keras_mot.export.tflite_model import TfliteModel
+
+    parsed = TfliteModel(tflite)
+    groups = {"int8 weights": [], "int32 biases": []}
+    for i, t in enumerate(parsed.tensors):
+        d = parsed.data(i)
+        if d is None:
+            continue
+        d = np.asarray(d)
+        if d.dtype == np.int8 and len(t.shape) >= 2:
+            groups["int8 weights"].append(d.tobytes())
+        elif d.dtype == np.int32:
+            groups["int32 biases"].append(d.tobytes())
+    out = {k: (sum(map(len, v)), common.gzip_size(b"".join(v))) for k, v in groups.items()}
+    out["rest"] = (
+        len(tflite) - sum(r for r, _ in out.values()),
+        common.gzip_size(tflite) - sum(g for _, g in out.values()),
     )
-    cascade = mot.apply(model, recipe, calibration_data=x_cal)
-    out["cascade"] = _arm(mot, keras, cascade, data, args, os.path.join(tmp, "cascade"))
     return out
 
 
@@ -154,8 +196,10 @@ def table(ours, peer):
             rows.append(f"| {side} | unavailable | | | | | |")
             continue
         base = res["int8_qat"]["gzip"]
-        for arm in ("int8_qat", "cascade"):
-            r = res[arm]
+        for arm in ("int8_qat", "cascade_one_pass", "cascade"):
+            r = res.get(arm)
+            if r is None:
+                continue
             rows.append(
                 f"| {side} | {arm} | {r['int8_acc']:.1%} | {r['gzip']:,} | "
                 f"{r['gzip'] / base:.3f}x | {r.get('max_distinct')} | "
@@ -175,6 +219,7 @@ def main(argv=None):
     p.add_argument("--float-weights", default=None)
     p.add_argument("--peer-python", default=None, help="python of a venv with tfmot 0.8.1")
     p.add_argument("--no-peer", action="store_true")
+    p.add_argument("--arms", nargs="*", default=["cascade_one_pass", "cascade"])
     p.add_argument("--json-out", default=None)
     args = p.parse_args(argv)
     weights = args.float_weights or os.path.join(
@@ -183,6 +228,14 @@ def main(argv=None):
     ours = run_ours(args, weights)
     peer = None if args.no_peer else run_peer(args, weights)
     print(table(ours, peer))
+    print("\ngzip bytes by tensor group (keras_mot): raw / gzip alone")
+    for arm in ("int8_qat", "cascade_one_pass", "cascade"):
+        if arm in ours:
+            parts = ", ".join(f"{k} {r:,}/{g:,}" for k, (r, g) in ours[arm]["breakdown"].items())
+            print(
+                f"- {arm}: {parts}; compressed params {ours[arm].get('compressed_params', 0):,}, "
+                f"zeros {ours[arm].get('compressed_zeros', 0):.1%}"
+            )
     if args.json_out:
         with open(args.json_out, "w") as f:
             json.dump({"keras_mot": ours, "tfmot": peer}, f, indent=1, default=float)

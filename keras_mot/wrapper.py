@@ -365,6 +365,8 @@ class Wrapper(QuantStateViews, IntegerGrid, MaskUpdates, CompressedWeights, kera
     def call(self, inputs, training=None):
         if training and self.prune is not None and not is_estimating_bn():
             self._require_mask_updates()
+        if training and not is_estimating_bn():
+            self._require_compression_updates()
         point = Points(self, training)
         if self.quantize_inputs:
             if isinstance(inputs, (list, tuple)):

@@ -1,4 +1,4 @@
-"""Training callbacks: `UpdateMasks`, `FreezeRanges`, `FreezeBatchNorm`, `StopOnNonFinite`,
+"""Training callbacks: `UpdateMasks`, `UpdateCompression`, `FreezeRanges`, `FreezeBatchNorm`, `StopOnNonFinite`,
 `Summaries`, `ExportOnTrainEnd`, `QuantizationDebug`.
 
 `keras_mot.callbacks` is this package and `mot.callbacks` the function that picks the callbacks a
@@ -13,6 +13,7 @@ Example:
 """
 
 from keras_mot.callbacks import choose
+from keras_mot.callbacks.compression import UpdateCompression
 from keras_mot.callbacks.debug import QuantizationDebug
 from keras_mot.callbacks.export import ExportOnTrainEnd
 from keras_mot.callbacks.nonfinite import StopOnNonFinite
@@ -27,6 +28,7 @@ __all__ = [
     "QuantizationDebug",
     "StopOnNonFinite",
     "Summaries",
+    "UpdateCompression",
     "UpdateMasks",
     "optimizer_step",
     "wrappers",
@@ -34,6 +36,15 @@ __all__ = [
 
 # `mot.callbacks` is the chooser function; it carries this package's public names and modules:
 # `mot.callbacks.UpdateMasks`, `mot.callbacks.pruning.require_update_masks`.
-for _name in (*__all__, "debug", "export", "nonfinite", "pruning", "quantization", "summaries"):
+for _name in (
+    *__all__,
+    "compression",
+    "debug",
+    "export",
+    "nonfinite",
+    "pruning",
+    "quantization",
+    "summaries",
+):
     setattr(choose.callbacks, _name, globals()[_name])
 del _name

@@ -7,6 +7,7 @@ Example:
     >>> model.fit(ds, epochs=3, callbacks=mot.callbacks(model, freeze_bn_at=500))
 """
 
+from keras_mot.callbacks.compression import UpdateCompression, staged
 from keras_mot.callbacks.nonfinite import StopOnNonFinite
 from keras_mot.callbacks.pruning import UpdateMasks
 from keras_mot.callbacks.quantization import FreezeBatchNorm, FreezeRanges, wrappers
@@ -15,14 +16,15 @@ from keras_mot.callbacks.quantization import FreezeBatchNorm, FreezeRanges, wrap
 def callbacks(model, freeze_ranges_at=None, freeze_bn_at=None, stop_on_non_finite=True):
     """The callbacks a prepared model needs, with sensible defaults.
 
-    `UpdateMasks` when the model is pruned (required); `FreezeRanges` / `FreezeBatchNorm` when
+    `UpdateMasks` when the model is pruned (required); `UpdateCompression` after it when a
+    compression starts at a later step (required, e.g. `mot.Cluster(16, start_step=600)`); `FreezeRanges` / `FreezeBatchNorm` when
     a step is given (without `freeze_bn_at`, folded BatchNormalization trains with the batch's
     statistics for the whole fit, as in float training); `StopOnNonFinite` unless
     `stop_on_non_finite=False` (stops at the first NaN / inf loss or range, naming the layer).
 
     Also carries the public names of the `keras_mot.callbacks` package as attributes (the
     package's `__all__`): `mot.callbacks.UpdateMasks`, `mot.callbacks.FreezeRanges`,
-    `mot.callbacks.FreezeBatchNorm`, `mot.callbacks.StopOnNonFinite`, `mot.callbacks.Summaries`,
+    `mot.callbacks.UpdateCompression`, `mot.callbacks.FreezeBatchNorm`, `mot.callbacks.StopOnNonFinite`, `mot.callbacks.Summaries`,
     `mot.callbacks.ExportOnTrainEnd`, `mot.callbacks.wrappers`, ...
 
     Example:
@@ -32,6 +34,8 @@ def callbacks(model, freeze_ranges_at=None, freeze_bn_at=None, stop_on_non_finit
     ws = wrappers(model)
     if any(w.prune is not None for w in ws):
         result.append(UpdateMasks())
+    if staged(model):
+        result.append(UpdateCompression())
     if freeze_ranges_at is not None:
         result.append(FreezeRanges(freeze_ranges_at))
     if freeze_bn_at is not None:

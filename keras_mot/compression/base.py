@@ -13,7 +13,12 @@ with four methods the `Wrapper` calls on each compressed weight:
 - `stored(weight, state)` is the compact stored form (numpy), `reconstruct(stored)` the dense
   weight again;
 - `shared_magnitude(state)` (optional) asks per-channel int8 quantization to use one grid for the
-  whole tensor, so values shared across channels stay shared after quantization.
+  whole tensor, so values shared across channels stay shared after quantization;
+- `initialize(state, weight)` (optional, for staged algorithms): an algorithm with a field
+  `start_step > 0` is inactive before that training step (the weight trains freely, under the
+  pruning mask); at `start_step` the `UpdateCompression` callback (part of `mot.callbacks(model)`)
+  calls `initialize` with the current masked weight and the projection takes over. So a cascade
+  can prune first and cluster the pruned weights.
 
 Register the class with `keras_mot.compression.register(name)`: it is then allowed in `.keras`
 files and recipe YAML (through `keras_mot.codec`) and usable in `mot.Rule(compress=...)` and
@@ -77,6 +82,13 @@ class WeightCompression:
     def reconstruct(self, stored):
         """The dense weight (numpy) from `stored(...)`'s output."""
         return stored["weight"]
+
+    start_step = 0  # staged algorithms declare it as a field (see the module docstring)
+
+    def initialize(self, state, weight):
+        """Re-initialises `state` from `weight` (numpy, after the pruning mask) when a staged
+        algorithm becomes active at its `start_step`; assign into the variables `build` made.
+        Default: nothing (the state `build` made is kept)."""
 
     def shared_magnitude(self, state):
         """Largest magnitude of the values shared across output channels (a scalar tensor), to
@@ -152,3 +164,21 @@ def get(value):
             fix=f"Pass an instance such as mot.Cluster(16), or one of: {', '.join(sorted(_REGISTRY))}.",
         )
     )
+
+
+def validate_start_step(algorithm):
+    """Raises a clear error unless `algorithm.start_step` is an int >= 0.
+
+    Example:
+        >>> validate_start_step(mot.Cluster(16, start_step=200))   # passes
+    """
+    step = getattr(algorithm, "start_step", 0)
+    if isinstance(step, bool) or not isinstance(step, int) or step < 0:
+        raise KerasMotError(
+            format_error(
+                f"{type(algorithm).__name__}: start_step must be an int >= 0 (the training step at "
+                "which the compression is initialised from the current weights and takes over).",
+                received=repr(step),
+                fix="e.g. start_step=500, or 0 to compress from the first step.",
+            )
+        )

@@ -20,7 +20,7 @@ import keras
 import numpy as np
 from keras import ops
 
-from keras_mot.compression.base import WeightCompression, register
+from keras_mot.compression.base import WeightCompression, register, validate_start_step
 from keras_mot.errors import KerasMotError, format_error
 from keras_mot.quantization import ranges
 
@@ -97,16 +97,22 @@ class Cluster(WeightCompression):
             between min and max) or `"density"` (evenly spaced on the weights' distribution).
         per_channel: one set of centroids per output channel.
         seed: seed of the k-means++ initialisation.
+        start_step: training step from which the clustering is active. Before it the weights
+            train freely (under the pruning mask); at it the centroids are initialised by `init`
+            from the current (pruned) weights. 0: initialised when the model is prepared.
+            Needs the `UpdateCompression` callback (`mot.callbacks(model)` includes it).
 
     Example:
         >>> qmodel = mot.apply(model, mot.Recipe("tflite_int8", rules=(
         ...     mot.Rule("class:Conv2D", compress=mot.Cluster(16)), mot.Rule("_default"))))
+        >>> staged = mot.Cluster(16, start_step=600)   # prune until step 600, then cluster
     """
 
     n_clusters: int = 16
     init: str = "kmeans++"
     per_channel: bool = False
     seed: int = 0
+    start_step: int = 0
 
     def __post_init__(self):
         if isinstance(self.n_clusters, bool) or not isinstance(self.n_clusters, int) or self.n_clusters < 2:
@@ -123,12 +129,12 @@ class Cluster(WeightCompression):
                     "Unknown Cluster init.", received=repr(self.init), fix=f"Use one of {', '.join(INITS)}."
                 )
             )
+        validate_start_step(self)
 
     def build(self, layer, weight_name, weight, channel_axis=None):
         """Creates the trainable centroids (`(groups, n_clusters - 1)`), initialised by `init`."""
         per_channel = self._per_channel(layer, channel_axis)
-        rows = np.asarray(ops.convert_to_numpy(_rows(weight, channel_axis, per_channel)))
-        init = np.stack([initial_centroids(r, self.n_clusters - 1, self.init, self.seed) for r in rows])
+        init = self._initial(weight, channel_axis, per_channel)
         centroids = layer.add_weight(
             name=f"{weight_name}_centroids",
             shape=init.shape,
@@ -136,6 +142,14 @@ class Cluster(WeightCompression):
             trainable=True,
         )
         return {"centroids": centroids, "channel_axis": channel_axis, "per_channel": per_channel}
+
+    def _initial(self, weight, channel_axis, per_channel):
+        rows = np.asarray(ops.convert_to_numpy(_rows(weight, channel_axis, per_channel)))
+        return np.stack([initial_centroids(r, self.n_clusters - 1, self.init, self.seed) for r in rows])
+
+    def initialize(self, state, weight):
+        """Re-initialises the centroids by `init` from `weight` (the current masked weight)."""
+        state["centroids"].assign(self._initial(weight, state["channel_axis"], state["per_channel"]))
 
     def _per_channel(self, layer, channel_axis):
         if self.per_channel and channel_axis is None:

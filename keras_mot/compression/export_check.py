@@ -46,6 +46,18 @@ def _distinct(values, per_channel, axis):
 
 
 def _layer_check(path, wrapper, weights, parsed):
+    if not wrapper.compression_is_active():
+        return {"layer": path, "algorithm": type(wrapper.compress).__name__, "note": "not started"}, [
+            Finding(
+                path,
+                None,
+                "warning",
+                f"{wrapper.compress!r} has not started (training stopped before its start_step), "
+                "so this layer is exported uncompressed.",
+                "Train past start_step, or lower it.",
+                "compression-not-started",
+            )
+        ]
     projected = np.asarray(ops.convert_to_numpy(wrapper.compressed_weights()["kernel"]))
     candidates = [
         w for w in weights if _names_layer(w.tensor, wrapper.name) and int(np.prod(w.shape)) == projected.size

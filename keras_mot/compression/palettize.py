@@ -16,7 +16,7 @@ import keras
 import numpy as np
 from keras import ops
 
-from keras_mot.compression.base import WeightCompression, register
+from keras_mot.compression.base import WeightCompression, register, validate_start_step
 from keras_mot.errors import KerasMotError, format_error
 from keras_mot.quantization import ranges
 
@@ -29,6 +29,8 @@ class Palettize(WeightCompression):
     Args:
         bits: palette bits, 2 to 8 (`2**bits - 1` values, zero included).
         per_channel: one step per output channel.
+        start_step: training step from which the palette is active; at it the step is
+            initialised from the current (pruned) weights (`Cluster` has the same field).
 
     Example:
         >>> algo = Palettize(4)
@@ -38,6 +40,7 @@ class Palettize(WeightCompression):
 
     bits: int = 4
     per_channel: bool = False
+    start_step: int = 0
 
     def __post_init__(self):
         if isinstance(self.bits, bool) or not isinstance(self.bits, int) or not 2 <= self.bits <= 8:
@@ -48,6 +51,7 @@ class Palettize(WeightCompression):
                     fix="e.g. Palettize(4).",
                 )
             )
+        validate_start_step(self)
 
     @property
     def levels(self):
@@ -68,13 +72,7 @@ class Palettize(WeightCompression):
                     fix="Use per_channel=False for this layer.",
                 )
             )
-        flat, axis = self._flat(np.asarray(weight), channel_axis)
-        flat = np.asarray(flat)
-        if self.per_channel:
-            m = np.abs(np.moveaxis(flat, axis, 0).reshape(flat.shape[axis], -1)).max(axis=1)
-        else:
-            m = np.asarray(np.abs(flat).max())
-        step = np.maximum(m / self.levels, 1e-6).astype("float32")
+        step = self._initial_step(weight, channel_axis)
         var = layer.add_weight(
             name=f"{weight_name}_step",
             shape=step.shape,
@@ -82,6 +80,19 @@ class Palettize(WeightCompression):
             initializer=keras.initializers.Constant(step),
         )
         return {"step": var, "channel_axis": channel_axis}
+
+    def _initial_step(self, weight, channel_axis):
+        flat, axis = self._flat(np.asarray(weight), channel_axis)
+        flat = np.asarray(flat)
+        if self.per_channel:
+            m = np.abs(np.moveaxis(flat, axis, 0).reshape(flat.shape[axis], -1)).max(axis=1)
+        else:
+            m = np.asarray(np.abs(flat).max())
+        return np.maximum(m / self.levels, 1e-6).astype("float32")
+
+    def initialize(self, state, weight):
+        """Re-initialises the step to `max |w| / L` of `weight` (the current masked weight)."""
+        state["step"].assign(self._initial_step(weight, state["channel_axis"]))
 
     def _step(self, weight, state):
         step = ops.abs(ops.convert_to_tensor(state["step"])) + 1e-12
