@@ -423,6 +423,7 @@ def backend_step_times(backends, steps, rounds, batch_size, repeats, log_dir):
             if b.endswith("-xla"):
                 cmd.append("--jit-compile")
             out[b].append(_run_side(b, cmd, env, os.path.join(log_dir, f"bench_step_{b}_{rep}.log")))
+            print(json.dumps(out[b][-1], sort_keys=True), flush=True)  # kept if the run is cut short
     return out
 
 
