@@ -26,6 +26,9 @@ Usage:
     python bench/qat.py --peer-json saved.json     # reuse saved peer results (--json-out file)
     python bench/qat.py --seeds 5 --peer-json saved.json --ours-freeze-bn-at 0
         # keras_mot with BatchNormalization statistics frozen from the first QAT step
+    python bench/qat.py --backend tensorflow,tensorflow-xla,jax,torch
+        # step times only: float and QAT step time and QAT/float ratio per Keras backend,
+        # one bench/step_time.py process per backend, the backends taking turns --repeats times
 """
 
 import argparse
@@ -401,6 +404,76 @@ def _bn_regime(ours):
     return "" if steps is None else f"; keras_mot BN statistics frozen from QAT step {steps}"
 
 
+_BACKENDS = ("tensorflow", "tensorflow-xla", "jax", "torch")
+
+
+def backend_step_times(backends, steps, rounds, batch_size, repeats, log_dir):
+    """Runs bench/step_time.py once per backend and repeat (the backends take turns, so slow
+    drift of the machine touches all of them); returns {backend: [JSON result, ...]}.
+
+    "tensorflow-xla" is the TensorFlow backend with `compile(jit_compile=True)`.
+    """
+    out = {b: [] for b in backends}
+    for rep in range(repeats):
+        for b in backends:
+            env = dict(os.environ, KERAS_BACKEND=b.split("-")[0])
+            env.pop("TF_USE_LEGACY_KERAS", None)
+            cmd = [sys.executable, os.path.join(BENCH, "step_time.py"), "--steps", str(steps)]
+            cmd += ["--rounds", str(rounds), "--batch-size", str(batch_size)]
+            if b.endswith("-xla"):
+                cmd.append("--jit-compile")
+            out[b].append(_run_side(b, cmd, env, os.path.join(log_dir, f"bench_step_{b}_{rep}.log")))
+            print(json.dumps(out[b][-1], sort_keys=True), flush=True)  # kept if the run is cut short
+    return out
+
+
+def format_backend_table(results):
+    """Markdown table of `backend_step_times` results: medians over repeats.
+
+    Example:
+        >>> r = {"jax": [{"float_step_s": 0.1, "qat_step_s": 0.12, "ratio": 1.2}]}
+        >>> print(format_backend_table(r).splitlines()[2])
+        | jax | 100.0 ms | 120.0 ms | 1.20x | 1.20x-1.20x | 1 |
+    """
+    lines = [
+        "| backend | float step | QAT step | QAT/float (median) | range over repeats | repeats |",
+        "|---|---|---|---|---|---|",
+    ]
+    for b, runs in results.items():
+        ok = [r for r in runs if "unavailable" not in r]
+        if not ok:
+            why = runs[0].get("unavailable", "did not run") if runs else "did not run"
+            lines.append(f"| {b} | n/a | n/a | n/a | {why} | 0 |")
+            continue
+        f = common.median([r["float_step_s"] for r in ok]) * 1e3
+        q = common.median([r["qat_step_s"] for r in ok]) * 1e3
+        ratios = [r["ratio"] for r in ok]
+        lines.append(
+            f"| {b} | {f:.1f} ms | {q:.1f} ms | {common.median(ratios):.2f}x | "
+            f"{min(ratios):.2f}x-{max(ratios):.2f}x | {len(ok)} |"
+        )
+    return "\n".join(lines)
+
+
+def _backend_main(args):
+    backends = [b.strip() for b in args.backend.split(",") if b.strip()]
+    unknown = [b for b in backends if b not in _BACKENDS]
+    if unknown:
+        raise SystemExit(f"--backend: unknown {unknown}. Choose from {', '.join(_BACKENDS)}.")
+    results = backend_step_times(
+        backends, args.steps, args.rounds, args.batch_size, args.repeats, args.log_dir
+    )
+    print(
+        "QAT step time per Keras backend (bench/qat.py --backend): MobileNetV2 alpha=0.35, "
+        f"32x32x3, batch {args.batch_size}; {args.repeats} repeats x {args.rounds - 1} timed rounds "
+        f"x {args.steps} steps, float and QAT fits alternating; backends take turns"
+    )
+    print(format_backend_table(results))
+    if args.json_out:
+        with open(args.json_out, "w") as f:
+            json.dump(results, f, indent=2, sort_keys=True)
+
+
 def main(argv=None):
     """Runs both sides and prints the table (and, with --json-out, saves both results)."""
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -422,8 +495,17 @@ def main(argv=None):
         help="keras_mot side: freeze folded BatchNormalization statistics from QAT "
         "step N (default: live throughout, the library default)",
     )
+    p.add_argument(
+        "--backend",
+        help="step times only, per Keras backend: a comma list of " + ", ".join(_BACKENDS),
+    )
+    p.add_argument("--steps", type=int, default=10, help="--backend: steps per round")
+    p.add_argument("--rounds", type=int, default=4, help="--backend: rounds per process")
+    p.add_argument("--repeats", type=int, default=2, help="--backend: processes per backend")
     add_result_args(p)
     args = p.parse_args(argv)
+    if args.backend:
+        return _backend_main(args)
     if args.seeds < 1:
         p.error(f"--seeds must be at least 1. Received: {args.seeds}.")
     ours, peer, paired = seeded_sides(args, run_ours, run_peer, "bench_qat")
