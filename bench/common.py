@@ -124,6 +124,18 @@ def set_bn_momentum(config, momentum):
     return config
 
 
+def random_images(n, image_size, classes=10, seed=0):
+    """Uniform [0, 1) RGB images and integer labels for step-time runs (content does not matter).
+
+    >>> x, y = random_images(4, 8)
+    >>> x.shape, y.shape
+    ((4, 8, 8, 3), (4,))
+    """
+    rng = np.random.default_rng(seed)
+    x = rng.uniform(0.0, 1.0, (n, image_size, image_size, 3)).astype("float32")
+    return x, rng.integers(0, classes, n).astype("int32")
+
+
 def build_mobilenetv2(keras, input_shape=(32, 32, 3), classes=10, alpha=0.35, bn_momentum=0.9):
     """keras.applications MobileNetV2 (weights=None, logits out) with BN momentum `bn_momentum`.
 

@@ -16,7 +16,6 @@ import sys
 
 os.environ.setdefault("KERAS_BACKEND", "jax")
 
-import numpy as np  # noqa: E402
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -58,11 +57,8 @@ def main(argv=None):
     import jax
 
     keras.utils.set_random_seed(0)
-    rng = np.random.default_rng(0)
-    n = args.steps * args.batch_size
     shape = (args.image_size, args.image_size, 3)
-    x = rng.uniform(0.0, 1.0, (n,) + shape).astype("float32")
-    y = rng.integers(0, 10, n).astype("int32")
+    x, y = common.random_images(args.steps * args.batch_size, args.image_size)
 
     model = common.build_mobilenetv2(keras, shape, classes=10)
     float_s = _time_steps(keras, common, model, x, y, args.steps, args.batch_size)

@@ -27,7 +27,9 @@ import tempfile
 
 import numpy as np
 
-_MEASURE = r"""
+# Both child scripts start here: Keras, KerasHub and keras_mot hidden from the import system
+# (as where they are not installed), TensorFlow on two threads.
+_PRELUDE = r"""
 import json, os, resource, sys, time
 from importlib.machinery import PathFinder
 
@@ -43,6 +45,11 @@ import numpy as np
 import tensorflow as tf
 tf.config.threading.set_inter_op_parallelism_threads(1)
 tf.config.threading.set_intra_op_parallelism_threads(2)
+"""
+
+_MEASURE = (
+    _PRELUDE
+    + r"""
 
 def rss():
     with open("/proc/self/status") as f:
@@ -64,26 +71,14 @@ np.save(sys.argv[3], np.concatenate(outs).astype("float32"))
 print(json.dumps({"load_rss": after - before,
                   "keras": [m for m in sys.modules if m.split(".")[0] == "keras"][:3]}))
 """
+)
 
 # All SavedModels of one model loaded in one process and timed interleaved (round robin, a few
 # calls each per round), so that load from other processes on the shared cores hits every
 # variant alike; the median over all rounds' calls is reported.
-_TIMING = r"""
-import json, sys, time
-from importlib.machinery import PathFinder
-
-class _WithoutKeras:
-    @classmethod
-    def find_spec(cls, name, path=None, target=None):
-        if name.split(".")[0] in ("keras", "keras_mot", "keras_hub", "tf_keras"):
-            return None
-        return PathFinder.find_spec(name, path, target)
-
-sys.meta_path[:] = [_WithoutKeras if f is PathFinder else f for f in sys.meta_path]
-import numpy as np
-import tensorflow as tf
-tf.config.threading.set_inter_op_parallelism_threads(1)
-tf.config.threading.set_intra_op_parallelism_threads(2)
+_TIMING = (
+    _PRELUDE
+    + r"""
 paths, data = json.loads(sys.argv[1]), np.load(sys.argv[2])
 xs = [data[k] for k in sorted(data.files)]
 fns = {}
@@ -110,6 +105,7 @@ for b in (1, 32):
     result[b] = {key: 1000 * float(np.median(v)) for key, v in times.items()}
 print(json.dumps(result))
 """
+)
 
 
 def _size(path):

@@ -18,8 +18,6 @@ import os
 import sys
 import time
 
-import numpy as np
-
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
@@ -45,11 +43,8 @@ def main(argv=None):
     import keras_mot as mot
 
     keras.utils.set_random_seed(0)
-    rng = np.random.default_rng(0)
-    n = args.steps * args.batch_size
     shape = (args.image_size, args.image_size, 3)
-    x = rng.uniform(0.0, 1.0, (n,) + shape).astype("float32")
-    y = rng.integers(0, 10, n).astype("int32")
+    x, y = common.random_images(args.steps * args.batch_size, args.image_size)
 
     model = common.build_mobilenetv2(keras, shape, classes=10)
     qmodel = mot.quantize(model, calibration_data=x[:64])
