@@ -78,17 +78,16 @@ class KeptLayers(list):
     `convert` quantizes that float model with the converter, keeping their ops float.
 
     Example:
-        >>> tflite_bytes = kept.convert(prepared_inference, plan, batches)
+        >>> tflite_bytes = kept.convert(plan)
     """
 
     def __init__(self, paths, float_model, batches):
         super().__init__(paths)
         self.float_model, self.batches = float_model, batches
 
-    def convert(self, inference, plan, representative_data):
-        """`.tflite` bytes: `float_model` in int8 with the kept layers' ops float (`inference`,
-        the prepared model, and `representative_data` are not used: the converter calibrates
-        the float model on the batches the prepared model was calibrated on, so both agree)."""
+    def convert(self, plan):
+        """`.tflite` bytes: `float_model` in int8 with the kept layers' ops float, calibrated on
+        the batches the prepared model (the parity reference) was calibrated on, so both agree."""
         from keras_mot.export.convert import convert_keeping_float
         from keras_mot.export.inspect import op_list
 

@@ -327,7 +327,7 @@ def _export_into(
     calibration = (
         None if calibrate is None else list(calibrate.batches(32))[: max(1, CALIBRATION_EXAMPLES // 32)]
     )
-    tflite_bytes = (kept.convert if kept else convert)(inference, plan, calibration)
+    tflite_bytes = kept.convert(plan) if kept else convert(inference, plan, calibration)
     if "tflite" in formats:
         with open(os.path.join(tmp, FILES["tflite"]), "wb") as f:
             f.write(tflite_bytes)

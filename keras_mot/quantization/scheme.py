@@ -132,7 +132,7 @@ _PER_TENSOR_INT8 = QuantSpec(bits=8, symmetric=True, narrow_range=True, per_chan
 # FULLY_CONNECTED's (out, in) layout and rejects a per-channel FakeQuant there (likewise the
 # (kh, kw, out, in) Conv2DTranspose kernel) ("'tfl.transpose'
 # op has mismatched quantized axes of input and output", reproduced here).
-register_scheme(
+INT8 = register_scheme(
     QuantScheme(
         name="int8",
         weights=QuantSpec(bits=8, symmetric=True, narrow_range=True, per_channel=True),
@@ -146,13 +146,7 @@ register_scheme(
 # TF 2.21): as "int8", but FULLY_CONNECTED weights per output channel (no transposed FakeQuant to
 # reject there). `mot.debug` of a float model and selective export simulate with it.
 register_scheme(
-    QuantScheme(
-        name="int8_post_training",
-        weights=QuantSpec(bits=8, symmetric=True, narrow_range=True, per_channel=True),
-        activations=QuantSpec(bits=8, symmetric=False),
-        weights_per_tensor=_PER_TENSOR_INT8,
-        per_tensor_kinds=(LayerKind.CONV_TRANSPOSE,),
-    )
+    dataclasses.replace(INT8, name="int8_post_training", per_tensor_kinds=(LayerKind.CONV_TRANSPOSE,))
 )
 
 # Same numerics with per-tensor weights everywhere (older runtimes, some MCU kernels).
