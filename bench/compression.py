@@ -130,20 +130,26 @@ def run_ours(args, weights_path):
 
 
 def gzip_breakdown(tflite):
-    """`{group: (raw bytes, gzip bytes of the group alone)}` of the constant tensors of `tflite`:
-    int8 weights with 2+ dims, int32 biases, everything else (graph, scales, other tensors)."""
+    """`{group: (raw bytes, gzip bytes of the group alone)}` of `tflite`: int8 weights with 2+ dims,
+    int32 biases, the per-channel quantization parameters (float32 scales and int64 zero points
+    of tensors quantized per channel; after batch-norm folding every channel has its own scale,
+    whatever the weights) and everything else (graph, names, per-tensor parameters); "rest" is
+    the whole file's gzip size minus the other groups'."""
     from keras_mot.export.tflite_model import TfliteModel
 
     parsed = TfliteModel(tflite)
-    groups = {"int8 weights": [], "int32 biases": []}
+    groups = {"int8 weights": [], "int32 biases": [], "per-channel scales": []}
     for i, t in enumerate(parsed.tensors):
+        if len(t.scale) > 1:
+            groups["per-channel scales"].append(np.asarray(t.scale, np.float32).tobytes())
+            groups["per-channel scales"].append(np.asarray(t.zero_point, np.int64).tobytes())
         d = parsed.data(i)
         if d is None:
             continue
         d = np.asarray(d)
         if d.dtype == np.int8 and len(t.shape) >= 2:
             groups["int8 weights"].append(d.tobytes())
-        elif d.dtype == np.int32:
+        elif d.dtype == np.int32 and t.scale:  # quantized biases (shape constants are "rest")
             groups["int32 biases"].append(d.tobytes())
     out = {k: (sum(map(len, v)), common.gzip_size(b"".join(v))) for k, v in groups.items()}
     out["rest"] = (

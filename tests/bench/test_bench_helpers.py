@@ -256,3 +256,35 @@ def test_compression_table_ratios_and_unavailable_side():
     text = compression.table(ours, {"unavailable": "no venv"})
     assert "| keras_mot | cascade | 89.0% | 350 | 0.350x | 16 | True |" in text
     assert "| tfmot 0.8.1 | unavailable |" in text
+
+
+def test_compression_gzip_breakdown_groups_add_up_to_the_file():
+    import importlib.util
+
+    import keras
+    import numpy as np
+    import tensorflow as tf
+
+    spec = importlib.util.spec_from_file_location("bench_compression", os.path.join(BENCH, "compression.py"))
+    compression = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(compression)
+    inputs = keras.Input((8, 8, 3), batch_size=1)
+    h = keras.layers.Conv2D(6, 3, name="c")(inputs)
+    h = keras.layers.BatchNormalization(name="bn")(h)
+    model = keras.Model(
+        inputs, keras.layers.Dense(4, bias_initializer="ones", name="d")(keras.layers.Flatten()(h))
+    )
+    rng = np.random.default_rng(0)
+    converter = tf.lite.TFLiteConverter.from_keras_model(model)
+    converter.optimizations = [tf.lite.Optimize.DEFAULT]
+    converter.representative_dataset = lambda: ([rng.random((1, 8, 8, 3), np.float32)] for _ in range(4))
+    converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
+    tflite = converter.convert()
+    parts = compression.gzip_breakdown(tflite)
+    assert set(parts) == {"int8 weights", "int32 biases", "per-channel scales", "rest"}
+    assert sum(raw for raw, _ in parts.values()) == len(tflite)
+    assert parts["int8 weights"][0] == 3 * 3 * 3 * 6 + 6 * 6 * 6 * 4  # the conv and dense kernels
+    assert parts["int32 biases"][0] == 4 * (6 + 4)
+    # per channel: conv weights and bias (6 channels each), dense weights and bias (4 each)
+    assert parts["per-channel scales"][0] == 12 * (6 + 6 + 4 + 4)
+    assert all(g > 0 for _, g in parts.values())
