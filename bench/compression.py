@@ -1,27 +1,32 @@
-"""The compression benchmark: plain int8 QAT vs the cascade prune 50 % + 16 clusters + int8 QAT.
+"""The compression benchmark: every registered algorithm and the cascade against plain int8 QAT.
 
-MobileNetV2 alpha 0.35 (32x32x3) on the embedded digits. One float model is trained (or loaded
-from --float-weights) and shared by both arms and by the tfmot side:
-- keras_mot, in this process: `mot.quantize` (plain int8 QAT) and `mot.apply` with
-  `Rule("class:Conv2D"/"class:DepthwiseConv2D"/"class:Dense", cluster=mot.Cluster(16),
-  prune=mot.Unstructured())`, once with the centroids initialised before pruning (one pass) and
-  once staged (`Cluster(16, start_step=N)`: prune over the first third of the steps, then cluster
-  the pruned weights), each fine-tuned --qat-epochs, exported with `mot.export` (the flatbuffer
-  check of the clustered tensors is in its report); the gzip size of each tensor group is
-  printed after the table;
+Models (--models): MobileNetV2 alpha 0.35 (32x32x3) and an MLP 64-1024-1024-10, both on the
+embedded digits (bench/compression_models.py). Per model, one float model is trained (or loaded
+from --float-weights) and shared by every arm and by the tfmot side:
+- keras_mot, in this process, each arm fine-tuned --qat-epochs from the float model with int8 QAT
+  and exported with `mot.export` (whose report holds the flatbuffer check of compressed tensors):
+  `int8_qat` (plain), `prune` (50 % unstructured), one arm per registered compression algorithm
+  (`Cluster(16)`, `Palettize(4)`, ...: `keras_mot.compression.registered()`), and the cascade
+  prune 50 % + 16 clusters, once with the centroids initialised before pruning
+  (`cascade_one_pass`) and once staged (`cascade`: `Cluster(16, start_step=N)` prunes over the
+  first third of the steps, then clusters the pruned weights); the gzip size of each tensor group
+  is printed after the table;
 - tfmot 0.8.1 on tf_keras, in its own process (bench/peer/tfmot_cluster.py, the peer virtualenv
   of bench/peer_env.sh; tfmot is never imported here): plain QAT, and the PCQAT cascade
   prune -> cluster (sparsity preserving) -> cluster-preserving QAT, --qat-epochs per stage.
-Reported: int8 TFLite accuracy on the held-out images, gzip size, size ratio to the same side's
-plain int8 QAT model, the largest number of distinct int8 values in a clustered tensor, zeros.
-TFLite has no clustered kernel: the cascade shrinks the compressed file, not the latency.
+Reported: int8 TFLite accuracy on the held-out images, gzip size and its ratio to the same side's
+plain int8 QAT model, TFLite latency at batch 1 (LiteRT, 1 thread) and its ratio, the largest
+number of distinct int8 values in a compressed tensor, whether the zeros survived.
+TFLite has no clustered kernel: clustering shrinks the compressed file, not the latency.
 
 Usage:
     python bench/compression.py --epochs 15 --qat-epochs 3
+    python bench/compression.py --models mobilenetv2 mlp --arms cascade
     python bench/compression.py --peer-python /path/to/venv/bin/python   # with the tfmot side
 """
 
 import argparse
+import dataclasses
 import json
 import os
 import subprocess
@@ -32,18 +37,11 @@ BENCH = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, BENCH)
 
 import common  # noqa: E402
+import compression_models  # noqa: E402
 import numpy as np  # noqa: E402
 import qat_protocol  # noqa: E402
 
 SPARSITY, CLUSTERS = 0.5, 16
-
-
-def _data():
-    x_tr, y_tr = common.load_digits("train", qat_protocol.IMAGE_SIZE, channels=3, seed=0)
-    held = [
-        common.load_digits(s, qat_protocol.IMAGE_SIZE, channels=3, seed=0) for s in ("validation", "test")
-    ]
-    return x_tr, y_tr, np.concatenate([x for x, _ in held]), np.concatenate([y for _, y in held])
 
 
 def _fit(keras, model, x, y, epochs, lr, batch_size, callbacks=()):
@@ -74,29 +72,45 @@ def _arm(mot, keras, qmodel, data, args, directory):
         "int8_acc": acc,
         "gzip": common.gzip_size(tflite),
         "raw": len(tflite),
+        "latency_ms": common.latency_ms(tflite, x_te[:1], num_threads=1, runs=100),
         "ok": result.ok,
+        "sparsity": result.report.get("overall_sparsity"),
         "max_distinct": max((r.get("distinct", 0) for r in layers), default=None),
         "clustered_tensors": len(layers),
-        "zeros_kept": all(r.get("tflite_zeros", 0) >= r["keras_zeros"] for r in layers),
-        "zero_fraction": _zero_fraction(layers, result.report),
+        "zeros_kept": all(r.get("tflite_zeros", 0) >= r["keras_zeros"] for r in layers) if layers else None,
     }
 
 
-def _zero_fraction(layers, report):
-    stats = report.get("overall_sparsity")
-    return None if not layers else stats
+def algorithm_arms(compression, start_step):
+    """`{arm name: algorithm}`: one arm per registered compression algorithm, at the benchmark's
+    settings (16 clusters, 4-bit palette) or the algorithm's defaults, active from `start_step`."""
+    settings = {"Cluster": {"n_clusters": CLUSTERS}, "Palettize": {"bits": 4}}
+    arms = {}
+    for name, cls in sorted(compression.registered().items()):
+        fields = {f.name for f in dataclasses.fields(cls)} if dataclasses.is_dataclass(cls) else set()
+        kwargs = dict(settings.get(name, {}))
+        if "start_step" in fields:
+            kwargs["start_step"] = start_step
+        arms[name.lower().replace(".", "_")] = cls(**kwargs)
+    return arms
 
 
-def run_ours(args, weights_path):
-    """Float training (shared), then the plain int8 QAT and the cascade arms."""
+def _rules(mot, classes, **fields):
+    return tuple(mot.Rule(f"class:{c}", **fields) for c in classes) + (mot.Rule("_default"),)
+
+
+def run_model(args, name):
+    """Float training (shared with the tfmot side), then every keras_mot arm on model `name`."""
     import keras
 
     import keras_mot as mot
 
+    spec = compression_models.MODELS[name]
     keras.utils.set_random_seed(args.seed)
-    data = _data()
+    data = spec.data()
     x_tr, y_tr, x_te, y_te = data
-    model = common.build_mobilenetv2(keras, qat_protocol.IMAGE_SIZE + (3,), classes=10)
+    model = spec.build(keras)
+    weights_path = _weights_path(args, name)
     if os.path.exists(weights_path):
         qat_protocol.load_float_weights(weights_path, model, args)
     else:
@@ -104,29 +118,47 @@ def run_ours(args, weights_path):
         qat_protocol.save_float_weights(weights_path, model, args)
     out = {"float_acc": float(np.mean(common.top1(model.predict(x_te, verbose=0)) == y_te))}
     x_cal = x_tr[: qat_protocol.N_CALIBRATION]
-    tmp = tempfile.mkdtemp(prefix="bench_compression_")
-    plain = mot.quantize(model, calibration_data=x_cal)
-    out["int8_qat"] = _arm(mot, keras, plain, data, args, os.path.join(tmp, "plain"))
+    tmp = tempfile.mkdtemp(prefix=f"bench_compression_{name}_")
+    out["int8_qat"] = _arm(
+        mot, keras, mot.quantize(model, calibration_data=x_cal), data, args, f"{tmp}/plain"
+    )
     steps = args.qat_epochs * int(np.ceil(len(x_tr) / args.batch_size))
-    start = max(1, steps // 3)  # prune over the first third, then cluster the pruned weights
+    start = max(1, steps // 3)  # the staged cascade prunes over the first third, then clusters
 
-    def recipe(staged):
-        cluster = mot.Cluster(CLUSTERS, start_step=start if staged else 0)
-        return mot.Recipe(
+    def prune_schedule(end):
+        return mot.PolynomialDecay(0.0, SPARSITY, 0, max(1, end), frequency=10)
+
+    recipes = {
+        "prune": mot.Recipe(
             "tflite_int8",
-            schedule=mot.PolynomialDecay(0.0, SPARSITY, 0, start if staged else steps // 2, frequency=10),
-            rules=tuple(
-                mot.Rule(f"class:{c}", cluster=cluster, prune=mot.Unstructured())
-                for c in ("Conv2D", "DepthwiseConv2D", "Dense")
-            )
-            + (mot.Rule("_default"),),
+            schedule=prune_schedule(steps // 2),
+            rules=_rules(mot, spec.classes, prune=mot.Unstructured()),
         )
-
+    }
+    for arm, algorithm in algorithm_arms(mot.compression, 0).items():
+        recipes[arm] = mot.Recipe("tflite_int8", rules=_rules(mot, spec.classes, cluster=algorithm))
     for arm, staged in (("cascade_one_pass", False), ("cascade", True)):
-        if arm in args.arms:
-            qmodel = mot.apply(model, recipe(staged), calibration_data=x_cal)
-            out[arm] = _arm(mot, keras, qmodel, data, args, os.path.join(tmp, arm))
+        recipes[arm] = mot.Recipe(
+            "tflite_int8",
+            schedule=prune_schedule(start if staged else steps // 2),
+            rules=_rules(
+                mot,
+                spec.classes,
+                cluster=mot.Cluster(CLUSTERS, start_step=start if staged else 0),
+                prune=mot.Unstructured(),
+            ),
+        )
+    for arm, recipe in recipes.items():
+        if args.arms is None or arm in args.arms:
+            qmodel = mot.apply(model, recipe, calibration_data=x_cal)
+            out[arm] = _arm(mot, keras, qmodel, data, args, f"{tmp}/{arm}")
     return out
+
+
+def _weights_path(args, name):
+    if args.float_weights and len(args.models) == 1:
+        return args.float_weights
+    return os.path.join(tempfile.gettempdir(), f"compression_float_{name}_s{args.seed}_e{args.epochs}.npz")
 
 
 def gzip_breakdown(tflite):
@@ -159,8 +191,8 @@ def gzip_breakdown(tflite):
     return out
 
 
-def run_peer(args, weights_path):
-    """The tfmot side in its own process, or `{"unavailable": why}`."""
+def run_peer(args, name):
+    """The tfmot side on model `name` in its own process, or `{"unavailable": why}`."""
     python = args.peer_python
     if python is None:
         try:
@@ -173,78 +205,77 @@ def run_peer(args, weights_path):
             )
         except (subprocess.CalledProcessError, IndexError) as e:
             return {"unavailable": f"peer virtualenv: {e}"}
-    cmd = [
-        python,
-        os.path.join(BENCH, "peer", "tfmot_cluster.py"),
-        "--epochs",
-        str(args.epochs),
-        "--qat-epochs",
-        str(args.qat_epochs),
-        "--batch-size",
-        str(args.batch_size),
-        "--seed",
-        str(args.seed),
-        "--float-weights",
-        weights_path,
-    ]
+    cmd = [python, os.path.join(BENCH, "peer", "tfmot_cluster.py"), "--model", name]
+    for flag in ("epochs", "qat_epochs", "batch_size", "seed"):
+        cmd += ["--" + flag.replace("_", "-"), str(getattr(args, flag))]
+    cmd += ["--float-weights", _weights_path(args, name)]
     proc = subprocess.run(cmd, capture_output=True, text=True, env={**os.environ, "TF_USE_LEGACY_KERAS": "1"})
     return common.parse_last_json(proc.stdout) or {"unavailable": proc.stderr[-2000:]}
 
 
-def table(ours, peer):
-    """Markdown table of both sides' arms."""
+def table(results):
+    """Markdown table of every model's arms, both sides (`results`: {model: {side: arms}})."""
     rows = [
-        "| side | arm | int8 acc | gzip bytes | ratio to own int8 QAT | max distinct int8 | zeros kept |",
-        "|---|---|---|---|---|---|---|",
+        "| model | side | arm | int8 acc | gzip bytes | × own int8 QAT | b1 latency ms (× int8 QAT) "
+        "| sparsity | max distinct int8 | zeros kept |",
+        "|---|---|---|---|---|---|---|---|---|---|",
     ]
-    for side, res in (("keras_mot", ours), ("tfmot 0.8.1", peer)):
-        if not res or "unavailable" in res:
-            rows.append(f"| {side} | unavailable | | | | | |")
-            continue
-        base = res["int8_qat"]["gzip"]
-        for arm in ("int8_qat", "cascade_one_pass", "cascade"):
-            r = res.get(arm)
-            if r is None:
+    for model, sides in results.items():
+        for side, res in (("keras_mot", sides.get("keras_mot")), ("tfmot 0.8.1", sides.get("tfmot"))):
+            if not res or "unavailable" in res:
+                reason = "not run" if not res else "unavailable"
+                rows.append(f"| {model} | {side} | {reason} | | | | | | | |")
                 continue
-            rows.append(
-                f"| {side} | {arm} | {r['int8_acc']:.1%} | {r['gzip']:,} | "
-                f"{r['gzip'] / base:.3f}x | {r.get('max_distinct')} | "
-                f"{r.get('zeros_kept')} |"
-            )
+            base = res["int8_qat"]
+            for arm, r in res.items():
+                if not isinstance(r, dict) or "gzip" not in r:
+                    continue
+                latency = r.get("latency_ms")
+                lat = "" if latency is None else f"{latency:.3f} ({latency / base['latency_ms']:.2f}x)"
+                rows.append(
+                    f"| {model} | {side} | {arm} | {r['int8_acc']:.1%} | {r['gzip']:,} | "
+                    f"{r['gzip'] / base['gzip']:.3f}x | {lat} | {_pct(r.get('sparsity'))} | {r.get('max_distinct')} | "
+                    f"{r.get('zeros_kept')} |"
+                )
     return "\n".join(rows)
 
 
+def _pct(value):
+    return "" if value is None else f"{value:.1%}"
+
+
 def main(argv=None):
-    """Runs both sides and prints the table (and the JSON with --json-out)."""
+    """Runs both sides on every model and prints the table (and the JSON with --json-out)."""
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--models", nargs="+", default=["mobilenetv2"], choices=sorted(compression_models.MODELS))
     p.add_argument("--epochs", type=int, default=15)
     p.add_argument("--qat-epochs", type=int, default=3)
     p.add_argument("--batch-size", type=int, default=64)
     p.add_argument("--qat-lr", type=float, default=qat_protocol.QAT_LR, help="keras_mot side")
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--float-weights", default=None)
+    p.add_argument("--float-weights", default=None, help="with one model: its shared float weights (.npz)")
     p.add_argument("--peer-python", default=None, help="python of a venv with tfmot 0.8.1")
     p.add_argument("--no-peer", action="store_true")
-    p.add_argument("--arms", nargs="*", default=["cascade_one_pass", "cascade"])
+    p.add_argument("--arms", nargs="*", default=None, help="keras_mot arms besides int8_qat (default: all)")
     p.add_argument("--json-out", default=None)
     args = p.parse_args(argv)
-    weights = args.float_weights or os.path.join(
-        tempfile.gettempdir(), f"compression_float_s{args.seed}_e{args.epochs}.npz"
-    )
-    ours = run_ours(args, weights)
-    peer = None if args.no_peer else run_peer(args, weights)
-    print(table(ours, peer))
+    results = {}
+    for name in args.models:
+        ours = run_model(args, name)
+        results[name] = {"keras_mot": ours, "tfmot": None if args.no_peer else run_peer(args, name)}
+    print(table(results))
     print("\ngzip bytes by tensor group (keras_mot): raw / gzip alone")
-    for arm in ("int8_qat", "cascade_one_pass", "cascade"):
-        if arm in ours:
-            parts = ", ".join(f"{k} {r:,}/{g:,}" for k, (r, g) in ours[arm]["breakdown"].items())
-            print(
-                f"- {arm}: {parts}; compressed params {ours[arm].get('compressed_params', 0):,}, "
-                f"zeros {ours[arm].get('compressed_zeros', 0):.1%}"
-            )
+    for name, sides in results.items():
+        for arm, r in sides["keras_mot"].items():
+            if isinstance(r, dict) and "breakdown" in r:
+                parts = ", ".join(f"{k} {raw:,}/{g:,}" for k, (raw, g) in r["breakdown"].items())
+                print(
+                    f"- {name} {arm}: {parts}; compressed params {r['compressed_params']:,}, "
+                    f"zeros {r['compressed_zeros']:.1%}"
+                )
     if args.json_out:
         with open(args.json_out, "w") as f:
-            json.dump({"keras_mot": ours, "tfmot": peer}, f, indent=1, default=float)
+            json.dump(results, f, indent=1, default=float)
 
 
 if __name__ == "__main__":

@@ -52,8 +52,9 @@ class Side:
     versions: dict
 
 
-def parse_args(argv=None, description=""):
-    """Command-line arguments shared by both sides (--epochs, --qat-epochs, --batch-size, --seed).
+def parse_args(argv=None, description="", models=None):
+    """Command-line arguments shared by both sides (--epochs, --qat-epochs, --batch-size, --seed;
+    --model, defaulting to the first of `models`, when `models` is given).
 
     Example:
         >>> args = parse_args(["--epochs", "1"])
@@ -69,6 +70,8 @@ def parse_args(argv=None, description=""):
         help="share the float model: load its weights from this .npz if it exists, "
         "else train it and save them here",
     )
+    if models:
+        p.add_argument("--model", choices=list(models), default=list(models)[0])
     return p.parse_args(argv)
 
 

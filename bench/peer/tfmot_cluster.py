@@ -1,7 +1,8 @@
 """Peer side of bench/compression.py: tfmot 0.8.1 plain QAT and the PCQAT cascade on tf_keras.
 
 Runs ONLY inside the peer virtualenv (bench/peer_env.sh; tfmot needs legacy Keras). Never imports
-keras_mot. Loads the shared float MobileNetV2 (alpha 0.35) from --float-weights, then:
+keras_mot. Loads the shared float model (--model: bench/compression_models.py, MobileNetV2 alpha
+0.35 by default) from --float-weights, then:
 - plain QAT: `quantize_model`, --qat-epochs;
 - cascade: `prune_low_magnitude` (PolynomialDecay to 50 % over half the stage) -> `strip_pruning`
   -> `cluster_weights(16, KMEANS_PLUS_PLUS, preserve_sparsity=True)` -> `strip_clustering` ->
@@ -19,6 +20,7 @@ os.environ["TF_USE_LEGACY_KERAS"] = "1"  # before TensorFlow is imported
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 import common  # noqa: E402
+import compression_models  # noqa: E402
 import numpy as np  # noqa: E402
 import qat_protocol  # noqa: E402
 import tensorflow as tf  # noqa: E402
@@ -47,6 +49,7 @@ def _measure(model, x_te, y_te):
         "gzip": common.gzip_size(tflite),
         "raw": len(tflite),
         "max_distinct": _max_distinct(tflite),
+        "latency_ms": common.latency_ms(tflite, x_te[:1], num_threads=1, runs=100),
     }
 
 
@@ -65,14 +68,11 @@ def _max_distinct(tflite):
 
 def main(argv=None):
     """Runs both tfmot arms and prints the JSON result."""
-    args = qat_protocol.parse_args(argv, description=__doc__.splitlines()[0])
+    args = qat_protocol.parse_args(argv, __doc__.splitlines()[0], models=compression_models.MODELS)
     keras.utils.set_random_seed(args.seed)
-    x_tr, y_tr = common.load_digits("train", qat_protocol.IMAGE_SIZE, channels=3, seed=0)
-    held = [
-        common.load_digits(s, qat_protocol.IMAGE_SIZE, channels=3, seed=0) for s in ("validation", "test")
-    ]
-    x_te, y_te = np.concatenate([x for x, _ in held]), np.concatenate([y for _, y in held])
-    model = common.build_mobilenetv2(keras, qat_protocol.IMAGE_SIZE + (3,), classes=10)
+    spec = compression_models.MODELS[args.model]
+    x_tr, y_tr, x_te, y_te = spec.data()
+    model = spec.build(keras)
     qat_protocol.load_float_weights(args.float_weights, model, args)
     out = {"side": "tfmot", "versions": {"tensorflow": tf.__version__, "tfmot": str(tfmot.__version__)}}
 

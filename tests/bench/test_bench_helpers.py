@@ -245,29 +245,61 @@ def test_qat_docstring_examples_run():
     assert doctest.testmod(qat).failed == 0
 
 
-def test_compression_table_ratios_and_unavailable_side():
+def _bench_compression():
     import importlib.util
 
     spec = importlib.util.spec_from_file_location("bench_compression", os.path.join(BENCH, "compression.py"))
     compression = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(compression)
-    arm = {"int8_acc": 0.9, "gzip": 1000, "max_distinct": None, "zeros_kept": True}
-    ours = {"int8_qat": arm, "cascade": {**arm, "int8_acc": 0.89, "gzip": 350, "max_distinct": 16}}
-    text = compression.table(ours, {"unavailable": "no venv"})
-    assert "| keras_mot | cascade | 89.0% | 350 | 0.350x | 16 | True |" in text
-    assert "| tfmot 0.8.1 | unavailable |" in text
+    return compression
+
+
+def test_compression_table_ratios_and_unavailable_side():
+    compression = _bench_compression()
+    arm = {"int8_acc": 0.9, "gzip": 1000, "max_distinct": None, "zeros_kept": True, "latency_ms": 2.0}
+    cascade = {**arm, "int8_acc": 0.89, "gzip": 350, "max_distinct": 16, "latency_ms": 2.2, "sparsity": 0.5}
+    text = compression.table(
+        {
+            "mobilenetv2": {
+                "keras_mot": {"int8_qat": arm, "cascade": cascade},
+                "tfmot": {"unavailable": "no"},
+            },
+            "mlp": {"keras_mot": {"int8_qat": arm}, "tfmot": None},
+        }
+    )
+    assert (
+        "| mobilenetv2 | keras_mot | cascade | 89.0% | 350 | 0.350x | 2.200 (1.10x) | 50.0% | 16 | True |"
+        in text
+    )
+    assert "| mobilenetv2 | tfmot 0.8.1 | unavailable |" in text
+    assert "| mlp | tfmot 0.8.1 | not run |" in text
+
+
+def test_compression_bench_has_an_arm_per_registered_algorithm():
+    import dataclasses
+    import types
+
+    import keras_mot as mot
+
+    compression = _bench_compression()
+
+    @dataclasses.dataclass(frozen=True)
+    class Halve(mot.compression.WeightCompression):  # a third-party algorithm: defaults only
+        start_step: int = 0
+
+    registry = types.SimpleNamespace(registered=lambda: {**mot.compression.registered(), "lib.Halve": Halve})
+    arms = compression.algorithm_arms(registry, start_step=7)
+    assert arms["cluster"] == mot.Cluster(16, start_step=7)
+    assert arms["palettize"] == mot.compression.Palettize(4, start_step=7)
+    assert arms["lib_halve"] == Halve(start_step=7)
 
 
 def test_compression_gzip_breakdown_groups_add_up_to_the_file():
-    import importlib.util
-
     import keras
     import numpy as np
     import tensorflow as tf
 
-    spec = importlib.util.spec_from_file_location("bench_compression", os.path.join(BENCH, "compression.py"))
-    compression = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(compression)
+    compression = _bench_compression()
     inputs = keras.Input((8, 8, 3), batch_size=1)
     h = keras.layers.Conv2D(6, 3, name="c")(inputs)
     h = keras.layers.BatchNormalization(name="bn")(h)
