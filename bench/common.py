@@ -312,19 +312,30 @@ def latency_ms(tflite_bytes, x, num_threads=1, runs=200, warmup=20, rounds=3):
     `rounds` rounds and the lowest round median is returned (a transient load only slows
     some rounds).
 
+    `x` is an array (a single-input model) or a dict of arrays (the Keras model's input dict).
+
     Example:
         >>> latency_ms(b, x_test[:1])
     """
     interp = _interpreter(tflite_bytes, num_threads=num_threads)
-    inp = interp.get_input_details()[0]
-    xb = np.asarray(x, np.float32)
-    interp.resize_tensor_input(inp["index"], list(xb.shape))
+    details = interp.get_input_details()
+    if isinstance(x, dict):  # the converter's inputs follow the flattened (key-sorted) dict
+        feeds = list(zip(details, [x[k] for k in sorted(x)]))
+    else:
+        feeds = [(details[0], x)]
+    for d, v in feeds:
+        interp.resize_tensor_input(d["index"], list(np.shape(v)))
     interp.allocate_tensors()
-    inp = interp.get_input_details()[0]
-    if inp["dtype"] != np.float32:
-        scale, zero = inp["quantization"]
-        xb = np.round(xb / scale + zero).astype(inp["dtype"])
-    interp.set_tensor(inp["index"], xb)
+    for d, v in feeds:
+        d = next(a for a in interp.get_input_details() if a["index"] == d["index"])
+        v = np.asarray(
+            v,
+            d["dtype"] if np.issubdtype(d["dtype"], np.integer) and not d["quantization"][0] else np.float32,
+        )
+        if v.dtype != d["dtype"]:
+            scale, zero = d["quantization"]
+            v = np.round(v / scale + zero).astype(d["dtype"])
+        interp.set_tensor(d["index"], v)
     for _ in range(warmup):
         interp.invoke()
     medians = []

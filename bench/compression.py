@@ -56,9 +56,15 @@ def _fit(keras, model, x, y, epochs, lr, batch_size, callbacks=()):
 def _arm(mot, keras, qmodel, data, args, directory):
     x_tr, y_tr, x_te, y_te = data
     _fit(keras, qmodel, x_tr, y_tr, args.qat_epochs, args.qat_lr, args.batch_size, mot.callbacks(qmodel))
-    result = mot.export(qmodel, directory, representative_data=x_tr[:64], plot=False)
+    text = isinstance(x_te, dict)
+    rep = (x_te, y_te) if text else x_tr[:64]  # dict inputs: the export's parity run measures accuracy
+    result = mot.export(qmodel, directory, representative_data=rep, plot=False)
     tflite = open(result.paths["tflite"], "rb").read()
-    acc = float(np.mean(common.top1(common.run_tflite(tflite, x_te)) == y_te))
+    if text:
+        acc = float(result.parity.tflite_accuracy)
+    else:
+        acc = float(np.mean(common.top1(common.run_tflite(tflite, x_te)) == y_te))
+    first = {k: v[:1] for k, v in x_te.items()} if text else x_te[:1]
     layers = (result.report.get("compression") or {}).get("layers", [])
     from keras_mot.callbacks import wrappers
 
@@ -72,7 +78,7 @@ def _arm(mot, keras, qmodel, data, args, directory):
         "int8_acc": acc,
         "gzip": common.gzip_size(tflite),
         "raw": len(tflite),
-        "latency_ms": common.latency_ms(tflite, x_te[:1], num_threads=1, runs=100),
+        "latency_ms": common.latency_ms(tflite, first, num_threads=1, runs=100),
         "ok": result.ok,
         "sparsity": result.report.get("overall_sparsity"),
         "max_distinct": max((r.get("distinct", 0) for r in layers), default=None),
@@ -117,7 +123,11 @@ def run_model(args, name):
         _fit(keras, model, x_tr, y_tr, args.epochs, qat_protocol.FLOAT_LR, args.batch_size)
         qat_protocol.save_float_weights(weights_path, model, args)
     out = {"float_acc": float(np.mean(common.top1(model.predict(x_te, verbose=0)) == y_te))}
-    x_cal = x_tr[: qat_protocol.N_CALIBRATION]
+    x_cal = (
+        {k: v[: qat_protocol.N_CALIBRATION] for k, v in x_tr.items()}
+        if isinstance(x_tr, dict)
+        else x_tr[: qat_protocol.N_CALIBRATION]
+    )
     tmp = tempfile.mkdtemp(prefix=f"bench_compression_{name}_")
     out["int8_qat"] = _arm(
         mot, keras, mot.quantize(model, calibration_data=x_cal), data, args, f"{tmp}/plain"
@@ -262,7 +272,13 @@ def main(argv=None):
     results = {}
     for name in args.models:
         ours = run_model(args, name)
-        results[name] = {"keras_mot": ours, "tfmot": None if args.no_peer else run_peer(args, name)}
+        if args.no_peer:
+            peer = None
+        elif not compression_models.MODELS[name].peer:
+            peer = {"unavailable": "tfmot 0.8.1 runs on tf_keras and cannot wrap this Keras 3 model"}
+        else:
+            peer = run_peer(args, name)
+        results[name] = {"keras_mot": ours, "tfmot": peer}
     print(table(results))
     print("\ngzip bytes by tensor group (keras_mot): raw / gzip alone")
     for name, sides in results.items():

@@ -1,7 +1,8 @@
 """The models of bench/compression.py, buildable with Keras 3 and with tf_keras (the tfmot side).
 
-Each entry: `build(keras)`, `data()` -> (x_train, y_train, x_held_out, y_held_out) on the embedded
-digits, and the Keras layer classes the compression rules select. Neither keras_mot nor Keras is
+Each entry: `build(keras)`, `data()` -> (x_train, y_train, x_held_out, y_held_out) (the embedded
+digits; for the BERT-style encoder a generated token task whose label is the class key token
+that occurs most often), and the Keras layer classes the compression rules select. Neither keras_mot nor Keras is
 imported here (the peer process imports tf_keras as `keras` and passes it in).
 
 Example:
@@ -41,6 +42,45 @@ def _mlp(keras):
     return keras.Model(inputs, keras.layers.Dense(10, name="logits")(h), name="mlp")
 
 
+SEQ_LEN, VOCAB, TEXT_CLASSES = 32, 1000, 4
+
+
+def _text():
+    from keras_mot.garden.data import make_text_task  # our side only: the peer has no BERT arm
+
+    def split(n, seed):
+        tokens, labels = make_text_task(n, SEQ_LEN, VOCAB, TEXT_CLASSES, seed=seed)
+        inputs = {
+            "token_ids": tokens,
+            "padding_mask": np.ones_like(tokens),
+            "segment_ids": np.zeros_like(tokens),
+        }
+        return inputs, labels
+
+    (x_tr, y_tr), (x_te, y_te) = split(3000, 0), split(500, 1)
+    return x_tr, y_tr, x_te, y_te
+
+
+def _bert(keras):
+    import keras_hub
+
+    backbone = keras_hub.models.BertBackbone(
+        vocabulary_size=VOCAB,
+        num_layers=2,
+        num_heads=4,
+        hidden_dim=128,
+        intermediate_dim=512,
+        max_sequence_length=SEQ_LEN,
+        dropout=0.0,
+    )
+    inputs = {
+        k: keras.Input((SEQ_LEN,), dtype="int32", name=k)
+        for k in ("token_ids", "padding_mask", "segment_ids")
+    }
+    pooled = backbone(inputs)["pooled_output"]
+    return keras.Model(inputs, keras.layers.Dense(TEXT_CLASSES, name="logits")(pooled), name="bert")
+
+
 @dataclasses.dataclass(frozen=True)
 class ModelSpec:
     """One benchmark model: its builder, its data and the layer classes the rules compress."""
@@ -48,9 +88,12 @@ class ModelSpec:
     build: object
     data: object
     classes: tuple
+    peer: bool = True  # tfmot (tf_keras) can build it
 
 
 MODELS = {
     "mobilenetv2": ModelSpec(_mobilenetv2, lambda: _digits(False), ("Conv2D", "DepthwiseConv2D", "Dense")),
     "mlp": ModelSpec(_mlp, lambda: _digits(True), ("Dense",)),
+    # a KerasHub (Keras 3) backbone: tfmot, on tf_keras, cannot wrap it
+    "bert": ModelSpec(_bert, _text, ("EinsumDense", "Dense"), peer=False),
 }
