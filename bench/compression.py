@@ -136,7 +136,7 @@ def run_model(args, name):
     start = max(1, steps // 3)  # the staged cascade prunes over the first third, then clusters
 
     def prune_schedule(end):
-        return mot.PolynomialDecay(0.0, SPARSITY, 0, max(1, end), frequency=10)
+        return mot.PolynomialDecay(0.0, args.sparsity, 0, max(1, end), frequency=10)
 
     recipes = {
         "prune": mot.Recipe(
@@ -154,7 +154,7 @@ def run_model(args, name):
             rules=_rules(
                 mot,
                 spec.classes,
-                cluster=mot.Cluster(CLUSTERS, start_step=start if staged else 0),
+                cluster=mot.Cluster(args.clusters, start_step=start if staged else 0),
                 prune=mot.Unstructured(),
             ),
         )
@@ -267,6 +267,8 @@ def main(argv=None):
     p.add_argument("--peer-python", default=None, help="python of a venv with tfmot 0.8.1")
     p.add_argument("--no-peer", action="store_true")
     p.add_argument("--arms", nargs="*", default=None, help="keras_mot arms besides int8_qat (default: all)")
+    p.add_argument("--sparsity", type=float, default=SPARSITY, help="keras_mot prune and cascade arms")
+    p.add_argument("--clusters", type=int, default=CLUSTERS, help="keras_mot cascade arms")
     p.add_argument("--json-out", default=None)
     args = p.parse_args(argv)
     results = {}
