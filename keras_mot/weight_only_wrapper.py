@@ -161,12 +161,17 @@ class WeightOnlyWrapper(keras.layers.Layer):
         if self.activation_axes is not None and args:
             args = (fake_quant_activation(args[0], self.activation_axes),) + args[1:]
         mapping = self.quantized_values()
-        with keras.StatelessScope(state_mapping=mapping) as scope:
-            outputs = self.layer(*args, **kwargs)
         replaced = {id(v) for v, _ in mapping}
-        for v in self.layer.variables:  # write back what the layer updated (seeds, counters)
+        # every other variable enters with its current value: under an enclosing stateless scope
+        # (JAX training) the variable itself holds no value
+        others = [(v, v.value) for v in self.layer.variables if id(v) not in replaced]
+        scope = keras.StatelessScope(state_mapping=mapping + others)
+        read = [(v, scope.get_current_value(v)) for v, _ in others]
+        with scope:
+            outputs = self.layer(*args, **kwargs)
+        for v, value in read:  # write back what the layer updated (seeds, counters)
             new = scope.get_current_value(v)
-            if new is not None and id(v) not in replaced:
+            if new is not value:
                 v.assign(new)
         return outputs
 
