@@ -12,6 +12,7 @@ seeds) is written back after the call.
 Example:
     >>> qmodel = mot.quantize(model, target="tf_serving")          # int8 weight-only
     >>> qmodel = mot.quantize(model, target="tf_serving", scheme="int4_weight_only")
+    >>> qmodel = mot.quantize(model, target="tf_serving", scheme="dynamic_int8")  # + activations
 """
 
 import keras
