@@ -1,5 +1,6 @@
-"""SavedModels for TensorFlow serving, side by side: float, keras_mot weight-only int8 / int4
-(post-training and after a short quantization-aware fine-tune) and Keras 3's own
+"""SavedModels for TensorFlow serving, side by side: float, keras_mot weight-only int8 / int4 and
+`dynamic_int8` (int8 weights, activations quantized per call; post-training and after a short
+quantization-aware fine-tune) and Keras 3's own
 `model.quantize("int8" | "int4")`, on an MLP and a conv model (digits) and a small BERT-style
 encoder (KerasHub `BertBackbone`, random init, synthetic task).
 
@@ -10,7 +11,7 @@ interleaved (round robin), with the ratio to the float SavedModel. Subprocesses 
 KerasHub and keras_mot hidden from the import system (as where they are not installed), 1
 inter-op / 2 intra-op threads; `--lock FILE` runs the timing process under `flock FILE` (one
 timing at a time on a shared machine). Also: TFLite dynamic-range models converted from the float model and from the
-int8 weight-only QAT model (size, accuracy).
+int8 weight-only and dynamic_int8 QAT models (size, accuracy).
 
 Run:
     PYTHONPATH=$PWD python bench/saved_model.py [--models mlp,conv,bert] [--out /tmp/sm_bench]
@@ -279,14 +280,16 @@ def run_model(name, workdir, qat_epochs=2):
     paths["float + fine-tune"] = os.path.join(workdir, f"{name}_float_ft")
     tuned.export(paths["float + fine-tune"], format="tf_saved_model", verbose=False)
     extra = [_tflite_dynamic(name, "float", model, xt, yt, workdir)]
-    for scheme in ("int8_weight_only", "int4_weight_only"):
-        short = scheme.split("_")[0]
+    for scheme in ("int8_weight_only", "int4_weight_only", "dynamic_int8"):
+        short = scheme if scheme == "dynamic_int8" else scheme.split("_")[0]
         ptq = mot.quantize(model, target="tf_serving", scheme=scheme)
         paths[f"mot {short} PTQ"] = _mot_export(ptq, workdir, f"{name}_{short}_ptq")
         qat = mot.quantize(model, target="tf_serving", scheme=scheme)
         _compile(qat, lr / 3, prepared=True)
         qat.fit(x, y, epochs=qat_epochs, batch_size=32, verbose=0)
         paths[f"mot {short} QAT"] = _mot_export(qat, workdir, f"{name}_{short}_qat")
+        if short == "dynamic_int8":
+            extra.append(_tflite_dynamic(name, "mot dynamic_int8 QAT", qat, xt, yt, workdir))
         if short == "int8":
             extra.append(_tflite_dynamic(name, "mot int8 QAT", qat, xt, yt, workdir))
             bf16 = mot.quantize(model, target="tf_serving", scheme="int8_weight_only_bf16")

@@ -12,6 +12,7 @@ seeds) is written back after the call.
 Example:
     >>> qmodel = mot.quantize(model, target="tf_serving")          # int8 weight-only
     >>> qmodel = mot.quantize(model, target="tf_serving", scheme="int4_weight_only")
+    >>> qmodel = mot.quantize(model, target="tf_serving", scheme="dynamic_int8")  # + activations
 """
 
 import keras
@@ -25,6 +26,7 @@ from keras_mot.findings import Finding
 from keras_mot.inline import inline
 from keras_mot.layers import registry as _registry  # noqa: F401  (registers the adapters)
 from keras_mot.layers.base import adapter_for, resolve_attr
+from keras_mot.quantization.dynamic_int8 import activation_axes, fake_quant_activation
 from keras_mot.quantization.scheme import get_scheme
 from keras_mot.quantization.weight_only import (
     WeightLayout,
@@ -99,7 +101,8 @@ def _scheme(scheme):
 
 @keras.saving.register_keras_serializable(package="keras_mot")
 class WeightOnlyWrapper(keras.layers.Layer):
-    """Runs `layer` with its weights fake-quantized by a weight-only scheme.
+    """Runs `layer` with its weights fake-quantized by a weight-only scheme (with `dynamic_int8`,
+    its input too: `keras_mot.quantization.dynamic_int8`).
 
     Args:
         layer: a built Keras layer whose adapter names weights (see `weight_layouts`).
@@ -118,12 +121,14 @@ class WeightOnlyWrapper(keras.layers.Layer):
         self.layer = layer
         self.scheme = _scheme(scheme)
         self.supports_masking = getattr(layer, "supports_masking", False)
+        self.activation_axes = None
         if layer.built:
             self._check_layouts()
             self.built = True
 
     def _check_layouts(self):
         self.layouts = weight_layouts(self.layer)
+        self.activation_axes = activation_axes(self.layer) if self.scheme.dynamic else None
         if not self.layouts:
             raise UnsupportedLayerError(
                 format_error(
@@ -154,13 +159,20 @@ class WeightOnlyWrapper(keras.layers.Layer):
         ]
 
     def call(self, *args, **kwargs):
+        if self.activation_axes is not None and args:
+            args = (fake_quant_activation(args[0], self.activation_axes),) + args[1:]
         mapping = self.quantized_values()
-        with keras.StatelessScope(state_mapping=mapping) as scope:
-            outputs = self.layer(*args, **kwargs)
         replaced = {id(v) for v, _ in mapping}
-        for v in self.layer.variables:  # write back what the layer updated (seeds, counters)
+        # every other variable enters with its current value: under an enclosing stateless scope
+        # (JAX training) the variable itself holds no value
+        others = [(v, v.value) for v in self.layer.variables if id(v) not in replaced]
+        scope = keras.StatelessScope(state_mapping=mapping + others)
+        read = [(v, scope.get_current_value(v)) for v, _ in others]
+        with scope:
+            outputs = self.layer(*args, **kwargs)
+        for v, value in read:  # write back what the layer updated (seeds, counters)
             new = scope.get_current_value(v)
-            if new is not None and id(v) not in replaced:
+            if new is not value:
                 v.assign(new)
         return outputs
 
@@ -249,7 +261,20 @@ class _Placer:
             self._left_float(path, layer, f"cannot be copied ({type(error).__name__})")
             return layer
         self.wrapped += 1
-        return WeightOnlyWrapper(clone, plan.scheme)
+        wrapper = WeightOnlyWrapper(clone, plan.scheme)
+        if wrapper.scheme.dynamic and wrapper.activation_axes is None:
+            self.findings.append(
+                Finding(
+                    path,
+                    None,
+                    "info",
+                    f"{type(layer).__name__} under '{wrapper.scheme.name}': int8 weight-only, its input "
+                    "stays float (dynamic activations are for Dense, EinsumDense, Conv, DepthwiseConv2D).",
+                    "Nothing to do: an Embedding's input is token ids; other layers keep float inputs.",
+                    "dynamic-int8-weight-only",
+                )
+            )
+        return wrapper
 
 
 def apply_weight_only(model, decide, strict=False):

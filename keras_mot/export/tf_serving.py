@@ -25,7 +25,8 @@ import numpy as np
 
 from keras_mot import graph
 from keras_mot.errors import ExportError, format_error
-from keras_mot.export.serving_kernels import install, unpack_int4
+from keras_mot.export.dynamic_kernels import install  # dynamic_int8, else serving_kernels
+from keras_mot.export.serving_kernels import unpack_int4
 from keras_mot.layers.base import resolve_attr
 from keras_mot.quantization.weight_only import pack_int4, quantize_matrix
 

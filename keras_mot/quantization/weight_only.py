@@ -8,6 +8,8 @@ serving graph dequantizes the stored integer weights into float32 or bfloat16 co
 - `int4_weight_only`: symmetric int4 codes in [-7, 7], one scale per output channel and per
   block of `block_size` consecutive elements along the reduction (input) axis. Two codes are
   packed into one int8 byte when exported.
+- `dynamic_int8`: the int8 weights of `int8_weight_only`, plus activations quantized on the
+  fly on every call (`dynamic=True`; the activation rule is `keras_mot.quantization.dynamic_int8`).
 
 A weight is viewed as a matrix `(reduction, channels)`: the axes it contracts with the input
 first, its output-channel axes last (`WeightLayout`). Everything here is `keras.ops` or NumPy.
@@ -41,6 +43,8 @@ class WeightOnlyScheme(QuantScheme):
         block_size: elements per scale along the reduction axis (`None`: one scale per output
             channel). Even, at least 2.
         compute_dtype: `"float32"` or `"bfloat16"`: the dtype the serving graph computes in.
+        dynamic: also quantize the inputs of Dense / EinsumDense / Conv / DepthwiseConv2D layers
+            to int8 on every call (dynamic range; int8 per channel, float32 compute only).
 
     Example:
         >>> weight_only_scheme(bits=4, block_size=32, compute_dtype="bfloat16").name
@@ -49,8 +53,19 @@ class WeightOnlyScheme(QuantScheme):
 
     block_size: Optional[int] = None
     compute_dtype: str = "float32"
+    dynamic: bool = False
 
     def __post_init__(self):
+        if self.dynamic and (self.bits != 8 or self.block_size or self.compute_dtype != "float32"):
+            raise KerasMotError(
+                format_error(
+                    f"Scheme '{self.name}': dynamic activations need int8 per-channel weights and "
+                    "float32 compute.",
+                    received=f"bits={self.bits}, block_size={self.block_size!r}, "
+                    f"compute_dtype={self.compute_dtype!r}",
+                    fix="Use 'dynamic_int8' as registered, or a weight-only scheme for int4 / bfloat16.",
+                )
+            )
         if self.block_size is not None and (int(self.block_size) < 2 or self.block_size % 2):
             raise KerasMotError(
                 format_error(
@@ -85,18 +100,24 @@ class WeightOnlyScheme(QuantScheme):
             "block_size": self.block_size,
             "compute_dtype": self.compute_dtype,
             "name": self.name,
+            "dynamic": self.dynamic,
         }
 
     @classmethod
     def from_config(cls, cfg):
         """Inverse of `get_config`."""
         return weight_only_scheme(
-            cfg["bits"], cfg.get("block_size"), cfg.get("compute_dtype", "float32"), name=cfg.get("name")
+            cfg["bits"],
+            cfg.get("block_size"),
+            cfg.get("compute_dtype", "float32"),
+            name=cfg.get("name"),
+            dynamic=bool(cfg.get("dynamic", False)),
         )
 
 
-def weight_only_scheme(bits=8, block_size=None, compute_dtype="float32", name=None):
-    """A `WeightOnlyScheme` (not registered): `bits` 8 or 4, optional blocks.
+def weight_only_scheme(bits=8, block_size=None, compute_dtype="float32", name=None, dynamic=False):
+    """A `WeightOnlyScheme` (not registered): `bits` 8 or 4, optional blocks; `dynamic=True`
+    adds per-call int8 activation quantization (`dynamic_int8`).
 
     Example:
         >>> mot.quantize(model, target="tf_serving", scheme=weight_only_scheme(4, 32))
@@ -109,6 +130,8 @@ def weight_only_scheme(bits=8, block_size=None, compute_dtype="float32", name=No
                 fix="Use bits=8 or bits=4.",
             )
         )
+    if name is None and dynamic:
+        name = "dynamic_int8"
     if name is None:
         name = (
             f"int{bits}_weight_only"
@@ -117,7 +140,12 @@ def weight_only_scheme(bits=8, block_size=None, compute_dtype="float32", name=No
         )
     spec = QuantSpec(bits=bits, symmetric=True, narrow_range=True, per_channel=True)
     return WeightOnlyScheme(
-        name=name, weights=spec, activations=None, block_size=block_size, compute_dtype=compute_dtype
+        name=name,
+        weights=spec,
+        activations=None,
+        block_size=block_size,
+        compute_dtype=compute_dtype,
+        dynamic=dynamic,
     )
 
 
@@ -136,6 +164,7 @@ register_scheme(weight_only_scheme(4, DEFAULT_INT4_BLOCK, name="int4_weight_only
 register_scheme(weight_only_scheme(4, DEFAULT_INT4_BLOCK, "bfloat16", name="int4_weight_only_bf16"))
 for _block in (32, 64, 128):
     register_scheme(weight_only_scheme(4, _block))
+register_scheme(weight_only_scheme(8, dynamic=True))  # "dynamic_int8"
 
 
 @dataclasses.dataclass(frozen=True)
