@@ -33,9 +33,34 @@ def compressed_wrappers(model):
     ]
 
 
+def _segment(name):
+    return re.compile(re.escape(name) + r"(_\d+)?")  # TF uniquifies scopes with a _N suffix
+
+
 def _names_layer(tensor_name, layer_name):
-    pattern = re.compile(re.escape(layer_name) + r"(_\d+)?")
+    pattern = _segment(layer_name)
     return any(pattern.fullmatch(part) for part in re.split(r"[/;:]", tensor_name))
+
+
+def path_score(tensor_name, path):
+    """How many segments of the Keras layer `path` the tensor's TF name scopes name, in order
+    from the leaf: blocks repeat their sublayers' names (every encoder block of a BERT has a
+    `feedforward_intermediate_dense`), so the enclosing scopes tell the copies apart.
+
+    Example:
+        >>> path_score("m/block_1_1/ffn_1/MatMul", "block_1/ffn")
+        2
+    """
+    best = 0
+    for fused in tensor_name.split(";"):
+        scopes, score = fused.split("/"), 0
+        for segment in reversed(path.split("/")):
+            pattern = _segment(segment)
+            hit = next((i for i in range(len(scopes) - 1, -1, -1) if pattern.fullmatch(scopes[i])), None)
+            if hit is not None:
+                scopes, score = scopes[:hit], score + 1
+        best = max(best, score)
+    return best
 
 
 def _distinct(values, per_channel, axis):
@@ -74,7 +99,7 @@ def _layer_check(path, wrapper, weights, parsed):
                 "compression-unchecked",
             )
         ]
-    info = candidates[0]
+    info = max(candidates, key=lambda w: path_score(w.tensor, path))  # first of the best
     tensor = next(t for t in parsed.tensors if t.name == info.tensor)
     limit = getattr(wrapper.compress, "n_clusters", None)
     if limit is None and hasattr(wrapper.compress, "levels"):  # palettes: 2 L + 1 values
