@@ -9,7 +9,8 @@ as bench/qat_protocol.py times it, from the start of the batch to its end before
 callback runs (the first `--warmup` steps of each fit are not timed); a round's ratio is the median
 QAT step over the median float step of that round, and the result is the median of the round
 ratios (the first round, tracing and compiling, is not counted). Comparing the two fits of one
-round, seconds apart, keeps the ratio steady on a shared machine where absolute times drift.
+round, seconds apart, keeps the ratio steadier on a shared machine where absolute times drift;
+`ratio_best` (fastest QAT step over fastest float step) is the least disturbed by other load.
 `qat_callbacks_s` is the median time per step that the QAT callbacks (`mot.callbacks`) add
 between steps, reported separately. Prints one JSON line.
 
@@ -105,7 +106,10 @@ def main(argv=None):
             "qat_callbacks_s": common.median(gaps),
             "ratio_min": min(ratios),
             "ratio_max": max(ratios),
-            "rounds": len(float_t),
+            "ratio_best": min(qat_t) / min(float_t),
+            "float_steps_s": float_t,
+            "qat_steps_s": qat_t,
+            "rounds": len(ratios),
             "steps": args.steps,
             "batch_size": args.batch_size,
         }
