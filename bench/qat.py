@@ -428,29 +428,40 @@ def backend_step_times(backends, steps, rounds, batch_size, repeats, log_dir):
 
 
 def format_backend_table(results):
-    """Markdown table of `backend_step_times` results: medians over repeats.
+    """Markdown table of `backend_step_times` results: step times are medians over repeats, the
+    ratio is the median of every repeat's per-round ratios (each QAT fit over the float fit
+    next to it), the range their min-max; "fastest" is the fastest QAT step over the fastest
+    float step (median over repeats; the figure least disturbed by other load on the machine);
+    the callbacks column is the time per step that the
+    QAT callbacks add between steps (not in the ratio, as in bench/qat_protocol.py).
 
     Example:
-        >>> r = {"jax": [{"float_step_s": 0.1, "qat_step_s": 0.12, "ratio": 1.2}]}
+        >>> r = {"jax": [{"float_step_s": 0.1, "qat_step_s": 0.12, "round_ratios": [1.2, 1.3, 1.1],
+        ...               "ratio_best": 1.15, "qat_callbacks_s": 0.002}]}
         >>> print(format_backend_table(r).splitlines()[2])
-        | jax | 100.0 ms | 120.0 ms | 1.20x | 1.20x-1.20x | 1 |
+        | jax | 100.0 ms | 120.0 ms | 1.20x | 1.10x-1.30x | 1.15x | 2.0 ms | 3 |
     """
     lines = [
-        "| backend | float step | QAT step | QAT/float (median) | range over repeats | repeats |",
-        "|---|---|---|---|---|---|",
+        "| backend | float step | QAT step | QAT/float (median) | range over rounds | fastest QAT / "
+        "fastest float | QAT callbacks per step | rounds |",
+        "|---|---|---|---|---|---|---|---|",
     ]
     for b, runs in results.items():
         ok = [r for r in runs if "unavailable" not in r]
         if not ok:
             why = runs[0].get("unavailable", "did not run") if runs else "did not run"
-            lines.append(f"| {b} | n/a | n/a | n/a | {why} | 0 |")
+            lines.append(f"| {b} | n/a | n/a | n/a | {why} | n/a | n/a | 0 |")
             continue
         f = common.median([r["float_step_s"] for r in ok]) * 1e3
         q = common.median([r["qat_step_s"] for r in ok]) * 1e3
-        ratios = [r["ratio"] for r in ok]
+        ratios = [x for r in ok for x in (r["round_ratios"] if "round_ratios" in r else [r["ratio"]])]
+        gaps = [r["qat_callbacks_s"] for r in ok if r.get("qat_callbacks_s") is not None]
+        gap = f"{common.median(gaps) * 1e3:.1f} ms" if gaps else "n/a"
+        best = [r["ratio_best"] for r in ok if "ratio_best" in r]
+        best = f"{common.median(best):.2f}x" if best else "n/a"
         lines.append(
             f"| {b} | {f:.1f} ms | {q:.1f} ms | {common.median(ratios):.2f}x | "
-            f"{min(ratios):.2f}x-{max(ratios):.2f}x | {len(ok)} |"
+            f"{min(ratios):.2f}x-{max(ratios):.2f}x | {best} | {gap} | {len(ratios)} |"
         )
     return "\n".join(lines)
 
@@ -466,7 +477,8 @@ def _backend_main(args):
     print(
         "QAT step time per Keras backend (bench/qat.py --backend): MobileNetV2 alpha=0.35, "
         f"32x32x3, batch {args.batch_size}; {args.repeats} repeats x {args.rounds - 1} timed rounds "
-        f"x {args.steps} steps, float and QAT fits alternating; backends take turns"
+        f"x {args.steps} steps, float and QAT fits alternating, steps timed from batch start to end; "
+        "backends take turns"
     )
     print(format_backend_table(results))
     if args.json_out:

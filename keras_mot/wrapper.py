@@ -339,8 +339,10 @@ class Wrapper(QuantStateViews, IntegerGrid, MaskUpdates, CompressedWeights, kera
             weights[n], scales[n] = self._quantize_weight(n, weights[n], training)
         return weights, self._quantize_bias(bias, scales.get("kernel"))
 
-    def _linear(self, inputs, point, training):
-        """`(y, has_bias)`: the wrapped op's output, with its (int32-grid) bias if it has one."""
+    def _linear(self, inputs, point, training, defer_bias=False):
+        """`(y, has_bias, bias)`: the wrapped op's output with its (int32-grid) bias if it has
+        one; with `defer_bias`, the bias is returned for the caller to add (`None` when `y`
+        already has it)."""
         input_scale = self._grid_input_scale(inputs)
         if input_scale is not None:
             weights, bias = self.folded_weights(training)
@@ -355,12 +357,14 @@ class Wrapper(QuantStateViews, IntegerGrid, MaskUpdates, CompressedWeights, kera
                 input_scale,
                 output_scale=self._linear_output_scale(),
             )
-            return y, bias is not None
+            return y, bias is not None, None
         weights, bias = self._weights(training)
         z = self.adapter.forward(self.layer, inputs, weights, point)
         if bias is None:
-            return z, False
-        return ops.add(z, ops.reshape(bias, (1,) * (len(z.shape) - 1) + (-1,))), True
+            return z, False, None
+        if defer_bias:
+            return z, True, bias
+        return ops.add(z, ops.reshape(bias, (1,) * (len(z.shape) - 1) + (-1,))), True, None
 
     def call(self, inputs, training=None):
         if training and self.prune is not None and not is_estimating_bn():
@@ -376,9 +380,11 @@ class Wrapper(QuantStateViews, IntegerGrid, MaskUpdates, CompressedWeights, kera
                 ]
             else:
                 inputs = point("input_0", inputs)
-        y, has_bias = self._linear(self._keyed(inputs), point, training)
-        if has_bias and training and self.bn is not None and not self.frozen and self._bn_statistics_live:
-            y = bn_fold.batch_statistics_output(self.bn, y, self.bn_frozen <= 0)
+        bn_live = training and self.bn is not None and not self.frozen and self._bn_statistics_live
+        # With live statistics the bias joins the renormalization's shift (one pass less each way).
+        y, has_bias, bias = self._linear(self._keyed(inputs), point, training, defer_bias=bn_live)
+        if has_bias and bn_live:
+            y = bn_fold.batch_statistics_output(self.bn, y, self.bn_frozen <= 0, bias=bias)
         name, fn = self._activation()
         entry = act_table.lookup(name)
         if entry is None:  # no TFLite int8 op known: compute in float, quantize the result
