@@ -157,8 +157,11 @@ class _BreakRangeAt(keras.callbacks.Callback):
 
 
 def test_stop_on_non_finite_is_a_default_callback():
+    from keras_mot.callbacks.choose import RANGE_CHECK_EVERY
+
     q = mot.quantize(_model())
-    assert any(isinstance(c, mot.callbacks.StopOnNonFinite) for c in mot.callbacks(q))
+    (stop,) = [c for c in mot.callbacks(q) if isinstance(c, mot.callbacks.StopOnNonFinite)]
+    assert stop.check_ranges_every == RANGE_CHECK_EVERY == 32  # the loss: every step
     assert not any(
         isinstance(c, mot.callbacks.StopOnNonFinite) for c in mot.callbacks(q, stop_on_non_finite=False)
     )
@@ -166,7 +169,7 @@ def test_stop_on_non_finite_is_a_default_callback():
 
 def test_stop_on_non_finite_stops_at_a_bad_range_while_the_loss_is_finite():
     q = _compiled(mot.quantize(_model(), calibration_data=_x()))
-    stop = [c for c in mot.callbacks(q) if isinstance(c, mot.callbacks.StopOnNonFinite)][0]
+    stop = mot.callbacks.StopOnNonFinite()  # every batch (mot.callbacks reads ranges every 32)
     y = np.arange(40) % 3
     with pytest.warns(RuntimeWarning, match="first layer with a non-finite range is 'conv'"):
         q.fit(_x(), y, batch_size=8, epochs=3, verbose=0, callbacks=[_BreakRangeAt(1), stop])
