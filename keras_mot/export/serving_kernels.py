@@ -38,11 +38,46 @@ def _finish(tf, owner, x, bias_shape=None):
     return x if activation is None else activation(x)
 
 
+# Weights larger than this many elements are cast and multiplied in blocks of rows: each block's
+# cast (512 KiB in float32) is still in the core's cache when the matmul reads it, where a whole
+# cast 1024x1024 kernel (4 MiB) is written to memory and read back (bench/serving_kernels.py).
+CHUNK_ELEMENTS = 128 * 1024
+
+
+def row_spans(rows, cols, multiple=1):
+    """`[(start, stop)]` blocks of rows of a `(rows, cols)` weight, each about `CHUNK_ELEMENTS`
+    elements and a multiple of `multiple` rows (one block where the weight is small).
+
+    Example:
+        >>> row_spans(1024, 1024)[:2]
+        [(0, 128), (128, 256)]
+    """
+    step = max(multiple, CHUNK_ELEMENTS // max(cols, 1) // multiple * multiple)
+    return [(a, min(a + step, rows)) for a in range(0, rows, step)]
+
+
+def chunked_matmul(tf, x, codes):
+    """`x @ cast(codes)` for 2-D `x` and int8 `codes (rows, cols)`, summed over row blocks
+    (`row_spans`); slices of `codes` along its first axis share its buffer."""
+    rows, cols = int(codes.shape[0]), int(codes.shape[1])
+    spans = row_spans(rows, cols)
+    if len(spans) == 1:
+        return tf.matmul(x, tf.cast(codes, x.dtype))
+    return tf.add_n([tf.matmul(x[:, a:b], tf.cast(codes[a:b], x.dtype)) for a, b in spans])
+
+
+def _as_matrix(tf, inputs, units, fn):
+    """`fn` on `inputs` flattened to 2-D, reshaped back to `(..., units)`."""
+    if inputs.shape.rank == 2:
+        return fn(inputs)
+    flat = tf.reshape(inputs, [-1, int(inputs.shape[-1])])
+    out = tf.reshape(fn(flat), tf.concat([tf.shape(inputs)[:-1], [units]], 0))
+    return tf.ensure_shape(out, inputs.shape[:-1].concatenate([units]))
+
+
 def _dense(tf, owner, codes, scales):
     def call(inputs, training=None):
-        w = tf.cast(codes, inputs.dtype)
-        rank = inputs.shape.rank
-        x = tf.matmul(inputs, w) if rank == 2 else tf.tensordot(inputs, w, [[rank - 1], [0]])
+        x = _as_matrix(tf, inputs, owner.units, lambda flat: chunked_matmul(tf, flat, codes))
         x = x * tf.cast(_scale_vector(tf, scales, owner.units), x.dtype)
         return _finish(tf, owner, x)
 
