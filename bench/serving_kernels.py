@@ -8,6 +8,13 @@ intra-op threads as in `bench/saved_model.py`. Prints the median ms, the ratio t
 max |diff| to the float32 result of the dequantized weight (numerics).
 
 Candidates:
+    rows (adopted) `serving_kernels.chunked_matmul`: cast_f32 on blocks of ~128K weight
+                  elements along the reduction axis, partial products summed
+    int4_*        an int4 weight (blocks of 128 rows): `int4_deq` unpacks, casts and scales the
+                  whole weight, then matmul; `int4_blocks` is `serving_kernels.int4_matmul`
+                  (unpack to int8 codes, then cast and scale a block of rows at a time);
+                  `int4_nibbles` unpacks a block at a time, low / high nibbles multiplied
+                  by the even / odd input columns (its diff column is against the int8 float weight: int4 rounding)
     cast_f32      the op on `cast(codes, float32)`, output `* scales`, `+ bias`, relu (the
                   kernel `serving_kernels` had)
     *_xla         the same function with `jit_compile=True`
@@ -28,6 +35,9 @@ import time
 
 import numpy as np
 import tensorflow as tf
+
+from keras_mot.export.serving_kernels import chunked_matmul, int4_matmul, unpack_int4
+from keras_mot.quantization.weight_only import pack_int4
 
 
 def _dense_candidates(c, s, b, w):
@@ -85,8 +95,45 @@ def _dense_candidates(c, s, b, w):
         y = tf.cast(tf.bitcast(acc, tf.int32), tf.float32) * (m / 127.0)
         return tf.nn.relu(y * s + b)
 
+    def adopted(x):
+        return tf.nn.relu(chunked_matmul(tf, x, c) * s + b)
+
+    # int4, blocks of 128 rows (its own weight: the float reference is the int8 one)
+    block = 128
+    w4 = w.numpy()
+    s4 = np.abs(w4).reshape(-1, block, out).max(1) / 7.0
+    c4 = np.clip(np.round(w4.reshape(-1, block, out) / s4[:, None]), -7, 7).reshape(w4.shape)
+    p4 = tf.Variable(pack_int4(c4.astype(np.int8)), trainable=False)
+    s4 = tf.Variable(s4.astype(np.float32), trainable=False)
+
+    def int4_deq(x):
+        grid = tf.reshape(tf.cast(unpack_int4(tf, p4), tf.float32), (-1, block, out)) * s4[:, None, :]
+        return tf.nn.relu(tf.matmul(x, tf.reshape(grid, (-1, out))) + b)
+
+    def int4_blocks(x):
+        return tf.nn.relu(int4_matmul(tf, x, p4, s4) + b)
+
+    def int4_nibbles(x):  # unpack per block into low / high nibbles, two matmuls a block
+        even, odd = x[:, 0::2], x[:, 1::2]
+        parts = []
+        for g in range(int(s4.shape[0])):
+            p = p4[g * block // 2 : (g + 1) * block // 2]
+            sc = s4[g : g + 1]
+            for nib, xs in (
+                (tf.bitwise.right_shift(tf.bitwise.left_shift(p, 4), 4), even),
+                (tf.bitwise.right_shift(p, 4), odd),
+            ):
+                parts.append(
+                    tf.matmul(xs[:, g * block // 2 : (g + 1) * block // 2], tf.cast(nib, tf.float32) * sc)
+                )
+        return tf.nn.relu(tf.add_n(parts) + b)
+
     cands = {
         "float": float_,
+        "int4_nibbles": int4_nibbles,
+        "rows (adopted)": adopted,
+        "int4_deq": int4_deq,
+        "int4_blocks (adopted)": int4_blocks,
         "cast_f32": cast_f32,
         "deq_f32": deq_f32,
         "chunks4": chunks(4),
@@ -100,7 +147,6 @@ def _dense_candidates(c, s, b, w):
         "bf16": bf16,
         "dyn_int8": dyn_int8,
     }
-    del out
     return cands
 
 

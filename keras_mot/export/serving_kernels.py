@@ -9,8 +9,11 @@ in magnitude, exact in float32 and in bfloat16; results match the dequantized we
 float rounding. The per-call work on the weight is one cast (no multiply), and with bfloat16
 compute the op runs in bfloat16.
 
-Embeddings gather first: only the looked-up rows' codes (int8, or packed int4 blocks) are
-unpacked and scaled.
+Dense kernels larger than `CHUNK_ELEMENTS` are cast in blocks of rows, each block's matmul
+summed, so that a cast block is read from cache (`chunked_matmul`). int4 Dense kernels (blocks
+along the reduction axis) are unpacked, cast and scaled one block of rows at a time
+(`int4_matmul`); other int4 layers read their dequantized weight. Embeddings gather first: only
+the looked-up rows' codes (int8, or packed int4 blocks) are unpacked and scaled.
 
 `install(owner, leaf, codes, scales, layout, scheme)` replaces `owner.call` on the baked model
 that only the serving function runs (never the user's model) and returns False where no kernel
@@ -79,6 +82,39 @@ def _dense(tf, owner, codes, scales):
     def call(inputs, training=None):
         x = _as_matrix(tf, inputs, owner.units, lambda flat: chunked_matmul(tf, flat, codes))
         x = x * tf.cast(_scale_vector(tf, scales, owner.units), x.dtype)
+        return _finish(tf, owner, x)
+
+    return call
+
+
+def int4_matmul(tf, x, packed, scales):
+    """`x @ W` for 2-D `x` and the int4 weight `W (rows, cols)` stored as `packed` bytes
+    `(padded_rows / 2, cols)` (row 2i in the low nibble) with `scales (blocks, cols)` (blocks of
+    `padded_rows / blocks` rows, the scheme's block size or less on a short weight): the bytes
+    are unpacked to int8 codes, then cast and scaled one block of rows (`row_spans`, whole
+    scale blocks) at a time, in cache, and the blocks' products summed.
+
+    Example:
+        >>> int4_matmul(tf, tf.ones((2, 64)), packed, scales).shape
+        TensorShape([2, 16])
+    """
+    codes = unpack_int4(tf, packed)
+    rows, cols = 2 * int(packed.shape[0]), int(packed.shape[1])
+    block = rows // int(scales.shape[0])
+    pad = rows - int(x.shape[-1])
+    if pad:
+        x = tf.pad(x, [[0, 0], [0, pad]])
+    parts = []
+    for a, b in row_spans(rows, cols, multiple=block):
+        w = tf.reshape(tf.cast(codes[a:b], x.dtype), (-1, block, cols))
+        w = w * tf.cast(scales[a // block : b // block, None, :], x.dtype)
+        parts.append(tf.matmul(x[:, a:b], tf.reshape(w, (b - a, cols))))
+    return parts[0] if len(parts) == 1 else tf.add_n(parts)
+
+
+def _dense_int4(tf, owner, packed, scales):
+    def call(inputs, training=None):
+        x = _as_matrix(tf, inputs, owner.units, lambda flat: int4_matmul(tf, flat, packed, scales))
         return _finish(tf, owner, x)
 
     return call
@@ -181,7 +217,8 @@ def _plain(owner):
 
 def kernel_kind(owner, leaf, layout, scheme):
     """Which serving kernel computes `owner`'s weight `leaf` on its codes (`"embedding"`,
-    `"dense"`, `"einsum"`, `"conv"`, `"depthwise"`), or `None`: the weight is read dequantized.
+    `"dense"`, `"einsum"`, `"conv"`, `"depthwise"`; int4 blocks: `"embedding"`, `"dense_int4"`),
+    or `None`: the weight is read dequantized.
 
     Example:
         >>> kernel_kind(dense, "kernel", WeightLayout((0,), (1,)), get_scheme("int8_weight_only"))
@@ -191,9 +228,11 @@ def kernel_kind(owner, leaf, layout, scheme):
         return None
     if leaf == "embeddings" and isinstance(owner, keras.layers.Embedding):
         return "embedding" if layout.channel_axes == (0,) else None
-    if leaf != "kernel" or scheme.block_size is not None:
-        return None  # int4 blocks scale along the reduction axis: read dequantized
     kind = type(owner)
+    if leaf != "kernel":
+        return None
+    if scheme.block_size is not None:  # int4 blocks: Dense only, others read dequantized
+        return "dense_int4" if kind is keras.layers.Dense and layout.channel_axes == (1,) else None
     if kind is keras.layers.Dense and layout.channel_axes == (1,):
         return "dense"
     if kind is keras.layers.EinsumDense:
@@ -213,6 +252,8 @@ def kernel_for(tf, owner, leaf, codes, scales, layout, scheme):
         return _embedding(tf, owner, codes, scales, scheme, owner.call)
     if kind == "einsum":
         return _einsum(tf, owner, codes, scales, layout)
+    if kind == "dense_int4":
+        return _dense_int4(tf, owner, codes, scales)
     if kind is None:
         return None
     return {"dense": _dense, "conv": _conv, "depthwise": _depthwise}[kind](tf, owner, codes, scales)

@@ -202,7 +202,11 @@ def save_serving(module, path):
     """Writes `module` as a SavedModel at `path` with its `serving_default` signature."""
     import tensorflow as tf
 
-    tf.saved_model.save(module, path, signatures={SIGNATURE: module.serve.get_concrete_function()})
+    # Only the traced signature is saved: saving the `serve` tf.function as well would trace it
+    # again (in the save context) and store a second copy of the whole serving graph.
+    stores = tf.Module()
+    stores.codes, stores.scales, stores.floats = module.codes, module.scales, module.floats
+    tf.saved_model.save(stores, path, signatures={SIGNATURE: module.serve.get_concrete_function()})
 
 
 def saved_variables(path):
