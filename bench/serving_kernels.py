@@ -23,8 +23,9 @@ Candidates:
     chunks{k}     cast_f32 on k column blocks of the weight (cast output stays in cache)
     bf16          x and codes cast to bfloat16, op in bfloat16, output to float32 (changes
                   numerics: bfloat16 compute)
-    dyn_int8      activations quantized per tensor on the fly (QuantizeV2) and
-                  `QuantizedMatMul` int8 x int8 -> int32 (changes numerics: dynamic-range int8)
+    dyn_int8      activations quantized per tensor on the fly, `BatchMatMulV3` int8 x int8 ->
+                  int32 (changes numerics: dynamic-range int8). In this TensorFlow build
+                  `QuantizedMatMul` takes quint8 x quint8 only, Einsum and Conv2D no int8.
 
 Run:
     flock /tmp/bench.lock python bench/serving_kernels.py [--rounds 40]
@@ -78,22 +79,11 @@ def _dense_candidates(c, s, b, w):
         return tf.nn.relu(tf.cast(y, tf.float32) * s + b)
 
     def dyn_int8(x):
-        # per-tensor symmetric activation range, as TFLite dynamic range / Keras int8 do
-        m = tf.maximum(tf.reduce_max(tf.abs(x)), 1e-12)
-        q, lo, hi = tf.raw_ops.QuantizeV2(
-            input=x, min_range=-m, max_range=m, T=tf.qint8, mode="SCALED", round_mode="HALF_TO_EVEN"
-        )
-        acc, _, _ = tf.raw_ops.QuantizedMatMul(
-            a=q,
-            b=tf.bitcast(c, tf.qint8),
-            min_a=lo,
-            max_a=hi,
-            min_b=-127.0,
-            max_b=127.0,
-            Toutput=tf.qint32,
-        )
-        y = tf.cast(tf.bitcast(acc, tf.int32), tf.float32) * (m / 127.0)
-        return tf.nn.relu(y * s + b)
+        # per-tensor symmetric activation scale, as TFLite dynamic range / Keras int8 do
+        m = tf.maximum(tf.reduce_max(tf.abs(x)), 1e-12) / 127.0
+        q = tf.cast(tf.clip_by_value(tf.round(x / m), -127.0, 127.0), tf.int8)
+        acc = tf.raw_ops.BatchMatMulV3(x=q, y=c, Tout=tf.int32)
+        return tf.nn.relu(tf.cast(acc, tf.float32) * (m * s) + b)
 
     def adopted(x):
         return tf.nn.relu(chunked_matmul(tf, x, c) * s + b)

@@ -16,9 +16,8 @@ packed (row 2i in the low nibble, 2i + 1 in the high nibble; `weight_only.pack_i
 `(blocks, channels)`.
 
 Example:
-    >>> module = serving_module(qmodel)
-    >>> tf.saved_model.save(module, "out/saved_model", signatures={"serving_default":
-    ...                     module.serve.get_concrete_function()})
+    >>> module, stored = serving_module(qmodel)
+    >>> save_serving(module, "out/saved_model")  # the `serving_default` signature only
 """
 
 import numpy as np

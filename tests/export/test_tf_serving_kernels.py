@@ -22,6 +22,7 @@ def _model():
     img = keras.Input((8, 8, 3), name="img")
     e = keras.layers.Embedding(50, 16)(ids)
     e = keras.layers.LayerNormalization()(e)  # needs the embedding's static last dimension
+    e = keras.layers.Dense(16, activation="relu")(e)  # a rank-3 input
     e = keras.layers.EinsumDense("btd,dhk->bthk", (6, 2, 8), bias_axes="hk", activation="relu")(e)
     e = keras.layers.Reshape((6 * 16,))(e)
     h = keras.layers.Conv2D(8, 3, padding="same", activation="relu")(img)
@@ -61,12 +62,12 @@ def test_layers_compute_on_codes_with_parity(tmp_path, scheme, on_codes, toleran
     names = [f.signature.name for f in saved.meta_graphs[0].graph_def.library.function]
     assert len([n for n in names if "_serve_" in n]) == 1, names
     serving = {s["weight"]: s["serving"] for s in result.report["stored_weights"]}
-    assert len(serving) == 6
+    assert len(serving) == 7
     if on_codes == "all":
         assert set(serving.values()) == {"computes on codes"}
     else:
         on_codes = [k for k in serving if k.endswith("/embeddings") or k.startswith("dense")]
-        assert len(on_codes) == 2, serving
+        assert len(on_codes) == 3, serving
         assert {serving.pop(k) for k in on_codes} == {"computes on codes"}
         assert set(serving.values()) == {"dequantizes"}
 
