@@ -12,7 +12,8 @@ compute the op runs in bfloat16.
 Dense kernels larger than `CHUNK_ELEMENTS` are cast in blocks of rows, each block's matmul
 summed, so that a cast block is read from cache (`chunked_matmul`). int4 Dense kernels (blocks
 along the reduction axis) are unpacked, cast and scaled one block of rows at a time
-(`int4_matmul`); other int4 layers read their dequantized weight. Embeddings gather first: only
+(`int4_matmul`), and so are EinsumDense kernels whose einsum is a matmul of the flattened
+input (`einsum_reduction_rank`); other int4 layers read their dequantized weight. Embeddings gather first: only
 the looked-up rows' codes (int8, or packed int4 blocks) are unpacked and scaled.
 
 `install(owner, leaf, codes, scales, layout, scheme)` replaces `owner.call` on the baked model
@@ -25,6 +26,7 @@ Example:
 """
 
 import keras
+import numpy as np
 
 
 def _scale_vector(tf, scales, channels):
@@ -116,6 +118,41 @@ def _dense_int4(tf, owner, packed, scales):
     def call(inputs, training=None):
         x = _as_matrix(tf, inputs, owner.units, lambda flat: int4_matmul(tf, flat, packed, scales))
         return _finish(tf, owner, x)
+
+    return call
+
+
+def einsum_reduction_rank(owner, layout):
+    """For an EinsumDense whose kernel is laid out `(reduction axes, channel axes)` and whose
+    equation contracts the input's trailing axes with them in order (`"btd,dhk->bthk"`,
+    `"bthk,hkd->btd"`): the number of reduction axes, the einsum being a matmul of the flattened
+    input with the kernel's matrix. `None` otherwise.
+
+    Example:
+        >>> einsum_reduction_rank(EinsumDense("btd,dhk->bthk", (6, 2, 8)), WeightLayout((0,), (1, 2)))
+        1
+    """
+    equation = owner.equation.replace(" ", "")
+    if "..." in equation:
+        return None
+    lhs, out = equation.split("->")
+    inp, kernel = lhs.split(",")
+    r = len(layout.reduce_axes)
+    reduction, channels = kernel[:r], kernel[r:]
+    if layout.perm != tuple(range(len(kernel))) or not reduction or not inp.endswith(reduction):
+        return None
+    return r if out == inp[: len(inp) - r] + channels else None
+
+
+def _einsum_int4(tf, owner, packed, scales, r):
+    channel_dims = [int(d) for d in owner.kernel.shape[r:]]
+
+    def call(inputs, training=None):
+        flat = tf.reshape(inputs, [-1, int(np.prod(inputs.shape[-r:]))])
+        x = tf.reshape(
+            int4_matmul(tf, flat, packed, scales), tf.concat([tf.shape(inputs)[:-r], channel_dims], 0)
+        )
+        return _finish(tf, owner, tf.ensure_shape(x, inputs.shape[:-r].concatenate(channel_dims)))
 
     return call
 
@@ -217,7 +254,7 @@ def _plain(owner):
 
 def kernel_kind(owner, leaf, layout, scheme):
     """Which serving kernel computes `owner`'s weight `leaf` on its codes (`"embedding"`,
-    `"dense"`, `"einsum"`, `"conv"`, `"depthwise"`; int4 blocks: `"embedding"`, `"dense_int4"`),
+    `"dense"`, `"einsum"`, `"conv"`, `"depthwise"`; int4 blocks: `"embedding"`, `"dense_int4"`, `"einsum_int4"`),
     or `None`: the weight is read dequantized.
 
     Example:
@@ -231,8 +268,12 @@ def kernel_kind(owner, leaf, layout, scheme):
     kind = type(owner)
     if leaf != "kernel":
         return None
-    if scheme.block_size is not None:  # int4 blocks: Dense only, others read dequantized
-        return "dense_int4" if kind is keras.layers.Dense and layout.channel_axes == (1,) else None
+    if scheme.block_size is not None:  # int4 blocks: matmuls only, others read dequantized
+        if kind is keras.layers.Dense and layout.channel_axes == (1,):
+            return "dense_int4"
+        if kind is keras.layers.EinsumDense and einsum_reduction_rank(owner, layout):
+            return "einsum_int4"
+        return None
     if kind is keras.layers.Dense and layout.channel_axes == (1,):
         return "dense"
     if kind is keras.layers.EinsumDense:
@@ -254,6 +295,8 @@ def kernel_for(tf, owner, leaf, codes, scales, layout, scheme):
         return _einsum(tf, owner, codes, scales, layout)
     if kind == "dense_int4":
         return _dense_int4(tf, owner, codes, scales)
+    if kind == "einsum_int4":
+        return _einsum_int4(tf, owner, codes, scales, einsum_reduction_rank(owner, layout))
     if kind is None:
         return None
     return {"dense": _dense, "conv": _conv, "depthwise": _depthwise}[kind](tf, owner, codes, scales)

@@ -10,11 +10,12 @@ import keras_mot as mot
 from keras_mot.export.serving_kernels import (
     CHUNK_ELEMENTS,
     chunked_matmul,
+    einsum_reduction_rank,
     int4_matmul,
     row_spans,
     unpack_int4,
 )
-from keras_mot.quantization.weight_only import pack_int4
+from keras_mot.quantization.weight_only import WeightLayout, pack_int4
 
 
 def _model():
@@ -46,7 +47,7 @@ def _data():
     "scheme,on_codes,tolerance",
     [
         ("int8_weight_only", "all", 1e-5),
-        ("int4_weight_only_b32", "dense, embeddings", 1e-5),  # other int4 layers: dequantized
+        ("int4_weight_only_b32", "matmuls, embeddings", 1e-5),  # int4 convs: dequantized
         ("int8_weight_only_bf16", "all", 5e-2),
     ],
 )
@@ -66,8 +67,10 @@ def test_layers_compute_on_codes_with_parity(tmp_path, scheme, on_codes, toleran
     if on_codes == "all":
         assert set(serving.values()) == {"computes on codes"}
     else:
-        on_codes = [k for k in serving if k.endswith("/embeddings") or k.startswith("dense")]
-        assert len(on_codes) == 3, serving
+        on_codes = [
+            k for k in serving if k.split("/")[-1] == "embeddings" or k.startswith(("dense", "einsum"))
+        ]
+        assert len(on_codes) == 4, serving
         assert {serving.pop(k) for k in on_codes} == {"computes on codes"}
         assert set(serving.values()) == {"dequantizes"}
 
@@ -96,3 +99,17 @@ def test_blockwise_matmuls_match_the_dequantized_weight(rows, cols, block):
     got = int4_matmul(tf, tf.constant(x), tf.constant(pack_int4(c4)), tf.constant(scales))
     want = x.astype("float64") @ w
     np.testing.assert_allclose(got.numpy(), want, atol=1e-6 * np.abs(want).max())
+
+
+@pytest.mark.parametrize(
+    "equation,shape,layout,rank",
+    [
+        ("btd,dhk->bthk", (6, 2, 8), WeightLayout((0,), (1, 2)), 1),
+        ("bthk,hkd->btd", (16,), WeightLayout((0, 1), (2,)), 2),
+        ("btd,dhk->bhtk", (2, 6, 8), WeightLayout((0,), (1, 2)), None),  # output reordered
+        ("...d,de->...e", (8,), WeightLayout((0,), (1,)), None),
+    ],
+)
+def test_einsum_as_matmul_is_recognised_only_where_exact(equation, shape, layout, rank):
+    layer = keras.layers.EinsumDense(equation, shape)
+    assert einsum_reduction_rank(layer, layout) == rank
