@@ -100,17 +100,18 @@ def int4_matmul(tf, x, packed, scales):
         >>> int4_matmul(tf, tf.ones((2, 64)), packed, scales).shape
         TensorShape([2, 16])
     """
-    codes = unpack_int4(tf, packed)
     rows, cols = 2 * int(packed.shape[0]), int(packed.shape[1])
+    codes = unpack_int4(tf, packed)
     block = rows // int(scales.shape[0])
     pad = rows - int(x.shape[-1])
     if pad:
         x = tf.pad(x, [[0, 0], [0, pad]])
     parts = []
     for a, b in row_spans(rows, cols, multiple=block):
-        w = tf.reshape(tf.cast(codes[a:b], x.dtype), (-1, block, cols))
-        w = w * tf.cast(scales[a // block : b // block, None, :], x.dtype)
-        parts.append(tf.matmul(x[:, a:b], tf.reshape(w, (b - a, cols))))
+        whole = (a, b) == (0, rows)  # no slicing ops in the graph for a small weight
+        c, s = (codes, scales) if whole else (codes[a:b], scales[a // block : b // block])
+        w = tf.reshape(tf.cast(c, x.dtype), (-1, block, cols)) * tf.cast(tf.expand_dims(s, 1), x.dtype)
+        parts.append(tf.matmul(x if whole else x[:, a:b], tf.reshape(w, (b - a, cols))))
     return parts[0] if len(parts) == 1 else tf.add_n(parts)
 
 
@@ -215,6 +216,8 @@ def unpack_int4(tf, packed):
     low = tf.bitwise.right_shift(tf.bitwise.left_shift(packed, 4), 4)  # sign-extends
     high = tf.bitwise.right_shift(packed, 4)
     both = tf.stack([low, high], axis=1)
+    if packed.shape.is_fully_defined():  # a static shape: no shape ops in the graph
+        return tf.reshape(both, [2 * int(packed.shape[0])] + packed.shape[1:].as_list())
     return tf.reshape(both, tf.concat([[-1], tf.shape(packed)[1:]], 0))
 
 
