@@ -4,8 +4,9 @@ One layer at a time (the MLP's Dense 1024x1024 + ReLU, and the conv model's Conv
 on 8x8 + ReLU), at batch 1 and 32: the float layer and every candidate way of computing it from
 int8 codes (per output channel scales) in TensorFlow, each a `tf.function`, all timed
 interleaved in one process (rounds of 5 calls each, round robin; median), 1 inter-op / 2
-intra-op threads as in `bench/saved_model.py`. Prints the median ms, the ratio to float and the
-max |diff| to the float32 result of the dequantized weight (numerics).
+intra-op threads as in `bench/saved_model.py`. Prints the median and 10th-percentile ms (the
+latter less sensitive to other jobs on shared cores), their ratios to float and the max |diff|
+to the float32 result of the dequantized weight (numerics).
 
 Candidates:
     rows (adopted) `serving_kernels.chunked_matmul`: cast_f32 on blocks of ~128K weight
@@ -28,7 +29,8 @@ Candidates:
                   `QuantizedMatMul` takes quint8 x quint8 only, Einsum and Conv2D no int8.
 
 Run:
-    flock /tmp/bench.lock python bench/serving_kernels.py [--rounds 40]
+    flock /tmp/bench.lock python bench/serving_kernels.py [--rounds 40] [--layers dense,conv]
+        [--only rows,bf16,int4_deq]
 """
 
 import argparse
@@ -195,8 +197,10 @@ def build(layer, rng):
     return fns, make
 
 
-def run(layer, batch, rounds, rng):
+def run(layer, batch, rounds, rng, only=None):
     fns, make = build(layer, rng)
+    if only:
+        fns = {k: f for k, f in fns.items() if k == "float" or k.split(" ")[0] in only}
     x = tf.constant(make(batch))
     ref = fns["float"](x).numpy()
     diffs = {}
@@ -216,13 +220,17 @@ def run(layer, batch, rounds, rng):
                 fn(x).numpy()
                 times[name].append(time.perf_counter() - t)
     med = {k: 1000 * float(np.median(v)) for k, v in times.items()}
-    return [(layer, batch, k, med[k], med[k] / med["float"], diffs[k]) for k in fns]
+    low = {k: 1000 * float(np.percentile(v, 10)) for k, v in times.items()}
+    return [
+        (layer, batch, k, med[k], med[k] / med["float"], low[k], low[k] / low["float"], diffs[k]) for k in fns
+    ]
 
 
 def main():
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--rounds", type=int, default=40)
     p.add_argument("--layers", default="dense,conv")
+    p.add_argument("--only", default="", help="comma-separated kernel names (default: all)")
     args = p.parse_args()
     tf.config.threading.set_inter_op_parallelism_threads(1)
     tf.config.threading.set_intra_op_parallelism_threads(2)
@@ -230,11 +238,13 @@ def main():
     rows = []
     for layer in args.layers.split(","):
         for batch in (1, 32):
-            rows += run(layer, batch, args.rounds, rng)
-    print("| layer | batch | kernel | median ms | x float | max abs diff vs float |")
-    print("|---|---|---|---|---|---|")
-    for layer, batch, name, ms, ratio, diff in rows:
-        print(f"| {layer} | {batch} | {name} | {ms:.3f} | {ratio:.2f} | {diff:.2g} |")
+            rows += run(layer, batch, args.rounds, rng, [k for k in args.only.split(",") if k])
+    print("| layer | batch | kernel | median ms | x float | p10 ms | x float (p10) | max abs diff vs float |")
+    print("|---|---|---|---|---|---|---|---|")
+    for layer, batch, name, ms, ratio, lo, lo_ratio, diff in rows:
+        print(
+            f"| {layer} | {batch} | {name} | {ms:.3f} | {ratio:.2f} | {lo:.3f} | {lo_ratio:.2f} | {diff:.2g} |"
+        )
 
 
 if __name__ == "__main__":
