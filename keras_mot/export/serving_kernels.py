@@ -13,8 +13,9 @@ Dense kernels larger than `CHUNK_ELEMENTS` are cast in blocks of rows, each bloc
 summed, so that a cast block is read from cache (`chunked_matmul`). int4 Dense kernels (blocks
 along the reduction axis) are unpacked, cast and scaled one block of rows at a time
 (`int4_matmul`), and so are EinsumDense kernels whose einsum is a matmul of the flattened
-input (`einsum_reduction_rank`); other int4 layers read their dequantized weight. Embeddings gather first: only
-the looked-up rows' codes (int8, or packed int4 blocks) are unpacked and scaled.
+input (`einsum_reduction_rank`); other int4 layers read their dequantized weight. Embeddings
+gather first: only the looked-up rows' codes (int8, or packed int4 blocks) are unpacked and
+scaled.
 
 `install(owner, leaf, codes, scales, layout, scheme)` replaces `owner.call` on the baked model
 that only the serving function runs (never the user's model) and returns False where no kernel
