@@ -9,8 +9,13 @@ in magnitude, exact in float32 and in bfloat16; results match the dequantized we
 float rounding. The per-call work on the weight is one cast (no multiply), and with bfloat16
 compute the op runs in bfloat16.
 
-Embeddings gather first: only the looked-up rows' codes (int8, or packed int4 blocks) are
-unpacked and scaled.
+Dense kernels larger than `CHUNK_ELEMENTS` are cast in blocks of rows, each block's matmul
+summed, so that a cast block is read from cache (`chunked_matmul`). int4 Dense kernels (blocks
+along the reduction axis) are unpacked, cast and scaled one block of rows at a time
+(`int4_matmul`), and so are EinsumDense kernels whose einsum is a matmul of the flattened
+input (`einsum_reduction_rank`); other int4 layers read their dequantized weight. Embeddings
+gather first: only the looked-up rows' codes (int8, or packed int4 blocks) are unpacked and
+scaled.
 
 `install(owner, leaf, codes, scales, layout, scheme)` replaces `owner.call` on the baked model
 that only the serving function runs (never the user's model) and returns False where no kernel
@@ -22,6 +27,7 @@ Example:
 """
 
 import keras
+import numpy as np
 
 
 def _scale_vector(tf, scales, channels):
@@ -38,13 +44,117 @@ def _finish(tf, owner, x, bias_shape=None):
     return x if activation is None else activation(x)
 
 
+# Weights larger than this many elements are cast and multiplied in blocks of rows: each block's
+# cast (512 KiB in float32) is still in the core's cache when the matmul reads it, where a whole
+# cast 1024x1024 kernel (4 MiB) is written to memory and read back (bench/serving_kernels.py).
+CHUNK_ELEMENTS = 128 * 1024
+
+
+def row_spans(rows, cols, multiple=1):
+    """`[(start, stop)]` blocks of rows of a `(rows, cols)` weight, each about `CHUNK_ELEMENTS`
+    elements and a multiple of `multiple` rows (one block where the weight is small).
+
+    Example:
+        >>> row_spans(1024, 1024)[:2]
+        [(0, 128), (128, 256)]
+    """
+    step = max(multiple, CHUNK_ELEMENTS // max(cols, 1) // multiple * multiple)
+    return [(a, min(a + step, rows)) for a in range(0, rows, step)]
+
+
+def chunked_matmul(tf, x, codes):
+    """`x @ cast(codes)` for 2-D `x` and int8 `codes (rows, cols)`, summed over row blocks
+    (`row_spans`); slices of `codes` along its first axis share its buffer."""
+    rows, cols = int(codes.shape[0]), int(codes.shape[1])
+    spans = row_spans(rows, cols)
+    if len(spans) == 1:
+        return tf.matmul(x, tf.cast(codes, x.dtype))
+    return tf.add_n([tf.matmul(x[:, a:b], tf.cast(codes[a:b], x.dtype)) for a, b in spans])
+
+
+def _as_matrix(tf, inputs, units, fn):
+    """`fn` on `inputs` flattened to 2-D, reshaped back to `(..., units)`."""
+    if inputs.shape.rank == 2:
+        return fn(inputs)
+    flat = tf.reshape(inputs, [-1, int(inputs.shape[-1])])
+    out = tf.reshape(fn(flat), tf.concat([tf.shape(inputs)[:-1], [units]], 0))
+    return tf.ensure_shape(out, inputs.shape[:-1].concatenate([units]))
+
+
 def _dense(tf, owner, codes, scales):
     def call(inputs, training=None):
-        w = tf.cast(codes, inputs.dtype)
-        rank = inputs.shape.rank
-        x = tf.matmul(inputs, w) if rank == 2 else tf.tensordot(inputs, w, [[rank - 1], [0]])
+        x = _as_matrix(tf, inputs, owner.units, lambda flat: chunked_matmul(tf, flat, codes))
         x = x * tf.cast(_scale_vector(tf, scales, owner.units), x.dtype)
         return _finish(tf, owner, x)
+
+    return call
+
+
+def int4_matmul(tf, x, packed, scales):
+    """`x @ W` for 2-D `x` and the int4 weight `W (rows, cols)` stored as `packed` bytes
+    `(padded_rows / 2, cols)` (row 2i in the low nibble) with `scales (blocks, cols)` (blocks of
+    `padded_rows / blocks` rows, the scheme's block size or less on a short weight): the bytes
+    are unpacked to int8 codes, then cast and scaled one block of rows (`row_spans`, whole
+    scale blocks) at a time, in cache, and the blocks' products summed.
+
+    Example:
+        >>> int4_matmul(tf, tf.ones((2, 64)), packed, scales).shape
+        TensorShape([2, 16])
+    """
+    rows, cols = 2 * int(packed.shape[0]), int(packed.shape[1])
+    codes = unpack_int4(tf, packed)
+    block = rows // int(scales.shape[0])
+    pad = rows - int(x.shape[-1])
+    if pad:
+        x = tf.pad(x, [[0, 0], [0, pad]])
+    parts = []
+    for a, b in row_spans(rows, cols, multiple=block):
+        whole = (a, b) == (0, rows)  # no slicing ops in the graph for a small weight
+        c, s = (codes, scales) if whole else (codes[a:b], scales[a // block : b // block])
+        w = tf.reshape(tf.cast(c, x.dtype), (-1, block, cols)) * tf.cast(tf.expand_dims(s, 1), x.dtype)
+        parts.append(tf.matmul(x if whole else x[:, a:b], tf.reshape(w, (b - a, cols))))
+    return parts[0] if len(parts) == 1 else tf.add_n(parts)
+
+
+def _dense_int4(tf, owner, packed, scales):
+    def call(inputs, training=None):
+        x = _as_matrix(tf, inputs, owner.units, lambda flat: int4_matmul(tf, flat, packed, scales))
+        return _finish(tf, owner, x)
+
+    return call
+
+
+def einsum_reduction_rank(owner, layout):
+    """For an EinsumDense whose kernel is laid out `(reduction axes, channel axes)` and whose
+    equation contracts the input's trailing axes with them in order (`"btd,dhk->bthk"`,
+    `"bthk,hkd->btd"`): the number of reduction axes, the einsum being a matmul of the flattened
+    input with the kernel's matrix. `None` otherwise.
+
+    Example:
+        >>> einsum_reduction_rank(EinsumDense("btd,dhk->bthk", (6, 2, 8)), WeightLayout((0,), (1, 2)))
+        1
+    """
+    equation = owner.equation.replace(" ", "")
+    if "..." in equation:
+        return None
+    lhs, out = equation.split("->")
+    inp, kernel = lhs.split(",")
+    r = len(layout.reduce_axes)
+    reduction, channels = kernel[:r], kernel[r:]
+    if layout.perm != tuple(range(len(kernel))) or not reduction or not inp.endswith(reduction):
+        return None
+    return r if out == inp[: len(inp) - r] + channels else None
+
+
+def _einsum_int4(tf, owner, packed, scales, r):
+    channel_dims = [int(d) for d in owner.kernel.shape[r:]]
+
+    def call(inputs, training=None):
+        flat = tf.reshape(inputs, [-1, int(np.prod(inputs.shape[-r:]))])
+        x = tf.reshape(
+            int4_matmul(tf, flat, packed, scales), tf.concat([tf.shape(inputs)[:-r], channel_dims], 0)
+        )
+        return _finish(tf, owner, tf.ensure_shape(x, inputs.shape[:-r].concatenate(channel_dims)))
 
     return call
 
@@ -107,6 +217,8 @@ def unpack_int4(tf, packed):
     low = tf.bitwise.right_shift(tf.bitwise.left_shift(packed, 4), 4)  # sign-extends
     high = tf.bitwise.right_shift(packed, 4)
     both = tf.stack([low, high], axis=1)
+    if packed.shape.is_fully_defined():  # a static shape: no shape ops in the graph
+        return tf.reshape(both, [2 * int(packed.shape[0])] + packed.shape[1:].as_list())
     return tf.reshape(both, tf.concat([[-1], tf.shape(packed)[1:]], 0))
 
 
@@ -146,7 +258,8 @@ def _plain(owner):
 
 def kernel_kind(owner, leaf, layout, scheme):
     """Which serving kernel computes `owner`'s weight `leaf` on its codes (`"embedding"`,
-    `"dense"`, `"einsum"`, `"conv"`, `"depthwise"`), or `None`: the weight is read dequantized.
+    `"dense"`, `"einsum"`, `"conv"`, `"depthwise"`; int4 blocks: `"embedding"`, `"dense_int4"`, `"einsum_int4"`),
+    or `None`: the weight is read dequantized.
 
     Example:
         >>> kernel_kind(dense, "kernel", WeightLayout((0,), (1,)), get_scheme("int8_weight_only"))
@@ -156,9 +269,15 @@ def kernel_kind(owner, leaf, layout, scheme):
         return None
     if leaf == "embeddings" and isinstance(owner, keras.layers.Embedding):
         return "embedding" if layout.channel_axes == (0,) else None
-    if leaf != "kernel" or scheme.block_size is not None:
-        return None  # int4 blocks scale along the reduction axis: read dequantized
     kind = type(owner)
+    if leaf != "kernel":
+        return None
+    if scheme.block_size is not None:  # int4 blocks: matmuls only, others read dequantized
+        if kind is keras.layers.Dense and layout.channel_axes == (1,):
+            return "dense_int4"
+        if kind is keras.layers.EinsumDense and einsum_reduction_rank(owner, layout):
+            return "einsum_int4"
+        return None
     if kind is keras.layers.Dense and layout.channel_axes == (1,):
         return "dense"
     if kind is keras.layers.EinsumDense:
@@ -178,6 +297,10 @@ def kernel_for(tf, owner, leaf, codes, scales, layout, scheme):
         return _embedding(tf, owner, codes, scales, scheme, owner.call)
     if kind == "einsum":
         return _einsum(tf, owner, codes, scales, layout)
+    if kind == "dense_int4":
+        return _dense_int4(tf, owner, codes, scales)
+    if kind == "einsum_int4":
+        return _einsum_int4(tf, owner, codes, scales, einsum_reduction_rank(owner, layout))
     if kind is None:
         return None
     return {"dense": _dense, "conv": _conv, "depthwise": _depthwise}[kind](tf, owner, codes, scales)

@@ -16,9 +16,8 @@ packed (row 2i in the low nibble, 2i + 1 in the high nibble; `weight_only.pack_i
 `(blocks, channels)`.
 
 Example:
-    >>> module = serving_module(qmodel)
-    >>> tf.saved_model.save(module, "out/saved_model", signatures={"serving_default":
-    ...                     module.serve.get_concrete_function()})
+    >>> module, stored = serving_module(qmodel)
+    >>> save_serving(module, "out/saved_model")  # the `serving_default` signature only
 """
 
 import numpy as np
@@ -203,7 +202,11 @@ def save_serving(module, path):
     """Writes `module` as a SavedModel at `path` with its `serving_default` signature."""
     import tensorflow as tf
 
-    tf.saved_model.save(module, path, signatures={SIGNATURE: module.serve.get_concrete_function()})
+    # Only the traced signature is saved: saving the `serve` tf.function as well would trace it
+    # again (in the save context) and store a second copy of the whole serving graph.
+    stores = tf.Module()
+    stores.codes, stores.scales, stores.floats = module.codes, module.scales, module.floats
+    tf.saved_model.save(stores, path, signatures={SIGNATURE: module.serve.get_concrete_function()})
 
 
 def saved_variables(path):

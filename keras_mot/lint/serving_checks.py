@@ -7,7 +7,7 @@ model it assumes the target's default scheme (post-training at export). Findings
 | code | severity | meaning |
 |---|---|---|
 | `weight-only-left-float` | warning | a layer with matrix weights no weight-only rule knows: stored float32 |
-| `serving-dequantizes` | info | a weight dequantized on every call (int4 matmuls, ...) |
+| `serving-dequantizes` | info | a weight dequantized on every call (int4 convolutions, ...) |
 | `serving-on-codes` | info | summary: how many quantized weights compute on their codes |
 
 Example:

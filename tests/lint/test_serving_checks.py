@@ -29,8 +29,15 @@ def test_float_model_lint_names_dequantized_weights():
     assert summary.message.startswith("2 of 4")
 
 
-def test_int4_prepared_model_dequantizes_every_matmul():
+def test_int4_prepared_model_dequantizes_convolutions_not_the_dense():
     qmodel = mot.quantize(_model(), target="tf_serving", scheme="int4_weight_only")
     report = mot.lint(qmodel, "tf_serving")
-    dequantized = sorted(layer.split("/")[-1] for c, layer in _codes(report) if c == "serving-dequantizes")
-    assert dequantized == ["depthwise_kernel", "kernel", "kernel", "pointwise_kernel"]
+    dequantized = sorted(layer for c, layer in _codes(report) if c == "serving-dequantizes")
+    assert [layer.split("/")[-1] for layer in dequantized] == [
+        "kernel",
+        "depthwise_kernel",
+        "pointwise_kernel",
+    ]
+    assert dequantized[0].startswith("conv2d")  # the int4 Dense computes on its codes
+    (summary,) = [f for f in report.findings if f.code == "serving-on-codes"]
+    assert summary.message.startswith("1 of 4")
