@@ -1,0 +1,72 @@
+"""`keras-mot train` (its `train` function) on JAX, one device or `jax_data_parallel` over all.
+
+Run by `test_distribution.py` with `XLA_FLAGS=--xla_force_host_platform_device_count=2`: trains
+the CPU MobileNetV2 QAT config a few float and QAT steps, exports it, and prints as JSON the
+device count, whether the export passed, the error for a batch the devices do not divide,
+and every variable of the saved QAT checkpoint.
+
+Example:
+    XLA_FLAGS=--xla_force_host_platform_device_count=2 KERAS_BACKEND=jax \
+        python tests/backends/run_train_data_parallel.py parallel /tmp/run
+"""
+
+import json
+import os
+import sys
+
+sys.path.insert(0, __file__.rsplit("/", 1)[0])
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+CONFIG = os.path.join(ROOT, "model_garden_configs", "mobilenetv2_qat_cpu.yaml")
+OVERRIDES = [
+    "keras_mot.float_train_steps=3",
+    "trainer.train_steps=3",
+    "trainer.steps_per_loop=1",
+    "task.train_data.global_batch_size=8",
+    "keras_mot.representative_examples=16",
+    "keras_mot.export_formats=[tflite]",
+]
+
+
+def main(devices, out):
+    import keras
+    import run_core
+
+    from keras_mot.errors import KerasMotError
+    from keras_mot.garden.distribution import build_strategy
+    from keras_mot.garden.trainer import train
+
+    refused = None
+    try:  # a batch of 7 does not split over 2 devices
+        build_strategy("jax_data_parallel", global_batch_size=7)
+    except KerasMotError as err:
+        refused = str(err)
+    strategy = "jax_data_parallel" if devices == "parallel" else "one_device"
+    result = train(
+        CONFIG,
+        out=out,
+        overrides=OVERRIDES + [f"runtime.distribution_strategy={strategy}"],
+        verbose=0,
+        lint="off",
+        reference=False,
+        max_examples=64,
+        export_targets=["tflite_int8"],
+    )
+    export = result.exports["tflite_int8"]
+    saved = keras.saving.load_model(os.path.join(out, "checkpoints", "qat.keras"), safe_mode=True)
+    print(
+        json.dumps(
+            {
+                "devices": len(keras.distribution.list_devices()) if devices == "parallel" else 1,
+                "export_ok": bool(export.ok),
+                "agreement": export.parity.agreement,
+                "float_ops": export.float_compute_ops,
+                "refused": refused,
+                "trained": run_core._arrays(saved),
+            }
+        )
+    )
+
+
+if __name__ == "__main__":
+    main(sys.argv[1], sys.argv[2])
