@@ -136,7 +136,8 @@ def _compile(model, config, lint, learning_rate=None):
         loss=build_loss(config),
         metrics=["accuracy"],
         run_eagerly=config.runtime.run_eagerly or None,
-        jit_compile=bool(config.runtime.enable_xla),
+        # `runtime.enable_xla` is TensorFlow's switch; JAX without jit runs every op eagerly.
+        jit_compile=bool(config.runtime.enable_xla) or keras.backend.backend() == "jax",
     )
     if hasattr(model, "mot_target"):
         kwargs["lint"] = lint
