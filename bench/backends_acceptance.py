@@ -21,6 +21,7 @@ Nothing here is timed (no lock needed).
 Example:
     python bench/backends_acceptance.py                        # all three backends
     python bench/backends_acceptance.py --backends jax --epochs 1 --qat-epochs 1
+    python bench/backends_acceptance.py --out runs/acc --resume   # finish an interrupted run
 """
 
 import argparse
@@ -119,17 +120,18 @@ def child_train(args):
         max_examples=None,
         plot=False,
     )
-    common.emit(
-        {
-            "backend": keras.backend.backend(),
-            "float_acc": float_acc,
-            "qat_keras_acc": float(np.mean(common.top1(logits) == y_te)),
-            "tflite": result.tflite_path,
-            "export_ok": bool(result.ok),
-            "export_agreement": result.parity.agreement,
-            "verdict": result.verdict,
-        }
-    )
+    child = {
+        "backend": keras.backend.backend(),
+        "float_acc": float_acc,
+        "qat_keras_acc": float(np.mean(common.top1(logits) == y_te)),
+        "tflite": result.tflite_path,
+        "export_ok": bool(result.ok),
+        "export_agreement": result.parity.agreement,
+        "verdict": result.verdict,
+    }
+    with open(os.path.join(args.out, "result.json"), "w", encoding="utf-8") as f:
+        json.dump(child, f)
+    common.emit(child)
 
 
 def _child(mode, backend, args, out=None):
@@ -203,6 +205,11 @@ def main(argv=None):
     p.add_argument("--qat-lr", type=float, default=1e-4)
     p.add_argument("--bn-momentum", type=float, default=0.9)
     p.add_argument("--out", default=None, help="output directory (default: a temporary one)")
+    p.add_argument(
+        "--resume",
+        action="store_true",
+        help="reuse the initial weights and each backend's result already in --out (same settings)",
+    )
     p.add_argument("--child", choices=("init", "train"), help=argparse.SUPPRESS)
     p.add_argument("--init", help=argparse.SUPPRESS)
     args = p.parse_args(argv)
@@ -218,11 +225,17 @@ def main(argv=None):
     out = args.out or tempfile.mkdtemp(prefix="backends_acceptance_")
     os.makedirs(out, exist_ok=True)
     args.init = os.path.join(out, "init_weights.npz")
-    _child("init", "tensorflow", args)
+    if not (args.resume and os.path.exists(args.init)):
+        _child("init", "tensorflow", args)
     _, _, x_te, y_te = _data()
     rows = []
     for backend in backends:
-        child = _child("train", backend, args, out=os.path.join(out, backend))
+        done = os.path.join(out, backend, "result.json")
+        if args.resume and os.path.exists(done):
+            with open(done, encoding="utf-8") as f:
+                child = json.load(f)
+        else:
+            child = _child("train", backend, args, out=os.path.join(out, backend))
         rows.append(measure(child, x_te, y_te))
         print(json.dumps({k: v for k, v in rows[-1].items() if k != "tflite"}), flush=True)
     print(

@@ -26,6 +26,11 @@ OVERRIDES = [
     "trainer.train_steps=3",
     "trainer.steps_per_loop=1",
     "task.train_data.global_batch_size=8",
+    # SGD: Adam divides by the root of tiny second moments, which turns the last-bit differences
+    # of a reordered sum into learning-rate-sized steps on weights whose gradient is ~0.
+    "trainer.optimizer_config.optimizer.type=sgd",
+    "trainer.optimizer_config.learning_rate.constant.learning_rate=0.01",
+    "keras_mot.float_learning_rate=0.05",
     "keras_mot.representative_examples=16",
     "keras_mot.export_formats=[tflite]",
 ]
