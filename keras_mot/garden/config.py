@@ -42,7 +42,8 @@ def _bad(path, what, received, fix):
 class RuntimeConfig:
     """`runtime`: keras_mot reads `mixed_precision_dtype` (float32 only: float16 / bfloat16 are
     refused with the reason), `run_eagerly`, `enable_xla` and `distribution_strategy`
-    (`keras_mot.garden.distribution`); the rest is accepted."""
+    (`one_device`, `mirrored`, `multi_worker_mirrored` or, on JAX, `jax_data_parallel`; see
+    `keras_mot.garden.distribution`); the rest is accepted."""
 
     distribution_strategy: str = "mirrored"
     enable_xla: bool = False

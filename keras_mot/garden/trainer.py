@@ -32,7 +32,7 @@ from keras_mot.garden import results as _results
 from keras_mot.garden.builders import build_model
 from keras_mot.garden.config import ExperimentConfig, dump_config, load_config
 from keras_mot.garden.data import build_dataset, resolve_source
-from keras_mot.garden.distribution import build_strategy
+from keras_mot.garden.distribution import build_strategy, fit_scope
 from keras_mot.garden.run_state import PeriodicCheckpoint, RunState
 from keras_mot.garden.training import build_loss, build_optimizer, one_hot_labels
 from keras_mot.multi_worker import enable as enable_multi_worker
@@ -114,17 +114,20 @@ def _log_callback(log_dir, config):
     return keras.callbacks.TensorBoard(log_dir, update_freq=max(1, config.trainer.summary_interval))
 
 
-def _fit(model, train_ds, steps, config, log_dir, callbacks, verbose):
+def _fit(model, train_ds, steps, config, log_dir, callbacks, verbose, strategy):
     loop = config.trainer.steps_per_loop
     per_epoch = loop if 0 < loop <= steps and steps % loop == 0 else steps
-    model.fit(
-        train_ds,
-        epochs=math.ceil(steps / per_epoch),
-        steps_per_epoch=per_epoch,
-        callbacks=list(callbacks) + [_log_callback(log_dir, config)],
-        verbose=verbose,
-        shuffle=False,
-    )
+    # Outside any tf.distribute scope (the compiled model keeps its strategy); inside the
+    # distribution of a JAX data-parallel run, which shards each batch over the devices.
+    with fit_scope(strategy):
+        model.fit(
+            train_ds,
+            epochs=math.ceil(steps / per_epoch),
+            steps_per_epoch=per_epoch,
+            callbacks=list(callbacks) + [_log_callback(log_dir, config)],
+            verbose=verbose,
+            shuffle=False,
+        )
 
 
 def _compile(model, config, lint, learning_rate=None):
@@ -133,7 +136,8 @@ def _compile(model, config, lint, learning_rate=None):
         loss=build_loss(config),
         metrics=["accuracy"],
         run_eagerly=config.runtime.run_eagerly or None,
-        jit_compile=bool(config.runtime.enable_xla),
+        # `runtime.enable_xla` is TensorFlow's switch; JAX without jit runs every op eagerly.
+        jit_compile=bool(config.runtime.enable_xla) or keras.backend.backend() == "jax",
     )
     if hasattr(model, "mot_target"):
         kwargs["lint"] = lint
@@ -278,7 +282,7 @@ def train(
     recipe = None if mode == "float" else build_recipe(config, target)
     _export_targets(config, target)
     # Before any other TensorFlow op: MultiWorkerMirroredStrategy starts this worker's server.
-    strategy = build_strategy(config.runtime.distribution_strategy)
+    strategy = build_strategy(config.runtime.distribution_strategy, config.task.train_data.global_batch_size)
     out = os.path.abspath(out or os.path.join("runs", name))
     state = RunState.open(out, dump_config(config, compact=True), fresh=fresh)
     if state.phase != "float" and not checkpoints:
@@ -329,6 +333,7 @@ def train(
                 os.path.join(out, "logs", "float"),
                 [StopOnNonFinite(raise_error=True), PeriodicCheckpoint(state, "float", interval, done)],
                 verbose,
+                strategy,
             )
         if checkpoints:
             model.save(os.path.join(ckpt, "float.keras"))
@@ -359,6 +364,7 @@ def train(
                 list(mot.callbacks(optimized, stop_on_non_finite=False))
                 + [StopOnNonFinite(raise_error=True), PeriodicCheckpoint(state, "optimize", interval, done)],
                 verbose,
+                strategy,
             )
         if checkpoints:
             optimized.save(saved)

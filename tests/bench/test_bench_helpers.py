@@ -12,6 +12,7 @@ import pytest
 BENCH = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))), "bench")
 sys.path.insert(0, BENCH)
 
+import backends_acceptance  # noqa: E402
 import common  # noqa: E402
 import qat  # noqa: E402
 import sparse_protocol  # noqa: E402
@@ -80,6 +81,34 @@ def test_flatbuffer_block_orientation():
     assert found[(4, 1)]["densify_ops"] == 0
     assert found[(1, 4)]["sparse_tensors"][0]["block"] is None
     assert found[(1, 4)]["densify_ops"] == 1
+
+
+def _backend_row(backend, int8_acc, agreement=1.0, float_ops=()):
+    return dict(
+        backend=backend,
+        float_acc=0.9,
+        qat_keras_acc=int8_acc,
+        int8_acc=int8_acc,
+        agreement=agreement,
+        max_logit_diff=0.01,
+        float_ops=list(float_ops),
+    )
+
+
+def test_backends_acceptance_verdict():
+    good = [_backend_row("tensorflow", 0.950), _backend_row("jax", 0.955), _backend_row("torch", 0.948)]
+    table, passed = backends_acceptance.format_table(good)
+    assert passed and "| jax | 90.00% | 95.50% | 95.50% | 100.00% | 0 | 0.0100 |" in table
+    assert "spread across backends: 0.70 pt" in table and table.endswith("PASS")
+    for bad in (
+        [_backend_row("tensorflow", 0.95), _backend_row("jax", 0.935)],  # 1.5 pt apart
+        [_backend_row("tensorflow", 0.95), _backend_row("jax", 0.95, agreement=0.99)],
+        [_backend_row("tensorflow", 0.95, float_ops=["FULLY_CONNECTED"])],
+    ):
+        table, passed = backends_acceptance.format_table(bad)
+        assert not passed and table.endswith("FAIL")
+    epochs = backends_acceptance._epochs(np.arange(5), np.arange(5), 2, seed=0)[1]
+    assert sorted(epochs[:5]) == sorted(epochs[5:]) == list(range(5))
 
 
 def test_qat_table_verdicts_and_unavailable_side():

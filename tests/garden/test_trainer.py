@@ -193,3 +193,22 @@ def test_unknown_distribution_strategy_is_refused(tmp_path):
     message = str(err.value)
     assert "'tpu'" in message and "multi_worker_mirrored" in message and "one_device" in message
     assert not os.path.exists(os.path.join(tmp_path, "config.yaml"))
+
+
+def test_jax_data_parallel_is_refused_on_another_backend(tmp_path):
+    """`jax_data_parallel` is keras.distribution on JAX: refused on this (TensorFlow) backend."""
+    import keras
+
+    if keras.backend.backend() == "jax":
+        pytest.skip("this process runs the JAX backend (tests/backends/test_distribution.py runs it)")
+    with pytest.raises(KerasMotError) as err:
+        train(
+            os.path.join(CONFIGS, "mobilenetv2_qat_cpu.yaml"),
+            out=tmp_path,
+            overrides=FAST + ["runtime.distribution_strategy=jax_data_parallel"],
+            verbose=0,
+        )
+    message = str(err.value)
+    assert "'jax_data_parallel'" in message and f"KERAS_BACKEND={keras.backend.backend()}" in message
+    assert "KERAS_BACKEND=jax" in message
+    assert not os.path.exists(os.path.join(tmp_path, "config.yaml"))
