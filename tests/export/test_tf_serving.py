@@ -127,13 +127,28 @@ def test_full_integer_model_is_refused(tmp_path):
 def test_weight_only_qat_exports_its_grid_to_tflite_dynamic_range(tmp_path):
     """TFLite's dynamic-range quantization stores FULLY_CONNECTED weights per channel; weights
     trained on the int8 weight-only grid are stored with exactly their trained codes."""
-    from keras_mot.export.interpreter import make_interpreter
     from keras_mot.quantization.weight_only import get_scheme, quantize_matrix
 
     model = _mlp(32)
     rng = np.random.default_rng(0)
     x, y = rng.normal(size=(128, 64)).astype("float32"), rng.integers(0, 10, 128)
     qmodel = mot.quantize(model, target="tf_serving")
+    _, stored = train_and_export_tflite_dynamic(qmodel, x, y, tmp_path)
+    baked = mot.strip(qmodel)
+    # the converter leaves weights under 1024 elements float (the 32 x 10 head here)
+    big = [
+        layer for layer in baked.layers if hasattr(layer, "kernel") and np.prod(layer.kernel.shape) >= 1024
+    ]
+    assert len(big) == 2 and len(stored) == 2
+    for layer in big:
+        codes, _ = quantize_matrix(np.asarray(layer.kernel), get_scheme("int8_weight_only"))
+        np.testing.assert_array_equal(stored[codes.T.shape], codes.T)  # (out, in) layout
+
+
+def train_and_export_tflite_dynamic(qmodel, x, y, tmp_path):
+    """One epoch of training, then TFLite dynamic range: `(interpreter, {shape: stored int8})`."""
+    from keras_mot.export.interpreter import make_interpreter
+
     qmodel.compile("adam", keras.losses.SparseCategoricalCrossentropy(True), lint="off")
     qmodel.fit(x, y, epochs=1, verbose=0)
     result = mot.export(
@@ -151,12 +166,4 @@ def test_weight_only_qat_exports_its_grid_to_tflite_dynamic_range(tmp_path):
         for d in interpreter.get_tensor_details()
         if "int8" in str(d["dtype"])
     }
-    baked = mot.strip(qmodel)
-    # the converter leaves weights under 1024 elements float (the 32 x 10 head here)
-    big = [
-        layer for layer in baked.layers if hasattr(layer, "kernel") and np.prod(layer.kernel.shape) >= 1024
-    ]
-    assert len(big) == 2 and len(stored) == 2
-    for layer in big:
-        codes, _ = quantize_matrix(np.asarray(layer.kernel), get_scheme("int8_weight_only"))
-        np.testing.assert_array_equal(stored[codes.T.shape], codes.T)  # (out, in) layout
+    return interpreter, stored

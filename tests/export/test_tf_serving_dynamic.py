@@ -12,7 +12,7 @@ import tensorflow as tf
 import keras_mot as mot
 from keras_mot.export.tf_serving import saved_variables
 from keras_mot.quantization.weight_only import get_scheme, quantize_matrix
-from tests.export.test_tf_serving import _LOAD_WITHOUT_KERAS
+from tests.export.test_tf_serving import _LOAD_WITHOUT_KERAS, train_and_export_tflite_dynamic
 
 
 def _model():
@@ -91,7 +91,6 @@ def test_post_training_dense_model_exports(tmp_path):
 def test_qat_weights_are_the_tflite_dynamic_range_codes(tmp_path):
     """A dynamic_int8 model exported to TFLite is the converter's dynamic-range model (int8
     weights, hybrid FULLY_CONNECTED / CONV_2D kernels): its stored codes are the trained ones."""
-    from keras_mot.export.interpreter import make_interpreter
 
     keras.utils.set_random_seed(0)
     inputs = keras.Input((8, 8, 4))
@@ -102,23 +101,7 @@ def test_qat_weights_are_the_tflite_dynamic_range_codes(tmp_path):
     rng = np.random.default_rng(0)
     x, y = rng.normal(size=(128, 8, 8, 4)).astype("float32"), rng.integers(0, 10, 128)
     qmodel = mot.quantize(model, target="tf_serving", scheme="dynamic_int8")
-    qmodel.compile("adam", keras.losses.SparseCategoricalCrossentropy(True), lint="off")
-    qmodel.fit(x, y, epochs=1, verbose=0)
-    result = mot.export(
-        qmodel,
-        tmp_path / "dyn",
-        target="tflite_dynamic",
-        representative_data=(x, y),
-        formats=("tflite",),
-        plot=False,
-    )
-    assert result.ok
-    interpreter = make_interpreter(open(result.tflite_path, "rb").read())[0]
-    stored = {
-        tuple(d["shape"]): interpreter.get_tensor(d["index"])
-        for d in interpreter.get_tensor_details()
-        if "int8" in str(d["dtype"])
-    }
+    interpreter, stored = train_and_export_tflite_dynamic(qmodel, x, y, tmp_path)
     kinds = {d["op_name"] for d in interpreter._get_ops_details()}
     assert {"CONV_2D", "FULLY_CONNECTED"} <= kinds and "DEQUANTIZE" not in kinds  # hybrid kernels
     scheme = get_scheme("dynamic_int8")

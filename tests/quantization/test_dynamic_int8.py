@@ -16,6 +16,7 @@ from keras_mot.errors import KerasMotError
 from keras_mot.quantization.dynamic_int8 import activation_axes, fake_quant_activation
 from keras_mot.quantization.weight_only import get_scheme, weight_only_scheme
 from keras_mot.weight_only_wrapper import weight_only_wrappers
+from tests.quantization.serving_models import every_kind_model
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
@@ -43,16 +44,7 @@ print(json.dumps({"backend": keras.backend.backend(), "loss": loss, "moved": mov
 """
 
 
-def _model():
-    inp = keras.Input((8,), dtype="int32")
-    x = keras.layers.Embedding(40, 16)(inp)
-    x = keras.layers.MultiHeadAttention(2, 8)(x, x)
-    x = keras.layers.EinsumDense("abc,cd->abd", (8, 32), bias_axes="d", activation="relu")(x)
-    x = keras.layers.Reshape((8, 32, 1))(x)
-    x = keras.layers.Conv2D(4, 3, padding="same")(x)
-    x = keras.layers.DepthwiseConv2D(3, padding="same")(x)
-    x = keras.layers.GlobalAveragePooling2D()(x)
-    return keras.Model(inp, keras.layers.Dense(3, name="head")(x))
+_model = every_kind_model
 
 
 def test_activation_rule_is_keras_abs_max_with_straight_through_gradient():

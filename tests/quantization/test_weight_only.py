@@ -15,18 +15,9 @@ from keras_mot.quantization.weight_only import (
     weight_only_scheme,
 )
 from keras_mot.weight_only_wrapper import WeightOnlyWrapper, weight_only_wrappers
+from tests.quantization.serving_models import every_kind_model
 
-
-def _model():
-    inp = keras.Input((8,), dtype="int32")
-    x = keras.layers.Embedding(40, 16)(inp)
-    x = keras.layers.MultiHeadAttention(2, 8)(x, x)
-    x = keras.layers.EinsumDense("abc,cd->abd", (8, 32), bias_axes="d", activation="relu")(x)
-    x = keras.layers.Reshape((8, 32, 1))(x)
-    x = keras.layers.Conv2D(4, 3, padding="same")(x)
-    x = keras.layers.DepthwiseConv2D(3, padding="same")(x)
-    x = keras.layers.GlobalAveragePooling2D()(x)
-    return keras.Model(inp, keras.layers.Dense(3, name="head")(x))
+_model = every_kind_model
 
 
 def test_int4_pack_roundtrip_and_grid():
