@@ -132,7 +132,7 @@ def run_model(args, name):
     out["int8_qat"] = _arm(
         mot, keras, mot.quantize(model, calibration_data=x_cal), data, args, f"{tmp}/plain"
     )
-    steps = args.qat_epochs * int(np.ceil(len(x_tr) / args.batch_size))
+    steps = args.qat_epochs * int(np.ceil(len(y_tr) / args.batch_size))  # x_tr may be a dict
     start = max(1, steps // 3)  # the staged cascade prunes over the first third, then clusters
 
     def prune_schedule(end):
