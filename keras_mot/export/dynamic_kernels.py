@@ -62,32 +62,22 @@ def _dense(tf, owner, codes, scales, axes):
 
 def _einsum(tf, owner, codes, scales, layout, axes):
     lhs, out = owner.equation.replace(" ", "").split("->")
-    letters, kernel = lhs.split(",")
-    channel_letters = [kernel[a] for a in layout.channel_axes]
-    channel_dims = [int(codes.shape[a]) for a in layout.channel_axes]
-    order = sorted(range(len(channel_letters)), key=lambda i: out.index(channel_letters[i]))
-    broadcast = [channel_dims[channel_letters.index(c)] if c in channel_letters else 1 for c in out]
+    letters = lhs.split(",")[0]
     kept = "".join(c for i, c in enumerate(letters) if i not in axes)
     rescale = f"{out},{kept}->{out}"  # each output element times its input row's 1 / inv
 
     def call(inputs, training=None):
         q, inv = quantize_input(tf, inputs, axes)
         x = tf.einsum(owner.equation, q, tf.cast(codes, q.dtype))
-        s = tf.reshape(tf.transpose(tf.reshape(scales, channel_dims), order), broadcast)
+        s = serving_kernels.einsum_output_scales(tf, owner, codes, scales, layout)
         x = tf.einsum(rescale, x * s, 1.0 / tf.squeeze(inv, axes))
         return _finish(owner, x)
 
     return call
 
 
-def _channel_shape(owner):
-    if owner.data_format == "channels_last":
-        return (1,) * (owner.rank + 1) + (-1,)
-    return (1, -1) + (1,) * owner.rank
-
-
 def _conv(tf, owner, codes, scales, axes):
-    shape = _channel_shape(owner)
+    shape = serving_kernels.channel_shape(owner)
 
     def call(inputs):
         q, inv = quantize_input(tf, inputs, axes)  # inv: one per example, (B, 1, ..., 1)
@@ -99,7 +89,7 @@ def _conv(tf, owner, codes, scales, axes):
 
 
 def _depthwise(tf, owner, codes, scales, axes):
-    shape = _channel_shape(owner)
+    shape = serving_kernels.channel_shape(owner)
     channels = (1, 1) + tuple(int(d) for d in codes.shape[2:])  # (1, 1, in, multiplier)
 
     def call(inputs):

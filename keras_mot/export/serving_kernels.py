@@ -159,30 +159,45 @@ def _einsum_int4(tf, owner, packed, scales, r):
     return call
 
 
-def _einsum(tf, owner, codes, scales, layout):
+def einsum_output_scales(tf, owner, codes, scales, layout):
+    """The per-channel `scales` (kernel channel order) reshaped to broadcast on the output of
+    EinsumDense `owner` (its output letters may order the channels differently).
+
+    Example:
+        >>> x = tf.einsum(owner.equation, inputs, codes_as_float) * einsum_output_scales(tf, owner, codes, scales, layout)
+    """
     lhs, out = owner.equation.replace(" ", "").split("->")
     kernel = lhs.split(",")[1]
     channel_letters = [kernel[a] for a in layout.channel_axes]
     channel_dims = [int(codes.shape[a]) for a in layout.channel_axes]
     order = sorted(range(len(channel_letters)), key=lambda i: out.index(channel_letters[i]))
     broadcast = [channel_dims[channel_letters.index(c)] if c in channel_letters else 1 for c in out]
+    return tf.reshape(tf.transpose(tf.reshape(scales, channel_dims), order), broadcast)
 
+
+def _einsum(tf, owner, codes, scales, layout):
     def call(inputs, training=None):
         x = tf.einsum(owner.equation, inputs, tf.cast(codes, inputs.dtype))
-        s = tf.reshape(tf.transpose(tf.reshape(scales, channel_dims), order), broadcast)
+        s = einsum_output_scales(tf, owner, codes, scales, layout)  # in the graph: scales stay variables
         return _finish(tf, owner, x * tf.cast(s, x.dtype))
 
     return call
 
 
-def _channel_shape(owner, rank):
+def channel_shape(owner):
+    """Shape that broadcasts one value per output channel on convolution `owner`'s output.
+
+    Example:
+        >>> channel_shape(conv2d_channels_last)
+        (1, 1, 1, -1)
+    """
     if owner.data_format == "channels_last":
-        return (1,) * (rank + 1) + (-1,)
-    return (1, -1) + (1,) * rank
+        return (1,) * (owner.rank + 1) + (-1,)
+    return (1, -1) + (1,) * owner.rank
 
 
 def _conv(tf, owner, codes, scales):
-    shape = _channel_shape(owner, owner.rank)
+    shape = channel_shape(owner)
 
     def call(inputs):
         x = owner.convolution_op(inputs, tf.cast(codes, inputs.dtype))
@@ -193,7 +208,7 @@ def _conv(tf, owner, codes, scales):
 
 
 def _depthwise(tf, owner, codes, scales):
-    shape = _channel_shape(owner, owner.rank)
+    shape = channel_shape(owner)
     channels = (1, 1) + tuple(int(d) for d in codes.shape[2:])  # (1, 1, in, multiplier)
 
     def call(inputs):
