@@ -263,7 +263,7 @@ class Wrapper(QuantStateViews, IntegerGrid, MaskUpdates, CompressedWeights, kera
             var_max.assign(ops.where(init, ops.maximum(vmax, hi), hi))
             return x
         if training:
-            lo, hi = ranges.activation_batch_range(ops.stop_gradient(x), spec)
+            lo, hi = ranges.activation_batch_range(ops.stop_gradient(x), spec, self._nonnegative(name))
             decay = self.scheme.ema_decay
             init = self.initialized > 0
             new_lo = ops.where(init, vmin * decay + lo * (1.0 - decay), lo)
@@ -276,6 +276,10 @@ class Wrapper(QuantStateViews, IntegerGrid, MaskUpdates, CompressedWeights, kera
             return fake_quant(x, new_lo, new_hi, spec)
         # Inference before any range was recorded: compute in float rather than on a 0..0 grid.
         return ops.where(self.initialized > 0, fake_quant(x, vmin, vmax, spec), x)
+
+    def _nonnegative(self, name):
+        """Whether point `name` only sees values >= 0 (the output of a fused ReLU / ReLU6)."""
+        return name == "output" and self.fused_activation in ("relu", "relu6")
 
     def _on_grid_of(self, name, x):
         """`x` fake-quantized on point `name`'s current grid; the range is not updated."""

@@ -117,10 +117,18 @@ def weight_range(w, spec, axis=None):
     return ops.minimum(lo, 0.0), ops.maximum(hi, _EPS)
 
 
-def activation_batch_range(x, spec):
-    """(min, max) of an activation batch, including 0 (TFLite ranges always contain zero)."""
-    lo = ops.minimum(ops.min(x), 0.0)
+def activation_batch_range(x, spec, nonnegative=False):
+    """(min, max) of an activation batch, including 0 (TFLite ranges always contain zero).
+
+    `nonnegative`: `x` is a ReLU's output, so its min is >= 0 and the range's min is exactly 0
+    (the same +0.0 that `minimum(min(x), 0)` gives): one reduction over `x` less. Asymmetric
+    specs only (a symmetric range reads both ends).
+    """
     hi = ops.maximum(ops.max(x), 0.0)
+    if nonnegative and not spec.symmetric:
+        lo = ops.zeros_like(hi)
+        return lo, ops.maximum(hi, lo + _EPS)
+    lo = ops.minimum(ops.min(x), 0.0)
     if spec.symmetric:
         m = ops.maximum(ops.maximum(-lo, hi), _EPS)
         return -m, m
