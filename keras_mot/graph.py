@@ -8,6 +8,7 @@ import keras
 import numpy as np
 
 from keras_mot.errors import KerasMotError, format_error
+from keras_mot.findings import Finding
 
 
 def functional_view(model):
@@ -91,6 +92,58 @@ def clone_or_keep(layer):
         return clone_layer(layer)
     except Exception:  # noqa: BLE001 - any failure of from_config / build / set_weights
         return layer
+
+
+_LIBRARY_MODULES = ("keras.", "keras_hub.", "keras_mot.")
+
+
+def copy_for_new_model(layer, trusted=False):
+    """`(layer to call in a rewritten model, why it is shared)`.
+
+    A layer with weights is copied (`clone_layer`) so that training the new model leaves the
+    source model's weights alone; `why` is then `None`. Layers without weights are used as they
+    are (nothing to share). A copy is made only of classes whose config is known to rebuild them
+    (Keras, KerasHub and keras_mot layers, or `trusted=True`: a class keras_mot has an adapter
+    for): a user's subclassed layer with an incomplete `get_config` would otherwise be copied
+    wrong without a sign. Otherwise, or when copying fails, the original layer is returned with
+    the reason, for the caller to report.
+
+    Example:
+        >>> new, why = copy_for_new_model(model.get_layer("layer_norm"))
+        >>> why is None
+        True
+    """
+    if not isinstance(layer, keras.layers.Layer) or not layer.weights:
+        return layer, None
+    if not (trusted or type(layer).__module__.startswith(_LIBRARY_MODULES)):
+        return layer, (
+            f"{type(layer).__name__} is neither a Keras / KerasHub layer nor one keras_mot has an "
+            "adapter for, so a copy made from its config is not trusted"
+        )
+    try:
+        return clone_layer(layer), None
+    except Exception as error:  # noqa: BLE001 - any failure of from_config / build / set_weights
+        return layer, f"copying it from its config failed ({type(error).__name__}: {error})"
+
+
+def shared_layer_finding(path, layer, why):
+    """The warning for a float layer the rewritten model shares with the source model.
+
+    Example:
+        >>> finding = shared_layer_finding("block/norm", layer, "copying it failed")
+        >>> finding.code
+        'shared-with-source'
+    """
+    return Finding(
+        layer=path,
+        op=None,
+        severity="warning",
+        code="shared-with-source",
+        message=f"left float and shared with the source model ({why}): training the returned "
+        "model also changes this layer's weights in the original model.",
+        fix="Keep an untouched copy of the original if you need it (save it first), or give the "
+        "layer a get_config() that rebuilds it.",
+    )
 
 
 def new_inputs_like(fm):

@@ -278,7 +278,9 @@ class _Rewriter:
             if adapter is None and plan.active and not isinstance(op, keras.layers.InputLayer):
                 self._unsupported(op, layer_path, extra)
             if id(op) not in wrappers:  # a layer called twice stays one layer
-                wrappers[id(op)] = _keep_float(op, adapter)
+                wrappers[id(op)], why = graph.copy_for_new_model(op, trusted=adapter is not None)
+                if why is not None:
+                    self.findings.append(graph.shared_layer_finding(layer_path, op, why))
             out = wrappers[id(op)](*args, **kwargs)
             return out, [False] * len(keras.tree.flatten(out))
         call_keys, call_inputs = call
@@ -387,14 +389,6 @@ class _Rewriter:
             "own adapter' in the docs), or exclude it explicitly to silence this.",
         )
         self.findings.append(finding)
-
-
-def _keep_float(op, adapter):
-    """The layer a float (unwrapped) node calls: a copy of a Keras layer keras_mot knows, else
-    the original object (a subclassed layer may not survive `from_config` + `set_weights`)."""
-    if not isinstance(op, keras.layers.Layer) or adapter is None:
-        return op
-    return graph.clone_or_keep(op)
 
 
 def _kept_findings(report):

@@ -229,6 +229,14 @@ class _Placer:
             )
         )
 
+    def _float(self, path, layer):
+        """The layer as the new model calls it, float: a copy, so that training the new model
+        leaves the source model alone (shared, with a finding, where it cannot be copied)."""
+        copy, why = graph.copy_for_new_model(layer, trusted=adapter_for(layer) is not None)
+        if why is not None:
+            self.findings.append(graph.shared_layer_finding(path, layer, why))
+        return copy
+
     def __call__(self, op):
         annotation = op if isinstance(op, Annotated) else None
         layer = op.layer if annotation is not None else op
@@ -242,7 +250,7 @@ class _Placer:
                 )
             )
         if plan.scheme is None:
-            return layer
+            return self._float(path, layer)
         if not is_weight_only(plan.scheme):
             raise KerasMotError(
                 format_error(
@@ -254,7 +262,7 @@ class _Placer:
         if not weight_layouts(layer):
             if _owns_matrix(layer):
                 self._left_float(path, layer, "has weights no weight-only rule knows")
-            return layer
+            return self._float(path, layer)
         try:
             clone = graph.clone_layer(layer)
         except Exception as error:  # noqa: BLE001 - a config that does not round-trip
