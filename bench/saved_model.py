@@ -341,6 +341,8 @@ def run_model(name, workdir, qat_epochs=2):
                 "b32_vs_float": [round(v, 2) for v in lat[32][variant]["ratios"]],
                 "accuracy": round(float(np.mean(out.argmax(-1) == yt)), 4),
                 "agreement": round(float(np.mean(out.argmax(-1) == float_out.argmax(-1))), 4),
+                # largest logit difference to the float Keras model, relative to its largest logit
+                "rel_diff": float(np.abs(out - float_out).max() / np.abs(float_out).max()),
             }
         )
         print(json.dumps(rows[-1]), flush=True)
@@ -385,23 +387,23 @@ def table(rows):
     head = (
         "| model | variant | size (bytes) | × float SavedModel | variables × float32 weights | "
         "load RSS (MiB) | b1 ms | b1 × float (p25-p75) | b32 ms | b32 × float (p25-p75) | "
-        "accuracy | agreement |"
+        "accuracy | agreement | max logit diff (rel.) |"
     )
-    lines = [head, "|" + "---|" * 12]
+    lines = [head, "|" + "---|" * 13]
 
     def ratio(q):
         return f"{q[1]:.2f} ({q[0]:.2f}-{q[2]:.2f})"
 
     for r in rows:
         if "error" in r:
-            lines.append(f"| {r['model']} | {r['variant']} | {r['error']} ||||||||||")
+            lines.append(f"| {r['model']} | {r['variant']} | {r['error']} |||||||||||")
             continue
         lines.append(
             f"| {r['model']} | {r['variant']} | {r['size_bytes']:,} | {r['size_ratio']} | "
             f"{r['variables_ratio']} | "
             f"{r['load_rss_mb']} | {r['lat_b1_ms']} | {ratio(r['b1_vs_float'])} | "
             f"{r['lat_b32_ms']} | {ratio(r['b32_vs_float'])} | "
-            f"{r['accuracy']:.4f} | {r['agreement']:.4f} |"
+            f"{r['accuracy']:.4f} | {r['agreement']:.4f} | {r['rel_diff']:.1e} |"
         )
     return "\n".join(lines)
 
