@@ -7,9 +7,11 @@ import sys
 
 import keras
 import numpy as np
+import pytest
 import tensorflow as tf
 
 import keras_mot as mot
+from keras_mot.errors import KerasMotError
 from keras_mot.export.tf_serving import saved_variables
 from keras_mot.quantization.weight_only import get_scheme, quantize_matrix
 from tests.export.test_tf_serving import _LOAD_WITHOUT_KERAS, train_and_export_tflite_dynamic
@@ -173,3 +175,9 @@ def test_onednn_scheme_runs_the_integer_kernel_with_the_same_numbers(tmp_path):
     expected = served["dynamic_int8", "1"]
     np.testing.assert_array_equal(served["dynamic_int8_onednn", "1"], expected)
     np.testing.assert_array_equal(served["dynamic_int8", "0"], expected)
+
+
+def test_integer_matmul_needs_dynamic_activations():
+    with pytest.raises(KerasMotError, match="integer_matmul needs dynamic activations"):
+        mot.weight_only_scheme(8, integer_matmul=True)
+    assert get_scheme("dynamic_int8_onednn").integer_matmul
