@@ -32,6 +32,8 @@ Candidates:
                   `QuantizedMatMulWithBias` (changes numerics: dynamic-range int8)
     cast_only     the int8 -> float32 conversion of the whole weight alone (no matmul; the
                   result written to memory): the work a float32-compute weight-only call adds
+    rows_float    the adopted row blocks on the float32 weight (no cast): `rows` minus the
+                  conversions, i.e. what the blocking alone costs against one matmul
 
 Run:
     flock /tmp/bench.lock python bench/serving_kernels.py [--rounds 40] [--layers dense,conv]
@@ -45,7 +47,7 @@ import numpy as np
 import tensorflow as tf
 
 from keras_mot.export.dynamic_kernels import block_sums, int8_matmul
-from keras_mot.export.serving_kernels import chunked_matmul, int4_matmul, unpack_int4
+from keras_mot.export.serving_kernels import chunked_matmul, int4_matmul, row_spans, unpack_int4
 from keras_mot.quantization.weight_only import pack_int4
 
 
@@ -95,6 +97,10 @@ def _dense_candidates(c, s, b, w):
 
     def adopted(x):
         return tf.nn.relu(chunked_matmul(tf, x, c) * s + b)
+
+    def rows_float(x):  # the adopted blocking on the float32 weight: the matmuls without the casts
+        spans = row_spans(int(w.shape[0]), out)
+        return tf.nn.relu(tf.add_n([tf.matmul(x[:, a:z], w[a:z]) for a, z in spans]) + b)
 
     def cast_only(x):  # the conversion alone: the whole weight cast, written to memory, no matmul
         return tf.cast(c, tf.float32)
@@ -156,6 +162,7 @@ def _dense_candidates(c, s, b, w):
         "dyn_int8": dyn_int8,
         "dyn_onednn": dyn_onednn,
         "cast_only": cast_only,
+        "rows_float": rows_float,
     }
     return cands
 
