@@ -15,6 +15,7 @@ the largest difference to it (0: identical numbers).
 
 Run (timing: one at a time on a shared machine):
     flock /tmp/bench.lock env PYTHONPATH=$PWD python bench/dynamic_int8_matmul.py [--rounds 40]
+        [--shapes 32x64x1024,32x1024x10]
 """
 
 import argparse
@@ -67,7 +68,11 @@ def _kernels(tf, codes, scales):
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--rounds", type=int, default=40)
+    parser.add_argument("--shapes", default=None, help="e.g. 32x64x1024,32x1024x10 (batch x in x out)")
     args = parser.parse_args()
+    shapes = SHAPES
+    if args.shapes:
+        shapes = [tuple(int(v) for v in s.split("x")) for s in args.shapes.split(",")]
     import tensorflow as tf
 
     tf.config.threading.set_inter_op_parallelism_threads(1)
@@ -75,7 +80,7 @@ def main():
     rng = np.random.default_rng(0)
     names = None
     rows = []
-    for batch, k, n in SHAPES:
+    for batch, k, n in shapes:
         codes = tf.Variable(rng.integers(-127, 128, (k, n)).astype(np.int8))
         scales = tf.constant(rng.uniform(1e-3, 1e-2, n).astype(np.float32))
         x = tf.constant(rng.normal(size=(batch, k)).astype(np.float32))

@@ -10,17 +10,18 @@ For a Dense, EinsumDense, Conv or DepthwiseConv2D layer whose input the scheme q
 Both operands are integers of magnitude at most 127: their products and sums are exact in
 float32 while a dot product has fewer than 1040 terms (127 * 127 * 1040 < 2**24), i.e. the same
 accumulator an int8 x int8 -> int32 kernel computes. Under `dynamic_int8_onednn` a Dense layer
-runs that integer kernel (`int8_matmul`): oneDNN's `QuantizedMatMulWithBias` (quint8 x qint8 -> qint32; AMX / VNNI on
-CPUs that have them) on `q + 128`, its bias `-128 * column sums of the codes` removing the
-offset. That op passes its int32 sums through float32 before adding the bias, so the reduction
-axis is cut into blocks of `EXACT_ROWS` rows (255 * 127 * 512 < 2**24) whose exact int32 results
-are summed: the result is the integer dot product, identical to the float32 matmul on the codes
-wherever that one is exact. The op has a kernel only where TensorFlow runs oneDNN's custom ops
-(x86 builds, unless `TF_ENABLE_ONEDNN_OPTS=0`): elsewhere the signature fails with "Missing
-0-th output from QuantizedMatMulWithBias", which is why `dynamic_int8` (the float32 matmul on
-the codes, any TensorFlow) stays the default. Einsum and convolutions
-have no int8 kernel that takes a variable filter in TensorFlow: they compute in float32 on the
-codes (`bench/dynamic_int8_matmul.py`, `bench/serving_kernels.py` time the candidates).
+with at least `ONEDNN_MIN_ELEMENTS` weights runs that integer kernel (`int8_matmul`): oneDNN's
+`QuantizedMatMulWithBias` (quint8 x qint8 -> qint32; AMX / VNNI on CPUs that have them) on
+`q + 128`, its bias `-128 * column sums of the codes` removing the offset. That op passes its
+int32 sums through float32 before adding the bias, so the reduction axis is cut into blocks of
+`EXACT_ROWS` rows (255 * 127 * 512 < 2**24) whose exact int32 results are summed: the result is
+the integer dot product, identical to the float32 matmul on the codes wherever that one is
+exact. The op has a kernel only where TensorFlow runs oneDNN's custom ops (x86 builds, unless
+`TF_ENABLE_ONEDNN_OPTS=0`): elsewhere the signature fails with "Missing 0-th output from
+QuantizedMatMulWithBias", which is why `dynamic_int8` (the float32 matmul on the codes, any
+TensorFlow) stays the default. Einsum and convolutions have no int8 kernel that takes a
+variable filter in TensorFlow: they compute in float32 on the codes (`bench/dynamic_int8_matmul.py`,
+`bench/serving_kernels.py` time the candidates).
 
 `install` is the hook `keras_mot.export.tf_serving` calls for every stored weight: layers with
 dynamic activations get a kernel of this module; every other weight (an Embedding under
@@ -56,6 +57,11 @@ def _finish(owner, x, bias_shape=None):
         x = x + (b if bias_shape is None else tf.reshape(b, bias_shape))
     return x if owner.activation is None else owner.activation(x)
 
+
+# oneDNN's int8 matmul costs about 0.2-0.3 ms more per call than a float32 matmul here (weight
+# reorder, primitive setup): it gains on large weights only (1024 x 1024: 0.8x the float32
+# matmul on the codes at batch 32; 64 x 1024 and 1024 x 10: 1.5-2x; bench/dynamic_int8_matmul.py).
+ONEDNN_MIN_ELEMENTS = 512 * 1024
 
 # Rows of the reduction axis per QuantizedMatMulWithBias call: |sum of (q + 128) * code| stays
 # below 2**24 (255 * 127 * 512), where the op's float32 pass loses nothing (module doc).
@@ -200,7 +206,8 @@ def dynamic_kernel_for(tf, owner, leaf, codes, scales, layout, scheme):
         return None
     kind = serving_kernels.kernel_kind(owner, leaf, layout, scheme)
     if kind == "dense":
-        dense = _dense_onednn if scheme.integer_matmul else _dense
+        large = int(np.prod(codes.shape)) >= ONEDNN_MIN_ELEMENTS
+        dense = _dense_onednn if scheme.integer_matmul and large else _dense
         return dense(tf, owner, codes, scales, axes)
     if kind == "einsum":
         return _einsum(tf, owner, codes, scales, layout, axes)

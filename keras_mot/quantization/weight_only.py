@@ -45,7 +45,7 @@ class WeightOnlyScheme(QuantScheme):
         compute_dtype: `"float32"` or `"bfloat16"`: the dtype the serving graph computes in.
         dynamic: also quantize the inputs of Dense / EinsumDense / Conv / DepthwiseConv2D layers
             to int8 on every call (dynamic range; int8 per channel, float32 compute only).
-        integer_matmul: with `dynamic`, Dense layers serve through oneDNN's int8 matmul
+        integer_matmul: with `dynamic`, large Dense layers serve through oneDNN's int8 matmul
             (`QuantizedMatMulWithBias`; same numbers, faster at batch 32 on CPUs with VNNI /
             AMX); such a SavedModel needs a TensorFlow with oneDNN's custom ops on.
 

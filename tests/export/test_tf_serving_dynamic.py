@@ -138,12 +138,16 @@ def test_int8_matmul_is_the_integer_dot_product():
 
 
 def test_onednn_scheme_runs_the_integer_kernel_with_the_same_numbers(tmp_path):
-    """`dynamic_int8_onednn`: the Dense graph holds QuantizedMatMulWithBias (two blocks for 1000
-    input rows) and serves what `dynamic_int8` (float32 on the codes) serves, in a fresh process
-    without Keras; with oneDNN's custom ops off the signature fails loudly (documented)."""
+    """`dynamic_int8_onednn`: the large Dense layer's graph holds QuantizedMatMulWithBias (two
+    blocks for 1000 input rows; the small one stays float32 on the codes) and serves what
+    `dynamic_int8` serves, in a fresh process without Keras; with oneDNN's custom ops off the
+    signature fails loudly (documented)."""
+    from keras_mot.export.dynamic_kernels import ONEDNN_MIN_ELEMENTS
+
     keras.utils.set_random_seed(0)
+    units = -(-ONEDNN_MIN_ELEMENTS // 1000)
     model = keras.Sequential(
-        [keras.Input((1000,)), keras.layers.Dense(64, activation="relu"), keras.layers.Dense(3)]
+        [keras.Input((1000,)), keras.layers.Dense(units, activation="relu"), keras.layers.Dense(3)]
     )
     x = np.random.default_rng(0).normal(size=(64, 1000)).astype("float32")
     np.save(tmp_path / "x.npy", x[:8])
@@ -170,7 +174,7 @@ def test_onednn_scheme_runs_the_integer_kernel_with_the_same_numbers(tmp_path):
             out = json.loads(proc.stdout.strip().splitlines()[-1])
             assert out["keras"] == []
             served[scheme, onednn] = np.asarray(out["y"], np.float32)
-    assert graphs["dynamic_int8_onednn"].count("QuantizedMatMulWithBias") == 3  # 2 blocks + 1
+    assert graphs["dynamic_int8_onednn"].count("QuantizedMatMulWithBias") == 2  # 2 blocks, 1 layer
     assert "QuantizedMatMulWithBias" not in graphs["dynamic_int8"]
     expected = served["dynamic_int8", "1"]
     np.testing.assert_array_equal(served["dynamic_int8_onednn", "1"], expected)
