@@ -17,7 +17,7 @@ int8 weight-only and dynamic_int8 QAT models (size, accuracy).
 
 Run:
     PYTHONPATH=$PWD python bench/saved_model.py [--models mlp,conv,bert] [--out /tmp/sm_bench]
-        [--lock /tmp/bench.lock]
+        [--lock /tmp/bench.lock] [--schemes dynamic_int8 --keras ""]
 """
 
 import argparse
@@ -269,7 +269,10 @@ def _keras_quantized(float_path, mode, out):
     model.export(out, format="tf_saved_model", verbose=False)
 
 
-def run_model(name, workdir, qat_epochs=2):
+SCHEMES = ("int8_weight_only", "int4_weight_only", "dynamic_int8")
+
+
+def run_model(name, workdir, qat_epochs=2, schemes=SCHEMES, keras_modes=("int8", "int4")):
     import keras
 
     import keras_mot as mot
@@ -293,7 +296,7 @@ def run_model(name, workdir, qat_epochs=2):
     paths["float + fine-tune"] = os.path.join(workdir, f"{name}_float_ft")
     tuned.export(paths["float + fine-tune"], format="tf_saved_model", verbose=False)
     extra = [_tflite_dynamic(name, "float", model, xt, yt, workdir)]
-    for scheme in ("int8_weight_only", "int4_weight_only", "dynamic_int8"):  # PTQ and QAT
+    for scheme in schemes:  # PTQ and QAT
         short = scheme if scheme == "dynamic_int8" else scheme.split("_")[0]
         ptq = mot.quantize(model, target="tf_serving", scheme=scheme)
         paths[f"mot {short} PTQ"] = _mot_export(ptq, workdir, f"{name}_{short}_ptq")
@@ -310,7 +313,7 @@ def run_model(name, workdir, qat_epochs=2):
         if short == "dynamic_int8":  # the same model, Dense layers on oneDNN's int8 matmul
             onednn = mot.quantize(model, target="tf_serving", scheme="dynamic_int8_onednn")
             paths["mot dynamic_int8_onednn PTQ"] = _mot_export(onednn, workdir, f"{name}_dyn_onednn")
-    for mode in ("int8", "int4"):
+    for mode in keras_modes:
         key = f"keras {mode} PTQ"
         try:
             paths[key] = os.path.join(workdir, f"{name}_keras_{mode}")
@@ -429,6 +432,8 @@ def main():
     parser.add_argument("--out", default=None, help="keep the SavedModels here")
     parser.add_argument("--json", default=None, help="write the rows as JSON here")
     parser.add_argument("--lock", default=None, help="time under `flock LOCK`")
+    parser.add_argument("--schemes", default=",".join(SCHEMES), help="keras_mot schemes (a subset)")
+    parser.add_argument("--keras", default="int8,int4", help="Keras 3 modes ('' for none)")
     args = parser.parse_args()
     if args.lock:  # a nice'd run (training) times at normal priority where it may (root)
         back = ["nice", "-n", str(-os.nice(0))] if os.nice(0) and os.geteuid() == 0 else []
@@ -438,7 +443,12 @@ def main():
     rows, dynamic = [], []
     try:
         for name in args.models.split(","):
-            saved, extra = run_model(name, workdir)
+            saved, extra = run_model(
+                name,
+                workdir,
+                schemes=args.schemes.split(","),
+                keras_modes=[m for m in args.keras.split(",") if m],
+            )
             rows += saved
             dynamic += extra
     finally:
