@@ -32,6 +32,9 @@ Candidates:
                   `QuantizedMatMulWithBias` (changes numerics: dynamic-range int8)
     cast_only     the int8 -> float32 conversion of the whole weight alone (no matmul; the
                   result written to memory): the work a float32-compute weight-only call adds
+    dequantize_op `tf.raw_ops.Dequantize` (SCALED, exact) instead of Cast, whole kernel
+    bf16_int8     `BatchMatMulV3` bfloat16 x int8 -> bfloat16 on the codes (no conversion op;
+                  changes numerics: bfloat16 output)
     rows_float    the adopted row blocks on the float32 weight (no cast): `rows` minus the
                   conversions, i.e. what the blocking alone costs against one matmul
 
@@ -102,6 +105,19 @@ def _dense_candidates(c, s, b, w):
         spans = row_spans(int(w.shape[0]), out)
         return tf.nn.relu(tf.add_n([tf.matmul(x[:, a:z], w[a:z]) for a, z in spans]) + b)
 
+    def dequantize_op(x):  # tf.raw_ops.Dequantize (SCALED, range +-127: scale 1) instead of Cast
+        codes = tf.raw_ops.Dequantize(
+            input=tf.bitcast(tf.convert_to_tensor(c), tf.qint8),
+            min_range=-127.0,
+            max_range=127.0,
+            mode="SCALED",
+        )
+        return tf.nn.relu(tf.matmul(x, codes) * s + b)
+
+    def bf16_int8(x):  # BatchMatMulV3 bfloat16 x int8 -> bfloat16 (reads the codes directly)
+        y = tf.raw_ops.BatchMatMulV3(x=tf.cast(x, tf.bfloat16), y=tf.convert_to_tensor(c), Tout=tf.bfloat16)
+        return tf.nn.relu(tf.cast(y, tf.float32) * s + b)
+
     def cast_only(x):  # the conversion alone: the whole weight cast, written to memory, no matmul
         return tf.cast(c, tf.float32)
 
@@ -163,6 +179,8 @@ def _dense_candidates(c, s, b, w):
         "dyn_onednn": dyn_onednn,
         "cast_only": cast_only,
         "rows_float": rows_float,
+        "dequantize_op": dequantize_op,
+        "bf16_int8": bf16_int8,
     }
     return cands
 
