@@ -296,11 +296,16 @@ def run_model(name, workdir, qat_epochs=2, schemes=SCHEMES, keras_modes=("int8",
     paths["float + fine-tune"] = os.path.join(workdir, f"{name}_float_ft")
     tuned.export(paths["float + fine-tune"], format="tf_saved_model", verbose=False)
     extra = [_tflite_dynamic(name, "float", model, xt, yt, workdir)]
+
+    def fresh():  # a copy of the float model for each quantization: QAT on a model with
+        # subclassed blocks (the encoder) also trains the source model's float layers
+        return keras.saving.load_model(float_path)
+
     for scheme in schemes:  # PTQ and QAT
         short = scheme if scheme == "dynamic_int8" else scheme.split("_")[0]
-        ptq = mot.quantize(model, target="tf_serving", scheme=scheme)
+        ptq = mot.quantize(fresh(), target="tf_serving", scheme=scheme)
         paths[f"mot {short} PTQ"] = _mot_export(ptq, workdir, f"{name}_{short}_ptq")
-        qat = mot.quantize(model, target="tf_serving", scheme=scheme)
+        qat = mot.quantize(fresh(), target="tf_serving", scheme=scheme)
         _compile(qat, lr / 3, prepared=True)
         qat.fit(x, y, epochs=qat_epochs, batch_size=32, verbose=0)
         paths[f"mot {short} QAT"] = _mot_export(qat, workdir, f"{name}_{short}_qat")
@@ -308,10 +313,10 @@ def run_model(name, workdir, qat_epochs=2, schemes=SCHEMES, keras_modes=("int8",
             extra.append(_tflite_dynamic(name, "mot dynamic_int8 QAT", qat, xt, yt, workdir))
         if short == "int8":
             extra.append(_tflite_dynamic(name, "mot int8 QAT", qat, xt, yt, workdir))
-            bf16 = mot.quantize(model, target="tf_serving", scheme="int8_weight_only_bf16")
+            bf16 = mot.quantize(fresh(), target="tf_serving", scheme="int8_weight_only_bf16")
             paths["mot int8 PTQ, bf16 compute"] = _mot_export(bf16, workdir, f"{name}_int8_bf16")
         if short == "dynamic_int8":  # the same model, Dense layers on oneDNN's int8 matmul
-            onednn = mot.quantize(model, target="tf_serving", scheme="dynamic_int8_onednn")
+            onednn = mot.quantize(fresh(), target="tf_serving", scheme="dynamic_int8_onednn")
             paths["mot dynamic_int8_onednn PTQ"] = _mot_export(onednn, workdir, f"{name}_dyn_onednn")
     for mode in keras_modes:
         key = f"keras {mode} PTQ"
