@@ -3,10 +3,11 @@
 One layer at a time (the MLP's Dense 1024x1024 + ReLU, and the conv model's Conv2D 256->256 3x3
 on 8x8 + ReLU), at batch 1 and 32: the float layer and every candidate way of computing it from
 int8 codes (per output channel scales) in TensorFlow, each a `tf.function`, all timed
-interleaved in one process (rounds of 5 calls each, round robin; median), 1 inter-op / 2
-intra-op threads as in `bench/saved_model.py`. Prints the median and 10th-percentile ms (the
-latter less sensitive to other jobs on shared cores), their ratios to float and the max |diff|
-to the float32 result of the dequantized weight (numerics).
+interleaved in one process (rounds of 5 calls each, round robin, order reversed every other round), 1
+inter-op / 2 intra-op threads as in `bench/saved_model.py`. Prints the median and
+10th-percentile ms (the latter less sensitive to other jobs on shared cores), the median (and
+25th-75th percentile) of the per-round ratio to float (paired: a round's median over float's in
+the same round) and the max |diff| to the float32 result of the dequantized weight (numerics).
 
 Candidates:
     rows (adopted) `serving_kernels.chunked_matmul`: cast_f32 on blocks of ~128K weight
@@ -27,6 +28,15 @@ Candidates:
     dyn_int8      activations quantized per tensor on the fly, `BatchMatMulV3` int8 x int8 ->
                   int32 (changes numerics: dynamic-range int8). In this TensorFlow build
                   `QuantizedMatMul` takes quint8 x quint8 only, Einsum and Conv2D no int8.
+    dyn_onednn    `dynamic_int8_onednn`'s Dense kernel: activations per row, oneDNN's
+                  `QuantizedMatMulWithBias` (changes numerics: dynamic-range int8)
+    cast_only     the int8 -> float32 conversion of the whole weight alone (no matmul; the
+                  result written to memory): the work a float32-compute weight-only call adds
+    dequantize_op `tf.raw_ops.Dequantize` (SCALED, exact) instead of Cast, whole kernel
+    bf16_int8     `BatchMatMulV3` bfloat16 x int8 -> bfloat16 on the codes (no conversion op;
+                  changes numerics: bfloat16 output)
+    rows_float    the adopted row blocks on the float32 weight (no cast): `rows` minus the
+                  conversions, i.e. what the blocking alone costs against one matmul
 
 Run:
     flock /tmp/bench.lock python bench/serving_kernels.py [--rounds 40] [--layers dense,conv]
@@ -39,7 +49,8 @@ import time
 import numpy as np
 import tensorflow as tf
 
-from keras_mot.export.serving_kernels import chunked_matmul, int4_matmul, unpack_int4
+from keras_mot.export.dynamic_kernels import block_sums, int8_matmul
+from keras_mot.export.serving_kernels import chunked_matmul, int4_matmul, row_spans, unpack_int4
 from keras_mot.quantization.weight_only import pack_int4
 
 
@@ -90,6 +101,33 @@ def _dense_candidates(c, s, b, w):
     def adopted(x):
         return tf.nn.relu(chunked_matmul(tf, x, c) * s + b)
 
+    def rows_float(x):  # the adopted blocking on the float32 weight: the matmuls without the casts
+        spans = row_spans(int(w.shape[0]), out)
+        return tf.nn.relu(tf.add_n([tf.matmul(x[:, a:z], w[a:z]) for a, z in spans]) + b)
+
+    def dequantize_op(x):  # tf.raw_ops.Dequantize (SCALED, range +-127: scale 1) instead of Cast
+        codes = tf.raw_ops.Dequantize(
+            input=tf.bitcast(tf.convert_to_tensor(c), tf.qint8),
+            min_range=-127.0,
+            max_range=127.0,
+            mode="SCALED",
+        )
+        return tf.nn.relu(tf.matmul(x, codes) * s + b)
+
+    def bf16_int8(x):  # BatchMatMulV3 bfloat16 x int8 -> bfloat16 (reads the codes directly)
+        y = tf.raw_ops.BatchMatMulV3(x=tf.cast(x, tf.bfloat16), y=tf.convert_to_tensor(c), Tout=tf.bfloat16)
+        return tf.nn.relu(tf.cast(y, tf.float32) * s + b)
+
+    def cast_only(x):  # the conversion alone: the whole weight cast, written to memory, no matmul
+        return tf.cast(c, tf.float32)
+
+    sums = block_sums(c.numpy())
+
+    def dyn_onednn(x):  # dynamic_int8_onednn: per-row activation codes, oneDNN int8 matmul
+        inv = 127.0 / (tf.reduce_max(tf.abs(x), axis=-1, keepdims=True) + 1e-7)
+        q = tf.clip_by_value(tf.round(x * inv), -127.0, 127.0)
+        return tf.nn.relu(int8_matmul(tf, q, c, sums) * s / inv + b)
+
     # int4, blocks of 128 rows (its own weight: the float reference is the int8 one)
     block = 128
     w4 = w.numpy()
@@ -138,6 +176,11 @@ def _dense_candidates(c, s, b, w):
         "rows32": rows(32),
         "bf16": bf16,
         "dyn_int8": dyn_int8,
+        "dyn_onednn": dyn_onednn,
+        "cast_only": cast_only,
+        "rows_float": rows_float,
+        "dequantize_op": dequantize_op,
+        "bf16_int8": bf16_int8,
     }
     return cands
 
@@ -208,22 +251,28 @@ def run(layer, batch, rounds, rng, only=None):
         try:
             for _ in range(3):
                 y = fn(x)
-            diffs[name] = float(np.max(np.abs(y.numpy() - ref)))
+            same = y.shape == ref.shape  # cast_* return no layer output
+            diffs[name] = float(np.max(np.abs(y.numpy() - ref))) if same else float("nan")
         except Exception as e:  # noqa: BLE001 - a kernel missing in this build
             print(f"  {layer} b{batch} {name}: unavailable ({type(e).__name__}: {str(e)[:120]})")
             del fns[name]
     times = {k: [] for k in fns}
-    for _ in range(rounds):
-        for name, fn in fns.items():
+    per_round = {k: [] for k in fns}  # each round's median of 5 calls
+    names = list(fns)
+    for r in range(rounds):
+        for name in names if r % 2 == 0 else names[::-1]:
+            ts = []
             for _ in range(5):
                 t = time.perf_counter()
-                fn(x).numpy()
-                times[name].append(time.perf_counter() - t)
+                fns[name](x).numpy()
+                ts.append(time.perf_counter() - t)
+            times[name] += ts
+            per_round[name].append(float(np.median(ts)))
     med = {k: 1000 * float(np.median(v)) for k, v in times.items()}
     low = {k: 1000 * float(np.percentile(v, 10)) for k, v in times.items()}
-    return [
-        (layer, batch, k, med[k], med[k] / med["float"], low[k], low[k] / low["float"], diffs[k]) for k in fns
-    ]
+    ref = np.array(per_round["float"])
+    paired = {k: np.percentile(np.array(v) / ref, [25, 50, 75]) for k, v in per_round.items()}
+    return [(layer, batch, k, med[k], paired[k], low[k], low[k] / low["float"], diffs[k]) for k in fns]
 
 
 def main():
@@ -239,11 +288,15 @@ def main():
     for layer in args.layers.split(","):
         for batch in (1, 32):
             rows += run(layer, batch, args.rounds, rng, [k for k in args.only.split(",") if k])
-    print("| layer | batch | kernel | median ms | x float | p10 ms | x float (p10) | max abs diff vs float |")
+    print(
+        "| layer | batch | kernel | median ms | x float (paired: p50, p25-p75) | p10 ms | x float (p10) "
+        "| max abs diff vs float |"
+    )
     print("|---|---|---|---|---|---|---|---|")
-    for layer, batch, name, ms, ratio, lo, lo_ratio, diff in rows:
+    for layer, batch, name, ms, q, lo, lo_ratio, diff in rows:
         print(
-            f"| {layer} | {batch} | {name} | {ms:.3f} | {ratio:.2f} | {lo:.3f} | {lo_ratio:.2f} | {diff:.2g} |"
+            f"| {layer} | {batch} | {name} | {ms:.3f} | {q[1]:.2f} ({q[0]:.2f}-{q[2]:.2f}) | {lo:.3f} | "
+            f"{lo_ratio:.2f} | {diff:.2g} |"
         )
 
 

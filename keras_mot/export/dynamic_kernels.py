@@ -9,10 +9,19 @@ For a Dense, EinsumDense, Conv or DepthwiseConv2D layer whose input the scheme q
 
 Both operands are integers of magnitude at most 127: their products and sums are exact in
 float32 while a dot product has fewer than 1040 terms (127 * 127 * 1040 < 2**24), i.e. the same
-accumulator an int8 x int8 -> int32 kernel computes. TensorFlow has that kernel for matmul
-(`tf.linalg.matmul(..., output_type=tf.int32)`, BatchMatMulV3) but not for convolutions; on
-this machine's CPU it ran 2-5x slower than the float32 matmul on the same codes
-(`bench/dynamic_int8_matmul.py`), so every kernel here computes in float32 on the codes.
+accumulator an int8 x int8 -> int32 kernel computes. Under `dynamic_int8_onednn` a Dense layer
+with at least `ONEDNN_MIN_ELEMENTS` weights runs that integer kernel (`int8_matmul`): oneDNN's
+`QuantizedMatMulWithBias` (quint8 x qint8 -> qint32; AMX / VNNI on CPUs that have them) on
+`q + 128`, its bias `-128 * column sums of the codes` removing the offset. That op passes its
+int32 sums through float32 before adding the bias, so the reduction axis is cut into blocks of
+`EXACT_ROWS` rows (255 * 127 * 512 < 2**24) whose exact int32 results are summed: the result is
+the integer dot product, identical to the float32 matmul on the codes wherever that one is
+exact. The op has a kernel only where TensorFlow runs oneDNN's custom ops (x86 builds, unless
+`TF_ENABLE_ONEDNN_OPTS=0`): elsewhere the signature fails with "Missing 0-th output from
+QuantizedMatMulWithBias", which is why `dynamic_int8` (the float32 matmul on the codes, any
+TensorFlow) stays the default. Einsum and convolutions have no int8 kernel that takes a
+variable filter in TensorFlow: they compute in float32 on the codes (`bench/dynamic_int8_matmul.py`,
+`bench/serving_kernels.py` time the candidates).
 
 `install` is the hook `keras_mot.export.tf_serving` calls for every stored weight: layers with
 dynamic activations get a kernel of this module; every other weight (an Embedding under
@@ -24,6 +33,7 @@ Example:
 """
 
 import keras
+import numpy as np
 
 from keras_mot.errors import ExportError, format_error
 from keras_mot.export import serving_kernels
@@ -46,6 +56,82 @@ def _finish(owner, x, bias_shape=None):
         b = tf.cast(tf.convert_to_tensor(owner.bias), x.dtype)
         x = x + (b if bias_shape is None else tf.reshape(b, bias_shape))
     return x if owner.activation is None else owner.activation(x)
+
+
+# oneDNN's int8 matmul costs about 0.2-0.3 ms more per call than a float32 matmul here (weight
+# reorder, primitive setup): it gains on large weights only (1024 x 1024: 0.8x the float32
+# matmul on the codes at batch 32; 64 x 1024 and 1024 x 10: 1.5-2x; bench/dynamic_int8_matmul.py).
+ONEDNN_MIN_ELEMENTS = 512 * 1024
+
+# Rows of the reduction axis per QuantizedMatMulWithBias call: |sum of (q + 128) * code| stays
+# below 2**24 (255 * 127 * 512), where the op's float32 pass loses nothing (module doc).
+EXACT_ROWS = 512
+
+
+def block_sums(codes):
+    """Column sums of int8 `codes (rows, cols)` per block of `EXACT_ROWS` rows, int32
+    `(blocks, cols)`: `int8_matmul`'s offset correction, computed once at export.
+
+    Example:
+        >>> block_sums(np.ones((600, 2), np.int8)).tolist()
+        [[512, 512], [88, 88]]
+    """
+    values = np.asarray(codes, np.int32)
+    return np.stack(
+        [values[a : a + EXACT_ROWS].sum(0, dtype=np.int32) for a in range(0, len(values), EXACT_ROWS)]
+    )
+
+
+def int8_matmul(tf, q, codes, sums):
+    """`q @ codes` for 2-D `q` (int8 codes in [-127, 127] held as float32) and int8 `codes
+    (rows, cols)` (a variable; `sums = block_sums(codes)`), in `q`'s dtype: the exact integer sums of oneDNN's quint8 x qint8
+    matmul on blocks of `EXACT_ROWS` rows (needs oneDNN's custom ops; module doc).
+
+    Example:
+        >>> codes = tf.Variable([[1], [2]], dtype=tf.int8)
+        >>> int8_matmul(tf, tf.constant([[127.0, -3.0]]), codes, block_sums(codes.numpy()))
+        <tf.Tensor: shape=(1, 1), dtype=float32, numpy=array([[121.]], dtype=float32)>
+    """
+    rows, cols = int(codes.shape[0]), int(codes.shape[1])
+    a = tf.bitcast(tf.cast(q + 128.0, tf.uint8), tf.quint8)
+    b = tf.bitcast(tf.convert_to_tensor(codes), tf.qint8)
+    parts = []
+    for block, start in enumerate(range(0, rows, EXACT_ROWS)):
+        stop = min(start + EXACT_ROWS, rows)
+        whole = (start, stop) == (0, rows)
+        bias = tf.bitcast(tf.constant(-128 * sums[block]), tf.qint32)
+        out = tf.raw_ops.QuantizedMatMulWithBias(
+            a=a if whole else a[:, start:stop],
+            b=b if whole else b[start:stop],
+            bias=bias,
+            min_a=0.0,
+            max_a=255.0,
+            min_b=-127.0,
+            max_b=127.0,
+            Toutput=tf.qint32,
+            input_quant_mode="SCALED",
+        )[0]
+        parts.append(tf.bitcast(out, tf.int32))
+    acc = parts[0] if len(parts) == 1 else tf.add_n(parts)
+    return tf.ensure_shape(tf.cast(acc, q.dtype), q.shape[:1].concatenate([cols]))
+
+
+def _dense_onednn(tf, owner, codes, scales, axes):
+    units, depth = int(codes.shape[1]), int(codes.shape[0])
+    sums = block_sums(codes.numpy())  # at install (eager), constants of the graph
+
+    def call(inputs, training=None):
+        q, inv = quantize_input(tf, inputs, axes)
+        if inputs.shape.rank == 2:
+            x = int8_matmul(tf, q, codes, sums)
+        else:
+            x = int8_matmul(tf, tf.reshape(q, [-1, depth]), codes, sums)
+            x = tf.reshape(x, tf.concat([tf.shape(inputs)[:-1], [units]], 0))
+            x = tf.ensure_shape(x, inputs.shape[:-1].concatenate([units]))
+        x = x * tf.reshape(scales, (-1,)) / inv
+        return _finish(owner, x)
+
+    return call
 
 
 def _dense(tf, owner, codes, scales, axes):
@@ -120,7 +206,9 @@ def dynamic_kernel_for(tf, owner, leaf, codes, scales, layout, scheme):
         return None
     kind = serving_kernels.kernel_kind(owner, leaf, layout, scheme)
     if kind == "dense":
-        return _dense(tf, owner, codes, scales, axes)
+        large = int(np.prod(codes.shape)) >= ONEDNN_MIN_ELEMENTS
+        dense = _dense_onednn if scheme.integer_matmul and large else _dense
+        return dense(tf, owner, codes, scales, axes)
     if kind == "einsum":
         return _einsum(tf, owner, codes, scales, layout, axes)
     if kind == "conv":

@@ -7,9 +7,11 @@ import sys
 
 import keras
 import numpy as np
+import pytest
 import tensorflow as tf
 
 import keras_mot as mot
+from keras_mot.errors import KerasMotError
 from keras_mot.export.tf_serving import saved_variables
 from keras_mot.quantization.weight_only import get_scheme, quantize_matrix
 from tests.export.test_tf_serving import _LOAD_WITHOUT_KERAS, train_and_export_tflite_dynamic
@@ -113,3 +115,73 @@ def test_qat_weights_are_the_tflite_dynamic_range_codes(tmp_path):
     np.testing.assert_array_equal(
         stored[(32, 3, 3, 4)], np.transpose(codes.reshape(kernel.shape), (3, 0, 1, 2))
     )
+
+
+def test_int8_matmul_is_the_integer_dot_product():
+    """The oneDNN quint8 x qint8 kernel (blocks of EXACT_ROWS rows) gives the exact integer sums:
+    the float32 matmul on the codes (the kernel it replaces) where that one is exact, and the
+    int64 sums rounded once to float32 beyond (2048 rows of +-127, where one block would not be)."""
+    from keras_mot.export.dynamic_kernels import EXACT_ROWS, block_sums, int8_matmul
+
+    rng = np.random.default_rng(0)
+    for rows, cols, batch in ((64, 33, 5), (1000, 48, 32), (2048, 16, 3)):
+        codes = rng.integers(-127, 128, (rows, cols)).astype(np.int8)
+        q = rng.integers(-127, 128, (batch, rows)).astype(np.float32)
+        codes[:, 0], codes[:, 1], q[0] = 127, -127, 127  # the extreme sums
+        c, sums = tf.Variable(codes), block_sums(codes)
+        got = tf.function(lambda x: int8_matmul(tf, x, c, sums))(tf.constant(q)).numpy()
+        exact = q.astype(np.int64) @ codes.astype(np.int64)
+        np.testing.assert_array_equal(got, exact.astype(np.float32))
+        if rows * 127 * 127 < 2**24:
+            np.testing.assert_array_equal(got, q @ codes.astype(np.float32))
+    assert 255 * 127 * EXACT_ROWS < 2**24
+
+
+def test_onednn_scheme_runs_the_integer_kernel_with_the_same_numbers(tmp_path):
+    """`dynamic_int8_onednn`: the large Dense layer's graph holds QuantizedMatMulWithBias (two
+    blocks for 1000 input rows; the small one stays float32 on the codes) and serves what
+    `dynamic_int8` serves, in a fresh process without Keras; with oneDNN's custom ops off the
+    signature fails loudly (documented)."""
+    from keras_mot.export.dynamic_kernels import ONEDNN_MIN_ELEMENTS
+
+    keras.utils.set_random_seed(0)
+    units = -(-ONEDNN_MIN_ELEMENTS // 1000)
+    model = keras.Sequential(
+        [keras.Input((1000,)), keras.layers.Dense(units, activation="relu"), keras.layers.Dense(3)]
+    )
+    x = np.random.default_rng(0).normal(size=(64, 1000)).astype("float32")
+    np.save(tmp_path / "x.npy", x[:8])
+    served, graphs = {}, {}
+    for scheme in ("dynamic_int8", "dynamic_int8_onednn"):
+        qmodel = mot.quantize(model, target="tf_serving", scheme=scheme)
+        result = mot.export(qmodel, tmp_path / scheme, representative_data=x)
+        assert result.ok and result.parity.relative_diff < 1e-5
+        sm = os.path.join(result.directory, "saved_model")
+        fn = tf.saved_model.load(sm).signatures["serving_default"]
+        graphs[scheme] = [n.op for f in fn.graph.as_graph_def().library.function for n in f.node_def]
+        for onednn in ("1", "0"):
+            proc = subprocess.run(
+                [sys.executable, "-c", _LOAD_WITHOUT_KERAS, sm, str(tmp_path / "x.npy")],
+                capture_output=True,
+                text=True,
+                timeout=300,
+                env={**os.environ, "TF_ENABLE_ONEDNN_OPTS": onednn},
+            )
+            if scheme == "dynamic_int8_onednn" and onednn == "0":
+                assert proc.returncode != 0 and "QuantizedMatMulWithBias" in proc.stderr
+                continue
+            assert proc.returncode == 0, proc.stderr[-2000:]
+            out = json.loads(proc.stdout.strip().splitlines()[-1])
+            assert out["keras"] == []
+            served[scheme, onednn] = np.asarray(out["y"], np.float32)
+    assert graphs["dynamic_int8_onednn"].count("QuantizedMatMulWithBias") == 2  # 2 blocks, 1 layer
+    assert "QuantizedMatMulWithBias" not in graphs["dynamic_int8"]
+    expected = served["dynamic_int8", "1"]
+    np.testing.assert_array_equal(served["dynamic_int8_onednn", "1"], expected)
+    np.testing.assert_array_equal(served["dynamic_int8", "0"], expected)
+
+
+def test_integer_matmul_needs_dynamic_activations():
+    with pytest.raises(KerasMotError, match="integer_matmul needs dynamic activations"):
+        mot.weight_only_scheme(8, integer_matmul=True)
+    assert get_scheme("dynamic_int8_onednn").integer_matmul
