@@ -68,7 +68,7 @@ def _arm(mot, keras, qmodel, data, args, directory):
     layers = (result.report.get("compression") or {}).get("layers", [])
     from keras_mot.callbacks import wrappers
 
-    kernels = [np.asarray(w.compressed_weights()["kernel"]) for w in wrappers(qmodel) if w.compress]
+    kernels = [np.asarray(k) for w in wrappers(qmodel) if w.compress for k in w.compressed_weights().values()]
     return {
         "breakdown": gzip_breakdown(tflite),
         "compressed_params": int(sum(k.size for k in kernels)),
