@@ -16,12 +16,14 @@ from --float-weights) and shared by every arm and by the tfmot side:
   prune -> cluster (sparsity preserving) -> cluster-preserving QAT, --qat-epochs per stage.
 Reported: int8 TFLite accuracy on the held-out images, gzip size and its ratio to the same side's
 plain int8 QAT model, TFLite latency at batch 1 (LiteRT, 1 thread) and its ratio, the largest
-number of distinct int8 values in a compressed tensor, whether the zeros survived.
+number of distinct int8 values in a compressed tensor, whether the zeros survived, and (keras_mot
+side) the gzip size against the float model's .tflite.
 TFLite has no clustered kernel: clustering shrinks the compressed file, not the latency.
 
 Usage:
     python bench/compression.py --epochs 15 --qat-epochs 3
     python bench/compression.py --models mobilenetv2 mlp --arms cascade
+    python bench/compression.py --arms cascade --cascade-settings 0.75:16 0.75:8   # more cascades
     python bench/compression.py --peer-python /path/to/venv/bin/python   # with the tfmot side
 """
 
