@@ -16,12 +16,14 @@ from --float-weights) and shared by every arm and by the tfmot side:
   prune -> cluster (sparsity preserving) -> cluster-preserving QAT, --qat-epochs per stage.
 Reported: int8 TFLite accuracy on the held-out images, gzip size and its ratio to the same side's
 plain int8 QAT model, TFLite latency at batch 1 (LiteRT, 1 thread) and its ratio, the largest
-number of distinct int8 values in a compressed tensor, whether the zeros survived.
+number of distinct int8 values in a compressed tensor, whether the zeros survived, and (keras_mot
+side) the gzip size against the float model's .tflite.
 TFLite has no clustered kernel: clustering shrinks the compressed file, not the latency.
 
 Usage:
     python bench/compression.py --epochs 15 --qat-epochs 3
     python bench/compression.py --models mobilenetv2 mlp --arms cascade
+    python bench/compression.py --arms cascade --cascade-settings 0.75:16 0.75:8   # more cascades
     python bench/compression.py --peer-python /path/to/venv/bin/python   # with the tfmot side
 """
 
@@ -68,7 +70,7 @@ def _arm(mot, keras, qmodel, data, args, directory):
     layers = (result.report.get("compression") or {}).get("layers", [])
     from keras_mot.callbacks import wrappers
 
-    kernels = [np.asarray(w.compressed_weights()["kernel"]) for w in wrappers(qmodel) if w.compress]
+    kernels = [np.asarray(k) for w in wrappers(qmodel) if w.compress for k in w.compressed_weights().values()]
     return {
         "breakdown": gzip_breakdown(tflite),
         "compressed_params": int(sum(k.size for k in kernels)),
@@ -123,6 +125,7 @@ def run_model(args, name):
         _fit(keras, model, x_tr, y_tr, args.epochs, qat_protocol.FLOAT_LR, args.batch_size)
         qat_protocol.save_float_weights(weights_path, model, args)
     out = {"float_acc": float(np.mean(common.top1(model.predict(x_te, verbose=0)) == y_te))}
+    out["float_gzip"] = float_tflite_gzip(model)
     x_cal = (
         {k: v[: qat_protocol.N_CALIBRATION] for k, v in x_tr.items()}
         if isinstance(x_tr, dict)
@@ -158,11 +161,36 @@ def run_model(args, name):
                 prune=mot.Unstructured(),
             ),
         )
+    for sparsity, clusters in args.cascade_settings or ():
+        recipes[f"cascade_s{sparsity:g}_c{clusters}"] = mot.Recipe(
+            "tflite_int8",
+            schedule=mot.PolynomialDecay(0.0, sparsity, 0, max(1, start), frequency=10),
+            rules=_rules(
+                mot, spec.classes, cluster=mot.Cluster(clusters, start_step=start), prune=mot.Unstructured()
+            ),
+        )
     for arm, recipe in recipes.items():
-        if args.arms is None or arm in args.arms:
+        if args.arms is None or arm in args.arms or arm.startswith("cascade_s"):
             qmodel = mot.apply(model, recipe, calibration_data=x_cal)
             out[arm] = _arm(mot, keras, qmodel, data, args, f"{tmp}/{arm}")
     return out
+
+
+def float_tflite_gzip(model):
+    """gzip bytes of the float model's .tflite (TFLiteConverter, no optimizations): the reference
+    that tfmot's published clustering results are stated against; None when it does not convert."""
+    import tensorflow as tf
+
+    try:
+        return common.gzip_size(tf.lite.TFLiteConverter.from_keras_model(model).convert())
+    except Exception as e:  # noqa: BLE001 - reported, and the column stays empty
+        print(f"float .tflite not converted ({type(e).__name__}: {e}); no x float column", file=sys.stderr)
+        return None
+
+
+def _setting(text):
+    sparsity, clusters = text.split(":")
+    return float(sparsity), int(clusters)
 
 
 def _weights_path(args, name):
@@ -226,17 +254,18 @@ def run_peer(args, name):
 def table(results):
     """Markdown table of every model's arms, both sides (`results`: {model: {side: arms}})."""
     rows = [
-        "| model | side | arm | int8 acc | gzip bytes | × own int8 QAT | b1 latency ms (× int8 QAT) "
-        "| sparsity | max distinct int8 | zeros kept |",
-        "|---|---|---|---|---|---|---|---|---|---|",
+        "| model | side | arm | int8 acc | gzip bytes | × own int8 QAT | × float .tflite | "
+        "b1 latency ms (× int8 QAT) | sparsity | max distinct int8 | zeros kept |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for model, sides in results.items():
         for side, res in (("keras_mot", sides.get("keras_mot")), ("tfmot 0.8.1", sides.get("tfmot"))):
             if not res or "unavailable" in res:
                 reason = "not run" if not res else "unavailable"
-                rows.append(f"| {model} | {side} | {reason} | | | | | | | |")
+                rows.append(f"| {model} | {side} | {reason} | | | | | | | | |")
                 continue
             base = res["int8_qat"]
+            ref = res.get("float_gzip")  # keras_mot side only: the peer's float file is not measured
             for arm, r in res.items():
                 if not isinstance(r, dict) or "gzip" not in r:
                     continue
@@ -244,10 +273,15 @@ def table(results):
                 lat = "" if latency is None else f"{latency:.3f} ({latency / base['latency_ms']:.2f}x)"
                 rows.append(
                     f"| {model} | {side} | {arm} | {r['int8_acc']:.1%} | {r['gzip']:,} | "
-                    f"{r['gzip'] / base['gzip']:.3f}x | {lat} | {_pct(r.get('sparsity'))} | {r.get('max_distinct')} | "
+                    f"{r['gzip'] / base['gzip']:.3f}x | {_ratio(r['gzip'], ref)} | {lat} | "
+                    f"{_pct(r.get('sparsity'))} | {r.get('max_distinct')} | "
                     f"{r.get('zeros_kept')} |"
                 )
     return "\n".join(rows)
+
+
+def _ratio(value, ref):
+    return "" if not ref else f"{value / ref:.3f}x"
 
 
 def _pct(value):
@@ -269,6 +303,13 @@ def main(argv=None):
     p.add_argument("--arms", nargs="*", default=None, help="keras_mot arms besides int8_qat (default: all)")
     p.add_argument("--sparsity", type=float, default=SPARSITY, help="keras_mot prune and cascade arms")
     p.add_argument("--clusters", type=int, default=CLUSTERS, help="keras_mot cascade arms")
+    p.add_argument(
+        "--cascade-settings",
+        nargs="*",
+        type=_setting,
+        default=None,
+        help="extra staged cascade arms, SPARSITY:CLUSTERS each (e.g. 0.75:16 0.75:8)",
+    )
     p.add_argument("--json-out", default=None)
     args = p.parse_args(argv)
     results = {}
@@ -282,6 +323,11 @@ def main(argv=None):
             peer = run_peer(args, name)
         results[name] = {"keras_mot": ours, "tfmot": peer}
     print(table(results))
+    for name, sides in results.items():
+        ours = sides["keras_mot"]
+        print(
+            f"- {name}: float model {ours['float_acc']:.1%}, float .tflite gzip {ours.get('float_gzip')} bytes"
+        )
     print("\ngzip bytes by tensor group (keras_mot): raw / gzip alone")
     for name, sides in results.items():
         for arm, r in sides["keras_mot"].items():

@@ -94,8 +94,8 @@ class ModelSpec:
 MODELS = {
     "mobilenetv2": ModelSpec(_mobilenetv2, lambda: _digits(False), ("Conv2D", "DepthwiseConv2D", "Dense")),
     "mlp": ModelSpec(_mlp, lambda: _digits(True), ("Dense",)),
-    # a KerasHub (Keras 3) backbone: tfmot, on tf_keras, cannot wrap it. Its attention stays a
-    # MultiHeadAttention unit (the query/key/value/output projections are int8 but not selectable
-    # for compression), so the rules compress the feed-forward, pooler and classifier Dense layers.
-    "bert": ModelSpec(_bert, _text, ("Dense",), peer=False),
+    # a KerasHub (Keras 3) backbone: tfmot, on tf_keras, cannot wrap it. Its attention is one
+    # MultiHeadAttention unit whose query/key/value/output kernels are its compressed weights, so
+    # the rules compress them with the feed-forward, pooler and classifier Dense layers.
+    "bert": ModelSpec(_bert, _text, ("Dense", "MultiHeadAttention"), peer=False),
 }

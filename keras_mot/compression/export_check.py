@@ -70,36 +70,101 @@ def _distinct(values, per_channel, axis):
     return int(max(np.unique(row).size for row in moved))
 
 
-def _layer_check(path, wrapper, weights, parsed):
-    if not wrapper.compression_is_active():
-        return {"layer": path, "algorithm": type(wrapper.compress).__name__, "note": "not started"}, [
-            Finding(
-                path,
-                None,
-                "warning",
-                f"{wrapper.compress!r} has not started (training stopped before its start_step), "
-                "so this layer is exported uncompressed.",
-                "Train past start_step, or lower it.",
-                "compression-not-started",
-            )
+def _dequantized(parsed, info):
+    """The stored weight `info` as float (per-channel parameters applied), or None."""
+    if info.values is None:
+        return None
+    tensor = next(t for t in parsed.tensors if t.name == info.tensor)
+    values = np.asarray(info.values, np.float64).reshape(info.shape)
+    if not tensor.scale:
+        return values
+    shape = [1] * values.ndim
+    if len(tensor.scale) > 1:
+        shape[tensor.quantized_dimension] = len(tensor.scale)
+    scale = np.asarray(tensor.scale, np.float64).reshape(shape)
+    zero = np.asarray(tensor.zero_point or (0,), np.float64).reshape(
+        shape if len(tensor.zero_point) > 1 else [1]
+    )
+    return (values - zero) * scale
+
+
+def _distance(parsed, info, projected):
+    """How far the stored values of `info` are from `projected`, compared sorted (independent
+    of the layout TFLite gives the weight); inf when the values are not readable."""
+    stored = _dequantized(parsed, info)
+    if stored is None:
+        return float("inf")
+    return float(np.mean(np.abs(np.sort(stored.ravel()) - np.sort(projected.ravel()))))
+
+
+def _match(path, wrapper, projected, weights, parsed):
+    """`{weight name: WeightInfo}`: each compressed weight of the layer to its own stored tensor.
+    Candidates name the layer and have the weight's size; the closest enclosing scopes win
+    (`path_score`), and the stored values break ties: a layer with several weights of one size
+    (MultiHeadAttention's query, key, value and output projections) exports them all under its
+    own scope with op-numbered names, so each is told apart by its values, one tensor each."""
+    options = []
+    for wname, w in projected.items():
+        candidates = [
+            c for c in weights if _names_layer(c.tensor, wrapper.name) and int(np.prod(c.shape)) == w.size
         ]
-    projected = np.asarray(ops.convert_to_numpy(wrapper.compressed_weights()["kernel"]))
-    candidates = [
-        w for w in weights if _names_layer(w.tensor, wrapper.name) and int(np.prod(w.shape)) == projected.size
+        best = max((path_score(c.tensor, path) for c in candidates), default=None)
+        for order, c in enumerate(candidates):
+            if path_score(c.tensor, path) == best:
+                options.append((_distance(parsed, c, w), order, wname, c))
+    matched, used = {}, set()
+    for _, _, wname, c in sorted(options, key=lambda o: (o[0], o[1])):
+        if wname not in matched and c.tensor not in used:
+            matched[wname] = c
+            used.add(c.tensor)
+    return matched
+
+
+def _not_started(path, wrapper):
+    return {"layer": path, "algorithm": type(wrapper.compress).__name__, "note": "not started"}, [
+        Finding(
+            path,
+            None,
+            "warning",
+            f"{wrapper.compress!r} has not started (training stopped before its start_step), "
+            "so this layer is exported uncompressed.",
+            "Train past start_step, or lower it.",
+            "compression-not-started",
+        )
     ]
-    if not candidates:
-        return None, [
-            Finding(
-                path,
-                None,
-                "warning",
-                "The compressed weight of this layer was not "
-                "found in the .tflite file, so its compression is not checked.",
-                "Check that the layer was exported (mot.lint lists its ops).",
-                "compression-unchecked",
+
+
+def _layer_checks(path, wrapper, weights, parsed):
+    """`(rows, findings)` of one compressed layer: a row per compressed weight found."""
+    if not wrapper.compression_is_active():
+        row, findings = _not_started(path, wrapper)
+        return [row], findings
+    projected = {
+        wname: np.asarray(ops.convert_to_numpy(w)) for wname, w in wrapper.compressed_weights().items()
+    }
+    matched = _match(path, wrapper, projected, weights, parsed)
+    rows, findings = [], []
+    for wname, w in projected.items():
+        if wname not in matched:
+            findings.append(
+                Finding(
+                    path,
+                    None,
+                    "warning",
+                    f"The compressed weight '{wname}' of this layer was not "
+                    "found in the .tflite file, so its compression is not checked.",
+                    "Check that the layer was exported (mot.lint lists its ops).",
+                    "compression-unchecked",
+                )
             )
-        ]
-    info = max(candidates, key=lambda w: path_score(w.tensor, path))  # first of the best
+            continue
+        row, found = _weight_check(path, wrapper, wname, w, matched[wname], parsed)
+        rows.append(row)
+        findings += found
+    return rows, findings
+
+
+def _weight_check(path, wrapper, wname, projected, info, parsed):
     tensor = next(t for t in parsed.tensors if t.name == info.tensor)
     limit = getattr(wrapper.compress, "n_clusters", None)
     if limit is None and hasattr(wrapper.compress, "levels"):  # palettes: 2 L + 1 values
@@ -107,6 +172,7 @@ def _layer_check(path, wrapper, weights, parsed):
     per_channel = bool(getattr(wrapper.compress, "per_channel", False))
     row = {
         "layer": path,
+        "weight": wname,
         "algorithm": type(wrapper.compress).__name__,
         "tensor": info.tensor,
         "op": info.op,
@@ -115,6 +181,7 @@ def _layer_check(path, wrapper, weights, parsed):
         "per_channel": per_channel,
         "keras_zeros": int(np.sum(projected == 0)),
     }
+    weight = "" if wname == "kernel" else f" ({wname})"
     findings = []
     if wrapper.quantize and info.dtype != "int8":
         findings.append(
@@ -122,7 +189,7 @@ def _layer_check(path, wrapper, weights, parsed):
                 path,
                 info.op,
                 "error",
-                f"The compressed weight is stored as {info.dtype}, not int8.",
+                f"The compressed weight{weight} is stored as {info.dtype}, not int8.",
                 "Quantize the layer with an int8 scheme.",
                 "compression-not-int8",
             )
@@ -144,19 +211,19 @@ def _layer_check(path, wrapper, weights, parsed):
                 path,
                 info.op,
                 "error",
-                f"Zeros lost in export: {row['keras_zeros']} in Keras, {row['tflite_zeros']} in the .tflite.",
+                f"Zeros lost in export{weight}: {row['keras_zeros']} in Keras, {row['tflite_zeros']} in the .tflite.",
                 "Report this: pruned zeros must survive quantization.",
                 "compression-zeros-lost",
             )
         )
     if limit is not None and row["distinct"] > limit:
-        where = "a channel" if per_channel else "the tensor"
+        where = ("a channel of" if per_channel else "") + f" the tensor{weight}"
         findings.append(
             Finding(
                 path,
                 info.op,
                 "error",
-                f"{where} holds {row['distinct']} distinct stored values, more than n_clusters={limit}.",
+                f"{where.strip().capitalize()} holds {row['distinct']} distinct stored values, more than n_clusters={limit}.",
                 "Check the weight quantization scheme (the shared grid needs a symmetric int8 scheme).",
                 "compression-values",
             )
@@ -188,8 +255,7 @@ def check_compression(parsed, model):
     findings = [Finding("", None, "info", NO_KERNEL_NOTE, None, "compression-size-only")]
     rows = []
     for path, wrapper in layers:
-        row, found = _layer_check(path, wrapper, weights, parsed)
+        found_rows, found = _layer_checks(path, wrapper, weights, parsed)
         findings += found
-        if row is not None:
-            rows.append(row)
+        rows += found_rows
     return findings, {"note": NO_KERNEL_NOTE, "layers": rows}

@@ -290,16 +290,19 @@ def test_compression_table_ratios_and_unavailable_side():
     text = compression.table(
         {
             "mobilenetv2": {
-                "keras_mot": {"int8_qat": arm, "cascade": cascade},
+                "keras_mot": {"float_gzip": 3500, "int8_qat": arm, "cascade": cascade},
                 "tfmot": {"unavailable": "no"},
             },
             "mlp": {"keras_mot": {"int8_qat": arm}, "tfmot": None},
         }
     )
     assert (
-        "| mobilenetv2 | keras_mot | cascade | 89.0% | 350 | 0.350x | 2.200 (1.10x) | 50.0% | 16 | True |"
+        "| mobilenetv2 | keras_mot | cascade | 89.0% | 350 | 0.350x | 0.100x | 2.200 (1.10x) | 50.0% | 16 | True |"
         in text
     )
+    assert (
+        "| mlp | keras_mot | int8_qat | 90.0% | 1,000 | 1.000x |  | 2.000 (1.00x) |" in text
+    )  # no float file
     assert "| mobilenetv2 | tfmot 0.8.1 | unavailable |" in text
     assert "| mlp | tfmot 0.8.1 | not run |" in text
 
