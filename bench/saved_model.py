@@ -297,8 +297,8 @@ def run_model(name, workdir, qat_epochs=2, schemes=SCHEMES, keras_modes=("int8",
     tuned.export(paths["float + fine-tune"], format="tf_saved_model", verbose=False)
     extra = [_tflite_dynamic(name, "float", model, xt, yt, workdir)]
 
-    def fresh():  # a copy of the float model for each quantization: QAT on a model with
-        # subclassed blocks (the encoder) also trains the source model's float layers
+    def fresh():  # an independent float model for each quantization (keras_mot copies the layers
+        # it leaves float; older versions shared them, and QAT trained the source's layer norms)
         return keras.saving.load_model(float_path)
 
     for scheme in schemes:  # PTQ and QAT
