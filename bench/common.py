@@ -152,6 +152,25 @@ def build_mobilenetv2(keras, input_shape=(32, 32, 3), classes=10, alpha=0.35, bn
     return keras.Model.from_config(set_bn_momentum(base.get_config(), bn_momentum))
 
 
+def float_and_qat_step_models(keras, mot, batch_size):
+    """`(x, y, [("float", model), ("qat", qmodel)])`: the bench MobileNetV2 and its QAT model,
+    compiled as the step-time benches train them (Adam 1e-4; the QAT model's lint off, its own
+    trace not being the step) with the optimizer built, and random images of the bench shape."""
+    keras.utils.set_random_seed(0)
+    x, y = random_images(max(64, batch_size), 32)
+    model = build_mobilenetv2(keras, (32, 32, 3), classes=10)
+    qmodel = mot.quantize(model, calibration_data=x[:64])
+    for name, m in (("float", model), ("qat", qmodel)):
+        extra = {"lint": "off"} if name == "qat" else {}
+        m.compile(
+            optimizer=keras.optimizers.Adam(1e-4),
+            loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+            **extra,
+        )
+        m.optimizer.build(m.trainable_variables)
+    return x, y, [("float", model), ("qat", qmodel)]
+
+
 def step_timer(keras, warmup=5):
     """Returns a `keras.callbacks.Callback` recording the wall time of each training step.
 

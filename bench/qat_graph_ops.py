@@ -48,19 +48,9 @@ def main(argv=None):
 
     import keras_mot as mot
 
-    keras.utils.set_random_seed(0)
-    x, y = common.random_images(max(64, args.batch_size), 32)
-    model = common.build_mobilenetv2(keras, (32, 32, 3), classes=10)
-    qmodel = mot.quantize(model, calibration_data=x[:64])
+    x, y, models = common.float_and_qat_step_models(keras, mot, args.batch_size)
     counts = {}
-    for name, m in (("float", model), ("qat", qmodel)):
-        extra = {"lint": "off"} if name == "qat" else {}  # the lint's own trace is not the step
-        m.compile(
-            optimizer=keras.optimizers.Adam(1e-4),
-            loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
-            **extra,
-        )
-        m.optimizer.build(m.trainable_variables)
+    for name, m in models:
         counts[name] = _graph_ops(tf, m, x[: args.batch_size], y[: args.batch_size])
     (ft, fs), (qt, qs) = counts["float"], counts["qat"]
     print(f"graph nodes of one training step: float {sum(ft.values())}, QAT {sum(qt.values())}")

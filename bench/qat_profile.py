@@ -105,19 +105,9 @@ def main(argv=None):
 
     import keras_mot as mot
 
-    keras.utils.set_random_seed(0)
-    x, y = common.random_images(max(64, args.batch_size), 32)
-    model = common.build_mobilenetv2(keras, (32, 32, 3), classes=10)
-    qmodel = mot.quantize(model, calibration_data=x[:64])
+    x, y, models = common.float_and_qat_step_models(keras, mot, args.batch_size)
     result = {}
-    for name, m in (("float", model), ("qat", qmodel)):
-        extra = {"lint": "off"} if name == "qat" else {}
-        m.compile(
-            optimizer=keras.optimizers.Adam(1e-4),
-            loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
-            **extra,
-        )
-        m.optimizer.build(m.trainable_variables)
+    for name, m in models:
         step = tf.function(lambda a, b, m=m: m.train_step((a, b)))
         xb, yb = tf.constant(x[: args.batch_size]), tf.constant(y[: args.batch_size])
         sizes = _graph_sizes(step.get_concrete_function(xb, yb))
