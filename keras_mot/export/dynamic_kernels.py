@@ -116,31 +116,37 @@ def int8_matmul(tf, q, codes, sums):
     return tf.ensure_shape(tf.cast(acc, q.dtype), q.shape[:1].concatenate([cols]))
 
 
-def _dense_onednn(tf, owner, codes, scales, axes):
+def _float_product(tf, codes):
+    """`q @ codes` in float32 on the codes (any TensorFlow; exact while the dot product has
+    fewer than 1040 terms, module doc)."""
+
+    def product(q):
+        rank = q.shape.rank
+        w = tf.cast(codes, q.dtype)  # in the traced call: the codes stay an int8 variable
+        return tf.matmul(q, w) if rank == 2 else tf.tensordot(q, w, [[rank - 1], [0]])
+
+    return product
+
+
+def _onednn_product(tf, codes):
+    """`q @ codes` on oneDNN's int8 matmul (`int8_matmul`), inputs of any rank."""
     units, depth = int(codes.shape[1]), int(codes.shape[0])
     sums = block_sums(codes.numpy())  # at install (eager), constants of the graph
 
+    def product(q):
+        if q.shape.rank == 2:
+            return int8_matmul(tf, q, codes, sums)
+        x = int8_matmul(tf, tf.reshape(q, [-1, depth]), codes, sums)
+        x = tf.reshape(x, tf.concat([tf.shape(q)[:-1], [units]], 0))
+        return tf.ensure_shape(x, q.shape[:-1].concatenate([units]))
+
+    return product
+
+
+def _dense(tf, owner, scales, axes, product):
     def call(inputs, training=None):
         q, inv = quantize_input(tf, inputs, axes)
-        if inputs.shape.rank == 2:
-            x = int8_matmul(tf, q, codes, sums)
-        else:
-            x = int8_matmul(tf, tf.reshape(q, [-1, depth]), codes, sums)
-            x = tf.reshape(x, tf.concat([tf.shape(inputs)[:-1], [units]], 0))
-            x = tf.ensure_shape(x, inputs.shape[:-1].concatenate([units]))
-        x = x * tf.reshape(scales, (-1,)) / inv
-        return _finish(owner, x)
-
-    return call
-
-
-def _dense(tf, owner, codes, scales, axes):
-    def call(inputs, training=None):
-        q, inv = quantize_input(tf, inputs, axes)
-        rank = inputs.shape.rank
-        w = tf.cast(codes, q.dtype)
-        x = tf.matmul(q, w) if rank == 2 else tf.tensordot(q, w, [[rank - 1], [0]])
-        x = x * tf.reshape(scales, (-1,)) / inv
+        x = product(q) * tf.reshape(scales, (-1,)) / inv
         return _finish(owner, x)
 
     return call
@@ -207,8 +213,8 @@ def dynamic_kernel_for(tf, owner, leaf, codes, scales, layout, scheme):
     kind = serving_kernels.kernel_kind(owner, leaf, layout, scheme)
     if kind == "dense":
         large = int(np.prod(codes.shape)) >= ONEDNN_MIN_ELEMENTS
-        dense = _dense_onednn if scheme.integer_matmul and large else _dense
-        return dense(tf, owner, codes, scales, axes)
+        product = _onednn_product if scheme.integer_matmul and large else _float_product
+        return _dense(tf, owner, scales, axes, product(tf, codes))
     if kind == "einsum":
         return _einsum(tf, owner, codes, scales, layout, axes)
     if kind == "conv":
